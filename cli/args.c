@@ -1,0 +1,40 @@
+/* args.c — option-value parsing shared by the subcommands: one clear line per bad value. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+
+int cli_parse_long(const char *name, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "curvo: --%s: '%s' is not a whole number in [%ld, %ld]\n", name, s, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_parse_double(const char *name, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
+        fprintf(stderr, "curvo: --%s: '%s' is not a number in [%g, %g]\n", name, s, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_parse_shape(const char *s, int shape[3]) {
+    char tail;
+    int ok = sscanf(s, "%d,%d,%d%c", &shape[0], &shape[1], &shape[2], &tail) == 3;
+    for (int i = 0; ok && i < 3; i++) ok = shape[i] >= 1 && shape[i] <= 65536;
+    if (!ok)
+        fprintf(stderr, "curvo: --input: '%s' is not CHANNELS,HEIGHT,WIDTH with each in [1, 65536]\n", s);
+    return ok;
+}

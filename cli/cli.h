@@ -1,0 +1,15 @@
+/* cli.h — the subcommands of the curvo program and their shared option helpers. */
+#ifndef CURVO_CLI_H
+#define CURVO_CLI_H
+
+int cli_demo(int argc, char **argv);
+int cli_info(int argc, char **argv);
+
+/* Parses a whole number in [lo, hi] or prints "curvo: --name: ..." and returns 0. */
+int cli_parse_long(const char *name, const char *s, long lo, long hi, long *out);
+/* Parses a finite number in [lo, hi] or prints an error and returns 0. */
+int cli_parse_double(const char *name, const char *s, double lo, double hi, double *out);
+/* Parses "C,H,W" into an input shape or prints an error and returns 0. */
+int cli_parse_shape(const char *s, int shape[3]);
+
+#endif

@@ -1,0 +1,383 @@
+/* curvature.c — the curvature operators of one mini-batch: loss, gradient, Jv, J^T u, GGN-vector
+ * and exact Hessian-vector products, each for k vectors at once, and the whitened Gram matrix.
+ *
+ * Every sum over the batch happens here (through the modules' batched actions), so a data-parallel
+ * version adds its reductions in this file only (DESIGN.md, "Scale comes later").
+ *
+ * Passes, for a model of modules 0..L-1 with activations a_0 (input) .. a_L (outputs f):
+ *   set_batch  forward, loss, p, dz = dL/df
+ *   grad       reverse sweep seeded with dz; keeps every adjoint adj_l = dL/da_l for hvp
+ *   jvp        forward-mode sweep of k parameter tangents; keeps every tangent tan_l
+ *   vjp        reverse sweep of k output cotangents
+ *   ggn        jvp, u = Q fdot / b, vjp
+ *   hvp        jvp, then the second-order adjoint sweep seeded with Q fdot / b
+ *   gram       reverse sweep of the c cotangent rows L_i e_k of every sample, each parametric module
+ *              adding its block of per-sample gradient inner products.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/loss.h"
+#include "nn/model.h"
+
+struct curvo_curv {
+    curvo_model *model;
+    curvo_loss_kind loss;
+    char errmsg[CURVO_ERRMSG_LEN];
+    int c;              /* outputs per sample */
+    int first_param;    /* index of the lowest module with parameters (n_mods if none) */
+    nn_pass pass;       /* forward activations and module workspaces */
+    curvo_batch batch;  /* the current batch (arrays not owned) */
+    int have_batch, have_adj;
+    double loss_value;
+    int b_cap;
+    float *p, *dz;      /* (b_cap, c) */
+    float **adj;        /* (n_mods + 1): adj[l] (b_cap, size of a_l) for l >= 1 */
+    float *gscratch;    /* (n) gradient computed only for its adjoints */
+    int k_cap;          /* tangent capacity, in vectors */
+    float **tan;        /* (n_mods + 1): tan[l] (k_cap, b_cap, size of a_l) for l >= 1 */
+    float *ping, *pong; /* (k_cap, b_cap, max width) reverse-sweep buffers */
+    float *seed;        /* (k_cap, b_cap, c) output-space seeds */
+};
+
+static int fail(curvo_curv *cv, int rc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cv->errmsg, sizeof cv->errmsg, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static size_t act_size(const curvo_model *m, int l) {
+    return l == 0 ? curvo_model_input_size(m) : module_out_size(&m->mods[l - 1]);
+}
+
+int curvo_curv_create(curvo_model *model, curvo_loss_kind loss, curvo_curv **out) {
+    if (!out) return CURVO_E_INVALID;
+    *out = NULL;
+    if (!model || model->n_mods == 0 || loss < CURVO_LOSS_CE || loss > CURVO_LOSS_BCE)
+        return CURVO_E_INVALID;
+    curvo_curv *cv = calloc(1, sizeof *cv);
+    if (!cv) return CURVO_E_NOMEM;
+    cv->model = model;
+    cv->loss = loss;
+    cv->c = (int)curvo_model_output_size(model);
+    cv->first_param = model->n_mods;
+    for (int l = model->n_mods - 1; l >= 0; l--)
+        if (model->mods[l].n_params) cv->first_param = l;
+    cv->adj = calloc((size_t)model->n_mods + 1, sizeof *cv->adj);
+    cv->tan = calloc((size_t)model->n_mods + 1, sizeof *cv->tan);
+    cv->gscratch = malloc((model->n_params ? model->n_params : 1) * sizeof(float));
+    if (!cv->adj || !cv->tan || !cv->gscratch) {
+        curvo_curv_free(cv);
+        return CURVO_E_NOMEM;
+    }
+    *out = cv;
+    return CURVO_OK;
+}
+
+static void free_tangents(curvo_curv *cv) {
+    for (int l = 0; l <= cv->model->n_mods; l++) {
+        free(cv->tan[l]);
+        cv->tan[l] = NULL;
+    }
+    free(cv->ping);
+    free(cv->pong);
+    free(cv->seed);
+    cv->ping = cv->pong = cv->seed = NULL;
+    cv->k_cap = 0;
+}
+
+void curvo_curv_free(curvo_curv *cv) {
+    if (!cv) return;
+    if (cv->tan) free_tangents(cv);
+    if (cv->adj)
+        for (int l = 0; l <= cv->model->n_mods; l++) free(cv->adj[l]);
+    nn_pass_release(&cv->pass);
+    free(cv->adj);
+    free(cv->tan);
+    free(cv->p);
+    free(cv->dz);
+    free(cv->gscratch);
+    free(cv);
+}
+
+const char *curvo_curv_errmsg(const curvo_curv *cv) { return cv ? cv->errmsg : ""; }
+
+/* Batch-sized buffers for b samples. */
+static int reserve_batch(curvo_curv *cv, int b) {
+    const curvo_model *m = cv->model;
+    int rc = nn_pass_reserve(&cv->pass, m, b);
+    if (rc) return rc;
+    if (b <= cv->b_cap) return CURVO_OK;
+    free_tangents(cv); /* sized by b_cap: remade on demand */
+    free(cv->p);
+    free(cv->dz);
+    cv->p = malloc((size_t)b * cv->c * sizeof(float));
+    cv->dz = malloc((size_t)b * cv->c * sizeof(float));
+    if (!cv->p || !cv->dz) return CURVO_E_NOMEM;
+    for (int l = 1; l <= m->n_mods; l++) {
+        free(cv->adj[l]);
+        if (!(cv->adj[l] = malloc((size_t)b * act_size(m, l) * sizeof(float)))) return CURVO_E_NOMEM;
+    }
+    cv->b_cap = b;
+    return CURVO_OK;
+}
+
+/* Tangent buffers for k vectors of the current batch capacity. */
+static int reserve_tangents(curvo_curv *cv, int k) {
+    if (k <= cv->k_cap) return CURVO_OK;
+    const curvo_model *m = cv->model;
+    free_tangents(cv);
+    size_t kb = (size_t)k * cv->b_cap;
+    for (int l = 1; l <= m->n_mods; l++)
+        if (!(cv->tan[l] = malloc(kb * act_size(m, l) * sizeof(float)))) return CURVO_E_NOMEM;
+    size_t w = nn_max_width(m);
+    cv->ping = malloc(kb * w * sizeof(float));
+    cv->pong = malloc(kb * w * sizeof(float));
+    cv->seed = malloc(kb * cv->c * sizeof(float));
+    if (!cv->ping || !cv->pong || !cv->seed) return CURVO_E_NOMEM;
+    cv->k_cap = k;
+    return CURVO_OK;
+}
+
+int curvo_curv_set_batch(curvo_curv *cv, const curvo_batch *batch) {
+    if (!cv) return CURVO_E_INVALID;
+    cv->have_batch = cv->have_adj = 0;
+    if (!batch || !batch->x || batch->b < 1)
+        return fail(cv, CURVO_E_INVALID, "set_batch: empty batch or missing inputs");
+    int rc = reserve_batch(cv, batch->b);
+    if (rc) return fail(cv, rc, "set_batch: cannot allocate workspace for %d samples", batch->b);
+    cv->batch = *batch;
+    nn_pass_forward(&cv->pass, cv->model, cv->model->theta, batch->x, batch->b);
+    rc = loss_eval(cv->loss, cv->pass.act[cv->model->n_mods], batch, cv->c, cv->p, cv->dz,
+                   &cv->loss_value);
+    if (rc == CURVO_E_INVALID)
+        return fail(cv, rc, "set_batch: %s", cv->loss == CURVO_LOSS_CE
+                                                 ? "a label is outside [0, outputs) or labels are missing"
+                                                 : "targets are missing");
+    if (rc) return fail(cv, rc, "set_batch: the loss is not finite");
+    cv->have_batch = 1;
+    return CURVO_OK;
+}
+
+double curvo_curv_loss(const curvo_curv *cv) { return cv && cv->have_batch ? cv->loss_value : NAN; }
+
+const float *curvo_curv_outputs(const curvo_curv *cv) {
+    return cv && cv->have_batch ? cv->pass.act[cv->model->n_mods] : NULL;
+}
+
+static int need_batch(curvo_curv *cv, const void *a, const void *b, int k) {
+    if (!cv) return CURVO_E_INVALID;
+    if (!a || !b || k < 1) return fail(cv, CURVO_E_INVALID, "NULL vector or k < 1");
+    if (!cv->have_batch) return fail(cv, CURVO_E_STATE, "no batch: call curvo_curv_set_batch first");
+    return CURVO_OK;
+}
+
+int curvo_curv_grad(curvo_curv *cv, float *g) {
+    int rc = need_batch(cv, g, g, 1);
+    if (rc) return rc;
+    const curvo_model *m = cv->model;
+    int L = m->n_mods;
+    memset(g, 0, m->n_params * sizeof(float));
+    memcpy(cv->adj[L], cv->dz, (size_t)cv->batch.b * cv->c * sizeof(float));
+    for (int l = L - 1; l >= 0; l--) {
+        const module *mod = &m->mods[l];
+        nn_ctx ctx = nn_pass_ctx(&cv->pass, m, l);
+        mod->ops->vjp(mod, &ctx, cv->adj[l + 1], 1, l > 0 ? cv->adj[l] : NULL, g + mod->offset,
+                      m->n_params);
+    }
+    cv->have_adj = 1;
+    return CURVO_OK;
+}
+
+/* Reverse sweep of k cotangents u (k, b, c): out (k, n) = J^T u. */
+static void reverse_sweep(curvo_curv *cv, const float *u, int k, float *out) {
+    const curvo_model *m = cv->model;
+    size_t n = m->n_params;
+    memset(out, 0, (size_t)k * n * sizeof(float));
+    const float *cur = u;
+    float *next = cv->ping;
+    for (int l = m->n_mods - 1; l >= cv->first_param; l--) {
+        const module *mod = &m->mods[l];
+        nn_ctx ctx = nn_pass_ctx(&cv->pass, m, l);
+        float *dx = l > cv->first_param ? next : NULL;
+        mod->ops->vjp(mod, &ctx, cur, k, dx, out + mod->offset, n);
+        cur = next;
+        next = next == cv->ping ? cv->pong : cv->ping;
+    }
+}
+
+/* Forward-mode sweep of k parameter tangents v (k, n); tan[L] holds Jv (k, b, c). */
+static void forward_sweep(curvo_curv *cv, const float *v, int k) {
+    const curvo_model *m = cv->model;
+    for (int l = cv->first_param; l < m->n_mods; l++) {
+        const module *mod = &m->mods[l];
+        nn_ctx ctx = nn_pass_ctx(&cv->pass, m, l);
+        const float *xdot = l > cv->first_param ? cv->tan[l] : NULL;
+        mod->ops->jvp(mod, &ctx, xdot, mod->n_params ? v + mod->offset : NULL, m->n_params, k,
+                      cv->tan[l + 1]);
+    }
+}
+
+int curvo_curv_jvp(curvo_curv *cv, const float *v, int k, float *out) {
+    int rc = need_batch(cv, v, out, k);
+    if (rc) return rc;
+    if ((rc = reserve_tangents(cv, k))) return fail(cv, rc, "jvp: cannot allocate %d tangents", k);
+    size_t kbc = (size_t)k * cv->batch.b * cv->c;
+    if (cv->first_param == cv->model->n_mods) {
+        memset(out, 0, kbc * sizeof(float));
+        return CURVO_OK;
+    }
+    forward_sweep(cv, v, k);
+    memcpy(out, cv->tan[cv->model->n_mods], kbc * sizeof(float));
+    return CURVO_OK;
+}
+
+int curvo_curv_vjp(curvo_curv *cv, const float *u, int k, float *out) {
+    int rc = need_batch(cv, u, out, k);
+    if (rc) return rc;
+    if ((rc = reserve_tangents(cv, k))) return fail(cv, rc, "vjp: cannot allocate %d cotangents", k);
+    reverse_sweep(cv, u, k, out);
+    return CURVO_OK;
+}
+
+int curvo_curv_ggn(curvo_curv *cv, const float *v, int k, float *out) {
+    int rc = need_batch(cv, v, out, k);
+    if (rc) return rc;
+    if ((rc = reserve_tangents(cv, k))) return fail(cv, rc, "ggn: cannot allocate %d tangents", k);
+    int L = cv->model->n_mods, b = cv->batch.b;
+    if (cv->first_param == L) {
+        memset(out, 0, (size_t)k * cv->model->n_params * sizeof(float));
+        return CURVO_OK;
+    }
+    forward_sweep(cv, v, k);
+    loss_hess_apply(cv->loss, cv->p, b, cv->c, cv->tan[L], k, 1.0f / (float)b, cv->seed);
+    reverse_sweep(cv, cv->seed, k, out);
+    return CURVO_OK;
+}
+
+int curvo_curv_hvp(curvo_curv *cv, const float *v, int k, float *out) {
+    int rc = need_batch(cv, v, out, k);
+    if (rc) return rc;
+    if (!cv->have_adj && (rc = curvo_curv_grad(cv, cv->gscratch))) return rc;
+    if ((rc = reserve_tangents(cv, k))) return fail(cv, rc, "hvp: cannot allocate %d tangents", k);
+    const curvo_model *m = cv->model;
+    size_t n = m->n_params;
+    int L = m->n_mods, b = cv->batch.b;
+    memset(out, 0, (size_t)k * n * sizeof(float));
+    if (cv->first_param == L) return CURVO_OK;
+    forward_sweep(cv, v, k);
+    loss_hess_apply(cv->loss, cv->p, b, cv->c, cv->tan[L], k, 1.0f / (float)b, cv->seed);
+    const float *cur = cv->seed;
+    float *next = cv->ping;
+    for (int l = L - 1; l >= cv->first_param; l--) {
+        const module *mod = &m->mods[l];
+        nn_ctx ctx = nn_pass_ctx(&cv->pass, m, l);
+        const float *xdot = l > cv->first_param ? cv->tan[l] : NULL;
+        float *dxdot = l > cv->first_param ? next : NULL;
+        mod->ops->soa(mod, &ctx, xdot, mod->n_params ? v + mod->offset : NULL, n, cv->adj[l + 1],
+                      cur, k, dxdot, out + mod->offset);
+        cur = next;
+        next = next == cv->ping ? cv->pong : cv->ping;
+    }
+    return CURVO_OK;
+}
+
+int curvo_curv_hessian_factor(curvo_curv *cv, double *out) {
+    int rc = need_batch(cv, out, out, 1);
+    if (rc) return rc;
+    if ((rc = loss_hess_factor(cv->loss, cv->p, cv->batch.b, cv->c, out)))
+        return fail(cv, rc, "the output Hessian of a sample could not be factored");
+    return CURVO_OK;
+}
+
+int curvo_curv_residual(curvo_curv *cv, double *out) {
+    int rc = need_batch(cv, out, out, 1);
+    if (rc) return rc;
+    loss_residual(cv->loss, cv->p, &cv->batch, cv->c, out);
+    return CURVO_OK;
+}
+
+/* seed (k, b, c) float: seed_{j,i} = L_i u_{j,i} for u (k, b, c) double and factors Lf (b, c, c). */
+static void whiten_seeds(const double *Lf, const double *u, int k, int b, int c, float *seed) {
+    for (int j = 0; j < k; j++)
+        for (int i = 0; i < b; i++) {
+            const double *Li = Lf + (size_t)i * c * c;
+            const double *ui = u + ((size_t)j * b + i) * c;
+            float *si = seed + ((size_t)j * b + i) * c;
+            for (int r = 0; r < c; r++) {
+                double s = 0.0;
+                for (int q = 0; q <= r; q++) s += Li[r * c + q] * ui[q];
+                si[r] = (float)s;
+            }
+        }
+}
+
+int curvo_curv_whitened_vjp(curvo_curv *cv, const double *u, int k, float *out) {
+    int rc = need_batch(cv, u, out, k);
+    if (rc) return rc;
+    int b = cv->batch.b, c = cv->c;
+    if ((rc = reserve_tangents(cv, k))) return fail(cv, rc, "whitened_vjp: cannot allocate %d vectors", k);
+    double *Lf = malloc((size_t)b * c * c * sizeof(double));
+    if (!Lf) return fail(cv, CURVO_E_NOMEM, "whitened_vjp: out of memory");
+    if ((rc = curvo_curv_hessian_factor(cv, Lf))) {
+        free(Lf);
+        return rc;
+    }
+    whiten_seeds(Lf, u, k, b, c, cv->seed);
+    free(Lf);
+    reverse_sweep(cv, cv->seed, k, out);
+    return CURVO_OK;
+}
+
+int curvo_curv_gram(curvo_curv *cv, double *out) {
+    int rc = need_batch(cv, out, out, 1);
+    if (rc) return rc;
+    const curvo_model *m = cv->model;
+    int b = cv->batch.b, c = cv->c;
+    size_t bc = (size_t)b * c;
+    if ((rc = reserve_tangents(cv, c))) return fail(cv, rc, "gram: cannot allocate %d cotangents", c);
+    double *Lf = malloc((size_t)b * c * c * sizeof(double));
+    double *gk = calloc(bc * bc, sizeof(double)); /* (c*b, c*b), index j*b + i */
+    if (!Lf || !gk) {
+        free(Lf);
+        free(gk);
+        return fail(cv, CURVO_E_NOMEM, "gram: out of memory for a %zu x %zu matrix", bc, bc);
+    }
+    if ((rc = curvo_curv_hessian_factor(cv, Lf))) goto done;
+    /* seed row (j, i) = column j of L_i */
+    for (int j = 0; j < c; j++)
+        for (int i = 0; i < b; i++)
+            for (int r = 0; r < c; r++)
+                cv->seed[((size_t)j * b + i) * c + r] = (float)Lf[(size_t)i * c * c + (size_t)r * c + j];
+    const float *cur = cv->seed;
+    float *next = cv->ping;
+    for (int l = m->n_mods - 1; l >= cv->first_param; l--) {
+        const module *mod = &m->mods[l];
+        nn_ctx ctx = nn_pass_ctx(&cv->pass, m, l);
+        if (mod->ops->gram && (rc = mod->ops->gram(mod, &ctx, cur, c, gk))) {
+            rc = fail(cv, rc, "gram: out of memory in module %d (%s)", l, mod->ops->name);
+            goto done;
+        }
+        if (l == cv->first_param) break;
+        mod->ops->vjp(mod, &ctx, cur, c, next, NULL, 0);
+        cur = next;
+        next = next == cv->ping ? cv->pong : cv->ping;
+    }
+    /* from cotangent-major (j*b + i) to sample-major (i*c + j) */
+    for (int i = 0; i < b; i++)
+        for (int j = 0; j < c; j++) {
+            const double *src = gk + ((size_t)j * b + i) * bc;
+            double *dst = out + ((size_t)i * c + j) * bc;
+            for (int i2 = 0; i2 < b; i2++)
+                for (int j2 = 0; j2 < c; j2++) dst[(size_t)i2 * c + j2] = src[(size_t)j2 * b + i2];
+        }
+done:
+    free(Lf);
+    free(gk);
+    return rc;
+}

@@ -1,0 +1,101 @@
+/* loss.c — softmax cross-entropy, mean squared error (1/2 ||y - f||^2) and sigmoid binary
+ * cross-entropy, each averaged over the batch; see loss.h. Per sample i:
+ *   CE:  l = logsumexp(f) - f[y],           p = softmax(f),  Q = diag(p) - p p^T
+ *   MSE: l = 1/2 ||y - f||^2,               p = f,           Q = I
+ *   BCE: l = sum_k softplus(f_k) - y_k f_k, p = sigmoid(f),  Q = diag(p (1 - p))
+ */
+#include <lapacke.h>
+#include <math.h>
+#include <string.h>
+
+#include "nn/loss.h"
+
+/* Target of output k of sample i as a float: one-hot for CE, the given target otherwise. */
+static inline float target(curvo_loss_kind kind, const curvo_batch *bt, int c, int i, int k) {
+    if (kind == CURVO_LOSS_CE) return bt->labels[i] == k ? 1.0f : 0.0f;
+    return bt->targets[(size_t)i * c + k];
+}
+
+int loss_eval(curvo_loss_kind kind, const float *f, const curvo_batch *bt, int c, float *p,
+              float *dz, double *value) {
+    int b = bt->b;
+    double total = 0.0;
+    if (kind == CURVO_LOSS_CE && !bt->labels) return CURVO_E_INVALID;
+    if (kind != CURVO_LOSS_CE && !bt->targets) return CURVO_E_INVALID;
+    for (int i = 0; i < b; i++) {
+        const float *fi = f + (size_t)i * c;
+        float *pi = p + (size_t)i * c;
+        if (kind == CURVO_LOSS_CE) {
+            int y = bt->labels[i];
+            if (y < 0 || y >= c) return CURVO_E_INVALID;
+            float mx = fi[0];
+            for (int k = 1; k < c; k++) mx = fi[k] > mx ? fi[k] : mx;
+            double s = 0.0;
+            for (int k = 0; k < c; k++) s += exp((double)fi[k] - mx);
+            for (int k = 0; k < c; k++) pi[k] = (float)(exp((double)fi[k] - mx) / s);
+            total += log(s) + mx - fi[y];
+        } else if (kind == CURVO_LOSS_MSE) {
+            for (int k = 0; k < c; k++) {
+                double d = (double)fi[k] - bt->targets[(size_t)i * c + k];
+                pi[k] = fi[k];
+                total += 0.5 * d * d;
+            }
+        } else {
+            for (int k = 0; k < c; k++) {
+                double z = fi[k], y = bt->targets[(size_t)i * c + k];
+                pi[k] = (float)(z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z)));
+                total += (z > 0 ? z : 0.0) - y * z + log1p(exp(-fabs(z)));
+            }
+        }
+        for (int k = 0; k < c; k++) dz[(size_t)i * c + k] = (pi[k] - target(kind, bt, c, i, k)) / (float)b;
+    }
+    *value = total / b;
+    return isfinite(*value) ? CURVO_OK : CURVO_E_NUMERIC;
+}
+
+void loss_hess_apply(curvo_loss_kind kind, const float *p, int b, int c, const float *zdot, int k,
+                     float scale, float *out) {
+    for (int j = 0; j < k; j++)
+        for (int i = 0; i < b; i++) {
+            const float *pi = p + (size_t)i * c;
+            const float *zi = zdot + ((size_t)j * b + i) * c;
+            float *oi = out + ((size_t)j * b + i) * c;
+            if (kind == CURVO_LOSS_CE) {
+                float pz = 0.0f;
+                for (int m = 0; m < c; m++) pz += pi[m] * zi[m];
+                for (int m = 0; m < c; m++) oi[m] = scale * pi[m] * (zi[m] - pz);
+            } else if (kind == CURVO_LOSS_MSE) {
+                for (int m = 0; m < c; m++) oi[m] = scale * zi[m];
+            } else {
+                for (int m = 0; m < c; m++) oi[m] = scale * pi[m] * (1.0f - pi[m]) * zi[m];
+            }
+        }
+}
+
+int loss_hess_factor(curvo_loss_kind kind, const float *p, int b, int c, double *out) {
+    size_t cc = (size_t)c * c;
+    memset(out, 0, (size_t)b * cc * sizeof(double));
+    for (int i = 0; i < b; i++) {
+        const float *pi = p + (size_t)i * c;
+        double *Li = out + (size_t)i * cc;
+        if (kind == CURVO_LOSS_MSE) {
+            for (int m = 0; m < c; m++) Li[m * c + m] = 1.0;
+        } else if (kind == CURVO_LOSS_BCE) {
+            for (int m = 0; m < c; m++)
+                Li[m * c + m] = sqrt((double)pi[m] * (1.0 - pi[m]) + CURVO_LOSS_FACTOR_EPS);
+        } else {
+            for (int r = 0; r < c; r++)
+                for (int s = 0; s <= r; s++)
+                    Li[r * c + s] = (r == s ? (double)pi[r] + CURVO_LOSS_FACTOR_EPS : 0.0) -
+                                    (double)pi[r] * pi[s];
+            if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', c, Li, c) != 0) return CURVO_E_NUMERIC;
+        }
+    }
+    return CURVO_OK;
+}
+
+void loss_residual(curvo_loss_kind kind, const float *p, const curvo_batch *bt, int c, double *r) {
+    for (int i = 0; i < bt->b; i++)
+        for (int k = 0; k < c; k++)
+            r[(size_t)i * c + k] = (double)target(kind, bt, c, i, k) - p[(size_t)i * c + k];
+}

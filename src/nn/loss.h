@@ -1,0 +1,25 @@
+/* loss.h — losses on network outputs f (b, c): value, output gradient, output-Hessian products and
+ * the factored output Hessian Q_i = L_i L_i^T used by the Gauss-Newton solvers. */
+#ifndef CURVO_NN_LOSS_H
+#define CURVO_NN_LOSS_H
+
+#include "curvo.h"
+
+/* Ridge added to Q_i before it is factored for CE and BCE (CE's Q_i is singular). */
+#define CURVO_LOSS_FACTOR_EPS 1e-6
+
+/* Mean loss over the batch. Writes p (b, c): softmax (CE), sigmoid (BCE) or f itself (MSE), and
+ * dz (b, c) = d(mean loss)/df = (p - y) / b. Returns CURVO_E_INVALID for a label outside [0, c)
+ * and CURVO_E_NUMERIC for a non-finite loss. */
+int loss_eval(curvo_loss_kind kind, const float *f, const curvo_batch *batch, int c, float *p,
+              float *dz, double *value);
+/* out_j = scale * Q zdot_j for k vectors (k, b, c); Q from p (b, c). */
+void loss_hess_apply(curvo_loss_kind kind, const float *p, int b, int c, const float *zdot, int k,
+                     float scale, float *out);
+/* L_i lower triangular with L_i L_i^T = Q_i + eps I: out (b, c, c). CURVO_E_NUMERIC if a factor
+ * fails. */
+int loss_hess_factor(curvo_loss_kind kind, const float *p, int b, int c, double *out);
+/* r (b, c) with g = -(1/b) J^T r. */
+void loss_residual(curvo_loss_kind kind, const float *p, const curvo_batch *batch, int c, double *r);
+
+#endif

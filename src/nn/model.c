@@ -1,0 +1,257 @@
+/* model.c — models: building the module sequence, the flat parameter vector, initialization,
+ * and the forward-pass workspace (nn_pass). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/model.h"
+
+static void set_err(curvo_model *m, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->errmsg, sizeof m->errmsg, fmt, ap);
+    va_end(ap);
+}
+
+int curvo_model_create(int channels, int height, int width, curvo_model **out) {
+    if (!out) return CURVO_E_INVALID;
+    *out = NULL;
+    if (channels < 1 || height < 1 || width < 1) return CURVO_E_INVALID;
+    curvo_model *m = calloc(1, sizeof *m);
+    if (!m) return CURVO_E_NOMEM;
+    m->in_c = channels;
+    m->in_h = height;
+    m->in_w = width;
+    *out = m;
+    return CURVO_OK;
+}
+
+void curvo_model_free(curvo_model *m) {
+    if (!m) return;
+    if (m->predict_pass) {
+        nn_pass_release(m->predict_pass);
+        free(m->predict_pass);
+    }
+    free(m->mods);
+    free(m->theta);
+    free(m);
+}
+
+/* The shape the next module receives. */
+static void current_shape(const curvo_model *m, int *c, int *h, int *w) {
+    if (m->n_mods == 0) {
+        *c = m->in_c, *h = m->in_h, *w = m->in_w;
+    } else {
+        const module *last = &m->mods[m->n_mods - 1];
+        *c = last->out_c, *h = last->out_h, *w = last->out_w;
+    }
+}
+
+/* Appends a module made by setup(); on success grows theta (new part zeroed). */
+static int push_module(curvo_model *m, module *mod) {
+    if (m->n_mods == m->cap_mods) {
+        int cap = m->cap_mods ? 2 * m->cap_mods : 8;
+        module *mods = realloc(m->mods, (size_t)cap * sizeof *mods);
+        if (!mods) return CURVO_E_NOMEM;
+        m->mods = mods;
+        m->cap_mods = cap;
+    }
+    size_t n = m->n_params + mod->n_params;
+    if (mod->n_params > 0) {
+        float *theta = realloc(m->theta, n * sizeof *theta);
+        if (!theta) return CURVO_E_NOMEM;
+        memset(theta + m->n_params, 0, mod->n_params * sizeof *theta);
+        m->theta = theta;
+    }
+    mod->offset = m->n_params;
+    m->n_params = n;
+    m->mods[m->n_mods++] = *mod;
+    return CURVO_OK;
+}
+
+static module next_module(const curvo_model *m) {
+    module mod;
+    memset(&mod, 0, sizeof mod);
+    current_shape(m, &mod.in_c, &mod.in_h, &mod.in_w);
+    return mod;
+}
+
+int curvo_model_add_dense(curvo_model *m, int units) {
+    if (!m) return CURVO_E_INVALID;
+    module mod = next_module(m);
+    if (nn_dense_setup(&mod, units) != CURVO_OK) {
+        set_err(m, "dense: units must be >= 1 (got %d)", units);
+        return CURVO_E_SHAPE;
+    }
+    return push_module(m, &mod);
+}
+
+int curvo_model_add_conv2d(curvo_model *m, int out_channels, int kernel, int stride, int padding) {
+    if (!m) return CURVO_E_INVALID;
+    module mod = next_module(m);
+    if (nn_conv2d_setup(&mod, out_channels, kernel, stride, padding) != CURVO_OK) {
+        set_err(m,
+                "conv %d filters %dx%d stride %d padding %d does not fit input %dx%dx%d "
+                "(channels x height x width)",
+                out_channels, kernel, kernel, stride, padding, mod.in_c, mod.in_h, mod.in_w);
+        return CURVO_E_SHAPE;
+    }
+    return push_module(m, &mod);
+}
+
+static int add_pool(curvo_model *m, const module_ops *ops, const char *name, int kernel, int stride) {
+    if (!m) return CURVO_E_INVALID;
+    module mod = next_module(m);
+    if (nn_pool_setup(&mod, ops, kernel, stride) != CURVO_OK) {
+        set_err(m, "%s %dx%d stride %d does not fit input %dx%dx%d (channels x height x width)",
+                name, kernel, kernel, stride, mod.in_c, mod.in_h, mod.in_w);
+        return CURVO_E_SHAPE;
+    }
+    return push_module(m, &mod);
+}
+
+int curvo_model_add_maxpool(curvo_model *m, int kernel, int stride) {
+    return add_pool(m, &nn_maxpool_ops, "maxpool", kernel, stride);
+}
+
+int curvo_model_add_avgpool(curvo_model *m, int kernel, int stride) {
+    return add_pool(m, &nn_avgpool_ops, "avgpool", kernel, stride);
+}
+
+int curvo_model_add_flatten(curvo_model *m) {
+    if (!m) return CURVO_E_INVALID;
+    module mod = next_module(m);
+    nn_flatten_setup(&mod);
+    return push_module(m, &mod);
+}
+
+int curvo_model_add_activation(curvo_model *m, curvo_activation act) {
+    if (!m) return CURVO_E_INVALID;
+    module mod = next_module(m);
+    if (nn_activation_setup(&mod, act) != CURVO_OK) {
+        set_err(m, "unknown activation %d", (int)act);
+        return CURVO_E_INVALID;
+    }
+    return push_module(m, &mod);
+}
+
+int curvo_model_init(curvo_model *m, curvo_rng *rng) {
+    if (!m || !rng) return CURVO_E_INVALID;
+    for (int l = 0; l < m->n_mods; l++) {
+        const module *mod = &m->mods[l];
+        if (!mod->ops->init) continue;
+        int rect = l + 1 < m->n_mods && m->mods[l + 1].ops == &nn_activation_ops &&
+                   (m->mods[l + 1].act == CURVO_ACT_RELU || m->mods[l + 1].act == CURVO_ACT_SOFTPLUS);
+        mod->ops->init(mod, m->theta + mod->offset, rng, rect);
+    }
+    return CURVO_OK;
+}
+
+size_t curvo_model_num_params(const curvo_model *m) { return m ? m->n_params : 0; }
+float *curvo_model_params(curvo_model *m) { return m ? m->theta : NULL; }
+size_t curvo_model_input_size(const curvo_model *m) {
+    return m ? (size_t)m->in_c * m->in_h * m->in_w : 0;
+}
+size_t curvo_model_output_size(const curvo_model *m) {
+    if (!m) return 0;
+    int c, h, w;
+    current_shape(m, &c, &h, &w);
+    return (size_t)c * h * w;
+}
+int curvo_model_num_modules(const curvo_model *m) { return m ? m->n_mods : 0; }
+const char *curvo_model_errmsg(const curvo_model *m) { return m ? m->errmsg : ""; }
+
+int curvo_model_describe(const curvo_model *m, char *buf, size_t len) {
+    if (!m || !buf || len == 0) return CURVO_E_INVALID;
+    static const char *act_names[] = {"relu", "tanh", "sigmoid", "softplus"};
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int l = 0; l < m->n_mods; l++) {
+        const module *mod = &m->mods[l];
+        char tok[64];
+        if (mod->ops == &nn_dense_ops)
+            snprintf(tok, sizeof tok, "dense:%d", mod->units);
+        else if (mod->ops == &nn_conv2d_ops)
+            snprintf(tok, sizeof tok, "conv:%d:%d:%d:%d", mod->units, mod->kernel, mod->stride, mod->pad);
+        else if (mod->ops == &nn_maxpool_ops || mod->ops == &nn_avgpool_ops)
+            snprintf(tok, sizeof tok, "%s:%d:%d", mod->ops->name, mod->kernel, mod->stride);
+        else if (mod->ops == &nn_activation_ops)
+            snprintf(tok, sizeof tok, "%s", act_names[mod->act]);
+        else
+            snprintf(tok, sizeof tok, "%s", mod->ops->name);
+        int w = snprintf(buf + used, len - used, "%s%s", l ? "," : "", tok);
+        if (w < 0 || (size_t)w >= len - used) return CURVO_E_INVALID;
+        used += (size_t)w;
+    }
+    return CURVO_OK;
+}
+
+size_t nn_max_width(const curvo_model *m) {
+    size_t w = curvo_model_input_size(m);
+    for (int l = 0; l < m->n_mods; l++)
+        if (module_out_size(&m->mods[l]) > w) w = module_out_size(&m->mods[l]);
+    return w;
+}
+
+void nn_pass_release(nn_pass *p) {
+    for (int l = 0; l < p->n_mods; l++) {
+        if (p->buf) free(p->buf[l]);
+        if (p->ws) free(p->ws[l]);
+    }
+    free(p->buf);
+    free(p->ws);
+    free(p->act);
+    memset(p, 0, sizeof *p);
+}
+
+int nn_pass_reserve(nn_pass *p, const curvo_model *m, int b) {
+    if (b < 1) return CURVO_E_INVALID;
+    if (p->n_mods == m->n_mods && p->b_cap >= b && p->act) return CURVO_OK;
+    nn_pass_release(p);
+    p->n_mods = m->n_mods;
+    p->act = calloc((size_t)m->n_mods + 1, sizeof *p->act);
+    p->buf = calloc((size_t)m->n_mods + 1, sizeof *p->buf);
+    p->ws = calloc((size_t)m->n_mods + 1, sizeof *p->ws);
+    if (!p->act || !p->buf || !p->ws) goto fail;
+    for (int l = 0; l < m->n_mods; l++) {
+        const module *mod = &m->mods[l];
+        p->buf[l] = malloc((size_t)b * module_out_size(mod) * sizeof(float));
+        if (!p->buf[l]) goto fail;
+        size_t wsb = mod->ops->ws_bytes ? mod->ops->ws_bytes(mod, b) : 0;
+        if (wsb && !(p->ws[l] = malloc(wsb))) goto fail;
+        p->act[l + 1] = p->buf[l];
+    }
+    p->b_cap = b;
+    return CURVO_OK;
+fail:
+    nn_pass_release(p);
+    return CURVO_E_NOMEM;
+}
+
+void nn_pass_forward(nn_pass *p, const curvo_model *m, const float *theta, const float *x, int b) {
+    p->theta = theta;
+    p->b = b;
+    p->act[0] = x;
+    for (int l = 0; l < m->n_mods; l++) {
+        const module *mod = &m->mods[l];
+        mod->ops->forward(mod, theta + mod->offset, p->act[l], p->buf[l], p->ws[l], b);
+    }
+}
+
+nn_ctx nn_pass_ctx(const nn_pass *p, const curvo_model *m, int l) {
+    nn_ctx c = {p->theta + m->mods[l].offset, p->act[l], p->act[l + 1], p->ws[l], p->b};
+    return c;
+}
+
+int curvo_model_predict(curvo_model *m, const float *x, int b, float *y) {
+    if (!m || !x || !y || b < 1) return CURVO_E_INVALID;
+    if (!m->predict_pass && !(m->predict_pass = calloc(1, sizeof *m->predict_pass)))
+        return CURVO_E_NOMEM;
+    int rc = nn_pass_reserve(m->predict_pass, m, b);
+    if (rc) return rc;
+    nn_pass_forward(m->predict_pass, m, m->theta, x, b);
+    size_t c = curvo_model_output_size(m);
+    memcpy(y, m->predict_pass->act[m->n_mods], (size_t)b * c * sizeof(float));
+    return CURVO_OK;
+}

@@ -1,0 +1,38 @@
+/* model.h — the model's internals (a sequence of modules over one flat parameter vector) and the
+ * forward-pass workspace shared by prediction and the curvature operators. */
+#ifndef CURVO_NN_MODEL_H
+#define CURVO_NN_MODEL_H
+
+#include "nn/module.h"
+
+struct curvo_model {
+    int in_c, in_h, in_w;     /* input shape */
+    module *mods;             /* (n_mods) */
+    int n_mods, cap_mods;
+    float *theta;             /* (n_params) all parameters, module l at mods[l].offset */
+    size_t n_params;
+    char errmsg[CURVO_ERRMSG_LEN];
+    struct nn_pass *predict_pass; /* lazily made by curvo_model_predict */
+};
+
+/* Activations and module workspaces of one forward pass over up to b_cap samples. */
+typedef struct nn_pass {
+    int n_mods;
+    int b_cap, b;
+    const float **act; /* (n_mods + 1): act[0] = the input (not owned), act[l+1] = output of module l */
+    float **buf;       /* (n_mods) owned storage behind act[1..]: (b_cap, out_size_l) */
+    void **ws;         /* (n_mods) module workspaces */
+    const float *theta;
+} nn_pass;
+
+/* Makes sure the pass can hold b samples of this model (reallocates as needed). */
+int nn_pass_reserve(nn_pass *p, const curvo_model *m, int b);
+void nn_pass_release(nn_pass *p);
+/* Forward through all modules at parameters theta; outputs in p->act[n_mods]. */
+void nn_pass_forward(nn_pass *p, const curvo_model *m, const float *theta, const float *x, int b);
+/* The view module l has of the pass. */
+nn_ctx nn_pass_ctx(const nn_pass *p, const curvo_model *m, int l);
+/* Largest activation size (features per sample) over the input and all module outputs. */
+size_t nn_max_width(const curvo_model *m);
+
+#endif

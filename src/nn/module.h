@@ -1,0 +1,87 @@
+/* module.h — the internal module interface: one table of actions per module kind.
+ *
+ * Every module acts on a batch of b samples and implements, exactly:
+ *   forward  y = f(x; theta)
+ *   vjp      dx = (df/dx)^T dy,  dtheta += (df/dtheta)^T dy                      (reverse mode)
+ *   jvp      ydot = (df/dx) xdot + (df/dtheta) thetadot                          (forward mode)
+ *   soa      the tangent of the vjp along (xdot, thetadot) with adjoint tangent dydot
+ *            (Pearlmutter's R-op of the backward pass), used for exact Hessian-vector products
+ *   gram     (parametric modules) its contribution to the Gram matrix of per-sample parameter
+ *            gradients of k cotangent rows per sample.
+ * Tangent/cotangent arrays carry k vectors at once, laid out (k, b, features); parameter tangents
+ * and parameter adjoints are (k, ldt) with this module's slice starting at column 0 (the caller
+ * passes a pointer already offset to the module's parameters, and ldt = the model's n).
+ * A NULL xdot or thetadot means zero; a NULL dx/dxdot/dtheta/dthetadot means "not needed".
+ * A NULL ws_bytes means no workspace. Actions may use the workspace's scratch, so one pass runs
+ * one action at a time, and a module's workspace must stay as forward left it until the next
+ * forward.
+ * Shapes: x (b, in_size), y (b, out_size) where in_size = in_c*in_h*in_w and likewise out.
+ */
+#ifndef CURVO_NN_MODULE_H
+#define CURVO_NN_MODULE_H
+
+#include <stddef.h>
+#include "curvo.h"
+
+typedef struct module module;
+
+/* What a module sees of one pass: its parameters, its input and output activations, and the
+ * workspace that its forward call filled (im2col columns, argmax indices). */
+typedef struct nn_ctx {
+    const float *theta; /* this module's parameters */
+    const float *x;     /* (b, in_size) */
+    const float *y;     /* (b, out_size) */
+    void *ws;           /* ws_bytes(m, b) bytes, filled by forward */
+    int b;
+} nn_ctx;
+
+typedef struct module_ops {
+    const char *name;
+    /* Bytes of per-pass workspace for batch size b (may be 0). */
+    size_t (*ws_bytes)(const module *m, int b);
+    /* Fills theta (n_params) from rng. next_is_rectifier: the following module is relu/softplus. */
+    void (*init)(const module *m, float *theta, curvo_rng *rng, int next_is_rectifier);
+    void (*forward)(const module *m, const float *theta, const float *x, float *y, void *ws, int b);
+    /* dy (k, b, out) -> dx (k, b, in) (overwritten), dtheta (k, ldt) (accumulated). */
+    void (*vjp)(const module *m, const nn_ctx *c, const float *dy, int k, float *dx, float *dtheta,
+                size_t ldt);
+    /* xdot (k, b, in), thetadot (k, ldt) -> ydot (k, b, out) (overwritten). */
+    void (*jvp)(const module *m, const nn_ctx *c, const float *xdot, const float *thetadot,
+                size_t ldt, int k, float *ydot);
+    /* dy (b, out): the adjoint of the output; dydot (k, b, out) its tangents.
+     * -> dxdot (k, b, in) (overwritten), dthetadot (k, ldt) (accumulated). */
+    void (*soa)(const module *m, const nn_ctx *c, const float *xdot, const float *thetadot,
+                size_t ldt, const float *dy, const float *dydot, int k, float *dxdot,
+                float *dthetadot);
+    /* Adds to gram (k*b, k*b), index j*b + i for cotangent j of sample i, the inner products of
+     * per-sample parameter gradients: sum over this module's parameters of
+     * (d<dy_{j,i}, y_i>/dtheta) . (d<dy_{j',i'}, y_{i'}>/dtheta). NULL for modules without
+     * parameters. Returns CURVO_OK or CURVO_E_NOMEM. */
+    int (*gram)(const module *m, const nn_ctx *c, const float *dy, int k, double *gram);
+} module_ops;
+
+struct module {
+    const module_ops *ops;
+    int in_c, in_h, in_w;    /* input shape (channels, height, width) */
+    int out_c, out_h, out_w; /* output shape */
+    size_t n_params;
+    size_t offset;           /* start of this module's parameters in the flat theta */
+    int units;               /* dense: output units; conv2d: output channels */
+    int kernel, stride, pad; /* conv2d and pooling */
+    curvo_activation act;    /* activation modules */
+};
+
+static inline size_t module_in_size(const module *m) { return (size_t)m->in_c * m->in_h * m->in_w; }
+static inline size_t module_out_size(const module *m) { return (size_t)m->out_c * m->out_h * m->out_w; }
+
+/* Module kinds; each file defines its table and a constructor that fills shapes and n_params
+ * from the input shape already set in *m, returning CURVO_E_SHAPE if it does not fit. */
+extern const module_ops nn_dense_ops, nn_conv2d_ops, nn_maxpool_ops, nn_avgpool_ops,
+    nn_flatten_ops, nn_activation_ops;
+int nn_dense_setup(module *m, int units);
+int nn_conv2d_setup(module *m, int out_channels, int kernel, int stride, int padding);
+int nn_pool_setup(module *m, const module_ops *ops, int kernel, int stride);
+int nn_flatten_setup(module *m);
+int nn_activation_setup(module *m, curvo_activation act);
+
+#endif

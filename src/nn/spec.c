@@ -1,0 +1,163 @@
+/* spec.c — model spec strings: "conv:16:5,relu,maxpool:2,flatten,dense:10" and the presets. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/model.h"
+
+#define SPEC_MAX_TOKEN 64
+#define SPEC_MAX_FIELDS 5
+#define SPEC_MAX_INT 1000000
+
+static const struct {
+    const char *name, *spec;
+} presets[] = {
+    {"mlp", "flatten,dense:256,relu,dense:10"},
+    {"cnn", "conv:16:5,relu,maxpool:2,conv:32:5,relu,maxpool:2,flatten,dense:10"},
+};
+
+const char *curvo_model_preset(const char *name) {
+    if (!name) return name;
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (strcmp(name, presets[i].name) == 0) return presets[i].spec;
+    return name;
+}
+
+static void put_err(char *errmsg, const char *fmt, const char *tok, const char *detail) {
+    if (errmsg) snprintf(errmsg, CURVO_ERRMSG_LEN, fmt, tok, detail);
+}
+
+/* Parses a whole decimal field in [lo, SPEC_MAX_INT]. */
+static int parse_int(const char *s, int lo, int *out) {
+    if (!*s || !(isdigit((unsigned char)*s) || *s == '-' || *s == '+')) return 0;
+    errno = 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > SPEC_MAX_INT) return 0;
+    *out = (int)v;
+    return 1;
+}
+
+typedef struct {
+    const char *name;
+    int min_args, max_args; /* numeric fields after the name */
+    int arg_min[4];         /* smallest allowed value of each field */
+} layer_syntax;
+
+static const layer_syntax syntaxes[] = {
+    {"dense", 1, 1, {1}},        {"conv", 2, 4, {1, 1, 1, 0}}, {"maxpool", 1, 2, {1, 1}},
+    {"avgpool", 1, 2, {1, 1}},   {"flatten", 0, 0, {0}},       {"relu", 0, 0, {0}},
+    {"tanh", 0, 0, {0}},         {"sigmoid", 0, 0, {0}},       {"softplus", 0, 0, {0}},
+};
+
+static int add_layer(curvo_model *m, const char *name, const int *a, int na) {
+    if (!strcmp(name, "dense")) return curvo_model_add_dense(m, a[0]);
+    if (!strcmp(name, "conv"))
+        return curvo_model_add_conv2d(m, a[0], a[1], na > 2 ? a[2] : 1, na > 3 ? a[3] : 0);
+    if (!strcmp(name, "maxpool")) return curvo_model_add_maxpool(m, a[0], na > 1 ? a[1] : a[0]);
+    if (!strcmp(name, "avgpool")) return curvo_model_add_avgpool(m, a[0], na > 1 ? a[1] : a[0]);
+    if (!strcmp(name, "flatten")) return curvo_model_add_flatten(m);
+    if (!strcmp(name, "relu")) return curvo_model_add_activation(m, CURVO_ACT_RELU);
+    if (!strcmp(name, "tanh")) return curvo_model_add_activation(m, CURVO_ACT_TANH);
+    if (!strcmp(name, "sigmoid")) return curvo_model_add_activation(m, CURVO_ACT_SIGMOID);
+    return curvo_model_add_activation(m, CURVO_ACT_SOFTPLUS);
+}
+
+/* Parses one token (already trimmed) and appends its module. */
+static int parse_token(curvo_model *m, const char *tok, char *errmsg) {
+    char buf[SPEC_MAX_TOKEN];
+    if (strlen(tok) >= sizeof buf) {
+        put_err(errmsg, "model spec: token '%.40s...' is too long%s", tok, "");
+        return CURVO_E_SPEC;
+    }
+    strcpy(buf, tok);
+    char *fields[SPEC_MAX_FIELDS + 1];
+    int nf = 0;
+    for (char *p = buf;; p++) {
+        if (nf <= SPEC_MAX_FIELDS) fields[nf] = p;
+        nf++;
+        p = strchr(p, ':');
+        if (!p) break;
+        *p = '\0';
+    }
+    const layer_syntax *syn = NULL;
+    for (size_t i = 0; i < sizeof syntaxes / sizeof syntaxes[0]; i++)
+        if (!strcmp(fields[0], syntaxes[i].name)) syn = &syntaxes[i];
+    if (!syn) {
+        put_err(errmsg,
+                "model spec: unknown layer '%s'%s (known: dense, conv, maxpool, avgpool, flatten, "
+                "relu, tanh, sigmoid, softplus, or the presets mlp, cnn)",
+                tok, "");
+        return CURVO_E_SPEC;
+    }
+    int na = nf - 1;
+    if (na < syn->min_args || na > syn->max_args) {
+        static const char *usage[] = {"dense:UNITS", "conv:OUT:K[:STRIDE[:PAD]]", "maxpool:K[:STRIDE]",
+                                      "avgpool:K[:STRIDE]", "flatten", "relu", "tanh", "sigmoid",
+                                      "softplus"};
+        put_err(errmsg, "model spec: '%s' has the wrong number of fields (expected %s)", tok,
+                usage[syn - syntaxes]);
+        return CURVO_E_SPEC;
+    }
+    int a[4] = {0, 0, 0, 0};
+    for (int i = 0; i < na; i++)
+        if (!parse_int(fields[i + 1], syn->arg_min[i], &a[i])) {
+            put_err(errmsg, "model spec: '%s': field '%s' is not a valid whole number in range", tok,
+                    fields[i + 1]);
+            return CURVO_E_SPEC;
+        }
+    int rc = add_layer(m, fields[0], a, na);
+    if (rc == CURVO_E_SHAPE) {
+        put_err(errmsg, "model spec: '%s': %s", tok, curvo_model_errmsg(m));
+        return CURVO_E_SPEC;
+    }
+    return rc;
+}
+
+int curvo_model_from_spec(const char *spec, int channels, int height, int width, curvo_model **out,
+                          char *errmsg) {
+    if (errmsg) errmsg[0] = '\0';
+    if (!out) return CURVO_E_INVALID;
+    *out = NULL;
+    if (!spec) {
+        put_err(errmsg, "model spec: missing%s%s", "", "");
+        return CURVO_E_INVALID;
+    }
+    spec = curvo_model_preset(spec);
+    curvo_model *m;
+    int rc = curvo_model_create(channels, height, width, &m);
+    if (rc) {
+        put_err(errmsg, "model spec: invalid input shape%s%s", "", "");
+        return rc;
+    }
+    const char *p = spec;
+    int ntok = 0;
+    while (rc == CURVO_OK) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        while (len && isspace((unsigned char)*p)) p++, len--;
+        while (len && isspace((unsigned char)p[len - 1])) len--;
+        char tok[SPEC_MAX_TOKEN + 8];
+        if (len >= sizeof tok) len = sizeof tok - 1;
+        memcpy(tok, p, len);
+        tok[len] = '\0';
+        if (len == 0) {
+            put_err(errmsg, "model spec: empty layer token in '%.200s'%s", spec, "");
+            rc = CURVO_E_SPEC;
+            break;
+        }
+        rc = parse_token(m, tok, errmsg);
+        ntok++;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    if (rc == CURVO_OK && ntok == 0) rc = CURVO_E_SPEC;
+    if (rc) {
+        curvo_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return CURVO_OK;
+}
