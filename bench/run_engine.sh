@@ -6,7 +6,7 @@
 # at batch 128 in curvo and in PyTorch with the same thread count, alternating the two over several
 # rounds so that machine noise hits both, and finally times curvo_curv_gram against materialising J.
 # Prints a markdown table (ratio = torch / curvo, > 1 means curvo is faster) and writes it to
-# bench/results/engine.md.
+# bench/results/engine.md (the raw JSON lines go to bench/results/raw/engine.jsonl).
 #
 # Environment: THREADS="1 2" ROUNDS=3 REPS=50 BATCH=128 BUILD_DIR=build
 #              BENCH_ENGINE=path/to/bench_engine (use that binary, skip the build)
@@ -39,8 +39,9 @@ if ! "$PY" -c 'import torch' 2>/dev/null; then
 fi
 
 # --- runs, alternating curvo and torch
-RAW="$(mktemp)"
-trap 'rm -f "$RAW"' EXIT
+mkdir -p bench/results/raw
+RAW=bench/results/raw/engine.jsonl # every result line of this run (ignored by git)
+: >"$RAW"
 for round in $(seq 1 "$ROUNDS"); do
     for t in $THREADS; do
         echo "round $round/$ROUNDS, $t thread(s): curvo, torch" >&2
@@ -54,7 +55,6 @@ for t in $THREADS; do
 done
 
 # --- table
-mkdir -p bench/results
 CPU="$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
 TORCH="$("$PY" -c 'import torch; print(torch.__version__)')"
 COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo 'uncommitted')"

@@ -31,7 +31,7 @@ static void demo_usage(FILE *to) {
             "\n"
             "Trains a small network on generated two-class spirals (2 inputs) with mini-batch\n"
             "gradient descent with momentum 0.9, and prints loss and accuracy every 100 epochs.\n"
-            "  --model SPEC   network (default: dense:32,tanh,dense:32,tanh,dense:2)\n"
+            "  --model SPEC   network (default: dense:64,relu,dense:64,relu,dense:2)\n"
             "  --samples N    training samples (default: 512)\n"
             "  --epochs N     passes over the data (default: 1000)\n"
             "  --batch N      mini-batch size (default: 64)\n"
@@ -48,7 +48,7 @@ int cli_demo(int argc, char **argv) {
         {"lr", required_argument, 0, 'l'},     {"seed", required_argument, 0, 's'},
         {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    const char *spec = "dense:32,tanh,dense:32,tanh,dense:2";
+    const char *spec = "dense:64,relu,dense:64,relu,dense:2";
     long samples = 512, epochs = 1000, batch = 64, seed = 1, threads = 1;
     double lr = 0.1;
     int o, ok = 1;

@@ -16,7 +16,7 @@
  *   - "k vectors at once" arrays are (k, n) for parameter-space vectors and (k, b, c) for
  *     output-space vectors: vector j starts at offset j*n (resp. j*b*c).
  *   - Functions return CURVO_OK (0) or a negative CURVO_E_* code; none calls exit() or prints.
- *   - Notation (see docs/METHODS.md): L(w) = (1/b) sum_i l(y_i, f_i), J is the (b*c) x n stacked
+ *   - Notation (see docs/ENGINE.md): L(w) = (1/b) sum_i l(y_i, f_i), J is the (b*c) x n stacked
  *     output Jacobian with row i*c+k = d f_{i,k} / d w, Q_i = d^2 l / d f_i^2 = L_i L_i^T,
  *     G = (1/b) J^T Q J, H = d^2 L / dw^2.
  */
