@@ -184,11 +184,11 @@ int curvo_curv_grad(curvo_curv *cv, float *g) {
     int L = m->n_mods;
     memset(g, 0, m->n_params * sizeof(float));
     memcpy(cv->adj[L], cv->dz, (size_t)cv->batch.b * cv->c * sizeof(float));
-    for (int l = L - 1; l >= 0; l--) {
+    for (int l = L - 1; l >= cv->first_param; l--) {
         const module *mod = &m->mods[l];
         nn_ctx ctx = nn_pass_ctx(&cv->pass, m, l);
-        mod->ops->vjp(mod, &ctx, cv->adj[l + 1], 1, l > 0 ? cv->adj[l] : NULL, g + mod->offset,
-                      m->n_params);
+        mod->ops->vjp(mod, &ctx, cv->adj[l + 1], 1, l > cv->first_param ? cv->adj[l] : NULL,
+                      g + mod->offset, m->n_params);
     }
     cv->have_adj = 1;
     return CURVO_OK;
