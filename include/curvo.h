@@ -46,7 +46,8 @@ typedef enum curvo_status {
     CURVO_E_NUMERIC = -6,      /* a non-finite value or a failed factorization */
     CURVO_E_IO = -7,           /* a file could not be read or written */
     CURVO_E_FORMAT = -8,       /* a file's contents are malformed */
-    CURVO_E_UNSUPPORTED = -9   /* the operation is not available for this configuration */
+    CURVO_E_UNSUPPORTED = -9,  /* the operation is not available for this configuration */
+    CURVO_E_CANCELLED = -10    /* a progress callback asked to stop */
 } curvo_status;
 
 /* A static English description of a status code; never NULL. */
@@ -167,6 +168,9 @@ int curvo_curv_set_batch(curvo_curv *cv, const curvo_batch *batch);
 double curvo_curv_loss(const curvo_curv *cv);
 /* Network outputs of the batch, (b, c), valid until the next set_batch. */
 const float *curvo_curv_outputs(const curvo_curv *cv);
+/* The model and loss this context was made for. */
+curvo_model *curvo_curv_model(const curvo_curv *cv);
+curvo_loss_kind curvo_curv_loss_kind(const curvo_curv *cv);
 
 /* g = dL/dw, length n. */
 int curvo_curv_grad(curvo_curv *cv, float *g);
@@ -190,6 +194,257 @@ int curvo_curv_residual(curvo_curv *cv, double *out);
 int curvo_curv_gram(curvo_curv *cv, double *out);
 /* J~^T u = J^T blockdiag(L_i) u for k vectors: u (k, b, c) in double -> out (k, n). */
 int curvo_curv_whitened_vjp(curvo_curv *cv, const double *u, int k, float *out);
+
+/* ---------------------------------------------------------------- datasets */
+/* A dataset holds n samples in memory: features (n, c*h*w) as floats, and either integer class
+ * labels (classification) or one float target per sample (regression). */
+typedef struct curvo_dataset curvo_dataset;
+
+void curvo_dataset_free(curvo_dataset *d);
+size_t curvo_dataset_count(const curvo_dataset *d);
+/* Shape of one sample: (channels, height, width); a CSV row of d features is (d, 1, 1). */
+void curvo_dataset_shape(const curvo_dataset *d, int *channels, int *height, int *width);
+size_t curvo_dataset_features_per_sample(const curvo_dataset *d);
+/* Number of classes (labels in [0, classes)), or 0 for a regression dataset. */
+int curvo_dataset_num_classes(const curvo_dataset *d);
+const float *curvo_dataset_features(const curvo_dataset *d);  /* (n, features) */
+const int32_t *curvo_dataset_labels(const curvo_dataset *d);  /* (n), NULL for regression */
+/* (n) one value per sample; for classification the label as a float (so a 0/1 label can train a
+ * one-output network with CURVO_LOSS_BCE). */
+const float *curvo_dataset_targets(const curvo_dataset *d);
+
+/* Reads an IDX image file (uint8, rank >= 1: (n, ...)) and its IDX label file (uint8, rank 1),
+ * each raw or gzip-compressed. Rank-3 images (n, h, w) become (1, h, w) samples, rank-4
+ * (n, c, h, w) stay as they are, rank 2 (n, d) become (d, 1, 1). Pixels are scaled to [0, 1].
+ * Headers are validated before any large allocation: a wrong magic, absurd or inconsistent
+ * dimensions, a size that does not match the file, or a label count that differs from the image
+ * count gives CURVO_E_FORMAT (or CURVO_E_IO for a missing or unreadable file) and a message naming
+ * the file and the problem. */
+int curvo_idx_load(const char *images_path, const char *labels_path, curvo_dataset **out,
+                   char *errmsg);
+
+/* Reads a CSV file with a header row and numeric cells. The column named target holds the label
+ * or value; every other column is a feature. The dataset is a classification one when every target
+ * is a whole number in [0, 1000) (classes = max + 1), a regression one otherwise; force_regression
+ * makes it regression regardless. A non-numeric or empty cell, a row with the wrong number of
+ * cells, or a missing target column gives CURVO_E_FORMAT with the line and column in errmsg. */
+int curvo_csv_load(const char *path, const char *target, int force_regression, curvo_dataset **out,
+                   char *errmsg);
+
+/* Splits d into two new datasets: a random (seeded) fraction of the samples goes to *second, the
+ * rest to *first; fraction in (0, 1) and both parts non-empty. d is left unchanged. */
+int curvo_dataset_split(const curvo_dataset *d, double fraction, uint64_t seed,
+                        curvo_dataset **first, curvo_dataset **second, char *errmsg);
+/* Standardizes each feature of d (and of other, if not NULL) with the mean and standard
+ * deviation measured on d; features with zero spread are only centred. */
+int curvo_dataset_standardize(curvo_dataset *d, curvo_dataset *other);
+
+/* Where the named datasets come from. Set the fields you need after curvo_data_options_init. */
+typedef struct curvo_data_options {
+    const char *target;       /* CSV target column (default "target") */
+    double test_fraction;     /* csv:PATH test split (default 0.2) */
+    uint64_t seed;            /* seed of that split (default 1) */
+    int force_regression;     /* CSV: treat the target as a real value (default 0) */
+    const char *fashion_mnist_dir; /* default "/usr/share/datasets/fashion-mnist" */
+} curvo_data_options;
+void curvo_data_options_init(curvo_data_options *opt);
+
+/* Opens a training and a test set by name:
+ *   "fashion-mnist"   Debian's dataset-fashion-mnist package (a missing package is CURVO_E_IO with
+ *                     the apt-get command that installs it in errmsg)
+ *   "idx:DIR"         DIR/train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], and the
+ *                     t10k-* pair, as in MNIST's layout
+ *   "csv:PATH"        one CSV split into train and test by test_fraction with seed
+ *   "csv:TRAIN,TEST"  two CSV files
+ * CSV features are standardized with the statistics of the training set. */
+int curvo_data_open(const char *source, const curvo_data_options *opt, curvo_dataset **train,
+                    curvo_dataset **test, char *errmsg);
+
+/* Mini-batches over a dataset in a seeded random order, gathered into one reusable buffer (the
+ * dataset itself is never copied). The order is a permutation of [0, n) redrawn each epoch. */
+typedef struct curvo_batcher curvo_batcher;
+int curvo_batcher_create(const curvo_dataset *d, int batch_size, curvo_batcher **out);
+void curvo_batcher_free(curvo_batcher *bt);
+/* Draws a new order from rng and rewinds to its start. */
+void curvo_batcher_shuffle(curvo_batcher *bt, curvo_rng *rng);
+/* Uses the samples in their stored order (evaluation) and rewinds. */
+void curvo_batcher_sequential(curvo_batcher *bt);
+/* The next batch of the epoch: fills *batch (pointing into the batcher's buffers, valid until the
+ * next call) and returns 1, or returns 0 at the end of the epoch. The last batch of an epoch may
+ * be smaller unless drop_last was set with curvo_batcher_set_drop_last. */
+int curvo_batcher_next(curvo_batcher *bt, curvo_batch *batch);
+void curvo_batcher_set_drop_last(curvo_batcher *bt, int drop_last);
+/* Position in the epoch and the order, for checkpoints: order (n) and the next sample index. */
+size_t curvo_batcher_position(const curvo_batcher *bt);
+const uint32_t *curvo_batcher_order(const curvo_batcher *bt);
+/* Restores an order saved with the two functions above; CURVO_E_INVALID if it is not a
+ * permutation of [0, n) or position > n. */
+int curvo_batcher_restore(curvo_batcher *bt, const uint32_t *order, size_t n, size_t position);
+
+/* ---------------------------------------------------------------- optimizers */
+/* Algorithms, with the update formulas and defaults of the papers (docs/OPTIMIZERS.md). */
+typedef enum curvo_algorithm {
+    CURVO_OPT_SGD = 0,   /* SGD with momentum, dampening, Nesterov, L2 weight decay (torch.optim.SGD) */
+    CURVO_OPT_ADAM = 1,  /* Adam with L2 weight decay and AMSGrad option (torch.optim.Adam) */
+    CURVO_OPT_ADAMW = 2  /* Adam with decoupled weight decay (torch.optim.AdamW) */
+} curvo_algorithm;
+#define CURVO_NUM_ALGORITHMS 3
+
+const char *curvo_algorithm_name(curvo_algorithm alg); /* "sgd", "adam", "adamw" */
+/* CURVO_E_INVALID for an unknown name. */
+int curvo_algorithm_from_name(const char *name, curvo_algorithm *alg);
+
+typedef struct curvo_sgd_params {
+    double lr;           /* learning rate (default 0.01) */
+    double momentum;     /* default 0 */
+    double dampening;    /* default 0 */
+    double weight_decay; /* L2 penalty added to the gradient (default 0) */
+    int nesterov;        /* default 0; needs momentum > 0 and dampening = 0 */
+} curvo_sgd_params;
+
+typedef struct curvo_adam_params {
+    double lr;           /* default 1e-3 */
+    double beta1;        /* default 0.9 */
+    double beta2;        /* default 0.999 */
+    double eps;          /* default 1e-8 */
+    double weight_decay; /* Adam: L2 added to the gradient (default 0);
+                            AdamW: decoupled, theta *= 1 - lr*wd (default 1e-2) */
+    int amsgrad;         /* default 0 */
+} curvo_adam_params;
+
+/* An optimizer's parameters: the algorithm and its own struct. */
+typedef struct curvo_opt_params {
+    curvo_algorithm algorithm;
+    union {
+        curvo_sgd_params sgd;
+        curvo_adam_params adam; /* Adam and AdamW */
+    };
+} curvo_opt_params;
+
+/* Fills p with alg's defaults. */
+void curvo_opt_params_init(curvo_opt_params *p, curvo_algorithm alg);
+
+/* Description of one named parameter of an algorithm (for help texts and logs). */
+typedef struct curvo_param_info {
+    const char *name;
+    const char *doc;
+    double default_value, min, max; /* allowed range, inclusive */
+    int is_integer;                 /* flags and counts */
+} curvo_param_info;
+int curvo_opt_param_count(curvo_algorithm alg);
+/* NULL when i is out of range. */
+const curvo_param_info *curvo_opt_param_info(curvo_algorithm alg, int i);
+/* Sets or reads a parameter by name ("lr", "momentum", ...). Set checks the range: CURVO_E_INVALID
+ * with a message naming the parameter and its range. */
+int curvo_opt_params_set(curvo_opt_params *p, const char *name, double value, char *errmsg);
+int curvo_opt_params_get(const curvo_opt_params *p, const char *name, double *value);
+/* Checks every parameter and their combinations; CURVO_E_INVALID with a message if one is bad. */
+int curvo_opt_params_check(const curvo_opt_params *p, char *errmsg);
+
+typedef struct curvo_optimizer curvo_optimizer;
+
+/* What one step did, for logs and progress reports. */
+typedef struct curvo_step_info {
+    double loss;        /* mini-batch loss at the parameters before the step */
+    double grad_norm;   /* ||g||_2 */
+    double step_norm;   /* ||theta_after - theta_before||_2 */
+    double lr;          /* step size used */
+    double damping;     /* damping/regularization used (NaN when the method has none) */
+    int ls_tries;       /* line-search evaluations (0 when none) */
+    int cg_iters;       /* conjugate-gradient iterations (0 when none) */
+    int accepted;       /* 0 when the step was rejected and theta kept */
+    int status;         /* CURVO_OK, or why the step was rejected */
+} curvo_step_info;
+
+/* An optimizer for a model of n parameters. Checks p first (CURVO_E_INVALID, message in errmsg). */
+int curvo_optimizer_create(const curvo_opt_params *p, size_t n, curvo_optimizer **out, char *errmsg);
+void curvo_optimizer_free(curvo_optimizer *opt);
+const curvo_opt_params *curvo_optimizer_params(const curvo_optimizer *opt);
+/* Steps taken so far (accepted or not). */
+int64_t curvo_optimizer_steps(const curvo_optimizer *opt);
+
+/* One step on a mini-batch: evaluates the loss and whatever curvature the method needs at the
+ * model's current parameters through cv (calling curvo_curv_set_batch itself), and updates the
+ * model's parameters in place. A non-finite loss or gradient never reaches theta: the step is
+ * rejected (info->accepted = 0), theta and the optimizer state are unchanged, and the call returns
+ * CURVO_E_NUMERIC. info may be NULL. */
+int curvo_optimizer_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *batch,
+                         curvo_step_info *info);
+
+/* The optimizer's state (moments, step count, damping, its RNG) as a byte blob for checkpoints. */
+size_t curvo_optimizer_state_size(const curvo_optimizer *opt);
+int curvo_optimizer_save_state(const curvo_optimizer *opt, void *buf, size_t size);
+/* CURVO_E_FORMAT if the blob is not a state of this algorithm and size. */
+int curvo_optimizer_load_state(curvo_optimizer *opt, const void *buf, size_t size);
+
+/* ---------------------------------------------------------------- training */
+typedef struct curvo_train_options {
+    int epochs;               /* passes over the training set (default 1) */
+    int batch_size;           /* default 128 */
+    uint64_t seed;            /* shuffling (default 1); initialization is the caller's */
+    int64_t checkpoint_every; /* write a checkpoint every N steps (default 0: never mid-run) */
+    const char *checkpoint_path; /* where checkpoints go (NULL: none) */
+    int eval_batch_size;      /* batch of evaluation passes (default 1000) */
+    int report_every;         /* a step event every N steps (default 1) */
+} curvo_train_options;
+void curvo_train_options_init(curvo_train_options *o);
+
+typedef enum curvo_event {
+    CURVO_EVENT_STEP = 0,       /* after an optimizer step */
+    CURVO_EVENT_EPOCH = 1,      /* after an epoch, with the train and test metrics */
+    CURVO_EVENT_CHECKPOINT = 2  /* after a checkpoint was written */
+} curvo_event;
+
+typedef struct curvo_progress {
+    curvo_event event;
+    int epoch, epochs;           /* epoch in progress (or just finished), 1-based */
+    int64_t step, steps_total;   /* optimizer steps done, and planned over all epochs */
+    int64_t step_in_epoch, steps_per_epoch;
+    double loss;                 /* step: mini-batch loss; epoch: mean over the epoch's batches */
+    int classification;          /* metrics are accuracies (1) or RMSEs (0) */
+    double train_metric;         /* epoch events: accuracy or RMSE on the training set */
+    double test_metric;          /* epoch events: on the test set (NaN without one) */
+    double test_loss;            /* epoch events: mean loss on the test set */
+    double seconds;              /* training time so far, resumed runs included */
+    double samples_per_second;   /* over the last report interval */
+    int rejected_steps;          /* steps rejected so far */
+    const curvo_step_info *info; /* step events: what the step did */
+    const char *checkpoint_path; /* checkpoint events */
+} curvo_progress;
+
+/* Called at every event; a non-zero return stops the run (curvo_trainer_run then returns
+ * CURVO_E_CANCELLED after the current step, with the trainer ready to save or resume). */
+typedef int (*curvo_progress_fn)(const curvo_progress *p, void *user);
+
+typedef struct curvo_trainer curvo_trainer;
+
+/* A trainer over a model (not owned, must outlive it), a loss, an optimizer made from opt, a
+ * training set and an optional test set (not owned). */
+int curvo_trainer_create(curvo_model *model, curvo_loss_kind loss, const curvo_opt_params *opt,
+                         const curvo_dataset *train, const curvo_dataset *test,
+                         const curvo_train_options *options, curvo_trainer **out, char *errmsg);
+void curvo_trainer_free(curvo_trainer *tr);
+/* Trains until the planned epochs are done, fn cancels, or an error occurs. */
+int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user);
+const char *curvo_trainer_errmsg(const curvo_trainer *tr);
+/* Writes a checkpoint (model spec and parameters, loss, optimizer parameters and state, the
+ * shuffling RNG, epoch, step and the data order) atomically: a crash never leaves a torn file. */
+int curvo_trainer_save(curvo_trainer *tr, const char *path);
+/* Recreates a trainer from a checkpoint; it continues exactly where the saved one stopped (with
+ * one thread, bit for bit). options->epochs may raise the planned epochs; batch size and seed
+ * come from the checkpoint. *model_out receives the model (owned by the caller; free it after the
+ * trainer). */
+int curvo_trainer_resume(const char *path, const curvo_dataset *train, const curvo_dataset *test,
+                         const curvo_train_options *options, curvo_trainer **out,
+                         curvo_model **model_out, char *errmsg);
+
+/* Reads the model (and the loss it was trained with) from a checkpoint. */
+int curvo_checkpoint_load_model(const char *path, curvo_model **model, curvo_loss_kind *loss,
+                                char *errmsg);
+
+/* Mean loss and metric (accuracy, or RMSE for regression) of model on d, in batches. */
+int curvo_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, int batch_size,
+                   double *mean_loss, double *metric);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@ const char *curvo_strerror(int status) {
     case CURVO_E_IO: return "input/output error";
     case CURVO_E_FORMAT: return "malformed file";
     case CURVO_E_UNSUPPORTED: return "not supported for this configuration";
+    case CURVO_E_CANCELLED: return "cancelled";
     default: return "unknown status code";
     }
 }

@@ -170,6 +170,9 @@ const float *curvo_curv_outputs(const curvo_curv *cv) {
     return cv && cv->have_batch ? cv->pass.act[cv->model->n_mods] : NULL;
 }
 
+curvo_model *curvo_curv_model(const curvo_curv *cv) { return cv ? cv->model : NULL; }
+curvo_loss_kind curvo_curv_loss_kind(const curvo_curv *cv) { return cv ? cv->loss : CURVO_LOSS_CE; }
+
 static int need_batch(curvo_curv *cv, const void *a, const void *b, int k) {
     if (!cv) return CURVO_E_INVALID;
     if (!a || !b || k < 1) return fail(cv, CURVO_E_INVALID, "NULL vector or k < 1");
