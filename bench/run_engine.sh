@@ -45,19 +45,24 @@ RAW=bench/results/raw/engine.jsonl # every result line of this run (ignored by g
 for round in $(seq 1 "$ROUNDS"); do
     for t in $THREADS; do
         echo "round $round/$ROUNDS, $t thread(s): curvo, torch" >&2
-        "$BENCH" --threads "$t" --reps "$REPS" --batch "$BATCH" --no-gram --json >>"$RAW"
-        "$PY" bench/torch_engine.py --threads "$t" --reps "$REPS" --batch "$BATCH" --json >>"$RAW"
+        # both sides get every thread pool pinned to t (torch.set_num_threads alone leaves
+        # OpenBLAS, which Debian's torch uses for Linear layers, at one thread per core)
+        OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
+            "$BENCH" --threads "$t" --reps "$REPS" --batch "$BATCH" --no-gram --json >>"$RAW"
+        OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
+            "$PY" bench/torch_engine.py --threads "$t" --reps "$REPS" --batch "$BATCH" --json >>"$RAW"
     done
 done
 for t in $THREADS; do
     echo "Gram vs materialised J, $t thread(s)" >&2
-    "$BENCH" --threads "$t" --batch "$BATCH" --no-fwd --json >>"$RAW"
+    OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
+        "$BENCH" --threads "$t" --batch "$BATCH" --no-fwd --json >>"$RAW"
 done
 
 # --- table
 CPU="$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
 TORCH="$("$PY" -c 'import torch; print(torch.__version__)')"
-COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo 'uncommitted')"
+COMMIT="$(git describe --always --dirty 2>/dev/null || echo uncommitted)"
 "$PY" - "$RAW" "$CPU" "$(nproc)" "$TORCH" "$COMMIT" "$ROUNDS" "$REPS" "$BATCH" <<'EOF' | tee bench/results/engine.md
 import json, statistics, sys
 raw, cpu, ncpu, torch_version, commit, rounds, reps, batch = sys.argv[1:]
@@ -68,6 +73,18 @@ def pick(impl, bench, model, threads):
             and r["threads"] == threads]
 
 threads = sorted({r["threads"] for r in rows})
+notes = []
+
+def med(rs):
+    """Median over rounds of the per-round medians, flagged when the rounds disagree."""
+    v = [r["median_ms"] for r in rs]
+    m = statistics.median(v)
+    if max(v) > 1.5 * min(v):
+        notes.append(f"{rs[0]['impl']} {rs[0]['model']} at {rs[0]['threads']} thread(s): round "
+                     f"medians range {min(v):.3f} to {max(v):.3f} ms")
+        return m, f"{m:.3f} †"
+    return m, f"{m:.3f}"
+
 print("## Engine benchmark: forward+backward, curvo vs PyTorch\n")
 print(f"CPU: {cpu} ({ncpu} cores); PyTorch {torch_version} (CPU); curvo {commit}; batch {batch}; "
       f"{rounds} alternating rounds of {reps} timed repetitions each (after warm-up). "
@@ -81,11 +98,13 @@ for model in ("mlp", "cnn"):
         c, p = pick("curvo", "fwd_bwd", model, t), pick("torch", "fwd_bwd", model, t)
         if not c or not p:
             continue
-        cm = statistics.median(r["median_ms"] for r in c)
-        pm = statistics.median(r["median_ms"] for r in p)
-        print(f"| {model} | {t} | {cm:.3f} | {pm:.3f} | {pm / cm:.2f} | "
+        (cm, cs), (pm, ps) = med(c), med(p)
+        print(f"| {model} | {t} | {cs} | {ps} | {pm / cm:.2f} | "
               f"{min(r['min_ms'] for r in c):.3f} | {min(r['min_ms'] for r in p):.3f} |")
 
+if notes:
+    print("\n† The rounds disagree by more than 1.5x, so this median is noisy: " + "; ".join(notes)
+          + ".")
 print("\ncurvo's forward+backward split (median over rounds of the per-round medians): "
       "forward = curvo_curv_set_batch (forward + loss), backward = curvo_curv_grad.\n")
 print("| model | threads | forward ms | backward ms |")

@@ -13,9 +13,30 @@ bench, model, batch, threads, median_ms, min_ms, reps (the same as bench_engine 
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--reps", type=int, default=50)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--models", default="mlp,cnn")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json", action="store_true")
+    return ap.parse_args()
+
+
+ARGS = parse_args()
+# torch.set_num_threads() sets torch's OpenMP pool but not the thread count of the BLAS that
+# Debian's torch calls for Linear layers (OpenBLAS via libblas.so.3), which otherwise starts one
+# thread per core. Pin every pool before torch is imported so that "--threads N" means N.
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = str(ARGS.threads)
 
 try:
     import torch
@@ -53,15 +74,7 @@ def time_fwd_bwd(model, x, y, warmup, reps):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--reps", type=int, default=50)
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--models", default="mlp,cnn")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--json", action="store_true")
-    a = ap.parse_args()
+    a = ARGS
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)

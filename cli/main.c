@@ -1,4 +1,5 @@
 /* main.c — the `curvo` command-line program: subcommands over the public library API only.
+ *   curvo train  trains a network on a dataset; curvo eval evaluates a saved one
  *   curvo demo   trains a small network on generated data (two interleaved spirals)
  *   curvo info   prints a model's layers and parameter count
  */
@@ -17,6 +18,8 @@ static void usage(FILE *to) {
             "curvo trains neural networks with stochastic second-order optimizers.\n"
             "\n"
             "commands:\n"
+            "  train   train a network on a dataset (default: Fashion-MNIST) with an optimizer\n"
+            "  eval    evaluate a saved model on a dataset\n"
             "  demo    train a small network on generated data (spirals) and report progress\n"
             "  info    print a model's layers, output shape and parameter count\n"
             "\n"
@@ -37,6 +40,8 @@ int main(int argc, char **argv) {
         printf("curvo %s\n", curvo_version());
         return 0;
     }
+    if (!strcmp(cmd, "train")) return cli_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cli_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "demo")) return cli_demo(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cli_info(argc - 1, argv + 1);
     fprintf(stderr, "curvo: unknown command '%s' (see 'curvo --help')\n", cmd);

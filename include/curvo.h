@@ -386,6 +386,7 @@ typedef struct curvo_train_options {
     const char *checkpoint_path; /* where checkpoints go (NULL: none) */
     int eval_batch_size;      /* batch of evaluation passes (default 1000) */
     int report_every;         /* a step event every N steps (default 1) */
+    int eval_train;           /* evaluate the whole training set after each epoch (default 1) */
 } curvo_train_options;
 void curvo_train_options_init(curvo_train_options *o);
 
@@ -405,7 +406,8 @@ typedef struct curvo_progress {
     double train_metric;         /* epoch events: accuracy or RMSE on the training set */
     double test_metric;          /* epoch events: on the test set (NaN without one) */
     double test_loss;            /* epoch events: mean loss on the test set */
-    double seconds;              /* training time so far, resumed runs included */
+    double seconds;              /* wall time so far (steps and evaluations), resumed runs included */
+    double train_seconds;        /* of which in optimizer steps */
     double samples_per_second;   /* over the last report interval */
     int rejected_steps;          /* steps rejected so far */
     const curvo_step_info *info; /* step events: what the step did */
@@ -445,6 +447,18 @@ int curvo_checkpoint_load_model(const char *path, curvo_model **model, curvo_los
 /* Mean loss and metric (accuracy, or RMSE for regression) of model on d, in batches. */
 int curvo_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, int batch_size,
                    double *mean_loss, double *metric);
+
+/* ---------------------------------------------------------------- logs */
+/* Metrics logs in JSON Lines: one object per step or epoch event. Step objects carry event, epoch,
+ * step, loss, lr, damping, grad_norm, step_norm, ls_tries, cg_iters, accepted, status, seconds;
+ * epoch objects carry event, epoch, step, loss, train_accuracy / train_rmse, test_accuracy /
+ * test_rmse, test_loss, seconds, train_seconds, rejected_steps. */
+typedef struct curvo_log curvo_log;
+/* Creates (or, with append, extends) the file; CURVO_E_IO with the reason in errmsg. */
+int curvo_log_open(const char *path, int append, curvo_log **out, char *errmsg);
+int curvo_log_write(curvo_log *log, const curvo_progress *p);
+/* Flushes and closes; CURVO_E_IO if any write failed. */
+int curvo_log_close(curvo_log *log);
 
 #ifdef __cplusplus
 }

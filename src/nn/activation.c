@@ -63,6 +63,14 @@ static void act_forward(const module *m, const float *theta, const float *x, flo
     (void)ws;
     ptrdiff_t n = (ptrdiff_t)b * (ptrdiff_t)module_in_size(m);
     curvo_activation a = m->act;
+    if (a == CURVO_ACT_RELU) { /* a select, not a branch, so that it vectorizes */
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (ptrdiff_t i = 0; i < n; i++) {
+            float v = x[i];
+            y[i] = v > 0 ? v : 0.0f;
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (ptrdiff_t i = 0; i < n; i++) y[i] = act_value(a, x[i]);
 }
@@ -71,11 +79,20 @@ static void act_forward(const module *m, const float *theta, const float *x, flo
 static void mul_d1(const module *m, const nn_ctx *c, const float *in, int k, float *out) {
     ptrdiff_t n = (ptrdiff_t)c->b * (ptrdiff_t)module_in_size(m);
     curvo_activation a = m->act;
+    const float *x = c->x, *y = c->y;
     for (int j = 0; j < k; j++) {
         const float *ij = in + (size_t)j * n;
         float *oj = out + (size_t)j * n;
+        if (a == CURVO_ACT_RELU) { /* a select, not a branch, so that it vectorizes */
 #pragma omp parallel for schedule(static) if (n > 65536)
-        for (ptrdiff_t i = 0; i < n; i++) oj[i] = ij[i] * act_d1(a, c->x[i], c->y[i]);
+            for (ptrdiff_t i = 0; i < n; i++) {
+                float g = ij[i];
+                oj[i] = x[i] > 0 ? g : 0.0f;
+            }
+            continue;
+        }
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (ptrdiff_t i = 0; i < n; i++) oj[i] = ij[i] * act_d1(a, x[i], y[i]);
     }
 }
 

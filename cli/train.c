@@ -1,0 +1,460 @@
+/* train.c — `curvo train` and `curvo eval`: train a model on a dataset from the command line, with a
+ * progress bar (or plain lines off a terminal), a JSON Lines log, checkpoints, resume, and Ctrl-C
+ * that stops after the current step and saves a checkpoint. */
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "curvo.h"
+
+#define MAX_OPT_PARAMS 64
+
+typedef struct {
+    const char *data, *model, *opt, *loss, *log, *save, *resume, *target;
+    long epochs, batch, seed, threads, checkpoint_every, log_every, eval_batch;
+    double lr, test_fraction;
+    int have_lr, regression, no_eval_train, quiet;
+    const char *opt_params[MAX_OPT_PARAMS];
+    int n_opt_params;
+} train_args;
+
+static volatile sig_atomic_t interrupted = 0;
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+static void train_usage(FILE *to) {
+    fprintf(to,
+            "usage: curvo train [OPTIONS]\n"
+            "\n"
+            "Trains a network on a dataset and reports progress; Ctrl-C stops after the current step\n"
+            "and writes a checkpoint (to --save, or curvo-interrupted.ckpt).\n"
+            "\n"
+            "data\n"
+            "  --data SRC            fashion-mnist (default; Debian's dataset-fashion-mnist package),\n"
+            "                        idx:DIR (MNIST-layout folder), csv:PATH (split by --test-fraction),\n"
+            "                        csv:TRAIN,TEST\n"
+            "  --target NAME         CSV column holding the label or value (default: target)\n"
+            "  --test-fraction X     share of csv:PATH held out for testing (default: 0.2)\n"
+            "  --regression          treat a CSV target as a real value even if it looks like labels\n"
+            "model and loss\n"
+            "  --model SPEC          layers or a preset (default: mlp); presets end in as many outputs as\n"
+            "                        the task needs. See 'curvo info --help' for the spec syntax.\n"
+            "  --loss ce|mse|bce     default: ce for class labels, mse for real-valued targets\n"
+            "optimizer\n"
+            "  --opt NAME            sgd, adam or adamw (default: adam)\n"
+            "  --lr X                learning rate (default: the optimizer's, see below)\n"
+            "  --opt-param NAME=X    any optimizer parameter, repeatable (listed below)\n"
+            "training\n"
+            "  --epochs N            passes over the training set (default: 1)\n"
+            "  --batch N             mini-batch size (default: 128)\n"
+            "  --seed N              seed of initialization, shuffling and CSV splits (default: 1)\n"
+            "  --threads N           BLAS/OpenMP threads (default: 1; one thread is bit-reproducible)\n"
+            "  --eval-batch N        batch size of evaluation passes (default: 1000)\n"
+            "  --no-eval-train       skip the accuracy pass over the training set after each epoch\n"
+            "output\n"
+            "  --log FILE            JSON Lines: one object per logged step and per epoch\n"
+            "  --log-every N         log every N steps (default: 10)\n"
+            "  --save FILE           write a checkpoint at the end (and on Ctrl-C)\n"
+            "  --checkpoint-every N  also write it every N steps (needs --save)\n"
+            "  --resume FILE         continue the run saved in FILE (model, optimizer, data order);\n"
+            "                        --epochs may extend it\n"
+            "  --quiet               no progress output\n"
+            "  --help                this text\n"
+            "\n"
+            "optimizer parameters (name: default, range — meaning):\n");
+    for (int a = 0; a < CURVO_NUM_ALGORITHMS; a++) {
+        fprintf(to, "  %s\n", curvo_algorithm_name((curvo_algorithm)a));
+        for (int i = 0; i < curvo_opt_param_count((curvo_algorithm)a); i++) {
+            const curvo_param_info *p = curvo_opt_param_info((curvo_algorithm)a, i);
+            fprintf(to, "    %-13s %-7g [%g, %g]  %s\n", p->name, p->default_value, p->min, p->max, p->doc);
+        }
+    }
+}
+
+static int parse_train_args(int argc, char **argv, train_args *a) {
+    static const struct option opts[] = {
+        {"data", required_argument, 0, 'd'},       {"model", required_argument, 0, 'm'},
+        {"opt", required_argument, 0, 'o'},        {"loss", required_argument, 0, 'L'},
+        {"epochs", required_argument, 0, 'e'},     {"batch", required_argument, 0, 'b'},
+        {"lr", required_argument, 0, 'l'},         {"opt-param", required_argument, 0, 'p'},
+        {"seed", required_argument, 0, 's'},       {"threads", required_argument, 0, 't'},
+        {"log", required_argument, 0, 'g'},        {"log-every", required_argument, 0, 'G'},
+        {"save", required_argument, 0, 'S'},       {"resume", required_argument, 0, 'r'},
+        {"checkpoint-every", required_argument, 0, 'c'}, {"target", required_argument, 0, 'T'},
+        {"test-fraction", required_argument, 0, 'f'}, {"regression", no_argument, 0, 'R'},
+        {"eval-batch", required_argument, 0, 'E'}, {"no-eval-train", no_argument, 0, 'N'},
+        {"quiet", no_argument, 0, 'q'},            {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int o, ok = 1;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'd': a->data = optarg; break;
+        case 'm': a->model = optarg; break;
+        case 'o': a->opt = optarg; break;
+        case 'L': a->loss = optarg; break;
+        case 'e': ok = cli_parse_long("epochs", optarg, 1, 1000000, &a->epochs); break;
+        case 'b': ok = cli_parse_long("batch", optarg, 1, 1 << 20, &a->batch); break;
+        case 'l': ok = cli_parse_double("lr", optarg, 0.0, 1e6, &a->lr), a->have_lr = 1; break;
+        case 'p':
+            if (a->n_opt_params == MAX_OPT_PARAMS) {
+                fprintf(stderr, "curvo: too many --opt-param options\n");
+                return 2;
+            }
+            a->opt_params[a->n_opt_params++] = optarg;
+            break;
+        case 's': ok = cli_parse_long("seed", optarg, 0, 0x7fffffffL, &a->seed); break;
+        case 't': ok = cli_parse_long("threads", optarg, 1, 1024, &a->threads); break;
+        case 'g': a->log = optarg; break;
+        case 'G': ok = cli_parse_long("log-every", optarg, 1, 1L << 40, &a->log_every); break;
+        case 'S': a->save = optarg; break;
+        case 'r': a->resume = optarg; break;
+        case 'c': ok = cli_parse_long("checkpoint-every", optarg, 1, 1L << 40, &a->checkpoint_every); break;
+        case 'T': a->target = optarg; break;
+        case 'f': ok = cli_parse_double("test-fraction", optarg, 1e-9, 1.0 - 1e-9, &a->test_fraction); break;
+        case 'R': a->regression = 1; break;
+        case 'E': ok = cli_parse_long("eval-batch", optarg, 1, 1 << 20, &a->eval_batch); break;
+        case 'N': a->no_eval_train = 1; break;
+        case 'q': a->quiet = 1; break;
+        case 'h': train_usage(stdout); return 0;
+        default: fprintf(stderr, "curvo train: see 'curvo train --help'\n"); return 2;
+        }
+        if (!ok) return 2;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "curvo train: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (a->checkpoint_every && !a->save) {
+        fprintf(stderr, "curvo train: --checkpoint-every needs --save FILE\n");
+        return 2;
+    }
+    return -1;
+}
+
+/* A preset's last layer resized to the task: "mlp" with 3 classes ends in dense:3. */
+static const char *task_spec(const char *model, int outputs, char *buf, size_t len) {
+    const char *spec = curvo_model_preset(model);
+    if (spec == model) return model;
+    const char *last = strstr(spec, "dense:10");
+    while (last && strstr(last + 1, "dense:10")) last = strstr(last + 1, "dense:10");
+    if (!last || last[8] != '\0') return spec;
+    snprintf(buf, len, "%.*sdense:%d", (int)(last - spec), spec, outputs);
+    return buf;
+}
+
+typedef struct {
+    curvo_log *log;
+    long log_every;
+    int quiet, tty;
+    int64_t last_plain;
+    const char *opt_name;
+} reporter;
+
+static void fmt_eta(double s, char *buf, size_t len) {
+    if (!isfinite(s) || s < 0) s = 0;
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+}
+
+static int on_progress(const curvo_progress *p, void *user) {
+    reporter *r = user;
+    if (r->log && (p->event != CURVO_EVENT_STEP || p->step % r->log_every == 0 ||
+                   p->step_in_epoch == p->steps_per_epoch))
+        curvo_log_write(r->log, p);
+    if (!r->quiet) {
+        if (p->event == CURVO_EVENT_STEP) {
+            double rate = p->step > 0 ? p->train_seconds / (double)p->step : 0.0;
+            char eta[32];
+            fmt_eta(rate * (double)(p->steps_total - p->step), eta, sizeof eta);
+            if (r->tty) {
+                int width = 24, done = (int)(width * p->step_in_epoch / (p->steps_per_epoch ? p->steps_per_epoch : 1));
+                char bar[32];
+                for (int i = 0; i < width; i++) bar[i] = i < done ? '#' : '.';
+                bar[width] = '\0';
+                fprintf(stderr, "\repoch %d/%d [%s] %lld/%lld  loss %.4f  %.0f samples/s  ETA %s   ", p->epoch,
+                        p->epochs, bar, (long long)p->step_in_epoch, (long long)p->steps_per_epoch, p->loss,
+                        p->samples_per_second, eta);
+            } else if (p->step_in_epoch == p->steps_per_epoch ||
+                       p->step - r->last_plain >= (p->steps_per_epoch + 9) / 10) {
+                fprintf(stderr, "epoch %d/%d  step %lld/%lld  loss %.4f  %.0f samples/s  ETA %s\n", p->epoch,
+                        p->epochs, (long long)p->step_in_epoch, (long long)p->steps_per_epoch, p->loss,
+                        p->samples_per_second, eta);
+                r->last_plain = p->step;
+            }
+        } else if (p->event == CURVO_EVENT_EPOCH) {
+            const char *m = p->classification ? "accuracy" : "rmse";
+            double scale = p->classification ? 100.0 : 1.0;
+            const char *unit = p->classification ? "%" : "";
+            if (r->tty) fputc('\n', stderr);
+            printf("epoch %d/%d  loss %.4f  train %s %.2f%s  test %s %.2f%s  test loss %.4f  %.1f s\n", p->epoch,
+                   p->epochs, p->loss, m, scale * p->train_metric, unit, m, scale * p->test_metric, unit,
+                   p->test_loss, p->seconds);
+            fflush(stdout);
+        }
+    }
+    return interrupted ? 1 : 0;
+}
+
+/* "name=value" into the optimizer parameters. */
+static int apply_opt_param(curvo_opt_params *op, const char *arg) {
+    const char *eq = strchr(arg, '=');
+    char name[64], err[CURVO_ERRMSG_LEN];
+    double v;
+    if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof name) {
+        fprintf(stderr, "curvo: --opt-param: '%s' is not NAME=VALUE\n", arg);
+        return 0;
+    }
+    memcpy(name, arg, (size_t)(eq - arg));
+    name[eq - arg] = '\0';
+    if (!cli_parse_double(name, eq + 1, -1e300, 1e300, &v)) return 0;
+    if (curvo_opt_params_set(op, name, v, err)) {
+        fprintf(stderr, "curvo: --opt-param: %s\n", err);
+        return 0;
+    }
+    return 1;
+}
+
+static int open_data(const char *src, const char *target, double test_fraction, long seed, int regression,
+                     curvo_dataset **train, curvo_dataset **test) {
+    curvo_data_options dopt;
+    curvo_data_options_init(&dopt);
+    if (target) dopt.target = target;
+    if (test_fraction > 0) dopt.test_fraction = test_fraction;
+    dopt.seed = (uint64_t)seed;
+    dopt.force_regression = regression;
+    char err[CURVO_ERRMSG_LEN];
+    if (curvo_data_open(src, &dopt, train, test, err)) {
+        fprintf(stderr, "curvo: %s\n", err);
+        return 0;
+    }
+    return 1;
+}
+
+static int parse_loss(const char *s, curvo_loss_kind *k) {
+    if (!strcmp(s, "ce")) *k = CURVO_LOSS_CE;
+    else if (!strcmp(s, "mse")) *k = CURVO_LOSS_MSE;
+    else if (!strcmp(s, "bce")) *k = CURVO_LOSS_BCE;
+    else {
+        fprintf(stderr, "curvo: --loss: '%s' is not ce, mse or bce\n", s);
+        return 0;
+    }
+    return 1;
+}
+
+int cli_train(int argc, char **argv) {
+    train_args a = {.data = "fashion-mnist", .model = "mlp", .opt = "adam", .epochs = 1, .batch = 128,
+                    .seed = 1, .threads = 1, .log_every = 10, .eval_batch = 1000};
+    int rc = parse_train_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    curvo_set_threads((int)a.threads);
+    curvo_algorithm alg;
+    if (curvo_algorithm_from_name(a.opt, &alg)) {
+        fprintf(stderr, "curvo: --opt: unknown optimizer '%s' (known: sgd, adam, adamw)\n", a.opt);
+        return 2;
+    }
+    curvo_loss_kind loss = CURVO_LOSS_CE;
+    if (a.loss && !parse_loss(a.loss, &loss)) return 2;
+    if (a.resume && access(a.resume, R_OK) != 0) {
+        fprintf(stderr, "curvo: --resume: cannot read '%s'\n", a.resume);
+        return 2;
+    }
+    curvo_dataset *train = NULL, *test = NULL;
+    curvo_model *model = NULL;
+    curvo_trainer *tr = NULL;
+    curvo_log *log = NULL;
+    char err[CURVO_ERRMSG_LEN];
+    int exit_code = 1;
+    if (!open_data(a.data, a.target, a.test_fraction, a.seed, a.regression, &train, &test)) return 1;
+    int classes = curvo_dataset_num_classes(train);
+    if (!a.loss) loss = classes > 0 ? CURVO_LOSS_CE : CURVO_LOSS_MSE;
+    curvo_train_options to;
+    curvo_train_options_init(&to);
+    to.epochs = (int)a.epochs;
+    to.batch_size = (int)a.batch;
+    to.seed = (uint64_t)a.seed;
+    to.checkpoint_every = a.checkpoint_every;
+    to.checkpoint_path = a.save;
+    to.eval_batch_size = (int)a.eval_batch;
+    to.eval_train = !a.no_eval_train;
+    if (a.resume) {
+        if (curvo_trainer_resume(a.resume, train, test, &to, &tr, &model, err)) {
+            fprintf(stderr, "curvo: --resume: %s\n", err);
+            goto done;
+        }
+    } else {
+        int c, h, w;
+        char spec_buf[512];
+        curvo_dataset_shape(train, &c, &h, &w);
+        const char *spec = task_spec(a.model, loss == CURVO_LOSS_CE ? classes : 1, spec_buf, sizeof spec_buf);
+        if (curvo_model_from_spec(spec, c, h, w, &model, err)) {
+            fprintf(stderr, "curvo: --model: %s\n", err);
+            exit_code = 2;
+            goto done;
+        }
+        curvo_rng rng;
+        curvo_rng_seed(&rng, (uint64_t)a.seed);
+        curvo_model_init(model, &rng);
+        curvo_opt_params op;
+        curvo_opt_params_init(&op, alg);
+        if (a.have_lr && curvo_opt_params_set(&op, "lr", a.lr, err)) {
+            fprintf(stderr, "curvo: --lr: %s\n", err);
+            exit_code = 2;
+            goto done;
+        }
+        for (int i = 0; i < a.n_opt_params; i++)
+            if (!apply_opt_param(&op, a.opt_params[i])) {
+                exit_code = 2;
+                goto done;
+            }
+        if (curvo_trainer_create(model, loss, &op, train, test, &to, &tr, err)) {
+            fprintf(stderr, "curvo: %s\n", err);
+            exit_code = 2;
+            goto done;
+        }
+    }
+    if (a.log && curvo_log_open(a.log, a.resume != NULL, &log, err)) {
+        fprintf(stderr, "curvo: --log: %s\n", err);
+        goto done;
+    }
+    char desc[1024];
+    curvo_model_describe(model, desc, sizeof desc);
+    if (!a.quiet)
+        fprintf(stderr, "curvo train: %s on %s (%zu train, %zu test), %s, %zu parameters, %d thread%s\n", a.opt,
+                a.data, curvo_dataset_count(train), test ? curvo_dataset_count(test) : (size_t)0, desc,
+                curvo_model_num_params(model), (int)a.threads, a.threads == 1 ? "" : "s");
+    reporter rep = {log, a.log_every, a.quiet, isatty(STDERR_FILENO), 0, a.opt};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    rc = curvo_trainer_run(tr, on_progress, &rep);
+    if (rc == CURVO_E_CANCELLED) {
+        const char *path = a.save ? a.save : "curvo-interrupted.ckpt";
+        if (rep.tty && !a.quiet) fputc('\n', stderr);
+        if (curvo_trainer_save(tr, path)) {
+            fprintf(stderr, "curvo: interrupted; the checkpoint could not be written: %s\n", curvo_trainer_errmsg(tr));
+        } else {
+            fprintf(stderr, "curvo: interrupted; checkpoint written to %s (continue with --resume %s)\n", path, path);
+            exit_code = 130;
+        }
+        goto done;
+    }
+    if (rc) {
+        fprintf(stderr, "%scurvo: training failed: %s\n", rep.tty && !a.quiet ? "\n" : "", curvo_trainer_errmsg(tr));
+        goto done;
+    }
+    if (a.save && curvo_trainer_save(tr, a.save)) {
+        fprintf(stderr, "curvo: --save: %s\n", curvo_trainer_errmsg(tr));
+        goto done;
+    }
+    exit_code = 0;
+done:
+    if (log && curvo_log_close(log) && exit_code == 0) {
+        fprintf(stderr, "curvo: --log: writing the log failed\n");
+        exit_code = 1;
+    }
+    curvo_trainer_free(tr);
+    curvo_model_free(model);
+    curvo_dataset_free(train);
+    curvo_dataset_free(test);
+    return exit_code;
+}
+
+static void eval_usage(FILE *to) {
+    fprintf(to,
+            "usage: curvo eval --load FILE [OPTIONS]\n"
+            "\n"
+            "Evaluates a model saved by 'curvo train --save' on a dataset and prints its mean loss and\n"
+            "accuracy (classification) or RMSE (regression).\n"
+            "  --load FILE          the checkpoint (required)\n"
+            "  --data SRC           as for 'curvo train' (default: fashion-mnist)\n"
+            "  --split test|train   which part to evaluate (default: test)\n"
+            "  --target NAME, --test-fraction X, --seed N, --regression\n"
+            "                       how the CSV data was opened for training (defaults as there)\n"
+            "  --batch N            evaluation batch size (default: 1000)\n"
+            "  --threads N          BLAS/OpenMP threads (default: 1)\n"
+            "  --help               this text\n");
+}
+
+int cli_eval(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"load", required_argument, 0, 'l'},  {"data", required_argument, 0, 'd'},
+        {"split", required_argument, 0, 'S'}, {"target", required_argument, 0, 'T'},
+        {"test-fraction", required_argument, 0, 'f'}, {"seed", required_argument, 0, 's'},
+        {"regression", no_argument, 0, 'R'},  {"batch", required_argument, 0, 'b'},
+        {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *load = NULL, *data = "fashion-mnist", *split = "test", *target = NULL;
+    long seed = 1, batch = 1000, threads = 1;
+    double test_fraction = 0;
+    int regression = 0, o, ok = 1;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'l': load = optarg; break;
+        case 'd': data = optarg; break;
+        case 'S': split = optarg; break;
+        case 'T': target = optarg; break;
+        case 'f': ok = cli_parse_double("test-fraction", optarg, 1e-9, 1.0 - 1e-9, &test_fraction); break;
+        case 's': ok = cli_parse_long("seed", optarg, 0, 0x7fffffffL, &seed); break;
+        case 'R': regression = 1; break;
+        case 'b': ok = cli_parse_long("batch", optarg, 1, 1 << 20, &batch); break;
+        case 't': ok = cli_parse_long("threads", optarg, 1, 1024, &threads); break;
+        case 'h': eval_usage(stdout); return 0;
+        default: eval_usage(stderr); return 2;
+        }
+        if (!ok) return 2;
+    }
+    if (optind < argc || !load || (strcmp(split, "test") && strcmp(split, "train"))) {
+        fprintf(stderr, "curvo eval: %s\n", !load ? "--load FILE is required" : optind < argc ? "unexpected argument" : "--split must be test or train");
+        return 2;
+    }
+    curvo_set_threads((int)threads);
+    curvo_model *model;
+    curvo_loss_kind loss;
+    char err[CURVO_ERRMSG_LEN];
+    if (curvo_checkpoint_load_model(load, &model, &loss, err)) {
+        fprintf(stderr, "curvo: --load: %s\n", err);
+        return 1;
+    }
+    curvo_dataset *train = NULL, *test = NULL;
+    int exit_code = 1;
+    if (!open_data(data, target, test_fraction, seed, regression, &train, &test)) goto done;
+    const curvo_dataset *d = strcmp(split, "train") ? test : train;
+    if (!d) {
+        fprintf(stderr, "curvo eval: the data has no %s split\n", split);
+        goto done;
+    }
+    if (curvo_model_input_size(model) != curvo_dataset_features_per_sample(d)) {
+        fprintf(stderr, "curvo eval: the model takes %zu inputs per sample but the data has %zu\n",
+                curvo_model_input_size(model), curvo_dataset_features_per_sample(d));
+        goto done;
+    }
+    double mean_loss, metric;
+    int rc = curvo_evaluate(model, loss, d, (int)batch, &mean_loss, &metric);
+    if (rc) {
+        fprintf(stderr, "curvo eval: %s\n", curvo_strerror(rc));
+        goto done;
+    }
+    if (curvo_dataset_num_classes(d) > 0)
+        printf("%s: %zu samples  loss %.4f  accuracy %.2f%%\n", split, curvo_dataset_count(d), mean_loss, 100 * metric);
+    else
+        printf("%s: %zu samples  loss %.4f  rmse %.4f\n", split, curvo_dataset_count(d), mean_loss, metric);
+    exit_code = 0;
+done:
+    curvo_model_free(model);
+    curvo_dataset_free(train);
+    curvo_dataset_free(test);
+    return exit_code;
+}

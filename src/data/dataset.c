@@ -1,0 +1,196 @@
+/* dataset.c — the in-memory dataset: allocation, accessors, the seeded train/test split and
+ * per-feature standardization (statistics in double, two passes). */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/dataset.h"
+
+void data_seterr(char *errmsg, const char *fmt, ...) {
+    if (!errmsg) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errmsg, CURVO_ERRMSG_LEN, fmt, ap);
+    va_end(ap);
+}
+
+int data_dataset_alloc(size_t n, int c, int h, int w, int classification, curvo_dataset **out) {
+    *out = NULL;
+    if (n < 1 || c < 1 || h < 1 || w < 1) return CURVO_E_INVALID;
+    size_t d = (size_t)c * (size_t)h;
+    if (d / (size_t)h != (size_t)c) return CURVO_E_NOMEM;
+    size_t dw = d * (size_t)w;
+    if (dw / (size_t)w != d) return CURVO_E_NOMEM;
+    d = dw;
+    if (n > SIZE_MAX / sizeof(float) / d) return CURVO_E_NOMEM;
+    curvo_dataset *ds = calloc(1, sizeof *ds);
+    if (!ds) return CURVO_E_NOMEM;
+    ds->n = n;
+    ds->c = c, ds->h = h, ds->w = w;
+    ds->d = d;
+    ds->x = malloc(n * d * sizeof *ds->x);
+    ds->targets = malloc(n * sizeof *ds->targets);
+    if (classification) ds->labels = malloc(n * sizeof *ds->labels);
+    if (!ds->x || !ds->targets || (classification && !ds->labels)) {
+        curvo_dataset_free(ds);
+        return CURVO_E_NOMEM;
+    }
+    *out = ds;
+    return CURVO_OK;
+}
+
+void data_dataset_to_regression(curvo_dataset *d) {
+    free(d->labels);
+    d->labels = NULL;
+    d->num_classes = 0;
+}
+
+int data_dataset_copy_names(curvo_dataset *dst, const curvo_dataset *src) {
+    if (!src->names) return CURVO_OK;
+    dst->names = calloc(src->d, sizeof *dst->names);
+    if (!dst->names) return CURVO_E_NOMEM;
+    for (size_t j = 0; j < src->d; j++) {
+        size_t len = strlen(src->names[j]) + 1;
+        dst->names[j] = malloc(len);
+        if (!dst->names[j]) return CURVO_E_NOMEM; /* the caller frees dst */
+        memcpy(dst->names[j], src->names[j], len);
+    }
+    return CURVO_OK;
+}
+
+void curvo_dataset_free(curvo_dataset *d) {
+    if (!d) return;
+    if (d->names) {
+        for (size_t j = 0; j < d->d; j++) free(d->names[j]);
+        free(d->names);
+    }
+    free(d->x);
+    free(d->labels);
+    free(d->targets);
+    free(d);
+}
+
+size_t curvo_dataset_count(const curvo_dataset *d) { return d ? d->n : 0; }
+
+void curvo_dataset_shape(const curvo_dataset *d, int *channels, int *height, int *width) {
+    if (channels) *channels = d ? d->c : 0;
+    if (height) *height = d ? d->h : 0;
+    if (width) *width = d ? d->w : 0;
+}
+
+size_t curvo_dataset_features_per_sample(const curvo_dataset *d) { return d ? d->d : 0; }
+int curvo_dataset_num_classes(const curvo_dataset *d) { return d ? d->num_classes : 0; }
+const float *curvo_dataset_features(const curvo_dataset *d) { return d ? d->x : NULL; }
+const int32_t *curvo_dataset_labels(const curvo_dataset *d) { return d ? d->labels : NULL; }
+const float *curvo_dataset_targets(const curvo_dataset *d) { return d ? d->targets : NULL; }
+
+/* Copies sample i of src to row r of dst. */
+static void copy_sample(curvo_dataset *dst, size_t r, const curvo_dataset *src, size_t i) {
+    memcpy(dst->x + r * dst->d, src->x + i * src->d, src->d * sizeof *src->x);
+    dst->targets[r] = src->targets[i];
+    if (src->labels) dst->labels[r] = src->labels[i];
+}
+
+int curvo_dataset_split(const curvo_dataset *d, double fraction, uint64_t seed,
+                        curvo_dataset **first, curvo_dataset **second, char *errmsg) {
+    data_seterr(errmsg, "%s", "");
+    if (first) *first = NULL;
+    if (second) *second = NULL;
+    if (!d || !first || !second) {
+        data_seterr(errmsg, "split: NULL argument");
+        return CURVO_E_INVALID;
+    }
+    if (!(fraction > 0.0 && fraction < 1.0)) {
+        data_seterr(errmsg, "split: fraction must be in (0, 1), got %g", fraction);
+        return CURVO_E_INVALID;
+    }
+    if (d->n < 2) {
+        data_seterr(errmsg, "split: %zu sample(s) cannot make two non-empty parts", d->n);
+        return CURVO_E_INVALID;
+    }
+    size_t n2 = (size_t)floor(fraction * (double)d->n + 0.5);
+    if (n2 < 1) n2 = 1;
+    if (n2 > d->n - 1) n2 = d->n - 1;
+    size_t n1 = d->n - n2;
+
+    /* The first n2 entries of a seeded Fisher-Yates permutation go to the second part; both parts
+     * keep the samples in their original order. */
+    size_t *perm = malloc(d->n * sizeof *perm);
+    unsigned char *in_second = calloc(d->n, 1);
+    curvo_dataset *a = NULL, *b = NULL;
+    int rc = CURVO_E_NOMEM;
+    if (!perm || !in_second) goto fail;
+    for (size_t i = 0; i < d->n; i++) perm[i] = i;
+    curvo_rng rng;
+    curvo_rng_seed(&rng, seed);
+    for (size_t i = 0; i < n2; i++) { /* partial shuffle: positions [0, n2) are a uniform draw */
+        size_t j = i + (size_t)curvo_rng_below(&rng, (uint64_t)(d->n - i));
+        size_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+        in_second[perm[i]] = 1;
+    }
+    int classification = d->labels != NULL;
+    if ((rc = data_dataset_alloc(n1, d->c, d->h, d->w, classification, &a)) != CURVO_OK) goto fail;
+    if ((rc = data_dataset_alloc(n2, d->c, d->h, d->w, classification, &b)) != CURVO_OK) goto fail;
+    a->num_classes = b->num_classes = d->num_classes;
+    if ((rc = data_dataset_copy_names(a, d)) != CURVO_OK) goto fail;
+    if ((rc = data_dataset_copy_names(b, d)) != CURVO_OK) goto fail;
+    size_t ia = 0, ib = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        if (in_second[i]) copy_sample(b, ib++, d, i);
+        else copy_sample(a, ia++, d, i);
+    }
+    free(perm);
+    free(in_second);
+    *first = a;
+    *second = b;
+    return CURVO_OK;
+fail:
+    if (rc == CURVO_E_NOMEM) data_seterr(errmsg, "split: out of memory");
+    free(perm);
+    free(in_second);
+    curvo_dataset_free(a);
+    curvo_dataset_free(b);
+    return rc;
+}
+
+/* x (n, d): x[:, j] = (x[:, j] - mean[j]) * inv[j] */
+static void apply_standardize(curvo_dataset *ds, const double *mean, const double *inv) {
+    for (size_t i = 0; i < ds->n; i++) {
+        float *row = ds->x + i * ds->d;
+        for (size_t j = 0; j < ds->d; j++) row[j] = (float)(((double)row[j] - mean[j]) * inv[j]);
+    }
+}
+
+int curvo_dataset_standardize(curvo_dataset *d, curvo_dataset *other) {
+    if (!d) return CURVO_E_INVALID;
+    if (other && other->d != d->d) return CURVO_E_SHAPE;
+    double *mean = calloc(d->d, sizeof *mean), *inv = calloc(d->d, sizeof *inv);
+    if (!mean || !inv) {
+        free(mean);
+        free(inv);
+        return CURVO_E_NOMEM;
+    }
+    /* mean (d), then inv (d) holds the sum of squared deviations, then 1/std */
+    for (size_t i = 0; i < d->n; i++)
+        for (size_t j = 0; j < d->d; j++) mean[j] += d->x[i * d->d + j];
+    for (size_t j = 0; j < d->d; j++) mean[j] /= (double)d->n;
+    for (size_t i = 0; i < d->n; i++)
+        for (size_t j = 0; j < d->d; j++) {
+            double t = d->x[i * d->d + j] - mean[j];
+            inv[j] += t * t;
+        }
+    for (size_t j = 0; j < d->d; j++) {
+        double sd = sqrt(inv[j] / (double)d->n);
+        /* a spread at the level of float rounding of the mean counts as none */
+        inv[j] = (sd > 0.0 && sd > 1e-6 * fabs(mean[j])) ? 1.0 / sd : 1.0;
+    }
+    apply_standardize(d, mean, inv);
+    if (other) apply_standardize(other, mean, inv);
+    free(mean);
+    free(inv);
+    return CURVO_OK;
+}

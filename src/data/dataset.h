@@ -1,0 +1,38 @@
+/* dataset.h — the dataset's internals, shared by the readers (idx.c, csv.c), the registry and the
+ * batcher, plus the small helpers they have in common (error messages, allocation). */
+#ifndef CURVO_DATA_DATASET_H
+#define CURVO_DATA_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "curvo.h"
+
+struct curvo_dataset {
+    size_t n;            /* samples, >= 1 */
+    int c, h, w;         /* shape of one sample */
+    size_t d;            /* features per sample, c*h*w */
+    int num_classes;     /* 0 for regression */
+    float *x;            /* (n, d) */
+    int32_t *labels;     /* (n), NULL for regression */
+    float *targets;      /* (n) */
+    char **names;        /* (d) feature names of a CSV dataset, NULL otherwise */
+};
+
+/* Writes a printf-style message into errmsg (CURVO_ERRMSG_LEN bytes) if it is not NULL. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void data_seterr(char *errmsg, const char *fmt, ...);
+
+/* A dataset of n samples of shape (c, h, w) with x, targets and (if classification) labels
+ * allocated but not filled; names NULL, num_classes 0. n * c*h*w is checked for overflow. */
+int data_dataset_alloc(size_t n, int c, int h, int w, int classification, curvo_dataset **out);
+
+/* Turns a classification dataset into a regression one (targets kept, labels dropped). */
+void data_dataset_to_regression(curvo_dataset *d);
+
+/* Copies the feature names of src into dst (dst->names must be NULL; src->names may be NULL). */
+int data_dataset_copy_names(curvo_dataset *dst, const curvo_dataset *src);
+
+#endif

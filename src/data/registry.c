@@ -1,0 +1,186 @@
+/* registry.c — named data sources: "fashion-mnist", "idx:DIR", "csv:PATH", "csv:TRAIN,TEST".
+ * Both sets of a pair get the same number of classes (the larger of the two) and must have the same
+ * sample shape; CSV features are standardized with the training set's statistics. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/dataset.h"
+
+#define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+#define FASHION_MNIST_HINT "install it with: apt-get install dataset-fashion-mnist"
+#define SOURCE_FORMS "fashion-mnist, idx:DIR, csv:PATH or csv:TRAIN,TEST"
+
+void curvo_data_options_init(curvo_data_options *opt) {
+    if (!opt) return;
+    memset(opt, 0, sizeof *opt);
+    opt->target = "target";
+    opt->test_fraction = 0.2;
+    opt->seed = 1;
+    opt->force_regression = 0;
+    opt->fashion_mnist_dir = FASHION_MNIST_DIR;
+}
+
+static int file_exists(const char *path) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return 0;
+    fclose(fp);
+    return 1;
+}
+
+/* Sets path to DIR/BASE.gz or DIR/BASE, whichever exists (gzip first); 0 if neither does. */
+static int find_idx(const char *dir, const char *base, char *path, size_t len) {
+    const char *sep = (dir[0] && dir[strlen(dir) - 1] == '/') ? "" : "/";
+    snprintf(path, len, "%s%s%s.gz", dir, sep, base);
+    if (file_exists(path)) return 1;
+    snprintf(path, len, "%s%s%s", dir, sep, base);
+    return file_exists(path);
+}
+
+/* Gives both sets the larger class count; 0 if either is a regression set. */
+static void same_classes(curvo_dataset *a, curvo_dataset *b) {
+    if (!a->labels || !b->labels) {
+        data_dataset_to_regression(a);
+        data_dataset_to_regression(b);
+        return;
+    }
+    int k = a->num_classes > b->num_classes ? a->num_classes : b->num_classes;
+    a->num_classes = b->num_classes = k;
+}
+
+static int open_idx_dir(const char *dir, int fashion, curvo_dataset **train, curvo_dataset **test,
+                        char *errmsg) {
+    static const char *const base[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    char path[4][1024];
+    for (int i = 0; i < 4; i++) {
+        if (strlen(dir) + strlen(base[i]) + 5 > sizeof path[i]) {
+            data_seterr(errmsg, "%s: directory name too long", dir);
+            return CURVO_E_INVALID;
+        }
+        if (!find_idx(dir, base[i], path[i], sizeof path[i])) {
+            if (fashion)
+                data_seterr(errmsg, "fashion-mnist: %s/%s.gz not found; " FASHION_MNIST_HINT, dir,
+                            base[i]);
+            else
+                data_seterr(errmsg, "idx:%s: neither %s.gz nor %s found there", dir, base[i], base[i]);
+            return CURVO_E_IO;
+        }
+    }
+    int rc = curvo_idx_load(path[0], path[1], train, errmsg);
+    if (rc) return rc;
+    rc = curvo_idx_load(path[2], path[3], test, errmsg);
+    if (rc) {
+        curvo_dataset_free(*train);
+        *train = NULL;
+        return rc;
+    }
+    if ((*train)->c != (*test)->c || (*train)->h != (*test)->h || (*train)->w != (*test)->w) {
+        data_seterr(errmsg, "%s: test images are %dx%dx%d, training images %dx%dx%d", dir,
+                    (*test)->c, (*test)->h, (*test)->w, (*train)->c, (*train)->h, (*train)->w);
+        curvo_dataset_free(*train);
+        curvo_dataset_free(*test);
+        *train = *test = NULL;
+        return CURVO_E_FORMAT;
+    }
+    same_classes(*train, *test);
+    return CURVO_OK;
+}
+
+/* csv:TRAIN,TEST — the test file must have the training file's feature columns, in order. */
+static int open_csv_pair(const char *trainp, const char *testp, const curvo_data_options *opt,
+                         curvo_dataset **train, curvo_dataset **test, char *errmsg) {
+    int rc = curvo_csv_load(trainp, opt->target, opt->force_regression, train, errmsg);
+    if (rc) return rc;
+    rc = curvo_csv_load(testp, opt->target, opt->force_regression, test, errmsg);
+    if (rc) goto fail;
+    const curvo_dataset *a = *train, *b = *test;
+    if (a->d != b->d) {
+        data_seterr(errmsg, "%s: %zu feature columns, the training file %s has %zu", testp, b->d,
+                    trainp, a->d);
+        rc = CURVO_E_FORMAT;
+        goto fail;
+    }
+    for (size_t j = 0; j < a->d; j++)
+        if (strcmp(a->names[j], b->names[j])) {
+            data_seterr(errmsg, "%s: feature %zu is '%s', in the training file it is '%s'", testp,
+                        j + 1, b->names[j], a->names[j]);
+            rc = CURVO_E_FORMAT;
+            goto fail;
+        }
+    same_classes(*train, *test);
+    return CURVO_OK;
+fail:
+    curvo_dataset_free(*train);
+    curvo_dataset_free(*test);
+    *train = *test = NULL;
+    return rc;
+}
+
+int curvo_data_open(const char *source, const curvo_data_options *opt, curvo_dataset **train,
+                    curvo_dataset **test, char *errmsg) {
+    data_seterr(errmsg, "%s", "");
+    if (train) *train = NULL;
+    if (test) *test = NULL;
+    if (!source || !train || !test) {
+        data_seterr(errmsg, "data: NULL argument");
+        return CURVO_E_INVALID;
+    }
+    curvo_data_options defaults;
+    curvo_data_options_init(&defaults);
+    if (!opt) opt = &defaults;
+
+    if (!strcmp(source, "fashion-mnist")) {
+        const char *dir = opt->fashion_mnist_dir ? opt->fashion_mnist_dir : FASHION_MNIST_DIR;
+        return open_idx_dir(dir, 1, train, test, errmsg);
+    }
+    if (!strncmp(source, "idx:", 4)) {
+        if (!source[4]) {
+            data_seterr(errmsg, "idx: needs a directory: idx:DIR");
+            return CURVO_E_INVALID;
+        }
+        return open_idx_dir(source + 4, 0, train, test, errmsg);
+    }
+    if (!strncmp(source, "csv:", 4)) {
+        const char *spec = source + 4, *comma = strchr(spec, ',');
+        int rc;
+        if (!spec[0] || comma == spec || (comma && !comma[1])) {
+            data_seterr(errmsg, "'%s': expected csv:PATH or csv:TRAIN,TEST", source);
+            return CURVO_E_INVALID;
+        }
+        if (comma) {
+            size_t n = (size_t)(comma - spec);
+            char *trainp = malloc(n + 1);
+            if (!trainp) {
+                data_seterr(errmsg, "data: out of memory");
+                return CURVO_E_NOMEM;
+            }
+            memcpy(trainp, spec, n);
+            trainp[n] = '\0';
+            rc = open_csv_pair(trainp, comma + 1, opt, train, test, errmsg);
+            free(trainp);
+            if (rc) return rc;
+        } else {
+            curvo_dataset *all;
+            rc = curvo_csv_load(spec, opt->target, opt->force_regression, &all, errmsg);
+            if (rc) return rc;
+            char sub[CURVO_ERRMSG_LEN];
+            rc = curvo_dataset_split(all, opt->test_fraction, opt->seed, train, test, sub);
+            curvo_dataset_free(all);
+            if (rc) {
+                data_seterr(errmsg, "%s: %s", spec, sub);
+                return rc;
+            }
+        }
+        rc = curvo_dataset_standardize(*train, *test);
+        if (rc) {
+            data_seterr(errmsg, "%s: standardizing the features failed", spec);
+            curvo_dataset_free(*train);
+            curvo_dataset_free(*test);
+            *train = *test = NULL;
+        }
+        return rc;
+    }
+    data_seterr(errmsg, "unknown data source '%s'; expected " SOURCE_FORMS, source);
+    return CURVO_E_INVALID;
+}
