@@ -124,29 +124,29 @@ const char *ckpt_writer_errmsg(const ckpt_writer *w) { return w ? w->errmsg : ""
 static int add_section(ckpt_writer *w, const char *name, size_t len, unsigned char **dst) {
     if (!w) return CURVO_E_INVALID;
     if (!name) {
-        put_msg(w->errmsg, "checkpoint: section name is NULL");
+        put_msg(w->errmsg, "section name is NULL");
         return CURVO_E_INVALID;
     }
     size_t nl = name_len(name);
     if (nl == 0) {
         put_msg(w->errmsg,
-                "checkpoint: bad section name '%.64s' (1..%d printable ASCII characters, no spaces)",
+                "bad section name '%.64s' (1..%d printable ASCII characters, no spaces)",
                 name, CKPT_NAME_MAX);
         return CURVO_E_INVALID;
     }
     for (size_t i = 0; i < w->n; i++) {
         if (!strcmp(w->secs[i].name, name)) {
-            put_msg(w->errmsg, "checkpoint: section '%s' is already present", name);
+            put_msg(w->errmsg, "section '%s' is already present", name);
             return CURVO_E_INVALID;
         }
     }
     if (w->n == CKPT_MAX_SECTIONS) {
-        put_msg(w->errmsg, "checkpoint: more than %d sections", CKPT_MAX_SECTIONS);
+        put_msg(w->errmsg, "more than %d sections", CKPT_MAX_SECTIONS);
         return CURVO_E_INVALID;
     }
     uint64_t add = 2 + (uint64_t)nl + 8;
     if ((uint64_t)len > CKPT_MAX_FILE_SIZE || w->total + add + (uint64_t)len > CKPT_MAX_FILE_SIZE) {
-        put_msg(w->errmsg, "checkpoint: section '%s' of %zu bytes would make the file larger than "
+        put_msg(w->errmsg, "section '%s' of %zu bytes would make the file larger than "
                 "%llu bytes", name, len, (unsigned long long)CKPT_MAX_FILE_SIZE);
         return CURVO_E_INVALID;
     }
@@ -154,7 +154,7 @@ static int add_section(ckpt_writer *w, const char *name, size_t len, unsigned ch
         size_t cap = w->cap ? 2 * w->cap : 16;
         wsection *secs = realloc(w->secs, cap * sizeof *secs);
         if (!secs) {
-            put_msg(w->errmsg, "checkpoint: out of memory for the section table");
+            put_msg(w->errmsg, "out of memory for the section table");
             return CURVO_E_NOMEM;
         }
         w->secs = secs;
@@ -164,7 +164,7 @@ static int add_section(ckpt_writer *w, const char *name, size_t len, unsigned ch
     if (len > 0) {
         data = malloc(len);
         if (!data) {
-            put_msg(w->errmsg, "checkpoint: out of memory for section '%s' (%zu bytes)", name, len);
+            put_msg(w->errmsg, "out of memory for section '%s' (%zu bytes)", name, len);
             return CURVO_E_NOMEM;
         }
     }
@@ -179,7 +179,7 @@ static int add_section(ckpt_writer *w, const char *name, size_t len, unsigned ch
 
 int ckpt_put(ckpt_writer *w, const char *name, const void *data, size_t len) {
     if (w && len > 0 && !data) {
-        put_msg(w->errmsg, "checkpoint: section data is NULL");
+        put_msg(w->errmsg, "section data is NULL");
         return CURVO_E_INVALID;
     }
     unsigned char *dst;
@@ -203,7 +203,7 @@ int ckpt_put_f64(ckpt_writer *w, const char *name, double v) {
 
 int ckpt_put_str(ckpt_writer *w, const char *name, const char *s) {
     if (w && !s) {
-        put_msg(w->errmsg, "checkpoint: string for section '%.64s' is NULL", name ? name : "");
+        put_msg(w->errmsg, "string for section '%.64s' is NULL", name ? name : "");
         return CURVO_E_INVALID;
     }
     return ckpt_put(w, name, s, s ? strlen(s) : 0);
@@ -212,11 +212,11 @@ int ckpt_put_str(ckpt_writer *w, const char *name, const char *s) {
 /* n values of es (4 or 8) bytes each from v, stored little-endian. */
 static int put_array(ckpt_writer *w, const char *name, const void *v, size_t n, size_t es) {
     if (w && n > 0 && !v) {
-        put_msg(w->errmsg, "checkpoint: array for section '%.64s' is NULL", name ? name : "");
+        put_msg(w->errmsg, "array for section '%.64s' is NULL", name ? name : "");
         return CURVO_E_INVALID;
     }
     if (w && n > SIZE_MAX / es) {
-        put_msg(w->errmsg, "checkpoint: array for section '%.64s' is too long", name ? name : "");
+        put_msg(w->errmsg, "array for section '%.64s' is too long", name ? name : "");
         return CURVO_E_INVALID;
     }
     unsigned char *dst;

@@ -42,7 +42,8 @@ typedef struct ckpt_writer ckpt_writer;
 
 int ckpt_writer_create(ckpt_writer **out);
 void ckpt_writer_free(ckpt_writer *w);
-/* The message of the writer's last failed put ("" if none). */
+/* The message of the writer's last failed put ("" if none), e.g. "section 'step' is already
+ * present"; it carries no prefix, the caller adds its own context. */
 const char *ckpt_writer_errmsg(const ckpt_writer *w);
 
 /* Adds a section holding a copy of len bytes (data may be NULL when len is 0). Names are 1..64
