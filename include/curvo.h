@@ -213,30 +213,37 @@ const int32_t *curvo_dataset_labels(const curvo_dataset *d);  /* (n), NULL for r
  * one-output network with CURVO_LOSS_BCE). */
 const float *curvo_dataset_targets(const curvo_dataset *d);
 
-/* Reads an IDX image file (uint8, rank >= 1: (n, ...)) and its IDX label file (uint8, rank 1),
+/* Reads an IDX image file (uint8, rank 1 to 4: (n, ...)) and its IDX label file (uint8, rank 1),
  * each raw or gzip-compressed. Rank-3 images (n, h, w) become (1, h, w) samples, rank-4
- * (n, c, h, w) stay as they are, rank 2 (n, d) become (d, 1, 1). Pixels are scaled to [0, 1].
- * Headers are validated before any large allocation: a wrong magic, absurd or inconsistent
- * dimensions, a size that does not match the file, or a label count that differs from the image
- * count gives CURVO_E_FORMAT (or CURVO_E_IO for a missing or unreadable file) and a message naming
- * the file and the problem. */
+ * (n, c, h, w) stay as they are, rank 2 (n, d) become (d, 1, 1), rank 1 (n) become (1, 1, 1).
+ * Pixels are scaled to [0, 1] (byte / 255); classes = max label + 1.
+ * Headers are validated before any large allocation: a wrong magic, another data type, absurd
+ * dimensions (more than 1e8 samples or 2^31 - 1 bytes), a size that does not match the file
+ * ("truncated", "trailing data"), or a label count that differs from the image count gives
+ * CURVO_E_FORMAT (or CURVO_E_IO for a missing or unreadable file) and a message naming the file and
+ * the problem. */
 int curvo_idx_load(const char *images_path, const char *labels_path, curvo_dataset **out,
                    char *errmsg);
 
-/* Reads a CSV file with a header row and numeric cells. The column named target holds the label
- * or value; every other column is a feature. The dataset is a classification one when every target
- * is a whole number in [0, 1000) (classes = max + 1), a regression one otherwise; force_regression
- * makes it regression regardless. A non-numeric or empty cell, a row with the wrong number of
- * cells, or a missing target column gives CURVO_E_FORMAT with the line and column in errmsg. */
+/* Reads a CSV file with a header row and numeric cells. The column named target (NULL: "target")
+ * holds the label or value; every other column, in file order, is a feature. The dataset is a
+ * classification one when every target is a whole number in [0, 1000) (classes = max + 1), a
+ * regression one otherwise; force_regression makes it regression regardless. Cells may be wrapped in
+ * blanks and double quotes; blank lines are skipped. A non-numeric, non-finite or empty cell, a row
+ * with the wrong number of cells, an empty file, a header without rows, an empty or duplicate
+ * column name, or a missing target column gives CURVO_E_FORMAT with the line and column in errmsg. */
 int curvo_csv_load(const char *path, const char *target, int force_regression, curvo_dataset **out,
                    char *errmsg);
 
-/* Splits d into two new datasets: a random (seeded) fraction of the samples goes to *second, the
- * rest to *first; fraction in (0, 1) and both parts non-empty. d is left unchanged. */
+/* Splits d into two new datasets: round(fraction * n) samples drawn at random (seeded) go to
+ * *second, the rest to *first, each part in d's order. fraction in (0, 1) and n >= 2, else
+ * CURVO_E_INVALID; the second part's size is clamped to [1, n - 1] so neither part is empty. Both
+ * keep d's number of classes. d is left unchanged. */
 int curvo_dataset_split(const curvo_dataset *d, double fraction, uint64_t seed,
                         curvo_dataset **first, curvo_dataset **second, char *errmsg);
-/* Standardizes each feature of d (and of other, if not NULL) with the mean and standard
- * deviation measured on d; features with zero spread are only centred. */
+/* Standardizes each feature of d (and of other, if not NULL) with the mean and (population)
+ * standard deviation measured on d; features with zero spread are only centred. CURVO_E_SHAPE if
+ * other has another number of features. */
 int curvo_dataset_standardize(curvo_dataset *d, curvo_dataset *other);
 
 /* Where the named datasets come from. Set the fields you need after curvo_data_options_init. */
@@ -249,28 +256,35 @@ typedef struct curvo_data_options {
 } curvo_data_options;
 void curvo_data_options_init(curvo_data_options *opt);
 
-/* Opens a training and a test set by name:
+/* Opens a training and a test set by name (opt NULL: the defaults):
  *   "fashion-mnist"   Debian's dataset-fashion-mnist package (a missing package is CURVO_E_IO with
  *                     the apt-get command that installs it in errmsg)
  *   "idx:DIR"         DIR/train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], and the
- *                     t10k-* pair, as in MNIST's layout
+ *                     t10k-* pair, as in MNIST's layout (the .gz name is tried first)
  *   "csv:PATH"        one CSV split into train and test by test_fraction with seed
- *   "csv:TRAIN,TEST"  two CSV files
- * CSV features are standardized with the statistics of the training set. */
+ *   "csv:TRAIN,TEST"  two CSV files (a comma in PATH always means this form); TEST must have
+ *                     TRAIN's feature columns in the same order
+ * Both sets get the same number of classes (the larger), or both are regression sets if either is.
+ * CSV features are standardized with the statistics of the training set. An unknown source is
+ * CURVO_E_INVALID with the accepted forms in errmsg. */
 int curvo_data_open(const char *source, const curvo_data_options *opt, curvo_dataset **train,
                     curvo_dataset **test, char *errmsg);
 
 /* Mini-batches over a dataset in a seeded random order, gathered into one reusable buffer (the
- * dataset itself is never copied). The order is a permutation of [0, n) redrawn each epoch. */
+ * dataset itself is never copied, and must outlive the batcher). The order is a permutation of
+ * [0, n) redrawn each epoch; a new batcher starts in stored order. batch_size >= 1; one larger
+ * than n gives a single batch of n (none with drop_last). */
 typedef struct curvo_batcher curvo_batcher;
 int curvo_batcher_create(const curvo_dataset *d, int batch_size, curvo_batcher **out);
 void curvo_batcher_free(curvo_batcher *bt);
-/* Draws a new order from rng and rewinds to its start. */
+/* Draws a new order from rng (Fisher-Yates over the identity, so it depends only on rng's state)
+ * and rewinds to its start. */
 void curvo_batcher_shuffle(curvo_batcher *bt, curvo_rng *rng);
 /* Uses the samples in their stored order (evaluation) and rewinds. */
 void curvo_batcher_sequential(curvo_batcher *bt);
 /* The next batch of the epoch: fills *batch (pointing into the batcher's buffers, valid until the
- * next call) and returns 1, or returns 0 at the end of the epoch. The last batch of an epoch may
+ * next call) and returns 1, or returns 0 at the end of the epoch. x is (b, features), targets (b)
+ * always, labels (b) for classification and NULL for regression. The last batch of an epoch may
  * be smaller unless drop_last was set with curvo_batcher_set_drop_last. */
 int curvo_batcher_next(curvo_batcher *bt, curvo_batch *batch);
 void curvo_batcher_set_drop_last(curvo_batcher *bt, int drop_last);

@@ -313,8 +313,12 @@ int curvo_csv_load(const char *path, const char *target, int force_regression, c
                 if (parse_number(row.v[j], &v, &why)) {
                     span sp = row.v[j];
                     int show = sp.len > 40 ? 40 : (int)sp.len;
-                    data_seterr(errmsg, "%s: line %zu, column %zu ('%s'): '%.*s%s' %s", path, line,
-                                j + 1, names[j], show, sp.s, sp.len > 40 ? "..." : "", why);
+                    if (sp.len == 0)
+                        data_seterr(errmsg, "%s: line %zu, column %zu ('%s'): empty cell", path,
+                                    line, j + 1, names[j]);
+                    else
+                        data_seterr(errmsg, "%s: line %zu, column %zu ('%s'): '%.*s%s' %s", path,
+                                    line, j + 1, names[j], show, sp.s, sp.len > 40 ? "..." : "", why);
                     rc = CURVO_E_FORMAT;
                     goto done;
                 }

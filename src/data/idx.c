@@ -66,7 +66,10 @@ static int read_error(const idx_file *f, char *errmsg) {
         data_seterr(errmsg, "%s: out of memory while decompressing", f->path);
         return CURVO_E_NOMEM;
     }
-    data_seterr(errmsg, "%s: corrupt gzip data (%s)", f->path, msg ? msg : "unknown error");
+    if (!msg) msg = "unknown error";
+    size_t plen = strlen(f->path); /* zlib prefixes its message with the path */
+    if (!strncmp(msg, f->path, plen) && !strncmp(msg + plen, ": ", 2)) msg += plen + 2;
+    data_seterr(errmsg, "%s: corrupt gzip data (%s)", f->path, msg);
     return CURVO_E_FORMAT;
 }
 
@@ -99,7 +102,7 @@ static long long file_size(const char *path) {
     return size;
 }
 
-/* Opens path and validates its header (see the top of the file). what is "images" or "labels". */
+/* Opens path and validates its header (see the top of the file); f->gz is left open. */
 static int idx_open(idx_file *f, const char *path, char *errmsg) {
     memset(f, 0, sizeof *f);
     f->path = path;
@@ -189,7 +192,7 @@ static int idx_open(idx_file *f, const char *path, char *errmsg) {
             return CURVO_E_FORMAT;
         }
         if ((unsigned long long)size > want) {
-            data_seterr(errmsg, "%s: trailing data: %llu bytes after the %llu data bytes of dimensions %s",
+            data_seterr(errmsg, "%s: trailing data: %llu byte(s) after the %llu data bytes of dimensions %s",
                         path, (unsigned long long)size - want, (unsigned long long)bytes, dbuf);
             return CURVO_E_FORMAT;
         }

@@ -1,0 +1,204 @@
+/* test_train.c — the trainer end to end on a small generated CSV classification problem:
+ *   training 2 epochs equals training 1 epoch, saving, and resuming for 1 more, bit for bit (one
+ *   thread), for SGD with momentum and for Adam; a run cancelled mid-epoch and resumed from its
+ *   checkpoint, and one resumed from its last periodic checkpoint, end with the same parameters
+ *   too; the model learns the problem; bad checkpoints and a model that does not fit the data are
+ *   refused with messages. */
+#define _DEFAULT_SOURCE /* mkdtemp */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char dir[64], csv_path[128], ckpt_path[128], periodic_path[128];
+static curvo_dataset *train_set, *test_set;
+
+/* 300 rows of 6 features; class = which of three fixed directions scores highest. */
+static void write_csv(void) {
+    FILE *f = fopen(csv_path, "w");
+    fprintf(f, "a,b,c,d,e,f,target\n");
+    curvo_rng rng;
+    curvo_rng_seed(&rng, 5);
+    for (int i = 0; i < 300; i++) {
+        double x[6], s[3] = {0, 0, 0};
+        for (int k = 0; k < 6; k++) x[k] = curvo_rng_normal(&rng);
+        s[0] = x[0] + x[1] - x[2];
+        s[1] = -x[0] + x[3] + 0.5 * x[4];
+        s[2] = x[2] - x[3] + x[5];
+        int cls = s[1] > s[0] ? 1 : 0;
+        if (s[2] > s[cls]) cls = 2;
+        for (int k = 0; k < 6; k++) fprintf(f, "%.6f,", x[k]);
+        fprintf(f, "%d\n", cls);
+    }
+    fclose(f);
+}
+
+typedef struct {
+    curvo_model *model;
+    curvo_trainer *tr;
+} run;
+
+static void new_run(run *r, const curvo_opt_params *op, int epochs, int64_t ckpt_every) {
+    char err[CURVO_ERRMSG_LEN];
+    TU_CHECK(curvo_model_from_spec("dense:16,tanh,dense:3", 6, 1, 1, &r->model, err) == CURVO_OK, "%s", err);
+    curvo_rng rng;
+    curvo_rng_seed(&rng, 9);
+    curvo_model_init(r->model, &rng);
+    curvo_train_options o;
+    curvo_train_options_init(&o);
+    o.epochs = epochs;
+    o.batch_size = 32;
+    o.seed = 4;
+    o.checkpoint_every = ckpt_every;
+    o.checkpoint_path = ckpt_every ? periodic_path : NULL;
+    TU_CHECK(curvo_trainer_create(r->model, CURVO_LOSS_CE, op, train_set, test_set, &o, &r->tr, err) == CURVO_OK,
+             "trainer: %s", err);
+}
+
+static void resume_run(run *r, const char *path, int epochs) {
+    char err[CURVO_ERRMSG_LEN];
+    curvo_train_options o;
+    curvo_train_options_init(&o);
+    o.epochs = epochs;
+    TU_CHECK(curvo_trainer_resume(path, train_set, test_set, &o, &r->tr, &r->model, err) == CURVO_OK,
+             "resume: %s", err);
+}
+
+static void end_run(run *r) {
+    curvo_trainer_free(r->tr);
+    curvo_model_free(r->model);
+}
+
+static int stop_at;
+static int cancel_at(const curvo_progress *p, void *user) {
+    (void)user;
+    return p->event == CURVO_EVENT_STEP && p->step == stop_at;
+}
+
+static double last_test_accuracy;
+static int note_epoch(const curvo_progress *p, void *user) {
+    (void)user;
+    if (p->event == CURVO_EVENT_EPOCH) last_test_accuracy = p->test_metric;
+    return 0;
+}
+
+static void same_params(const char *what, const run *a, const run *b) {
+    size_t n = curvo_model_num_params(a->model);
+    TU_CHECK(n == curvo_model_num_params(b->model) &&
+                 !memcmp(curvo_model_params(a->model), curvo_model_params(b->model), n * sizeof(float)),
+             "%s: parameters differ from the uninterrupted run", what);
+}
+
+static void resume_is_exact(const char *label, const curvo_opt_params *op) {
+    run full, half, cut, per;
+    new_run(&full, op, 2, 0);
+    TU_CHECK(curvo_trainer_run(full.tr, note_epoch, NULL) == CURVO_OK, "%s: full run", label);
+
+    new_run(&half, op, 1, 0);
+    TU_CHECK(curvo_trainer_run(half.tr, NULL, NULL) == CURVO_OK, "%s: first epoch", label);
+    TU_CHECK(curvo_trainer_save(half.tr, ckpt_path) == CURVO_OK, "save: %s", curvo_trainer_errmsg(half.tr));
+    end_run(&half);
+    resume_run(&half, ckpt_path, 2);
+    TU_CHECK(curvo_trainer_run(half.tr, NULL, NULL) == CURVO_OK, "%s: resumed epoch", label);
+    same_params("1 epoch + save + resume 1 epoch", &full, &half);
+
+    /* cancelled mid-epoch 2 (epoch = 8 steps of 32 out of 240 samples) */
+    new_run(&cut, op, 2, 0);
+    stop_at = 11;
+    TU_CHECK(curvo_trainer_run(cut.tr, cancel_at, NULL) == CURVO_E_CANCELLED, "%s: cancel", label);
+    TU_CHECK(curvo_trainer_save(cut.tr, ckpt_path) == CURVO_OK, "save after cancel");
+    end_run(&cut);
+    resume_run(&cut, ckpt_path, 2);
+    TU_CHECK(curvo_trainer_run(cut.tr, NULL, NULL) == CURVO_OK, "%s: resumed after cancel", label);
+    same_params("cancelled at step 11, saved, resumed", &full, &cut);
+
+    /* killed at step 13 (cancel without saving); the periodic checkpoint of step 12 carries on */
+    new_run(&per, op, 2, 4);
+    stop_at = 13;
+    TU_CHECK(curvo_trainer_run(per.tr, cancel_at, NULL) == CURVO_E_CANCELLED, "%s: cancel", label);
+    end_run(&per);
+    resume_run(&per, periodic_path, 2);
+    TU_CHECK(curvo_trainer_run(per.tr, NULL, NULL) == CURVO_OK, "%s: resumed from periodic", label);
+    same_params("resumed from the periodic checkpoint of step 12", &full, &per);
+    end_run(&full);
+    end_run(&half);
+    end_run(&cut);
+    end_run(&per);
+}
+
+static void learns(void) {
+    curvo_opt_params op;
+    curvo_opt_params_init(&op, CURVO_OPT_ADAM);
+    op.adam.lr = 0.01;
+    run r;
+    new_run(&r, &op, 30, 0);
+    TU_CHECK(curvo_trainer_run(r.tr, note_epoch, NULL) == CURVO_OK, "30 epochs");
+    TU_CHECK(last_test_accuracy > 0.85, "test accuracy after 30 epochs %.3f <= 0.85", last_test_accuracy);
+    double loss, acc;
+    TU_CHECK(curvo_evaluate(r.model, CURVO_LOSS_CE, test_set, 7, &loss, &acc) == CURVO_OK &&
+                 acc == last_test_accuracy,
+             "curvo_evaluate in batches of 7 agrees with the epoch report (%.4f vs %.4f)", acc, last_test_accuracy);
+    end_run(&r);
+}
+
+static void refusals(void) {
+    char err[CURVO_ERRMSG_LEN];
+    curvo_opt_params op;
+    curvo_opt_params_init(&op, CURVO_OPT_SGD);
+    curvo_model *m;
+    curvo_model_from_spec("dense:4", 6, 1, 1, &m, err);
+    curvo_train_options o;
+    curvo_train_options_init(&o);
+    curvo_trainer *tr = (curvo_trainer *)&o;
+    TU_CHECK(curvo_trainer_create(m, CURVO_LOSS_CE, &op, train_set, test_set, &o, &tr, err) == CURVO_E_SHAPE &&
+                 tr == NULL && strstr(err, "4 outputs") && strstr(err, "3 classes"),
+             "output mismatch: %s", err);
+    curvo_model_free(m);
+
+    /* a corrupted checkpoint: one flipped byte */
+    FILE *f = fopen(ckpt_path, "r+b");
+    fseek(f, 100, SEEK_SET);
+    int ch = fgetc(f);
+    fseek(f, 100, SEEK_SET);
+    fputc(ch ^ 0x40, f);
+    fclose(f);
+    curvo_model *mm = NULL;
+    TU_CHECK(curvo_trainer_resume(ckpt_path, train_set, test_set, &o, &tr, &mm, err) == CURVO_E_FORMAT &&
+                 tr == NULL && mm == NULL && strstr(err, "checksum"),
+             "corrupt checkpoint: %s", err);
+    curvo_loss_kind lk;
+    TU_CHECK(curvo_checkpoint_load_model(csv_path, &mm, &lk, err) == CURVO_E_FORMAT && mm == NULL,
+             "a CSV is no checkpoint: %s", err);
+}
+
+int main(void) {
+    curvo_set_threads(1);
+    strcpy(dir, "/tmp/curvo-test-train-XXXXXX");
+    if (!mkdtemp(dir)) return 1;
+    snprintf(csv_path, sizeof csv_path, "%s/data.csv", dir);
+    snprintf(ckpt_path, sizeof ckpt_path, "%s/run.ckpt", dir);
+    snprintf(periodic_path, sizeof periodic_path, "%s/periodic.ckpt", dir);
+    write_csv();
+    char src[160], err[CURVO_ERRMSG_LEN];
+    snprintf(src, sizeof src, "csv:%s", csv_path);
+    curvo_data_options dopt;
+    curvo_data_options_init(&dopt);
+    TU_CHECK(curvo_data_open(src, &dopt, &train_set, &test_set, err) == CURVO_OK, "data: %s", err);
+    TU_CHECK(curvo_dataset_count(train_set) == 240 && curvo_dataset_num_classes(train_set) == 3, "split sizes");
+
+    curvo_opt_params op;
+    curvo_opt_params_init(&op, CURVO_OPT_SGD);
+    op.sgd.lr = 0.05, op.sgd.momentum = 0.9;
+    resume_is_exact("sgd momentum", &op);
+    curvo_opt_params_init(&op, CURVO_OPT_ADAM);
+    resume_is_exact("adam", &op);
+    learns();
+    refusals();
+
+    curvo_dataset_free(train_set);
+    curvo_dataset_free(test_set);
+    unlink(csv_path), unlink(ckpt_path), unlink(periodic_path), rmdir(dir);
+    return tu_finish("test_train");
+}
