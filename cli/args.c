@@ -1,5 +1,6 @@
 /* args.c — option-value parsing shared by the subcommands: one clear line per bad value. */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,4 +38,12 @@ int cli_parse_shape(const char *s, int shape[3]) {
     if (!ok)
         fprintf(stderr, "curvo: --input: '%s' is not CHANNELS,HEIGHT,WIDTH with each in [1, 65536]\n", s);
     return ok;
+}
+
+void cli_bad_option(const char *cmd, char **argv, int ret) {
+    const char *opt = argv[optind - 1];
+    if (ret == ':')
+        fprintf(stderr, "curvo %s: option '%s' needs a value (see 'curvo %s --help')\n", cmd, opt, cmd);
+    else
+        fprintf(stderr, "curvo %s: unknown option '%s' (see 'curvo %s --help')\n", cmd, opt, cmd);
 }

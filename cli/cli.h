@@ -14,4 +14,8 @@ int cli_parse_double(const char *name, const char *s, double lo, double hi, doub
 /* Parses "C,H,W" into an input shape or prints an error and returns 0. */
 int cli_parse_shape(const char *s, int shape[3]);
 
+/* After getopt_long (called with opterr = 0 and a leading ':' in its option string) returned
+ * '?' or ':' as ret: one line naming the unknown option or the one missing its value. */
+void cli_bad_option(const char *cmd, char **argv, int ret);
+
 #endif

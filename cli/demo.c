@@ -53,7 +53,8 @@ int cli_demo(int argc, char **argv) {
     double lr = 0.1;
     int o, ok = 1;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (o) {
         case 'm': spec = optarg; break;
         case 'n': ok = cli_parse_long("samples", optarg, 2, 10000000, &samples); break;
@@ -63,7 +64,7 @@ int cli_demo(int argc, char **argv) {
         case 's': ok = cli_parse_long("seed", optarg, 0, 0x7fffffffL, &seed); break;
         case 't': ok = cli_parse_long("threads", optarg, 1, 1024, &threads); break;
         case 'h': demo_usage(stdout); return 0;
-        default: demo_usage(stderr); return 2;
+        default: cli_bad_option("demo", argv, o); return 2;
         }
         if (!ok) return 2;
     }

@@ -29,14 +29,15 @@ int cli_info(int argc, char **argv) {
     int shape[3] = {1, 28, 28};
     int o;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (o) {
         case 'm': spec = optarg; break;
         case 'i':
             if (!cli_parse_shape(optarg, shape)) return 2;
             break;
         case 'h': info_usage(stdout); return 0;
-        default: info_usage(stderr); return 2;
+        default: cli_bad_option("info", argv, o); return 2;
         }
     }
     if (optind < argc) {

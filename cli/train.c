@@ -94,7 +94,8 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
         {0, 0, 0, 0}};
     int o, ok = 1;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (o) {
         case 'd': a->data = optarg; break;
         case 'm': a->model = optarg; break;
@@ -124,7 +125,7 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
         case 'N': a->no_eval_train = 1; break;
         case 'q': a->quiet = 1; break;
         case 'h': train_usage(stdout); return 0;
-        default: fprintf(stderr, "curvo train: see 'curvo train --help'\n"); return 2;
+        default: cli_bad_option("train", argv, o); return 2;
         }
         if (!ok) return 2;
     }
@@ -400,7 +401,8 @@ int cli_eval(int argc, char **argv) {
     double test_fraction = 0;
     int regression = 0, o, ok = 1;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (o) {
         case 'l': load = optarg; break;
         case 'd': data = optarg; break;
@@ -412,7 +414,7 @@ int cli_eval(int argc, char **argv) {
         case 'b': ok = cli_parse_long("batch", optarg, 1, 1 << 20, &batch); break;
         case 't': ok = cli_parse_long("threads", optarg, 1, 1024, &threads); break;
         case 'h': eval_usage(stdout); return 0;
-        default: eval_usage(stderr); return 2;
+        default: cli_bad_option("eval", argv, o); return 2;
         }
         if (!ok) return 2;
     }
