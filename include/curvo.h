@@ -194,6 +194,14 @@ int curvo_curv_residual(curvo_curv *cv, double *out);
 int curvo_curv_gram(curvo_curv *cv, double *out);
 /* J~^T u = J^T blockdiag(L_i) u for k vectors: u (k, b, c) in double -> out (k, n). */
 int curvo_curv_whitened_vjp(curvo_curv *cv, const double *u, int k, float *out);
+/* Gram of arbitrary output seeds: row (j, i) is the per-sample parameter gradient of
+ * <seeds_{j,i}, f_i>, i.e. seeds_{j,i}^T J_i, for k seeds per sample: seeds (k, b, c) ->
+ * out (k*b, k*b) in double, index j*b + i (cotangent-major). With k = 1 and seed_i = sqrt(q_i) e_{y_i}
+ * it is the b x b Gram of the true-class rows (EGN's cheap variant). */
+int curvo_curv_seeded_gram(curvo_curv *cv, const double *seeds, int k, double *out);
+/* sum_{j,i} u_{j,i} (seeds_{j,i}^T J_i)^T: the transpose of the seeded rows applied to u (k*b, index
+ * j*b + i) -> out (n). */
+int curvo_curv_seeded_vjp(curvo_curv *cv, const double *seeds, const double *u, int k, float *out);
 
 /* ---------------------------------------------------------------- datasets */
 /* A dataset holds n samples in memory: features (n, c*h*w) as floats, and either integer class

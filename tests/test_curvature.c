@@ -286,6 +286,34 @@ static void run_case(const net_case *nc, curvo_loss_kind loss, uint64_t seed) {
             for (size_t j = 0; j < n; j++) gref[p * bc + q] += Jt[p * n + j] * Jt[q * n + j];
     tu_close("Gram (per-layer factors) vs explicit J~ J~^T", gram, gref, bc * bc, exact_tol);
 
+    /* seeded Gram and seeded VJP (k = 2 random seeds per sample) vs explicit rows s^T J_i */
+    {
+        const int ks = 2;
+        size_t kb = (size_t)ks * b;
+        double *seeds = malloc(kb * c * sizeof(double)), *rows = calloc(kb * n, sizeof(double));
+        double *sg = malloc(kb * kb * sizeof(double)), *sgref = calloc(kb * kb, sizeof(double));
+        double *us = malloc(kb * sizeof(double)), *svref = calloc(n, sizeof(double)), *svd = malloc(n * sizeof(double));
+        float *sv = malloc(n * sizeof(float));
+        for (size_t q = 0; q < kb * c; q++) seeds[q] = curvo_rng_normal(&rng);
+        for (size_t q = 0; q < kb; q++) us[q] = curvo_rng_normal(&rng);
+        for (int j = 0; j < ks; j++)
+            for (int i = 0; i < b; i++)
+                for (int m2 = 0; m2 < c; m2++)
+                    for (size_t p = 0; p < n; p++)
+                        rows[((size_t)j * b + i) * n + p] += seeds[((size_t)j * b + i) * c + m2] * J[((size_t)i * c + m2) * n + p];
+        for (size_t p = 0; p < kb; p++)
+            for (size_t q = 0; q < kb; q++)
+                for (size_t j = 0; j < n; j++) sgref[p * kb + q] += rows[p * n + j] * rows[q * n + j];
+        for (size_t p = 0; p < kb; p++)
+            for (size_t j = 0; j < n; j++) svref[j] += us[p] * rows[p * n + j];
+        TU_CHECK(curvo_curv_seeded_gram(f->cv, seeds, ks, sg) == CURVO_OK, "seeded gram");
+        TU_CHECK(curvo_curv_seeded_vjp(f->cv, seeds, us, ks, sv) == CURVO_OK, "seeded vjp");
+        for (size_t j = 0; j < n; j++) svd[j] = sv[j];
+        tu_close("seeded Gram vs explicit rows", sg, sgref, kb * kb, exact_tol);
+        tu_close("seeded VJP vs explicit rows", svd, svref, n, exact_tol);
+        free(seeds), free(rows), free(sg), free(sgref), free(us), free(svref), free(svd), free(sv);
+    }
+
     /* EGN direction: (J~J~^T + b lambda I) u = L^-1 r, d = J~^T u  vs  (G_L + lambda I) d = -g */
     const double lambda = 0.1;
     double *A = malloc(bc * bc * sizeof(double)), *s = malloc(bc * sizeof(double));

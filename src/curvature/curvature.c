@@ -320,6 +320,23 @@ static void whiten_seeds(const double *Lf, const double *u, int k, int b, int c,
         }
 }
 
+int curvo_curv_seeded_vjp(curvo_curv *cv, const double *seeds, const double *u, int k, float *out) {
+    int rc = need_batch(cv, seeds, u, k);
+    if (rc) return rc;
+    if (!out) return fail(cv, CURVO_E_INVALID, "NULL output");
+    int b = cv->batch.b, c = cv->c;
+    if ((rc = reserve_tangents(cv, 1))) return fail(cv, rc, "seeded_vjp: out of memory");
+    /* one cotangent: sum_j u_{j,i} seed_{j,i} per sample */
+    for (int i = 0; i < b; i++)
+        for (int r = 0; r < c; r++) {
+            double t = 0.0;
+            for (int j = 0; j < k; j++) t += u[(size_t)j * b + i] * seeds[((size_t)j * b + i) * c + r];
+            cv->seed[(size_t)i * c + r] = (float)t;
+        }
+    reverse_sweep(cv, cv->seed, 1, out);
+    return CURVO_OK;
+}
+
 int curvo_curv_whitened_vjp(curvo_curv *cv, const double *u, int k, float *out) {
     int rc = need_batch(cv, u, out, k);
     if (rc) return rc;
@@ -337,10 +354,40 @@ int curvo_curv_whitened_vjp(curvo_curv *cv, const double *u, int k, float *out) 
     return CURVO_OK;
 }
 
+/* Adds to gk (k*b, k*b), index j*b + i, the Gram of the per-sample gradients of <seed_{j,i}, f_i>
+ * for the k seeds already in cv->seed: one reverse sweep of k cotangents, each parametric module
+ * adding its block. */
+static int gram_of_seeds(curvo_curv *cv, int k, double *gk) {
+    const curvo_model *m = cv->model;
+    const float *cur = cv->seed;
+    float *next = cv->ping;
+    for (int l = m->n_mods - 1; l >= cv->first_param; l--) {
+        const module *mod = &m->mods[l];
+        nn_ctx ctx = nn_pass_ctx(&cv->pass, m, l);
+        int rc;
+        if (mod->ops->gram && (rc = mod->ops->gram(mod, &ctx, cur, k, gk)))
+            return fail(cv, rc, "gram: out of memory in module %d (%s)", l, mod->ops->name);
+        if (l == cv->first_param) break;
+        mod->ops->vjp(mod, &ctx, cur, k, next, NULL, 0);
+        cur = next;
+        next = next == cv->ping ? cv->pong : cv->ping;
+    }
+    return CURVO_OK;
+}
+
+int curvo_curv_seeded_gram(curvo_curv *cv, const double *seeds, int k, double *out) {
+    int rc = need_batch(cv, seeds, out, k);
+    if (rc) return rc;
+    size_t kb = (size_t)k * cv->batch.b, len = kb * (size_t)cv->c;
+    if ((rc = reserve_tangents(cv, k))) return fail(cv, rc, "gram: cannot allocate %d cotangents", k);
+    for (size_t q = 0; q < len; q++) cv->seed[q] = (float)seeds[q];
+    memset(out, 0, kb * kb * sizeof(double));
+    return gram_of_seeds(cv, k, out);
+}
+
 int curvo_curv_gram(curvo_curv *cv, double *out) {
     int rc = need_batch(cv, out, out, 1);
     if (rc) return rc;
-    const curvo_model *m = cv->model;
     int b = cv->batch.b, c = cv->c;
     size_t bc = (size_t)b * c;
     if ((rc = reserve_tangents(cv, c))) return fail(cv, rc, "gram: cannot allocate %d cotangents", c);
@@ -357,20 +404,7 @@ int curvo_curv_gram(curvo_curv *cv, double *out) {
         for (int i = 0; i < b; i++)
             for (int r = 0; r < c; r++)
                 cv->seed[((size_t)j * b + i) * c + r] = (float)Lf[(size_t)i * c * c + (size_t)r * c + j];
-    const float *cur = cv->seed;
-    float *next = cv->ping;
-    for (int l = m->n_mods - 1; l >= cv->first_param; l--) {
-        const module *mod = &m->mods[l];
-        nn_ctx ctx = nn_pass_ctx(&cv->pass, m, l);
-        if (mod->ops->gram && (rc = mod->ops->gram(mod, &ctx, cur, c, gk))) {
-            rc = fail(cv, rc, "gram: out of memory in module %d (%s)", l, mod->ops->name);
-            goto done;
-        }
-        if (l == cv->first_param) break;
-        mod->ops->vjp(mod, &ctx, cur, c, next, NULL, 0);
-        cur = next;
-        next = next == cv->ping ? cv->pong : cv->ping;
-    }
+    if ((rc = gram_of_seeds(cv, c, gk))) goto done;
     /* from cotangent-major (j*b + i) to sample-major (i*c + j) */
     for (int i = 0; i < b; i++)
         for (int j = 0; j < c; j++) {
