@@ -48,7 +48,7 @@ static void train_usage(FILE *to) {
             "                        the task needs. See 'curvo info --help' for the spec syntax.\n"
             "  --loss ce|mse|bce     default: ce for class labels, mse for real-valued targets\n"
             "optimizer\n"
-            "  --opt NAME            sgd, adam or adamw (default: adam)\n"
+            "  --opt NAME            sgd, adam, adamw, egn or sgn (default: adam)\n"
             "  --lr X                learning rate (default: the optimizer's, see below)\n"
             "  --opt-param NAME=X    any optimizer parameter, repeatable (listed below)\n"
             "training\n"
@@ -261,7 +261,9 @@ int cli_train(int argc, char **argv) {
     curvo_set_threads((int)a.threads);
     curvo_algorithm alg;
     if (curvo_algorithm_from_name(a.opt, &alg)) {
-        fprintf(stderr, "curvo: --opt: unknown optimizer '%s' (known: sgd, adam, adamw)\n", a.opt);
+        fprintf(stderr, "curvo: --opt: unknown optimizer '%s' (known:", a.opt);
+        for (int i = 0; i < CURVO_NUM_ALGORITHMS; i++) fprintf(stderr, " %s", curvo_algorithm_name((curvo_algorithm)i));
+        fprintf(stderr, ")\n");
         return 2;
     }
     curvo_loss_kind loss = CURVO_LOSS_CE;

@@ -47,7 +47,8 @@ typedef enum curvo_status {
     CURVO_E_IO = -7,           /* a file could not be read or written */
     CURVO_E_FORMAT = -8,       /* a file's contents are malformed */
     CURVO_E_UNSUPPORTED = -9,  /* the operation is not available for this configuration */
-    CURVO_E_CANCELLED = -10    /* a progress callback asked to stop */
+    CURVO_E_CANCELLED = -10,   /* a progress callback asked to stop */
+    CURVO_E_REJECTED = -11     /* an optimizer step found no acceptable point; theta kept */
 } curvo_status;
 
 /* A static English description of a status code; never NULL. */
@@ -308,11 +309,13 @@ int curvo_batcher_restore(curvo_batcher *bt, const uint32_t *order, size_t n, si
 typedef enum curvo_algorithm {
     CURVO_OPT_SGD = 0,   /* SGD with momentum, dampening, Nesterov, L2 weight decay (torch.optim.SGD) */
     CURVO_OPT_ADAM = 1,  /* Adam with L2 weight decay and AMSGrad option (torch.optim.Adam) */
-    CURVO_OPT_ADAMW = 2  /* Adam with decoupled weight decay (torch.optim.AdamW) */
+    CURVO_OPT_ADAMW = 2, /* Adam with decoupled weight decay (torch.optim.AdamW) */
+    CURVO_OPT_EGN = 3,   /* exact Gauss-Newton via the Duncan-Guttman identity (Korbit et al. 2024) */
+    CURVO_OPT_SGN = 4    /* stochastic Gauss-Newton by conjugate gradient (Gargiani et al. 2020) */
 } curvo_algorithm;
-#define CURVO_NUM_ALGORITHMS 3
+#define CURVO_NUM_ALGORITHMS 5
 
-const char *curvo_algorithm_name(curvo_algorithm alg); /* "sgd", "adam", "adamw" */
+const char *curvo_algorithm_name(curvo_algorithm alg); /* "sgd", "adam", "adamw", "egn", "sgn" */
 /* CURVO_E_INVALID for an unknown name. */
 int curvo_algorithm_from_name(const char *name, curvo_algorithm *alg);
 
@@ -334,12 +337,52 @@ typedef struct curvo_adam_params {
     int amsgrad;         /* default 0 */
 } curvo_adam_params;
 
+/* EGN: d = -(G + lambda I)^-1 g through (J~J~^T + b lambda I) u = L^-1 r, d = J~^T u
+ * (docs/OPTIMIZERS.md). */
+typedef struct curvo_egn_params {
+    double lr;           /* largest step alpha_max of the line search, or the fixed step (default 1) */
+    double lambda;       /* initial Levenberg-Marquardt damping (default 1) */
+    double lambda_min, lambda_max; /* clamp (defaults 1e-12, 1e6) */
+    double lambda_up, lambda_down; /* factors on a bad / good gain ratio (defaults 1.5, 0.5) */
+    double gain_low, gain_high;    /* gain-ratio thresholds (defaults 0.25, 0.75) */
+    int adaptive;        /* adapt lambda from the gain ratio (default 1) */
+    int line_search;     /* Armijo backtracking (default 1); 0: fixed step lr */
+    double ls_c;         /* Armijo constant (default 0.1) */
+    double ls_shrink;    /* backtracking factor (default 0.8) */
+    int ls_tries;        /* evaluations at most (default 15) */
+    double ls_grow;      /* next step starts at min(ls_grow * alpha_prev, lr) (default 1.5) */
+    double momentum;     /* mu (default 0) */
+    int heavy_ball;      /* 0: bias-corrected average of directions; 1: heavy ball (default 0) */
+    int true_class;      /* cross-entropy only: keep the true-class output, a b x b system (default 0) */
+    int chol_retries;    /* on a failed Cholesky, retry with 10x lambda this often (default 8) */
+} curvo_egn_params;
+
+/* SGN: (G + rho I) delta = -g_hat by conjugate gradient with Gv = J^T Q J v / b (docs/OPTIMIZERS.md). */
+typedef struct curvo_sgn_params {
+    double lr;           /* first trial step of the line search, or the fixed step (default 1) */
+    double rho;          /* initial damping (default 1e-4) */
+    double rho_min, rho_max; /* clamp (defaults 1e-6, 1e6) */
+    double rho_up, rho_down; /* factors on a bad / good ratio (defaults 1.5, 2/3) */
+    double gain_low, gain_high; /* ratio thresholds (defaults 0.25, 0.75) */
+    int adaptive;        /* adapt rho (default 1) */
+    int cg_iters;        /* CG iterations K at most (default 3) */
+    double cg_tol;       /* stop CG when max|r| <= cg_tol (default 1e-6) */
+    double precond_exp;  /* diagonal preconditioner (g_hat^2 + rho)^-exp; 0 = none (default 0) */
+    double beta;         /* moving average of the gradient, bias-corrected (default 0) */
+    int line_search;     /* Armijo backtracking (default 1); 0: fixed step lr */
+    double ls_c;         /* Armijo constant (default 1e-4) */
+    double ls_shrink;    /* backtracking factor (default 0.5) */
+    int ls_tries;        /* evaluations at most (default 10) */
+} curvo_sgn_params;
+
 /* An optimizer's parameters: the algorithm and its own struct. */
 typedef struct curvo_opt_params {
     curvo_algorithm algorithm;
     union {
         curvo_sgd_params sgd;
         curvo_adam_params adam; /* Adam and AdamW */
+        curvo_egn_params egn;
+        curvo_sgn_params sgn;
     };
 } curvo_opt_params;
 

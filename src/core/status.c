@@ -14,6 +14,7 @@ const char *curvo_strerror(int status) {
     case CURVO_E_FORMAT: return "malformed file";
     case CURVO_E_UNSUPPORTED: return "not supported for this configuration";
     case CURVO_E_CANCELLED: return "cancelled";
+    case CURVO_E_REJECTED: return "step rejected: no trial point decreased the loss enough";
     default: return "unknown status code";
     }
 }

@@ -24,6 +24,8 @@ typedef struct opt_ops {
     int (*num_vectors)(const curvo_opt_params *p);
     /* Checks combinations of parameters beyond their ranges (may be NULL). */
     int (*check)(const curvo_opt_params *p, char *errmsg);
+    /* Sets the method's scalars from its parameters at creation (may be NULL). */
+    void (*init_state)(curvo_optimizer *opt);
     /* One step; see curvo_optimizer_step. info is never NULL here. */
     int (*step)(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *batch, curvo_step_info *info);
 } opt_ops;
@@ -38,9 +40,57 @@ struct curvo_optimizer {
     double scalars[OPT_MAX_SCALARS];  /* method state: damping, previous step size, ... */
     curvo_rng rng;                    /* for randomized methods */
     float *g;                         /* (n) gradient scratch (not state) */
+    float *scratch;                   /* (scratch_vectors, n) work vectors (not state) */
+    int scratch_vectors;
+    double *dwork;                    /* (dwork_len) double work space (not state) */
+    size_t dwork_len;
 };
 
-extern const opt_ops optim_sgd_ops, optim_adam_ops, optim_adamw_ops;
+extern const opt_ops optim_sgd_ops, optim_adam_ops, optim_adamw_ops, optim_egn_ops, optim_sgn_ops;
+
+/* count work vectors of length n (kept between steps, contents undefined); NULL if out of memory. */
+float *optim_scratch(curvo_optimizer *opt, int count);
+
+/* len doubles of work space (contents undefined); NULL if out of memory. */
+double *optim_dwork(curvo_optimizer *opt, size_t len);
+
+/* Backtracking line search: alpha = alpha0, alpha0*shrink, ... until
+ * f(alpha) <= f0 + c * alpha * slope (slope = g^T p < 0), at most max_tries evaluations of f.
+ * Non-finite values of f are never accepted. */
+typedef double (*ls_eval_fn)(void *ctx, double alpha);
+typedef struct ls_result {
+    double alpha, f; /* the accepted step and its value (alpha 0, f NaN when none was accepted) */
+    int tries, accepted;
+} ls_result;
+ls_result optim_armijo(ls_eval_fn f, void *ctx, double f0, double slope, double alpha0, double c,
+                       double shrink, int max_tries);
+
+/* Levenberg-Marquardt / trust-region rule on the gain ratio (actual over predicted decrease):
+ * ratio < low (or not finite) -> damping * up; ratio > high -> damping * down; then clamped to
+ * [min, max]. */
+double optim_adapt_damping(double damping, double ratio, double low, double high, double up,
+                           double down, double min, double max);
+
+/* Evaluation of the mini-batch loss along a direction: theta = theta0 + alpha p. */
+typedef struct ls_line {
+    curvo_curv *cv;
+    const curvo_batch *batch;
+    float *theta;        /* the model's parameters (n) */
+    const float *theta0; /* (n) */
+    const float *p;      /* (n) */
+    size_t n;
+} ls_line;
+/* ls_eval_fn over an ls_line: sets theta and returns the loss (NaN on failure). */
+double optim_line_loss(void *line, double alpha);
+
+/* Conjugate gradient on A x = b from x = 0, A symmetric positive definite given by matvec; with a
+ * diagonal preconditioner minv (z = minv o r) when not NULL. Stops when max|r| <= tol or after
+ * max_iters iterations. work: 3 vectors of n floats. On return x (n) and Ax (n) = A x (tracked as
+ * b - r, no extra product). Returns CURVO_OK, CURVO_E_NUMERIC on a non-finite or non-positive
+ * curvature pA p, or the matvec's error. */
+typedef int (*cg_matvec_fn)(void *ctx, const float *v, float *Av);
+int optim_cg(cg_matvec_fn matvec, void *ctx, const float *b, const float *minv, size_t n, int max_iters,
+             double tol, float *x, float *Ax, float *work, int *iters);
 
 /* Sets the loss and gradient of the batch at the current parameters into info and opt->g;
  * CURVO_E_NUMERIC (info->status too) if either is not finite. */

@@ -8,8 +8,8 @@
 
 #include "optim/optim.h"
 
-static const opt_ops *const all_ops[CURVO_NUM_ALGORITHMS] = {&optim_sgd_ops, &optim_adam_ops,
-                                                             &optim_adamw_ops};
+static const opt_ops *const all_ops[CURVO_NUM_ALGORITHMS] = {
+    &optim_sgd_ops, &optim_adam_ops, &optim_adamw_ops, &optim_egn_ops, &optim_sgn_ops};
 
 static const opt_ops *ops_of(curvo_algorithm alg) {
     return (unsigned)alg < CURVO_NUM_ALGORITHMS ? all_ops[alg] : NULL;
@@ -174,12 +174,33 @@ int curvo_optimizer_create(const curvo_opt_params *p, size_t n, curvo_optimizer 
         put_err(errmsg, "out of memory for the optimizer state of %zu parameters", n);
         return CURVO_E_NOMEM;
     }
+    if (opt->ops->init_state) opt->ops->init_state(opt);
     *out = opt;
     return CURVO_OK;
 }
 
+float *optim_scratch(curvo_optimizer *opt, int count) {
+    if (count <= opt->scratch_vectors) return opt->scratch;
+    float *s = realloc(opt->scratch, (size_t)count * opt->n * sizeof(float));
+    if (!s) return NULL;
+    opt->scratch = s;
+    opt->scratch_vectors = count;
+    return s;
+}
+
+double *optim_dwork(curvo_optimizer *opt, size_t len) {
+    if (len <= opt->dwork_len) return opt->dwork;
+    double *d = realloc(opt->dwork, len * sizeof(double));
+    if (!d) return NULL;
+    opt->dwork = d;
+    opt->dwork_len = len;
+    return d;
+}
+
 void curvo_optimizer_free(curvo_optimizer *opt) {
     if (!opt) return;
+    free(opt->dwork);
+    free(opt->scratch);
     free(opt->vec);
     free(opt->g);
     free(opt);

@@ -202,11 +202,11 @@ int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
             double t0 = now();
             int rc = curvo_optimizer_step(tr->opt, tr->cv, &batch, &info);
             tr->train_seconds += now() - t0;
-            if (rc == CURVO_E_NUMERIC) {
+            if (rc == CURVO_E_NUMERIC || rc == CURVO_E_REJECTED) {
                 tr->rejected++;
                 if (++tr->consecutive_rejected > MAX_CONSECUTIVE_REJECTIONS)
-                    return fail(tr, rc, "%d steps in a row were rejected (non-finite loss or gradient)",
-                                tr->consecutive_rejected);
+                    return fail(tr, rc, "%d steps in a row were rejected (last: %s)", tr->consecutive_rejected,
+                                curvo_strerror(rc));
             } else if (rc) {
                 return fail(tr, rc, "step %lld failed: %s (%s)", (long long)tr->step + 1, curvo_strerror(rc),
                             curvo_curv_errmsg(tr->cv));

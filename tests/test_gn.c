@@ -1,0 +1,291 @@
+/* test_gn.c — the Gauss-Newton optimizers EGN and SGN:
+ *   one EGN step (fixed step 1, fixed lambda) equals theta - (G~ + lambda I)^-1 g solved densely in
+ *   double from an explicit J, for cross-entropy, MSE and binary cross-entropy, and its true-class
+ *   variant equals the dense solve with the true-class rows; one SGN step with n CG iterations on an
+ *   n-parameter problem equals theta - (G + rho I)^-1 g; the Armijo line search accepts exactly the
+ *   first trial step that satisfies the condition; lambda and rho follow the gain-ratio rules on a
+ *   scripted sequence of gains and inside the optimizers; a NaN batch leaves theta and the state
+ *   unchanged. */
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optim/optim.h"
+#include "testutil.h"
+
+#define NB 6 /* samples */
+
+typedef struct {
+    curvo_model *m;
+    curvo_curv *cv;
+    curvo_batch bt;
+    float x[NB * 4], targets[NB * 3];
+    int32_t labels[NB];
+    size_t n;
+    int c;
+} net;
+
+static void net_init(net *t, const char *spec, curvo_loss_kind loss, uint64_t seed) {
+    char err[CURVO_ERRMSG_LEN];
+    TU_CHECK(curvo_model_from_spec(spec, 4, 1, 1, &t->m, err) == CURVO_OK, "%s", err);
+    curvo_rng rng;
+    curvo_rng_seed(&rng, seed);
+    curvo_model_init(t->m, &rng);
+    t->n = curvo_model_num_params(t->m);
+    t->c = (int)curvo_model_output_size(t->m);
+    tu_fill_normal(&rng, t->x, NB * 4, 1.0);
+    if (loss == CURVO_LOSS_BCE) tu_fill_uniform(&rng, t->targets, NB * 3, 0, 1);
+    else tu_fill_normal(&rng, t->targets, NB * 3, 1.0);
+    for (int i = 0; i < NB; i++) t->labels[i] = (int32_t)curvo_rng_below(&rng, (uint64_t)t->c);
+    t->bt = (curvo_batch){t->x, t->labels, t->targets, NB};
+    curvo_curv_create(t->m, loss, &t->cv);
+    curvo_curv_set_batch(t->cv, &t->bt);
+}
+
+static void net_free(net *t) {
+    curvo_curv_free(t->cv);
+    curvo_model_free(t->m);
+}
+
+/* Explicit J (b*c, n) from n JVPs, in double. */
+static double *explicit_J(net *t) {
+    size_t n = t->n, bc = (size_t)NB * t->c;
+    float *eye = calloc(n * n, sizeof(float)), *jv = malloc(n * bc * sizeof(float));
+    double *J = malloc(bc * n * sizeof(double));
+    for (size_t j = 0; j < n; j++) eye[j * n + j] = 1.0f;
+    curvo_curv_jvp(t->cv, eye, (int)n, jv);
+    for (size_t j = 0; j < n; j++)
+        for (size_t r = 0; r < bc; r++) J[r * n + j] = jv[j * bc + r];
+    free(eye), free(jv);
+    return J;
+}
+
+/* d = -(R^T R / b + lambda I)^-1 g in double, R (rows, n). */
+static void dense_direction(const double *R, size_t rows, size_t n, double lambda, const float *g, double *d) {
+    double *A = calloc(n * n, sizeof(double));
+    for (size_t p = 0; p < n; p++)
+        for (size_t q = 0; q < n; q++) {
+            double s = 0;
+            for (size_t r = 0; r < rows; r++) s += R[r * n + p] * R[r * n + q];
+            A[p * n + q] = s / NB + (p == q ? lambda : 0.0);
+        }
+    for (size_t p = 0; p < n; p++) d[p] = -(double)g[p];
+    TU_CHECK(LAPACKE_dposv(LAPACK_ROW_MAJOR, 'L', (int)n, 1, A, (int)n, d, 1) == 0, "dense solve");
+    free(A);
+}
+
+/* theta_after - theta_before of one step, in double */
+static void step_delta(net *t, const curvo_opt_params *p, double *delta, float *g) {
+    curvo_optimizer *opt;
+    char err[CURVO_ERRMSG_LEN];
+    TU_CHECK(curvo_optimizer_create(p, t->n, &opt, err) == CURVO_OK, "create: %s", err);
+    float *theta = curvo_model_params(t->m), *before = malloc(t->n * sizeof(float));
+    memcpy(before, theta, t->n * sizeof(float));
+    curvo_curv_set_batch(t->cv, &t->bt);
+    curvo_curv_grad(t->cv, g);
+    curvo_step_info info;
+    TU_CHECK(curvo_optimizer_step(opt, t->cv, &t->bt, &info) == CURVO_OK, "step: %s", curvo_strerror(info.status));
+    for (size_t i = 0; i < t->n; i++) delta[i] = (double)theta[i] - before[i];
+    memcpy(theta, before, t->n * sizeof(float));
+    curvo_curv_set_batch(t->cv, &t->bt);
+    free(before);
+    curvo_optimizer_free(opt);
+}
+
+static void egn_matches_dense(curvo_loss_kind loss, const char *label, int true_class) {
+    net t;
+    net_init(&t, loss == CURVO_LOSS_CE ? "dense:5,tanh,dense:3" : "dense:5,softplus,dense:3", loss, 21 + loss);
+    size_t n = t.n, bc = (size_t)NB * t.c;
+    int c = t.c;
+    double *J = explicit_J(&t), *Lf = malloc((size_t)NB * c * c * sizeof(double));
+    double *R = calloc(bc * n, sizeof(double)), *dref = malloc(n * sizeof(double)), *delta = malloc(n * sizeof(double));
+    float *g = malloc(n * sizeof(float));
+    size_t rows = true_class ? NB : bc;
+    curvo_curv_hessian_factor(t.cv, Lf);
+    const float *f = curvo_curv_outputs(t.cv);
+    for (int i = 0; i < NB; i++) {
+        if (true_class) { /* row i = sqrt(p_y (1 - p_y) + eps) J_{i, y} */
+            const float *fi = f + (size_t)i * c;
+            double mx = fi[0], s = 0;
+            for (int k = 1; k < c; k++) mx = fmax(mx, fi[k]);
+            for (int k = 0; k < c; k++) s += exp(fi[k] - mx);
+            double py = exp(fi[t.labels[i]] - mx) / s, w = sqrt(py * (1 - py) + 1e-6);
+            for (size_t j = 0; j < n; j++) R[(size_t)i * n + j] = w * J[((size_t)i * c + t.labels[i]) * n + j];
+            continue;
+        }
+        for (int k = 0; k < c; k++) /* J~ row (i,k) = sum_m L_i[m][k] J_(i,m) */
+            for (int m2 = 0; m2 < c; m2++)
+                for (size_t j = 0; j < n; j++)
+                    R[((size_t)i * c + k) * n + j] += Lf[(size_t)i * c * c + m2 * c + k] * J[((size_t)i * c + m2) * n + j];
+    }
+    curvo_opt_params p;
+    curvo_opt_params_init(&p, CURVO_OPT_EGN);
+    p.egn.line_search = 0, p.egn.adaptive = 0, p.egn.lr = 1.0, p.egn.lambda = 0.1, p.egn.true_class = true_class;
+    step_delta(&t, &p, delta, g);
+    if (true_class) { /* the true-class system's right-hand side is the true-class part of g */
+        double *gt = calloc(n, sizeof(double));
+        const float *fo = curvo_curv_outputs(t.cv);
+        for (int i = 0; i < NB; i++) {
+            const float *fi = fo + (size_t)i * c;
+            double mx = fi[0], s = 0;
+            for (int k = 1; k < c; k++) mx = fmax(mx, fi[k]);
+            for (int k = 0; k < c; k++) s += exp(fi[k] - mx);
+            double py = exp(fi[t.labels[i]] - mx) / s;
+            for (size_t j = 0; j < n; j++) gt[j] -= (1 - py) * J[((size_t)i * c + t.labels[i]) * n + j] / NB;
+        }
+        for (size_t j = 0; j < n; j++) g[j] = (float)gt[j];
+        free(gt);
+    }
+    dense_direction(R, rows, n, 0.1, g, dref);
+    char what[128];
+    snprintf(what, sizeof what, "EGN step%s vs dense (G~ + lambda I)^-1 g [%s]", true_class ? " (true class)" : "", label);
+    tu_close(what, delta, dref, n, 1e-5);
+    free(J), free(Lf), free(R), free(dref), free(delta), free(g);
+    net_free(&t);
+}
+
+static void sgn_matches_dense(curvo_loss_kind loss, const char *label) {
+    net t;
+    net_init(&t, "dense:4,tanh,dense:3", loss, 31 + loss);
+    size_t n = t.n, bc = (size_t)NB * t.c;
+    int c = t.c;
+    double *J = explicit_J(&t), *Q = malloc((size_t)NB * c * c * sizeof(double));
+    double *A = calloc(n * n, sizeof(double)), *dref = malloc(n * sizeof(double)), *delta = malloc(n * sizeof(double));
+    float *g = malloc(n * sizeof(float));
+    const double rho = 0.05;
+    /* G = J^T Q J / b from the loss Hessian, computed through the library's factor: Q = L L^T - eps I */
+    double *Lf = malloc((size_t)NB * c * c * sizeof(double));
+    curvo_curv_hessian_factor(t.cv, Lf);
+    double eps = loss == CURVO_LOSS_MSE ? 0.0 : 1e-6;
+    for (int i = 0; i < NB; i++)
+        for (int a = 0; a < c; a++)
+            for (int b2 = 0; b2 < c; b2++) {
+                double s = 0;
+                for (int k = 0; k < c; k++) s += Lf[(size_t)i * c * c + a * c + k] * Lf[(size_t)i * c * c + b2 * c + k];
+                Q[(size_t)i * c * c + a * c + b2] = s - (a == b2 ? eps : 0.0);
+            }
+    for (int i = 0; i < NB; i++)
+        for (int a = 0; a < c; a++)
+            for (int b2 = 0; b2 < c; b2++) {
+                double q = Q[(size_t)i * c * c + a * c + b2] / NB;
+                for (size_t p1 = 0; p1 < n; p1++)
+                    for (size_t p2 = 0; p2 < n; p2++)
+                        A[p1 * n + p2] += J[((size_t)i * c + a) * n + p1] * q * J[((size_t)i * c + b2) * n + p2];
+            }
+    for (size_t p1 = 0; p1 < n; p1++) A[p1 * n + p1] += rho;
+    curvo_opt_params p;
+    curvo_opt_params_init(&p, CURVO_OPT_SGN);
+    p.sgn.line_search = 0, p.sgn.adaptive = 0, p.sgn.lr = 1.0, p.sgn.rho = rho, p.sgn.cg_iters = (int)n, p.sgn.cg_tol = 0;
+    step_delta(&t, &p, delta, g);
+    for (size_t j = 0; j < n; j++) dref[j] = -(double)g[j];
+    TU_CHECK(LAPACKE_dposv(LAPACK_ROW_MAJOR, 'L', (int)n, 1, A, (int)n, dref, 1) == 0, "dense solve");
+    char what[128];
+    snprintf(what, sizeof what, "SGN step, %zu CG iterations, vs dense (G + rho I)^-1 g [%s]", n, label);
+    tu_close(what, delta, dref, n, 1e-5);
+    (void)bc;
+    free(J), free(Q), free(A), free(dref), free(delta), free(g), free(Lf);
+    net_free(&t);
+}
+
+/* f(alpha) = scripted values; records the trial steps */
+typedef struct {
+    const double *values;
+    double alphas[32];
+    int calls;
+} script;
+static double scripted(void *ctx, double alpha) {
+    script *s = ctx;
+    s->alphas[s->calls] = alpha;
+    return s->values[s->calls++];
+}
+
+static void armijo_rule(void) {
+    /* f0 = 1, slope = -1, c = 0.1: accept when f(alpha) <= 1 - 0.1 alpha */
+    const double v1[] = {2.0, NAN, 0.95, 0.5}; /* alpha 1: no; 0.5: NaN; 0.25: 0.95 > 0.975? no: 0.95 <= 0.975 yes */
+    script s = {v1, {0}, 0};
+    ls_result r = optim_armijo(scripted, &s, 1.0, -1.0, 1.0, 0.1, 0.5, 10);
+    TU_CHECK(r.accepted && r.alpha == 0.25 && r.f == 0.95 && r.tries == 3 && s.calls == 3,
+             "Armijo accepts the first trial meeting the condition (alpha %g after %d tries)", r.alpha, r.tries);
+    TU_CHECK(s.alphas[0] == 1.0 && s.alphas[1] == 0.5 && s.alphas[2] == 0.25, "trials shrink by the factor");
+    const double v2[] = {0.99, 0.99, 0.99};
+    script s2 = {v2, {0}, 0};
+    r = optim_armijo(scripted, &s2, 1.0, -1.0, 1.0, 0.1, 0.5, 3);
+    /* 0.99 <= 1 - 0.1*0.25 = 0.975? no, at every trial */
+    TU_CHECK(!r.accepted && r.tries == 3 && r.alpha == 0.0, "no acceptable point: rejected after max tries");
+    const double v3[] = {0.9};
+    script s3 = {v3, {0}, 0};
+    r = optim_armijo(scripted, &s3, 1.0, -1.0, 1.0, 0.1, 0.5, 5);
+    TU_CHECK(r.accepted && r.alpha == 1.0 && r.tries == 1, "a good first trial is taken at once");
+}
+
+static void damping_rules(void) {
+    /* EGN: gains 0.1 (x1.5), 0.5 (same), 0.9 (x0.5), NaN (x1.5), then clamp */
+    const double gains[] = {0.1, 0.5, 0.9, NAN, 0.9};
+    const double want[] = {1.5, 1.5, 0.75, 1.125, 0.5625};
+    double lam = 1.0;
+    for (int i = 0; i < 5; i++) {
+        lam = optim_adapt_damping(lam, gains[i], 0.25, 0.75, 1.5, 0.5, 1e-12, 1e6);
+        TU_CHECK(fabs(lam - want[i]) < 1e-15, "EGN lambda after gain %g: %g, expected %g", gains[i], lam, want[i]);
+    }
+    TU_CHECK(optim_adapt_damping(1e6, 0.0, 0.25, 0.75, 1.5, 0.5, 1e-12, 1e6) == 1e6, "lambda capped at 1e6");
+    TU_CHECK(optim_adapt_damping(1e-12, 1.0, 0.25, 0.75, 1.5, 0.5, 1e-12, 1e6) == 1e-12, "lambda floored at 1e-12");
+    /* SGN: rho = max(2 rho / 3, rho_min) on a good ratio */
+    double rho = 1e-4;
+    rho = optim_adapt_damping(rho, 0.9, 0.25, 0.75, 1.5, 2.0 / 3.0, 1e-6, 1e6);
+    TU_CHECK(fabs(rho - 2e-4 / 3) < 1e-18, "SGN rho * 2/3");
+    rho = optim_adapt_damping(1.2e-6, 0.9, 0.25, 0.75, 1.5, 2.0 / 3.0, 1e-6, 1e6);
+    TU_CHECK(rho == 1e-6, "SGN rho floored at rho_min");
+}
+
+/* Inside the optimizer: on a linear least-squares problem the Gauss-Newton model is exact, so a full
+ * step's gain ratio is 1 and lambda halves; with a NaN batch lambda grows and theta stays. */
+static void rules_inside(curvo_algorithm alg) {
+    net t;
+    net_init(&t, "dense:2", CURVO_LOSS_MSE, 77);
+    curvo_opt_params p;
+    curvo_opt_params_init(&p, alg);
+    curvo_optimizer *opt;
+    curvo_optimizer_create(&p, t.n, &opt, NULL);
+    curvo_step_info a, b2;
+    curvo_optimizer_step(opt, t.cv, &t.bt, &a);
+    curvo_optimizer_step(opt, t.cv, &t.bt, &b2);
+    double down = alg == CURVO_OPT_EGN ? 0.5 : 2.0 / 3.0;
+    TU_CHECK(a.accepted && fabs(b2.damping - a.damping * down) < 1e-12 * a.damping,
+             "%s: exact model, gain 1: damping %g -> %g (x%g)", curvo_algorithm_name(alg), a.damping, b2.damping, down);
+    float before[64];
+    memcpy(before, curvo_model_params(t.m), t.n * sizeof(float));
+    size_t sz = curvo_optimizer_state_size(opt);
+    unsigned char *s0 = malloc(sz), *s1 = malloc(sz);
+    curvo_optimizer_save_state(opt, s0, sz);
+    float xbad[NB * 4];
+    memcpy(xbad, t.x, sizeof xbad);
+    xbad[3] = NAN;
+    curvo_batch bad = {xbad, t.labels, t.targets, NB};
+    curvo_step_info info;
+    int rc = curvo_optimizer_step(opt, t.cv, &bad, &info);
+    TU_CHECK(rc == CURVO_E_NUMERIC && !info.accepted, "%s: NaN batch rejected (%d)", curvo_algorithm_name(alg), rc);
+    TU_CHECK(!memcmp(before, curvo_model_params(t.m), t.n * sizeof(float)), "%s: NaN batch leaves theta",
+             curvo_algorithm_name(alg));
+    curvo_optimizer_save_state(opt, s1, sz);
+    TU_CHECK(!memcmp(s0, s1, sz), "%s: NaN batch leaves the state", curvo_algorithm_name(alg));
+    free(s0), free(s1);
+    curvo_optimizer_free(opt);
+    net_free(&t);
+}
+
+int main(void) {
+    curvo_set_threads(1);
+    egn_matches_dense(CURVO_LOSS_CE, "ce", 0);
+    egn_matches_dense(CURVO_LOSS_MSE, "mse", 0);
+    egn_matches_dense(CURVO_LOSS_BCE, "bce", 0);
+    egn_matches_dense(CURVO_LOSS_CE, "ce", 1);
+    sgn_matches_dense(CURVO_LOSS_CE, "ce");
+    sgn_matches_dense(CURVO_LOSS_MSE, "mse");
+    sgn_matches_dense(CURVO_LOSS_BCE, "bce");
+    armijo_rule();
+    damping_rules();
+    rules_inside(CURVO_OPT_EGN);
+    rules_inside(CURVO_OPT_SGN);
+    return tu_finish("test_gn");
+}
