@@ -48,7 +48,7 @@ static void train_usage(FILE *to) {
             "                        the task needs. See 'curvo info --help' for the spec syntax.\n"
             "  --loss ce|mse|bce     default: ce for class labels, mse for real-valued targets\n"
             "optimizer\n"
-            "  --opt NAME            sgd, adam, adamw, egn or sgn (default: adam)\n"
+            "  --opt NAME            sgd, adam, adamw, egn, sgn, lrsfn, sofim or arturo (default: adam)\n"
             "  --lr X                learning rate (default: the optimizer's, see below)\n"
             "  --opt-param NAME=X    any optimizer parameter, repeatable (listed below)\n"
             "training\n"

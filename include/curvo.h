@@ -311,11 +311,15 @@ typedef enum curvo_algorithm {
     CURVO_OPT_ADAM = 1,  /* Adam with L2 weight decay and AMSGrad option (torch.optim.Adam) */
     CURVO_OPT_ADAMW = 2, /* Adam with decoupled weight decay (torch.optim.AdamW) */
     CURVO_OPT_EGN = 3,   /* exact Gauss-Newton via the Duncan-Guttman identity (Korbit et al. 2024) */
-    CURVO_OPT_SGN = 4    /* stochastic Gauss-Newton by conjugate gradient (Gargiani et al. 2020) */
+    CURVO_OPT_SGN = 4,   /* stochastic Gauss-Newton by conjugate gradient (Gargiani et al. 2020) */
+    CURVO_OPT_LRSFN = 5, /* low-rank saddle-free Newton (O'Leary-Roseberry, Alger, Ghattas) */
+    CURVO_OPT_SOFIM = 6, /* rank-one regularized Fisher with Sherman-Morrison (Sen, Qin et al. 2024) */
+    CURVO_OPT_ARTURO = 7 /* information-theoretic trust region (Dahlinger et al., arXiv 2310.20574) */
 } curvo_algorithm;
-#define CURVO_NUM_ALGORITHMS 5
+#define CURVO_NUM_ALGORITHMS 8
 
-const char *curvo_algorithm_name(curvo_algorithm alg); /* "sgd", "adam", "adamw", "egn", "sgn" */
+/* "sgd", "adam", "adamw", "egn", "sgn", "lrsfn", "sofim", "arturo" */
+const char *curvo_algorithm_name(curvo_algorithm alg);
 /* CURVO_E_INVALID for an unknown name. */
 int curvo_algorithm_from_name(const char *name, curvo_algorithm *alg);
 
@@ -375,6 +379,45 @@ typedef struct curvo_sgn_params {
     int ls_tries;        /* evaluations at most (default 10) */
 } curvo_sgn_params;
 
+/* LRSFN: p = -(U|Lambda|U^T + gamma I)^-1 g from a randomized eigendecomposition of the Hessian of a
+ * sub-batch (docs/OPTIMIZERS.md). */
+typedef struct curvo_lrsfn_params {
+    double lr;           /* step alpha (default 1e-3); the first trial of the line search */
+    int rank;            /* eigenpairs kept, k (default 20) */
+    int oversampling;    /* extra random vectors, p (default 10) */
+    double gamma;        /* Levenberg-Marquardt damping (default 1e-3) */
+    int hess_batch;      /* samples of the Hessian sub-batch (default 32; 0: the whole batch) */
+    int refresh;         /* recompute the eigenbasis every N steps (default 1) */
+    int step_rule;       /* 0 fixed lr, 1 Armijo from lr, 2 spectral min(1e-2, 0.1/|lambda_1|) (default 0) */
+    double ls_c;         /* Armijo constant (default 1e-4) */
+    int ls_tries;        /* halvings at most (default 5) */
+} curvo_lrsfn_params;
+
+/* SOFIM: w -= lr F^-1 m_hat with F = u u^T + rho I (docs/OPTIMIZERS.md). */
+typedef struct curvo_sofim_params {
+    double lr;           /* default 0.01 */
+    double beta;         /* first-moment decay (default 0.9) */
+    double rho;          /* Fisher regularization (default 1) */
+    int fisher;          /* u = first moment (0, default) or the mini-batch gradient (1) */
+    double weight_decay; /* L2 (default 0) */
+} curvo_sofim_params;
+
+/* arTuRO: per-coordinate recursive-least-squares surrogate and a KL trust region of size eps
+ * (docs/OPTIMIZERS.md); defaults are the authors' Fashion-MNIST CNN settings. */
+typedef struct curvo_arturo_params {
+    double eps;          /* KL bound per step, the learning rate (default 0.0857) */
+    double eps_decay;    /* eps_t = eps * eps_decay^t (default 1: constant) */
+    double reg_weight;   /* weight of the prior (default 0.0587) */
+    double prior_prec;   /* prior precision (default 0.0015); kappa = reg_weight * prior_prec */
+    double meas_noise;   /* RLS measurement noise R (default 2.82) */
+    double proc_noise;   /* RLS process noise q (default 0.0174) */
+    double var_init;     /* initial variance, precision 1/var_init (default 0.01) */
+    double nu;           /* precision update weight (default 1.3) */
+    double quad_init;    /* initial curvature estimate (default 0.1) */
+    double p_init;       /* initial RLS covariance (default 5e-5) */
+    double quad_min;     /* curvature floor that keeps the precision positive (default 1e-8) */
+} curvo_arturo_params;
+
 /* An optimizer's parameters: the algorithm and its own struct. */
 typedef struct curvo_opt_params {
     curvo_algorithm algorithm;
@@ -383,6 +426,9 @@ typedef struct curvo_opt_params {
         curvo_adam_params adam; /* Adam and AdamW */
         curvo_egn_params egn;
         curvo_sgn_params sgn;
+        curvo_lrsfn_params lrsfn;
+        curvo_sofim_params sofim;
+        curvo_arturo_params arturo;
     };
 } curvo_opt_params;
 
@@ -408,6 +454,8 @@ int curvo_opt_params_check(const curvo_opt_params *p, char *errmsg);
 
 typedef struct curvo_optimizer curvo_optimizer;
 
+#define CURVO_STEP_EXTRA 8
+
 /* What one step did, for logs and progress reports. */
 typedef struct curvo_step_info {
     double loss;        /* mini-batch loss at the parameters before the step */
@@ -419,6 +467,9 @@ typedef struct curvo_step_info {
     int cg_iters;       /* conjugate-gradient iterations (0 when none) */
     int accepted;       /* 0 when the step was rejected and theta kept */
     int status;         /* CURVO_OK, or why the step was rejected */
+    int n_extra;        /* method-specific figures, logged under their names */
+    const char *extra_name[CURVO_STEP_EXTRA];
+    double extra[CURVO_STEP_EXTRA];
 } curvo_step_info;
 
 /* An optimizer for a model of n parameters. Checks p first (CURVO_E_INVALID, message in errmsg). */

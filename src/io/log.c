@@ -49,6 +49,7 @@ int curvo_log_write(curvo_log *log, const curvo_progress *p) {
             put_num(f, "step_norm", s->step_norm);
             fprintf(f, ",\"ls_tries\":%d,\"cg_iters\":%d,\"accepted\":%s,\"status\":\"%s\"", s->ls_tries,
                     s->cg_iters, s->accepted ? "true" : "false", s->status ? curvo_strerror(s->status) : "ok");
+            for (int i = 0; i < s->n_extra && i < CURVO_STEP_EXTRA; i++) put_num(f, s->extra_name[i], s->extra[i]);
         }
         put_num(f, "samples_per_second", p->samples_per_second);
     } else if (p->event == CURVO_EVENT_EPOCH) {

@@ -22,6 +22,8 @@ typedef struct opt_ops {
     int n_params;
     /* State vectors of length n this configuration keeps. */
     int (*num_vectors)(const curvo_opt_params *p);
+    /* Doubles of small state this configuration keeps (may be NULL: none). */
+    size_t (*num_dstate)(const curvo_opt_params *p);
     /* Checks combinations of parameters beyond their ranges (may be NULL). */
     int (*check)(const curvo_opt_params *p, char *errmsg);
     /* Sets the method's scalars from its parameters at creation (may be NULL). */
@@ -39,6 +41,8 @@ struct curvo_optimizer {
     float *vec;                       /* (n_vec, n) state vectors (moments, momentum buffers) */
     double scalars[OPT_MAX_SCALARS];  /* method state: damping, previous step size, ... */
     curvo_rng rng;                    /* for randomized methods */
+    double *dstate;                   /* (n_dstate) small method state: eigenvalues, ... */
+    size_t n_dstate;
     float *g;                         /* (n) gradient scratch (not state) */
     float *scratch;                   /* (scratch_vectors, n) work vectors (not state) */
     int scratch_vectors;
@@ -46,7 +50,8 @@ struct curvo_optimizer {
     size_t dwork_len;
 };
 
-extern const opt_ops optim_sgd_ops, optim_adam_ops, optim_adamw_ops, optim_egn_ops, optim_sgn_ops;
+extern const opt_ops optim_sgd_ops, optim_adam_ops, optim_adamw_ops, optim_egn_ops, optim_sgn_ops,
+    optim_lrsfn_ops, optim_sofim_ops, optim_arturo_ops;
 
 /* count work vectors of length n (kept between steps, contents undefined); NULL if out of memory. */
 float *optim_scratch(curvo_optimizer *opt, int count);
@@ -91,6 +96,9 @@ double optim_line_loss(void *line, double alpha);
 typedef int (*cg_matvec_fn)(void *ctx, const float *v, float *Av);
 int optim_cg(cg_matvec_fn matvec, void *ctx, const float *b, const float *minv, size_t n, int max_iters,
              double tol, float *x, float *Ax, float *work, int *iters);
+
+/* Appends a named figure to the step's log line. */
+void optim_extra(curvo_step_info *info, const char *name, double value);
 
 /* Sets the loss and gradient of the batch at the current parameters into info and opt->g;
  * CURVO_E_NUMERIC (info->status too) if either is not finite. */

@@ -9,7 +9,8 @@
 #include "optim/optim.h"
 
 static const opt_ops *const all_ops[CURVO_NUM_ALGORITHMS] = {
-    &optim_sgd_ops, &optim_adam_ops, &optim_adamw_ops, &optim_egn_ops, &optim_sgn_ops};
+    &optim_sgd_ops, &optim_adam_ops, &optim_adamw_ops, &optim_egn_ops,
+    &optim_sgn_ops, &optim_lrsfn_ops, &optim_sofim_ops, &optim_arturo_ops};
 
 static const opt_ops *ops_of(curvo_algorithm alg) {
     return (unsigned)alg < CURVO_NUM_ALGORITHMS ? all_ops[alg] : NULL;
@@ -168,8 +169,10 @@ int curvo_optimizer_create(const curvo_opt_params *p, size_t n, curvo_optimizer 
     opt->n_vec = opt->ops->num_vectors ? opt->ops->num_vectors(p) : 0;
     opt->vec = opt->n_vec ? calloc((size_t)opt->n_vec * n, sizeof(float)) : NULL;
     opt->g = malloc(n * sizeof(float));
+    opt->n_dstate = opt->ops->num_dstate ? opt->ops->num_dstate(p) : 0;
+    opt->dstate = opt->n_dstate ? calloc(opt->n_dstate, sizeof(double)) : NULL;
     curvo_rng_seed(&opt->rng, 0x6375727661ULL);
-    if ((opt->n_vec && !opt->vec) || !opt->g) {
+    if ((opt->n_vec && !opt->vec) || !opt->g || (opt->n_dstate && !opt->dstate)) {
         curvo_optimizer_free(opt);
         put_err(errmsg, "out of memory for the optimizer state of %zu parameters", n);
         return CURVO_E_NOMEM;
@@ -200,6 +203,7 @@ double *optim_dwork(curvo_optimizer *opt, size_t len) {
 void curvo_optimizer_free(curvo_optimizer *opt) {
     if (!opt) return;
     free(opt->dwork);
+    free(opt->dstate);
     free(opt->scratch);
     free(opt->vec);
     free(opt->g);
@@ -208,6 +212,12 @@ void curvo_optimizer_free(curvo_optimizer *opt) {
 
 const curvo_opt_params *curvo_optimizer_params(const curvo_optimizer *opt) { return opt ? &opt->p : NULL; }
 int64_t curvo_optimizer_steps(const curvo_optimizer *opt) { return opt ? opt->t : 0; }
+
+void optim_extra(curvo_step_info *info, const char *name, double value) {
+    if (info->n_extra >= CURVO_STEP_EXTRA) return;
+    info->extra_name[info->n_extra] = name;
+    info->extra[info->n_extra++] = value;
+}
 
 int optim_eval_gradient(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *batch,
                         curvo_step_info *info) {
@@ -241,7 +251,7 @@ int curvo_optimizer_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch
  * machines of the same endianness). */
 typedef struct state_header {
     uint32_t magic, alg, n_vec, reserved;
-    uint64_t n;
+    uint64_t n, n_dstate;
     int64_t t;
     double scalars[OPT_MAX_SCALARS];
     uint64_t rng[4];
@@ -250,7 +260,9 @@ typedef struct state_header {
 #define STATE_MAGIC 0x5450434fu /* "OCPT" */
 
 size_t curvo_optimizer_state_size(const curvo_optimizer *opt) {
-    return opt ? sizeof(state_header) + (size_t)opt->n_vec * opt->n * sizeof(float) : 0;
+    return opt ? sizeof(state_header) + opt->n_dstate * sizeof(double) +
+                     (size_t)opt->n_vec * opt->n * sizeof(float)
+               : 0;
 }
 
 int curvo_optimizer_save_state(const curvo_optimizer *opt, void *buf, size_t size) {
@@ -261,11 +273,15 @@ int curvo_optimizer_save_state(const curvo_optimizer *opt, void *buf, size_t siz
     h.alg = (uint32_t)opt->p.algorithm;
     h.n_vec = (uint32_t)opt->n_vec;
     h.n = opt->n;
+    h.n_dstate = opt->n_dstate;
     h.t = opt->t;
     memcpy(h.scalars, opt->scalars, sizeof h.scalars);
     memcpy(h.rng, opt->rng.s, sizeof h.rng);
     memcpy(buf, &h, sizeof h);
-    if (opt->n_vec) memcpy((char *)buf + sizeof h, opt->vec, (size_t)opt->n_vec * opt->n * sizeof(float));
+    char *at = (char *)buf + sizeof h;
+    if (opt->n_dstate) memcpy(at, opt->dstate, opt->n_dstate * sizeof(double));
+    at += opt->n_dstate * sizeof(double);
+    if (opt->n_vec) memcpy(at, opt->vec, (size_t)opt->n_vec * opt->n * sizeof(float));
     return CURVO_OK;
 }
 
@@ -275,11 +291,14 @@ int curvo_optimizer_load_state(curvo_optimizer *opt, const void *buf, size_t siz
     if (size != curvo_optimizer_state_size(opt)) return CURVO_E_FORMAT;
     memcpy(&h, buf, sizeof h);
     if (h.magic != STATE_MAGIC || h.alg != (uint32_t)opt->p.algorithm || h.n != opt->n ||
-        h.n_vec != (uint32_t)opt->n_vec || h.t < 0)
+        h.n_vec != (uint32_t)opt->n_vec || h.n_dstate != opt->n_dstate || h.t < 0)
         return CURVO_E_FORMAT;
     opt->t = h.t;
     memcpy(opt->scalars, h.scalars, sizeof h.scalars);
     memcpy(opt->rng.s, h.rng, sizeof h.rng);
-    if (opt->n_vec) memcpy(opt->vec, (const char *)buf + sizeof h, (size_t)opt->n_vec * opt->n * sizeof(float));
+    const char *at = (const char *)buf + sizeof h;
+    if (opt->n_dstate) memcpy(opt->dstate, at, opt->n_dstate * sizeof(double));
+    at += opt->n_dstate * sizeof(double);
+    if (opt->n_vec) memcpy(opt->vec, at, (size_t)opt->n_vec * opt->n * sizeof(float));
     return CURVO_OK;
 }
