@@ -80,7 +80,8 @@ typedef enum curvo_activation {
     CURVO_ACT_RELU = 0,
     CURVO_ACT_TANH = 1,
     CURVO_ACT_SIGMOID = 2,
-    CURVO_ACT_SOFTPLUS = 3
+    CURVO_ACT_SOFTPLUS = 3,
+    CURVO_ACT_EXP = 4
 } curvo_activation;
 
 /* Length of the error buffers taken by functions that can fail before a handle exists. */
@@ -107,7 +108,7 @@ int curvo_model_add_activation(curvo_model *model, curvo_activation act);
 
 /* Builds a model from a spec string: comma-separated tokens
  *   dense:UNITS   conv:OUT:K[:STRIDE[:PAD]]   maxpool:K[:STRIDE]   avgpool:K[:STRIDE]
- *   flatten   relu   tanh   sigmoid   softplus
+ *   flatten   relu   tanh   sigmoid   softplus   exp
  * or a preset name: "mlp" = "flatten,dense:256,relu,dense:10",
  *                   "cnn" = "conv:16:5,relu,maxpool:2,conv:32:5,relu,maxpool:2,flatten,dense:10".
  * Pool strides default to the kernel size; conv stride to 1 and padding to 0.

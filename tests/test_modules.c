@@ -273,6 +273,7 @@ int main(void) {
         {K_ACT, 2, 3, 3, CURVO_ACT_TANH, 0, 0, 0, 2},
         {K_ACT, 2, 3, 3, CURVO_ACT_SIGMOID, 0, 0, 0, 2},
         {K_ACT, 2, 3, 3, CURVO_ACT_SOFTPLUS, 0, 0, 0, 2},
+        {K_ACT, 2, 3, 3, CURVO_ACT_EXP, 0, 0, 0, 2},
     };
     curvo_set_threads(1);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_module(&cases[i], 500 + i);

@@ -6,6 +6,7 @@
  *   tanh:     s' = 1 - y^2,        s'' = -2 y (1 - y^2)
  *   sigmoid:  s' = y (1 - y),      s'' = y (1 - y)(1 - 2y)
  *   softplus: s' = sigmoid(x) = q, s'' = q (1 - q)
+ *   exp:      s' = s'' = y   (for models such as y = a exp(-k t), e.g. nonlinear least squares)
  */
 #include <math.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 #include "nn/module.h"
 
 int nn_activation_setup(module *m, curvo_activation act) {
-    if (act < CURVO_ACT_RELU || act > CURVO_ACT_SOFTPLUS) return CURVO_E_INVALID;
+    if (act < CURVO_ACT_RELU || act > CURVO_ACT_EXP) return CURVO_E_INVALID;
     m->ops = &nn_activation_ops;
     m->act = act;
     m->out_c = m->in_c;
@@ -32,6 +33,7 @@ static inline float act_value(curvo_activation a, float x) {
     case CURVO_ACT_RELU: return x > 0 ? x : 0.0f;
     case CURVO_ACT_TANH: return tanhf(x);
     case CURVO_ACT_SIGMOID: return sigmoidf(x);
+    case CURVO_ACT_EXP: return expf(x);
     default: return x > 0 ? x + log1pf(expf(-x)) : log1pf(expf(x)); /* softplus, stable */
     }
 }
@@ -41,6 +43,7 @@ static inline float act_d1(curvo_activation a, float x, float y) {
     case CURVO_ACT_RELU: return x > 0 ? 1.0f : 0.0f;
     case CURVO_ACT_TANH: return 1.0f - y * y;
     case CURVO_ACT_SIGMOID: return y * (1.0f - y);
+    case CURVO_ACT_EXP: return y;
     default: return sigmoidf(x);
     }
 }
@@ -50,6 +53,7 @@ static inline float act_d2(curvo_activation a, float x, float y) {
     case CURVO_ACT_RELU: return 0.0f;
     case CURVO_ACT_TANH: return -2.0f * y * (1.0f - y * y);
     case CURVO_ACT_SIGMOID: return y * (1.0f - y) * (1.0f - 2.0f * y);
+    case CURVO_ACT_EXP: return y;
     default: {
         float q = sigmoidf(x);
         return q * (1.0f - q);

@@ -164,7 +164,7 @@ const char *curvo_model_errmsg(const curvo_model *m) { return m ? m->errmsg : ""
 
 int curvo_model_describe(const curvo_model *m, char *buf, size_t len) {
     if (!m || !buf || len == 0) return CURVO_E_INVALID;
-    static const char *act_names[] = {"relu", "tanh", "sigmoid", "softplus"};
+    static const char *act_names[] = {"relu", "tanh", "sigmoid", "softplus", "exp"};
     size_t used = 0;
     buf[0] = '\0';
     for (int l = 0; l < m->n_mods; l++) {
