@@ -8,19 +8,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "linalg/vec.h"
 #include "optim/optim.h"
-
-static double dot(const float *a, const float *b, size_t n) {
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return s;
-}
-
-static double max_abs(const float *a, size_t n) {
-    double m = 0.0;
-    for (size_t i = 0; i < n; i++) m = fabs(a[i]) > m ? fabs(a[i]) : m;
-    return m;
-}
 
 int optim_cg(cg_matvec_fn matvec, void *ctx, const float *b, const float *minv, size_t n, int max_iters,
              double tol, float *x, float *Ax, float *work, int *iters) {
@@ -28,11 +17,11 @@ int optim_cg(cg_matvec_fn matvec, void *ctx, const float *b, const float *minv, 
     memset(x, 0, n * sizeof(float));
     memcpy(r, b, n * sizeof(float));
     for (size_t i = 0; i < n; i++) p[i] = minv ? minv[i] * r[i] : r[i];
-    double rz = minv ? dot(r, p, n) : dot(r, r, n);
+    double rz = minv ? la_dot(r, p, n) : la_dot(r, r, n);
     int k = 0, rc = CURVO_OK;
-    while (k < max_iters && max_abs(r, n) > tol) {
+    while (k < max_iters && la_max_abs(r, n) > tol) {
         if ((rc = matvec(ctx, p, Ap))) break;
-        double pAp = dot(p, Ap, n);
+        double pAp = la_dot(p, Ap, n);
         if (!(pAp > 0.0) || !isfinite(pAp) || !isfinite(rz)) {
             rc = CURVO_E_NUMERIC;
             break;
@@ -47,7 +36,7 @@ int optim_cg(cg_matvec_fn matvec, void *ctx, const float *b, const float *minv, 
         if (minv)
             for (size_t i = 0; i < n; i++) rz_new += (double)r[i] * minv[i] * r[i];
         else
-            rz_new = dot(r, r, n);
+            rz_new = la_dot(r, r, n);
         float beta = (float)(rz_new / rz);
         for (size_t i = 0; i < n; i++) p[i] = (minv ? minv[i] * r[i] : r[i]) + beta * p[i];
         rz = rz_new;

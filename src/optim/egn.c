@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "nn/loss.h"
+#include "linalg/vec.h"
 #include "optim/optim.h"
 
 #define P(field) offsetof(curvo_opt_params, egn.field)
@@ -63,24 +64,6 @@ static int egn_check(const curvo_opt_params *p, char *errmsg) {
 static void egn_init_state(curvo_optimizer *opt) {
     opt->scalars[S_LAMBDA] = opt->p.egn.lambda;
     opt->scalars[S_ALPHA_PREV] = opt->p.egn.lr;
-}
-
-static int all_finite_d(const double *a, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(a[i])) return 0;
-    return 1;
-}
-
-static int all_finite_f(const float *a, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(a[i])) return 0;
-    return 1;
-}
-
-static double dotf(const float *a, const float *b, size_t n) {
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return s;
 }
 
 /* The system of this batch: A (m, m) = Gram, rhs (m), and what maps u back (factors or seeds). */
@@ -129,7 +112,7 @@ static int build_system(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch 
         }
         if ((rc = curvo_curv_seeded_gram(cv, s->seeds, 1, s->A))) return rc;
     }
-    return all_finite_d(s->A, m * m) && all_finite_d(s->rhs, m) ? CURVO_OK : CURVO_E_NUMERIC;
+    return la_all_finite_d(s->A, m * m) && la_all_finite_d(s->rhs, m) ? CURVO_OK : CURVO_E_NUMERIC;
 }
 
 /* u = (A + b lambda I)^-1 rhs by Cholesky; on failure lambda grows tenfold, up to chol_retries. */
@@ -141,7 +124,7 @@ static int solve(curvo_optimizer *opt, egn_system *s, double *lambda, double *u)
         for (size_t i = 0; i < m; i++) Af[i * m + i] += s->b * *lambda;
         if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (int)m, Af, (int)m) == 0) {
             memcpy(u, s->rhs, m * sizeof(double));
-            if (LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'L', (int)m, 1, Af, (int)m, u, 1) == 0 && all_finite_d(u, m))
+            if (LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'L', (int)m, 1, Af, (int)m, u, 1) == 0 && la_all_finite_d(u, m))
                 return CURVO_OK;
         }
         *lambda = fmin(*lambda * 10.0, opt->p.egn.lambda_max);
@@ -201,7 +184,7 @@ static int egn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *bat
     info->damping = lambda;
     rc = s.true_class ? curvo_curv_seeded_vjp(cv, s.seeds, u, 1, d) : curvo_curv_whitened_vjp(cv, u, 1, d);
     if (rc) goto out;
-    if (!all_finite_f(d, n)) {
+    if (!la_all_finite(d, n)) {
         rc = CURVO_E_NUMERIC;
         goto reject;
     }
@@ -217,10 +200,10 @@ static int egn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *bat
     } else {
         memcpy(p, d, n * sizeof(float));
     }
-    double slope = dotf(opt->g, p, n);
+    double slope = la_dot(opt->g, p, n);
     if (!(slope < 0.0)) {
         memcpy(p, d, n * sizeof(float));
-        slope = dotf(opt->g, p, n);
+        slope = la_dot(opt->g, p, n);
     }
     if (!(slope < 0.0)) { /* zero or non-descent even without momentum: nothing to gain */
         rc = CURVO_E_REJECTED;
@@ -231,25 +214,10 @@ static int egn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *bat
     memcpy(theta0, theta, n * sizeof(float));
     ls_line line = {cv, batch, theta, theta0, p, n};
     double alpha, L1;
-    if (e->line_search) {
-        double a0 = fmin(e->ls_grow * opt->scalars[S_ALPHA_PREV], e->lr);
-        ls_result ls = optim_armijo(optim_line_loss, &line, L0, slope, a0, e->ls_c, e->ls_shrink, e->ls_tries);
-        info->ls_tries = ls.tries;
-        if (!ls.accepted) {
-            memcpy(theta, theta0, n * sizeof(float));
-            rc = CURVO_E_REJECTED;
-            goto reject;
-        }
-        alpha = ls.alpha, L1 = ls.f;
-    } else {
-        alpha = e->lr;
-        L1 = optim_line_loss(&line, alpha);
-        if (!isfinite(L1)) {
-            memcpy(theta, theta0, n * sizeof(float));
-            rc = CURVO_E_NUMERIC;
-            goto reject;
-        }
-    }
+    double a0 = e->line_search ? fmin(e->ls_grow * opt->scalars[S_ALPHA_PREV], e->lr) : e->lr;
+    if ((rc = optim_line_step(&line, e->line_search, L0, slope, a0, e->ls_c, e->ls_shrink, e->ls_tries, &alpha, &L1,
+                              &info->ls_tries)))
+        goto reject;
     if (e->adaptive) {
         double predicted = alpha * slope + 0.5 * alpha * alpha * pGp;
         lambda = optim_adapt_damping(lambda, (L1 - L0) / predicted, e->gain_low, e->gain_high, e->lambda_up,
@@ -260,7 +228,7 @@ static int egn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *bat
     opt->scalars[S_ALPHA_PREV] = alpha;
     opt->t++;
     info->lr = alpha;
-    info->step_norm = alpha * sqrt(dotf(p, p, n));
+    info->step_norm = alpha * sqrt(la_dot(p, p, n));
     rc = CURVO_OK;
     goto out;
 reject: /* theta is as it was; more damping for the next try */

@@ -1,6 +1,7 @@
 /* linesearch.c — what the second-order methods share around their directions: Armijo backtracking,
  * the gain-ratio damping rule, and the loss along a line through the curvature context. */
 #include <math.h>
+#include <string.h>
 
 #include "optim/optim.h"
 
@@ -37,4 +38,22 @@ double optim_line_loss(void *line, double alpha) {
     for (size_t i = 0; i < l->n; i++) l->theta[i] = l->theta0[i] + a * l->p[i];
     if (curvo_curv_set_batch(l->cv, l->batch) != CURVO_OK) return NAN;
     return curvo_curv_loss(l->cv);
+}
+
+int optim_line_step(ls_line *line, int line_search, double f0, double slope, double alpha0, double c,
+                    double shrink, int max_tries, double *alpha, double *loss, int *tries) {
+    int rc = CURVO_OK;
+    if (line_search) {
+        ls_result ls = optim_armijo(optim_line_loss, line, f0, slope, alpha0, c, shrink, max_tries);
+        *tries = ls.tries;
+        *alpha = ls.alpha, *loss = ls.f;
+        if (!ls.accepted) rc = CURVO_E_REJECTED;
+    } else {
+        *tries = 0;
+        *alpha = alpha0;
+        *loss = optim_line_loss(line, alpha0);
+        if (!isfinite(*loss)) rc = CURVO_E_NUMERIC;
+    }
+    if (rc) memcpy(line->theta, line->theta0, line->n * sizeof(float));
+    return rc;
 }

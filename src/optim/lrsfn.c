@@ -9,7 +9,7 @@
  *
  *   p = -(U |Lambda| U^T + gamma I)^-1 g = -(1/gamma) (g - U D U^T g),  D = |lambda| / (|lambda| + gamma)
  *   w = w + alpha p,  alpha fixed (lr), by Armijo from lr (c = 1e-4, halving), or spectral
- *   min(1e-2, 0.1 / |lambda_1|).
+ *   min(1e-2, 0.1 / |lambda_1|); a step whose loss is not finite is rejected.
  * Outside span(U) the step is -alpha g / gamma: an effective learning rate alpha / gamma.
  * The basis is refreshed every `refresh` steps; between refreshes the last one is reused.
  */
@@ -149,27 +149,11 @@ static int lrsfn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *b
     }
     memcpy(theta0, theta, n * sizeof(float));
     ls_line line = {cv, batch, theta, theta0, p, n};
-    double alpha = q->lr;
+    double alpha = q->lr, L1;
     if (q->step_rule == 2) alpha = fmin(1e-2, 0.1 / fmax(fabs(opt->dstate[0]), 1e-30));
-    if (q->step_rule == 1) {
-        ls_result ls = optim_armijo(optim_line_loss, &line, L0, slope, q->lr, q->ls_c, 0.5, q->ls_tries);
-        info->ls_tries = ls.tries;
-        if (!ls.accepted) {
-            memcpy(theta, theta0, n * sizeof(float));
-            rc = CURVO_E_REJECTED;
-            goto restore;
-        }
-        alpha = ls.alpha;
-    } else {
-        const float a = (float)alpha;
-        for (size_t i = 0; i < n; i++) theta[i] = theta0[i] + a * p[i];
-        for (size_t i = 0; i < n; i++)
-            if (!isfinite(theta[i])) {
-                memcpy(theta, theta0, n * sizeof(float));
-                rc = CURVO_E_NUMERIC;
-                goto restore;
-            }
-    }
+    if ((rc = optim_line_step(&line, q->step_rule == 1, L0, slope, alpha, q->ls_c, 0.5, q->ls_tries, &alpha, &L1,
+                              &info->ls_tries)))
+        goto restore;
     opt->t++;
     info->lr = alpha;
     info->step_norm = alpha * sqrt(pp);

@@ -88,6 +88,13 @@ typedef struct ls_line {
 /* ls_eval_fn over an ls_line: sets theta and returns the loss (NaN on failure). */
 double optim_line_loss(void *line, double alpha);
 
+/* Moves theta along the line: with line_search, Armijo from alpha0 (shrink, c, max_tries); without,
+ * the fixed step alpha0 (its loss still evaluated). On success *alpha and *loss hold the step and the
+ * new loss; otherwise theta is restored to theta0 and the result is CURVO_E_REJECTED (no trial
+ * passed) or CURVO_E_NUMERIC (the fixed step's loss is not finite). *tries counts evaluations. */
+int optim_line_step(ls_line *line, int line_search, double f0, double slope, double alpha0, double c,
+                    double shrink, int max_tries, double *alpha, double *loss, int *tries);
+
 /* Conjugate gradient on A x = b from x = 0, A symmetric positive definite given by matvec; with a
  * diagonal preconditioner minv (z = minv o r) when not NULL. Stops when max|r| <= tol or after
  * max_iters iterations. work: 3 vectors of n floats. On return x (n) and Ax (n) = A x (tracked as

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "linalg/vec.h"
 #include "optim/optim.h"
 
 #define P(field) offsetof(curvo_opt_params, sgn.field)
@@ -71,12 +72,6 @@ static int damped_ggn_apply(void *ctx, const float *v, float *Av) {
     return CURVO_OK;
 }
 
-static double dotf(const float *a, const float *b, size_t n) {
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return s;
-}
-
 static int sgn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *batch, curvo_step_info *info) {
     const curvo_sgn_params *q = &opt->p.sgn;
     size_t n = opt->n;
@@ -105,33 +100,18 @@ static int sgn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *bat
     info->cg_iters = iters;
     if (rc == CURVO_E_NUMERIC) goto reject;
     if (rc) return rc;
-    double slope = -dotf(rhs, delta, n); /* g_hat^T delta */
+    double slope = -la_dot(rhs, delta, n); /* g_hat^T delta */
     if (!(slope < 0.0) || !isfinite(slope)) {
         rc = isfinite(slope) ? CURVO_E_REJECTED : CURVO_E_NUMERIC;
         goto reject;
     }
-    double dGd = dotf(delta, Adelta, n) - rho * dotf(delta, delta, n);
+    double dGd = la_dot(delta, Adelta, n) - rho * la_dot(delta, delta, n);
     memcpy(theta0, theta, n * sizeof(float));
     ls_line line = {cv, batch, theta, theta0, delta, n};
     double alpha, L1;
-    if (q->line_search) {
-        ls_result ls = optim_armijo(optim_line_loss, &line, L0, slope, q->lr, q->ls_c, q->ls_shrink, q->ls_tries);
-        info->ls_tries = ls.tries;
-        if (!ls.accepted) {
-            memcpy(theta, theta0, n * sizeof(float));
-            rc = CURVO_E_REJECTED;
-            goto reject;
-        }
-        alpha = ls.alpha, L1 = ls.f;
-    } else {
-        alpha = q->lr;
-        L1 = optim_line_loss(&line, alpha);
-        if (!isfinite(L1)) {
-            memcpy(theta, theta0, n * sizeof(float));
-            rc = CURVO_E_NUMERIC;
-            goto reject;
-        }
-    }
+    if ((rc = optim_line_step(&line, q->line_search, L0, slope, q->lr, q->ls_c, q->ls_shrink, q->ls_tries, &alpha,
+                              &L1, &info->ls_tries)))
+        goto reject;
     if (q->adaptive) {
         double predicted = alpha * slope + 0.5 * alpha * alpha * dGd;
         rho = optim_adapt_damping(rho, (L1 - L0) / predicted, q->gain_low, q->gain_high, q->rho_up, q->rho_down,
@@ -141,7 +121,7 @@ static int sgn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *bat
     opt->scalars[S_RHO] = rho;
     opt->t++;
     info->lr = alpha;
-    info->step_norm = alpha * sqrt(dotf(delta, delta, n));
+    info->step_norm = alpha * sqrt(la_dot(delta, delta, n));
     return CURVO_OK;
 reject: /* theta as it was; more damping next time */
     opt->scalars[S_RHO] = fmin(rho * q->rho_up, q->rho_max);

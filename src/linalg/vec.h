@@ -1,0 +1,15 @@
+/* vec.h — vector kernels shared by the optimizers: float vectors, double accumulation. */
+#ifndef CURVO_LINALG_VEC_H
+#define CURVO_LINALG_VEC_H
+
+#include <stddef.h>
+
+/* sum a_i b_i, accumulated in double */
+double la_dot(const float *a, const float *b, size_t n);
+/* max |a_i| */
+double la_max_abs(const float *a, size_t n);
+/* 1 if every entry is finite */
+int la_all_finite(const float *a, size_t n);
+int la_all_finite_d(const double *a, size_t n);
+
+#endif
