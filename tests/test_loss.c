@@ -66,6 +66,18 @@ static void strings_and_rng(void) {
     TU_CHECK(same, "same seed, same stream");
     TU_CHECK(in_range, "uniform in [0,1), below(10) < 10");
     TU_CHECK(fabs(mean / 100000 - 0.5) < 0.01, "uniform mean %.4f", mean / 100000);
+    /* the bulk normal fill: mean 0, variance 1, an odd count filled completely, reproducible */
+    static float z[200001], z2[200001];
+    z[200000] = NAN;
+    curvo_rng_seed(&a, 9);
+    curvo_rng_fill_normal(&a, z, 200001);
+    curvo_rng_seed(&a, 9);
+    curvo_rng_fill_normal(&a, z2, 200001);
+    double m1 = 0, m2 = 0;
+    for (int i = 0; i < 200001; i++) m1 += z[i], m2 += (double)z[i] * z[i];
+    m1 /= 200001, m2 = m2 / 200001 - m1 * m1;
+    TU_CHECK(fabs(m1) < 0.01 && fabs(m2 - 1.0) < 0.02 && isfinite(z[200000]), "normal fill: mean %.4f var %.4f", m1, m2);
+    TU_CHECK(!memcmp(z, z2, sizeof z), "normal fill reproducible");
 }
 
 int main(void) {

@@ -1,6 +1,7 @@
 /* rng.c — xoshiro256** random numbers with explicit state, seeded by splitmix64.
  * Normal deviates by the Box-Muller transform (one of each pair is used, so the stream position
- * depends only on how many numbers were drawn). */
+ * depends only on how many numbers were drawn); bulk fills by Marsaglia's polar method, which needs
+ * no trigonometry and uses both deviates of each accepted pair (in float, from 24-bit uniforms). */
 #include <math.h>
 
 #include "curvo.h"
@@ -47,4 +48,21 @@ uint64_t curvo_rng_below(curvo_rng *rng, uint64_t n) {
     do r = curvo_rng_next(rng);
     while (r >= limit);
     return r % n;
+}
+
+void curvo_rng_fill_normal(curvo_rng *rng, float *x, size_t n) {
+    const float scale = 0x1.0p-23f; /* 24-bit uniforms in [-1, 1), two from each 64-bit draw */
+    size_t i = 0;
+    while (i < n) {
+        float u, v, s;
+        do {
+            uint64_t r = curvo_rng_next(rng);
+            u = (float)(int32_t)((uint32_t)(r >> 40) - (1u << 23)) * scale;
+            v = (float)(int32_t)((uint32_t)((r >> 8) & 0xffffffu) - (1u << 23)) * scale;
+            s = u * u + v * v;
+        } while (s >= 1.0f || s == 0.0f);
+        float f = sqrtf(-2.0f * logf(s) / s);
+        x[i++] = u * f;
+        if (i < n) x[i++] = v * f;
+    }
 }

@@ -2,7 +2,7 @@
  * The exact Hessian of a sub-batch, through Hessian-vector products, is approximated by its k
  * eigenpairs of largest |lambda| from a randomized eigensolver (Halko, Martinsson, Tropp):
  *
- *   Omega ~ N(0,1)^{n x (k+p)},  Y = H Omega,  Q = qr(Y),  T = Q^T H Q,  T = V Lambda V^T,
+ *   Omega ~ N(0,1)^{n x (k+p)},  Y = H Omega,  Q = orth(Y),  T = Q^T H Q,  T = V Lambda V^T,
  *   U = Q V_k (the k largest |lambda|)                         2(k+p) blocked Hessian products
  *
  * and the saddle-free Levenberg-Marquardt step uses |Lambda| through Woodbury:
@@ -45,31 +45,57 @@ static int by_abs_desc(const void *a, const void *b) {
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
+/* Orthonormalizes the m rows of Y (m, n) in place: CholeskyQR2 in double (two rounds of
+ * G = Y Y^T = R^T R, Y = R^-T Y: level-3 BLAS, unlike Householder QR on a tall, thin matrix), or
+ * Householder QR when Y is too ill-conditioned for it. yd: m * n doubles of work. */
+static int orthonormalize_rows(float *Y, int m, size_t n, double *yd) {
+    double G[64 * 64], *Gh = NULL, *g = G;
+    if (m > 64 && !(g = Gh = malloc((size_t)m * m * sizeof(double)))) return CURVO_E_NOMEM;
+    for (size_t i = 0; i < (size_t)m * n; i++) yd[i] = Y[i];
+    int ok = 1;
+    for (int round = 0; round < 2 && ok; round++) {
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, m, (int)n, 1.0, yd, (int)n, 0.0, g, m);
+        ok = LAPACKE_dpotrf_work(LAPACK_ROW_MAJOR, 'U', m, g, m) == 0;
+        if (ok)
+            cblas_dtrsm(CblasRowMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit, m, (int)n, 1.0, g, m, yd,
+                        (int)n);
+    }
+    free(Gh);
+    if (ok) {
+        for (size_t i = 0; i < (size_t)m * n; i++) Y[i] = (float)yd[i];
+        return CURVO_OK;
+    }
+    /* Householder: Y (m, n) row-major is the n x m column-major matrix [y_1 .. y_m] */
+    float *tau = malloc((size_t)m * sizeof(float));
+    int rc = tau && LAPACKE_sgeqrf(LAPACK_COL_MAJOR, (int)n, m, Y, (int)n, tau) == 0 &&
+                     LAPACKE_sorgqr(LAPACK_COL_MAJOR, (int)n, m, m, Y, (int)n, tau) == 0
+                 ? CURVO_OK
+                 : CURVO_E_NUMERIC;
+    free(tau);
+    return rc;
+}
+
 /* Randomized eigendecomposition of the Hessian of batch `hb`: U (k, n) into opt->vec, eigenvalues
- * (sorted by |lambda|, largest first) into opt->dstate. */
-static int refresh_basis(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *hb, int *kept) {
+ * (sorted by |lambda|, largest first) into opt->dstate. Y and HQ: (m, n) work. */
+static int refresh_basis(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *hb, float *Y, float *HQ,
+                         int *kept) {
     size_t n = opt->n;
     int k = opt->p.lrsfn.rank, m = k + opt->p.lrsfn.oversampling;
     if ((size_t)m > n) m = (int)n;
     if (k > m) k = m;
-    float *Y = malloc((size_t)m * n * sizeof(float)), *HQ = malloc((size_t)m * n * sizeof(float));
-    float *tau = malloc((size_t)m * sizeof(float)), *T = malloc((size_t)m * m * sizeof(float));
+    float *T = malloc((size_t)m * m * sizeof(float));
     double *Td = malloc((size_t)m * m * sizeof(double)), *ev = malloc((size_t)m * sizeof(double));
     double *order = malloc((size_t)m * 2 * sizeof(double));
     float *Vk = malloc((size_t)k * m * sizeof(float));
+    double *yd = optim_dwork(opt, (size_t)m * n);
     int rc = CURVO_E_NOMEM;
-    if (!Y || !HQ || !tau || !T || !Td || !ev || !order || !Vk) goto out;
+    if (!T || !Td || !ev || !order || !Vk || !yd) goto out;
     if ((rc = curvo_curv_set_batch(cv, hb))) goto out;
-    /* Omega (m, n) rows of N(0,1); Y = H Omega */
-    for (size_t i = 0; i < (size_t)m * n; i++) HQ[i] = (float)curvo_rng_normal(&opt->rng);
-    if ((rc = curvo_curv_hvp(cv, HQ, m, Y))) goto out;
-    /* Y stored (m, n) row-major is Y^T... i.e. the n x m matrix [y_1 .. y_m] in column-major: QR it */
-    if (LAPACKE_sgeqrf(LAPACK_COL_MAJOR, (int)n, m, Y, (int)n, tau) != 0 ||
-        LAPACKE_sorgqr(LAPACK_COL_MAJOR, (int)n, m, m, Y, (int)n, tau) != 0) {
-        rc = CURVO_E_NUMERIC;
+    /* Omega (m, n) rows of N(0,1); Y = H Omega; Q = orth(Y); HQ = H Q */
+    curvo_rng_fill_normal(&opt->rng, HQ, (size_t)m * n);
+    if ((rc = curvo_curv_hvp(cv, HQ, m, Y)) || (rc = orthonormalize_rows(Y, m, n, yd)) ||
+        (rc = curvo_curv_hvp(cv, Y, m, HQ)))
         goto out;
-    }
-    if ((rc = curvo_curv_hvp(cv, Y, m, HQ))) goto out; /* rows of HQ = H q_a */
     /* T = Q^T H Q (m, m), symmetrised, in double for the eigensolver */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, m, (int)n, 1.0f, Y, (int)n, HQ, (int)n, 0.0f, T, m);
     for (int a = 0; a < m; a++)
@@ -94,7 +120,7 @@ static int refresh_basis(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch
         if (!isfinite(opt->dstate[j])) rc = CURVO_E_NUMERIC;
     *kept = k;
 out:
-    free(Y), free(HQ), free(tau), free(T), free(Td), free(ev), free(order), free(Vk);
+    free(T), free(Td), free(ev), free(order), free(Vk);
     return rc;
 }
 
@@ -103,9 +129,11 @@ static int lrsfn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *b
     size_t n = opt->n;
     int k = q->rank;
     info->damping = q->gamma;
-    float *sc = optim_scratch(opt, 2);
+    int m = q->rank + q->oversampling;
+    float *sc = optim_scratch(opt, 2 + 2 * m);
     if (!sc) return CURVO_E_NOMEM;
-    float *theta0 = sc, *p = sc + n; /* (n) each */
+    float *theta0 = sc, *p = sc + n;                       /* (n) each */
+    float *Y = sc + 2 * n, *HQ = sc + (2 + (size_t)m) * n; /* (m, n) each */
     float *theta = curvo_model_params(curvo_curv_model(cv));
     int rc = optim_eval_gradient(opt, cv, batch, info);
     if (rc) return rc;
@@ -120,7 +148,7 @@ static int lrsfn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *b
         curvo_optimizer_save_state(opt, backup, saved_state);
         curvo_batch hb = *batch;
         if (q->hess_batch > 0 && q->hess_batch < hb.b) hb.b = q->hess_batch;
-        rc = refresh_basis(opt, cv, &hb, &kept);
+        rc = refresh_basis(opt, cv, &hb, Y, HQ, &kept);
         if (rc) goto restore;
         opt->dstate[k] = 1.0;
         refreshed = 1;
