@@ -73,8 +73,8 @@ double curvo_rng_uniform(curvo_rng *rng);         /* in [0, 1) */
 double curvo_rng_normal(curvo_rng *rng);          /* standard normal */
 uint64_t curvo_rng_below(curvo_rng *rng, uint64_t n); /* uniform in [0, n), n > 0 */
 /* n standard normal floats (Marsaglia's polar method in float on 24-bit uniforms, both deviates of
- * each pair used): the fast
- * way to fill a large random matrix. A different stream from repeated curvo_rng_normal calls. */
+ * each pair used): the fast way to fill a large random matrix. A different stream from repeated
+ * curvo_rng_normal calls. */
 void curvo_rng_fill_normal(curvo_rng *rng, float *x, size_t n);
 
 /* ---------------------------------------------------------------- models */

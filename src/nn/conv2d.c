@@ -1,24 +1,29 @@
 /* conv2d.c — 2-D convolution (cross-correlation) with zero padding and stride, by im2col + GEMM.
  * Per sample, NCHW: x (in_c, in_h, in_w), y (out, oh, ow) with oh = (in_h + 2 pad - k)/stride + 1.
  * Parameters: W (out, in_c, k, k) row-major, then b (out). With CKK = in_c*k*k, P = oh*ow and
- * N = b*P, the whole batch is one im2col matrix cols(X) (CKK, N): row (c*k + ki)*k + kj, column
- * i*P + oy*ow + ox. Outputs and their adjoints are batch-major (b, out, P); the GEMMs want them
- * channel-major, so Y' (out, N) denotes Y with columns i*P + p (a gather/scatter of contiguous
- * P-chunks). Each action is then one large GEMM per vector, over all N columns:
- *   forward: Y' = W cols(X) + b 1^T                          W viewed as (out, CKK)
- *   vjp:  dX = col2im(W^T dY');  dW += dY' cols(X)^T;  db += dY' 1
- *   jvp:  Ydot' = W cols(Xdot) + Wdot cols(X) + bdot 1^T
- *   soa:  dXdot = col2im(W^T dYdot' + Wdot^T dY');
- *         dWdot += dYdot' cols(X)^T + dY' cols(Xdot)^T;  dbdot += dYdot' 1
+ * cols(X_i) the (CKK, P) im2col matrix of sample i (row (c*k + ki)*k + kj, column oy*ow + ox):
+ *   forward: Y_i = W cols_i + b 1^T                        W viewed as (out, CKK)
+ *   vjp:  dX_i = col2im(W^T dY_i);  dW += dY_i cols_i^T;  db += dY_i 1
+ *   jvp:  Ydot_i = W cols(Xdot_i) + Wdot cols_i + bdot 1^T
+ *   soa:  dXdot_i = col2im(W^T dYdot_i + Wdot^T dY_i);
+ *         dWdot += dYdot_i cols_i^T + dY_i cols(Xdot_i)^T;  dbdot += dYdot_i 1
  *   gram: the per-sample gradient of cotangent row (j, i) is [dY_{j,i} cols_i^T, dY_{j,i} 1]
- *         (out*CKK + out numbers), cols_i the P columns of sample i; conv shares few weights, so
- *         these rows are materialised as a (k*b, n_params) matrix M and the Gram block is M M^T.
- * Workspace: cols (CKK, N), filled by forward and kept for the later actions; then the scratch
- * of one action: tcols (CKK, N) for cols(Xdot) or W^T dY', and od, oy (out, N) for channel-major
- * outputs and adjoints (od also receives the forward's GEMM).
- * im2col, col2im, the gather/scatter and the bias sums are split over OpenMP threads so that
- * every output element is written by one thread in a fixed order: results do not depend on the
- * thread count. BLAS is never called inside a parallel region.
+ *         (out*CKK + out numbers); conv shares few weights, so these rows are materialised as a
+ *         (k*b, n_params) matrix M and the Gram block is M M^T.
+ * How it runs. The batch goes in groups of g = conv_group(m, b) samples whose columns (about
+ * CONV_GROUP_FLOATS floats) stay in cache from im2col through the GEMMs to col2im; writing the
+ * whole batch's columns out to memory and reading them back costs more than rebuilding a group's
+ * from x, which every action does (x is in the context), so nothing is kept between actions.
+ * The GEMMs are one per sample and vector, as above: they read and write the NCHW layout
+ * directly, and at this size (one sample) OpenBLAS runs them in the calling thread with its
+ * small-matrix kernels, as fast here as one large GEMM, and without waking its own thread pool
+ * (which, busy next to OpenMP's, made both slower). The loops between them — im2col, col2im, the
+ * bias terms — are split over OpenMP threads so that every output element is written by one
+ * thread in a fixed order; parameter adjoints accumulate sample by sample in order. Results thus
+ * depend neither on the thread count nor (except the bias sums' grouping) on g. BLAS is never
+ * called inside a parallel region.
+ * Workspace, for one group: the kernel's taps (CKK conv_tap, refilled by each action), then
+ * cols (g, CKK, P) cols(X_i) and tcols (g, CKK, P) for cols(Xdot_i) or the adjoint columns.
  */
 #include <cblas.h>
 #include <math.h>
@@ -37,8 +42,10 @@
 #define CONV_LANES 16
 /* floats per block in the copies of short rows */
 #define CONV_BLOCK 8
-/* floats of one row of the adjoint columns that col2im reads in one go */
-#define CONV_RUN 4096
+/* target size in floats of a group's im2col columns (see above); a compile-time knob */
+#ifndef CONV_GROUP_FLOATS
+#define CONV_GROUP_FLOATS 196608
+#endif
 
 int nn_conv2d_setup(module *m, int out_channels, int kernel, int stride, int padding) {
     if (out_channels < 1 || kernel < 1 || stride < 1 || padding < 0) return CURVO_E_SHAPE;
@@ -62,26 +69,73 @@ static size_t conv_ckk(const module *m) { return (size_t)m->in_c * m->kernel * m
 /* output positions per channel: oh * ow */
 static size_t conv_npos(const module *m) { return (size_t)m->out_h * m->out_w; }
 
-/* The workspace of a pass of b samples, N = b*P columns. */
+/* One tap (c, ki, kj) of the kernel, i.e. one row r = (c*k + ki)*k + kj of cols: output (oy, ox)
+ * reads input (oy*s + dy, ox*s + dx) of plane c. */
+typedef struct conv_tap {
+    int c;        /* input channel */
+    int dy, dx;   /* ki - pad, kj - pad */
+    int ylo, yhi; /* the output rows whose input row lies inside the plane */
+    int xlo, xhi; /* the output columns whose input column lies inside the plane */
+} conv_tap;
+
+/* The workspace of one group (g samples). */
 typedef struct conv_bufs {
-    float *cols;  /* (CKK, N) cols(X), filled by forward */
-    float *tcols; /* (CKK, N) scratch: cols(Xdot_j) or the adjoint columns W^T dY' */
-    float *od;    /* (out, N) scratch: channel-major outputs or adjoints of one vector */
-    float *oy;    /* (out, N) scratch: dY' in soa, shared by every tangent */
+    conv_tap *taps; /* (CKK) */
+    float *cols;    /* (g, CKK, P) cols(X_i) of the group's samples */
+    float *tcols;   /* (g, CKK, P) cols(Xdot_i), or the adjoint columns W^T dY_i */
 } conv_bufs;
 
-static size_t conv_ws_bytes(const module *m, int b) {
-    size_t n = (size_t)b * conv_npos(m);
-    return (2 * conv_ckk(m) + 2 * (size_t)m->units) * n * sizeof(float);
+/* samples per group for a batch of b: columns of about CONV_GROUP_FLOATS, at least one sample */
+static int conv_group(const module *m, int b) {
+    size_t per = conv_ckk(m) * conv_npos(m), g = CONV_GROUP_FLOATS / per;
+    if (g < 1) g = 1;
+    return g < (size_t)b ? (int)g : b;
 }
 
+/* bytes of the tap table, rounded up to a cache line so that the columns after it are aligned */
+static size_t conv_taps_bytes(const module *m) {
+    return (conv_ckk(m) * sizeof(conv_tap) + 63) / 64 * 64;
+}
+
+static size_t conv_ws_bytes(const module *m, int b) {
+    size_t group = (size_t)conv_group(m, b) * conv_ckk(m) * conv_npos(m);
+    return conv_taps_bytes(m) + 2 * group * sizeof(float);
+}
+
+/* The outputs [*lo, *hi) along one axis whose input o*s + d lies inside [0, len). */
+static void tap_range(int d, int s, int len, int nout, int *lo, int *hi) {
+    int l, h;
+    if (s == 1) { /* no division in the common case */
+        l = d >= 0 ? 0 : -d;
+        h = len - d;
+    } else {
+        l = d >= 0 ? 0 : (-d + s - 1) / s;
+        h = len - 1 - d < 0 ? 0 : (len - 1 - d) / s + 1;
+    }
+    if (h > nout) h = nout;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
+/* Splits the workspace and fills its tap table. */
 static conv_bufs conv_bufs_of(const module *m, void *ws, int b) {
-    size_t n = (size_t)b * conv_npos(m), ckk = conv_ckk(m), out = (size_t)m->units;
+    size_t group = (size_t)conv_group(m, b) * conv_ckk(m) * conv_npos(m);
+    int k = m->kernel, nc = m->in_c;
     conv_bufs w;
-    w.cols = ws;
-    w.tcols = w.cols + ckk * n;
-    w.od = w.tcols + ckk * n;
-    w.oy = w.od + out * n;
+    w.taps = ws;
+    w.cols = (float *)((char *)ws + conv_taps_bytes(m));
+    w.tcols = w.cols + group;
+    conv_tap *tp = w.taps;
+    for (int c = 0; c < nc; c++)
+        for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < k; kj++, tp++) {
+                tp->c = c;
+                tp->dy = ki - m->pad;
+                tp->dx = kj - m->pad;
+                tap_range(tp->dy, m->stride, m->in_h, m->out_h, &tp->ylo, &tp->yhi);
+                tap_range(tp->dx, m->stride, m->in_w, m->out_w, &tp->xlo, &tp->xhi);
+            }
     return w;
 }
 
@@ -100,321 +154,322 @@ static void conv_init(const module *m, float *theta, curvo_rng *rng, int next_is
     memset(theta + nw, 0, (size_t)m->units * sizeof(float));
 }
 
-/* The first and last of the contiguous range t in [0, n) that this thread of an OpenMP team gets
- * (the whole range outside a parallel region): a static split that does not depend on timing. */
-static void omp_share(long n, long *lo, long *hi) {
+/* The contiguous part [*lo, *hi) of [0, n) that this thread of an OpenMP team takes (all of it
+ * outside a parallel region): a static split, the same from run to run. */
+static void omp_share(size_t n, size_t *lo, size_t *hi) {
 #ifdef _OPENMP
-    long nt = omp_get_num_threads(), id = omp_get_thread_num();
+    size_t nt = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
 #else
-    long nt = 1, id = 0;
+    size_t nt = 1, id = 0;
 #endif
-    long q = n / nt, rem = n % nt;
+    size_t q = n / nt, rem = n % nt;
     *lo = id * q + (id < rem ? id : rem);
     *hi = *lo + q + (id < rem ? 1 : 0);
 }
 
-/* The output columns [*lo, *hi) whose tap at column offset d = kj - pad lands inside the input
- * row: 0 <= ox*s + d < w. */
-static void tap_range(int d, int s, int w, int ow, int *lo, int *hi) {
-    int l, h;
-    if (s == 1) { /* no division in the common case */
-        l = d >= 0 ? 0 : -d;
-        h = w - d;
+/* dst (n) <- src (n). Rows here are short, so they are copied by fixed-size blocks (inlined)
+ * rather than by a library call; the last block ends at n, overlapping the one before. */
+static inline void copy_row(float *restrict dst, const float *restrict src, int n) {
+    if (n >= CONV_BLOCK) {
+        int o = 0;
+        for (; o + CONV_BLOCK < n; o += CONV_BLOCK)
+            memcpy(dst + o, src + o, CONV_BLOCK * sizeof(float));
+        memcpy(dst + (n - CONV_BLOCK), src + (n - CONV_BLOCK), CONV_BLOCK * sizeof(float));
+    } else if (n >= CONV_BLOCK / 2) {
+        memcpy(dst, src, CONV_BLOCK / 2 * sizeof(float));
+        memcpy(dst + (n - CONV_BLOCK / 2), src + (n - CONV_BLOCK / 2),
+               CONV_BLOCK / 2 * sizeof(float));
     } else {
-        l = d >= 0 ? 0 : (-d + s - 1) / s;
-        h = w - 1 - d < 0 ? 0 : (w - 1 - d) / s + 1;
+        for (int o = 0; o < n; o++) dst[o] = src[o];
     }
-    if (h > ow) h = ow;
-    if (l > h) l = h;
-    *lo = l;
-    *hi = h;
 }
 
-/* One tap (c, ki, kj) of the kernel, i.e. one row of cols. */
-typedef struct conv_tap {
-    size_t c;      /* input channel */
-    int ki, d;     /* kernel row; column offset d = kj - pad */
-    int lo, hi;    /* the output columns that land inside the input row (tap_range) */
-} conv_tap;
-
-static conv_tap conv_tap_of(const module *m, size_t r) {
-    size_t k = (size_t)m->kernel, kk = k * k;
-    conv_tap tp;
-    tp.c = r / kk;
-    tp.ki = (int)(r % kk / k);
-    tp.d = (int)(r % k) - m->pad;
-    tap_range(tp.d, m->stride, m->in_w, m->out_w, &tp.lo, &tp.hi);
-    return tp;
+/* dst (n) += src (n) */
+static inline void add_row(float *restrict dst, const float *restrict src, int n) {
+    int o = 0;
+    for (; o + CONV_BLOCK <= n; o += CONV_BLOCK)
+        for (int l = 0; l < CONV_BLOCK; l++) dst[o + l] += src[o + l];
+    for (; o < n; o++) dst[o] += src[o];
 }
 
-/* dst (P) <- the row of cols for tap tp of one sample, xc (in_h, in_w) its input plane tp.c:
- * the tap's input value at every output position, zero where it falls in the padding. */
-static void im2col_seg(const module *m, const conv_tap *tp, const float *restrict xc,
+/* dst (P) <- row tp of cols(x_i), xc (in_h, in_w) the sample's input plane tp->c: the tap's input
+ * value at every output position, zero where it falls in the padding. */
+static void im2col_row(const module *m, const conv_tap *tp, const float *restrict xc,
                        float *restrict dst) {
-    int s = m->stride, pad = m->pad, h = m->in_h, w = m->in_w, oh = m->out_h, ow = m->out_w;
-    int d = tp->d, lo = tp->lo, hi = tp->hi;
-    for (int oy = 0; oy < oh; oy++) {
-        float *restrict drow = dst + (size_t)oy * ow;
-        int iy = oy * s - pad + tp->ki;
-        if (iy < 0 || iy >= h) {
-            memset(drow, 0, (size_t)ow * sizeof(float));
-            continue;
+    int s = m->stride, w = m->in_w, oh = m->out_h, ow = m->out_w;
+    int xlo = tp->xlo, xhi = tp->xhi;
+    if (tp->ylo > 0) memset(dst, 0, (size_t)tp->ylo * ow * sizeof(float));
+    if (s == 1 && xlo == 0 && xhi == ow) { /* the common case: whole rows, no padding */
+        const float *src = xc + (size_t)(tp->ylo + tp->dy) * w + tp->dx;
+        float *drow = dst + (size_t)tp->ylo * ow;
+        for (int oy = tp->ylo; oy < tp->yhi; oy++, src += w, drow += ow) copy_row(drow, src, ow);
+    } else {
+        for (int oy = tp->ylo; oy < tp->yhi; oy++) {
+            float *restrict drow = dst + (size_t)oy * ow;
+            const float *restrict srow = xc + (size_t)(oy * s + tp->dy) * w;
+            for (int ox = 0; ox < xlo; ox++) drow[ox] = 0.0f;
+            if (s == 1)
+                copy_row(drow + xlo, srow + (xlo + tp->dx), xhi - xlo);
+            else
+                for (int ox = xlo; ox < xhi; ox++) drow[ox] = srow[ox * s + tp->dx];
+            for (int ox = xhi; ox < ow; ox++) drow[ox] = 0.0f;
         }
-        const float *restrict src = xc + (size_t)iy * w;
-        for (int ox = 0; ox < lo; ox++) drow[ox] = 0.0f;
-        if (s == 1 && hi - lo >= CONV_BLOCK) {
-            /* Rows are short, so they are copied by blocks rather than by a library call; the
-             * last block ends at hi, overlapping the one before (rewriting the same values). */
-            for (int ox = lo;; ox += CONV_BLOCK) {
-                if (ox > hi - CONV_BLOCK) ox = hi - CONV_BLOCK;
-                for (int l = 0; l < CONV_BLOCK; l++) drow[ox + l] = src[ox + d + l];
-                if (ox == hi - CONV_BLOCK) break;
-            }
-        } else if (s == 1) {
-            for (int ox = lo; ox < hi; ox++) drow[ox] = src[ox + d];
-        } else {
-            for (int ox = lo; ox < hi; ox++) drow[ox] = src[ox * s + d];
-        }
-        for (int ox = hi; ox < ow; ox++) drow[ox] = 0.0f;
     }
+    if (tp->yhi < oh)
+        memset(dst + (size_t)tp->yhi * ow, 0, (size_t)(oh - tp->yhi) * ow * sizeof(float));
 }
 
-/* cols (CKK, b*P) <- im2col of the batch x (b, in_c, in_h, in_w). The CKK*b segments of P
- * columns, (row r, sample i) at t = r*b + i, are split into one contiguous range per thread, so
- * each thread writes one contiguous part of cols. */
-static void im2col_batch(const module *m, const float *x, int b, float *cols) {
-    size_t ckk = conv_ckk(m), np = conv_npos(m), n = (size_t)b * np, in = module_in_size(m);
-    size_t plane = (size_t)m->in_h * m->in_w;
-    long nseg = (long)(ckk * (size_t)b);
-#pragma omp parallel if (ckk * n >= CONV_OMP_MIN)
+/* cols (nb, CKK, P) <- cols(x_i) of nb samples x (nb, in_c, in_h, in_w). The nb*CKK rows are
+ * split into one contiguous range per thread. */
+static void im2col(const module *m, const conv_tap *taps, const float *x, int nb, float *cols) {
+    size_t ckk = conv_ckk(m), np = conv_npos(m), in = module_in_size(m);
+    size_t plane = (size_t)m->in_h * m->in_w, nrows = (size_t)nb * ckk;
+#pragma omp parallel if (nrows * np >= CONV_OMP_MIN)
     {
-        long t, t1;
-        omp_share(nseg, &t, &t1);
-        size_t r = (size_t)t / (size_t)b, i = (size_t)t % (size_t)b;
-        for (; t < t1; r++, i = 0) {
-            conv_tap tp = conv_tap_of(m, r);
-            const float *xc = x + tp.c * plane;
-            for (; i < (size_t)b && t < t1; i++, t++) im2col_seg(m, &tp, xc + i * in, cols + r * n + i * np);
+        size_t t, t1;
+        omp_share(nrows, &t, &t1);
+        size_t i = t / ckk, r = t % ckk; /* row t = i*CKK + r */
+        for (; t < t1; t++) {
+            im2col_row(m, &taps[r], x + i * in + (size_t)taps[r].c * plane, cols + t * np);
+            if (++r == ckk) r = 0, i++;
         }
     }
 }
 
-/* dx (b, in_c, in_h, in_w) <- col2im of dcols (CKK, b*P): the adjoint of im2col_batch
- * (overwrites dx). Split over (channel, block of samples) tasks: a task reads, for each tap of
- * its channel, one contiguous run of its samples' columns (rows of dcols are far apart, so short
- * runs would wait on memory), and sums each of its planes over the taps (ki, kj) and rows oy in a
- * fixed order. */
-static void col2im_batch(const module *m, const float *restrict dcols, int b, float *restrict dx) {
-    int k = m->kernel, s = m->stride, pad = m->pad, h = m->in_h, w = m->in_w;
-    int oh = m->out_h, ow = m->out_w, nc = m->in_c;
-    size_t np = conv_npos(m), n = (size_t)b * np, in = module_in_size(m), plane = (size_t)h * w;
-    /* samples per task: runs of about CONV_RUN floats */
-    size_t bs = np >= CONV_RUN ? 1 : CONV_RUN / np, nblk = ((size_t)b + bs - 1) / bs;
-    long ntask = (long)(nblk * (size_t)nc);
-#pragma omp parallel for schedule(static) if (conv_ckk(m) * n >= CONV_OMP_MIN)
-    for (long t = 0; t < ntask; t++) {
-        size_t c = (size_t)t / nblk, i0 = (size_t)t % nblk * bs;
-        size_t i1 = i0 + bs < (size_t)b ? i0 + bs : (size_t)b;
-        for (size_t i = i0; i < i1; i++) memset(dx + i * in + c * plane, 0, plane * sizeof(float));
-        for (int ki = 0; ki < k; ki++)
-            for (int kj = 0; kj < k; kj++) {
-                const float *row = dcols + ((c * k + (size_t)ki) * k + (size_t)kj) * n;
-                int d = kj - pad, lo, hi;
-                tap_range(d, s, w, ow, &lo, &hi);
-                for (size_t i = i0; i < i1; i++) {
-                    float *restrict dxc = dx + i * in + c * plane;
-                    for (int oy = 0; oy < oh; oy++) {
-                        int iy = oy * s - pad + ki;
-                        if (iy < 0 || iy >= h) continue;
-                        float *restrict dst = dxc + (size_t)iy * w;
-                        const float *restrict src = row + i * np + (size_t)oy * ow;
-                        if (s == 1)
-                            for (int ox = lo; ox < hi; ox++) dst[ox + d] += src[ox];
-                        else
-                            for (int ox = lo; ox < hi; ox++) dst[ox * s + d] += src[ox];
-                    }
-                }
+/* dx (nb, in_c, in_h, in_w) <- col2im of dcols (nb, CKK, P), the adjoint of im2col (overwrites
+ * dx). Split over (sample, channel) planes; each plane is summed by one thread over its taps and
+ * output rows in a fixed order. */
+static void col2im(const module *m, const conv_tap *taps, const float *dcols, int nb, float *dx) {
+    int s = m->stride, w = m->in_w, ow = m->out_w;
+    size_t ckk = conv_ckk(m), kk = (size_t)m->kernel * m->kernel, nc = (size_t)m->in_c;
+    size_t np = conv_npos(m), in = module_in_size(m), plane = (size_t)m->in_h * w;
+    long nplanes = (long)((size_t)nb * nc);
+#pragma omp parallel for schedule(static) if ((size_t)nb * ckk * np >= CONV_OMP_MIN)
+    for (long t = 0; t < nplanes; t++) {
+        size_t i = (size_t)t / nc, c = (size_t)t % nc;
+        float *dxc = dx + i * in + c * plane;
+        memset(dxc, 0, plane * sizeof(float));
+        for (size_t r = c * kk; r < (c + 1) * kk; r++) {
+            const conv_tap *tp = &taps[r];
+            int xlo = tp->xlo, xhi = tp->xhi;
+            const float *row = dcols + (i * ckk + r) * np; /* (P) */
+            if (s == 1 && xlo == 0 && xhi == ow) { /* the common case: whole rows */
+                float *drow = dxc + (size_t)(tp->ylo + tp->dy) * w + tp->dx;
+                const float *srow = row + (size_t)tp->ylo * ow;
+                for (int oy = tp->ylo; oy < tp->yhi; oy++, drow += w, srow += ow)
+                    add_row(drow, srow, ow);
+                continue;
             }
-    }
-}
-
-/* dst (out, b*P) <- src (b, out, P): dst[o, i*P + p] = src[i, o, p] */
-static void gather_out(const module *m, const float *restrict src, int b, float *restrict dst) {
-    size_t np = conv_npos(m), n = (size_t)b * np, out = (size_t)m->units;
-    long nseg = (long)(out * (size_t)b);
-#pragma omp parallel for schedule(static) if (out * n >= CONV_OMP_MIN)
-    for (long t = 0; t < nseg; t++) {
-        size_t o = (size_t)t / (size_t)b, i = (size_t)t % (size_t)b;
-        memcpy(dst + o * n + i * np, src + (i * out + o) * np, np * sizeof(float));
-    }
-}
-
-/* dst (b, out, P) <- src (out, b*P) + bias 1^T, the inverse of gather_out; bias (out) may be
- * NULL for none. */
-static void scatter_out(const module *m, const float *restrict src, const float *bias, int b,
-                        float *restrict dst) {
-    size_t np = conv_npos(m), n = (size_t)b * np, out = (size_t)m->units;
-    long nseg = (long)(out * (size_t)b);
-#pragma omp parallel for schedule(static) if (out * n >= CONV_OMP_MIN)
-    for (long t = 0; t < nseg; t++) {
-        size_t i = (size_t)t / out, o = (size_t)t % out;
-        const float *s = src + o * n + i * np;
-        float *d = dst + t * np;
-        if (bias) {
-            float bo = bias[o];
-            for (size_t p = 0; p < np; p++) d[p] = s[p] + bo;
-        } else {
-            memcpy(d, s, np * sizeof(float));
+            for (int oy = tp->ylo; oy < tp->yhi; oy++) {
+                float *drow = dxc + (size_t)(oy * s + tp->dy) * w;
+                const float *srow = row + (size_t)oy * ow;
+                if (s == 1)
+                    add_row(drow + (xlo + tp->dx), srow + xlo, xhi - xlo);
+                else
+                    for (int ox = xlo; ox < xhi; ox++) drow[ox * s + tp->dx] += srow[ox];
+            }
         }
     }
 }
 
-/* acc (out) += d 1 for d (out, ncol): one thread per row, CONV_LANES partial sums each. */
-static void sum_columns(float *acc, const float *d, int out, size_t ncol) {
-#pragma omp parallel for schedule(static) if ((size_t)out * ncol >= CONV_OMP_MIN)
-    for (int o = 0; o < out; o++) {
-        const float *r = d + (size_t)o * ncol;
-        float lane[CONV_LANES] = {0.0f};
-        size_t p = 0;
-        for (; p + CONV_LANES <= ncol; p += CONV_LANES)
-            for (int l = 0; l < CONV_LANES; l++) lane[l] += r[p + l];
-        float s = 0.0f;
-        for (int l = 0; l < CONV_LANES; l++) s += lane[l];
-        for (; p < ncol; p++) s += r[p];
-        acc[o] += s;
+/* y (nb, out, P) += bias 1^T for each sample */
+static void add_bias(const module *m, const float *bias, int nb, float *y) {
+    size_t np = conv_npos(m), out = (size_t)m->units;
+    long nrows = (long)((size_t)nb * out);
+#pragma omp parallel for schedule(static) if ((size_t)nrows * np >= CONV_OMP_MIN)
+    for (long t = 0; t < nrows; t++) {
+        float bo = bias[(size_t)t % out], *row = y + (size_t)t * np;
+        for (size_t p = 0; p < np; p++) row[p] += bo;
     }
 }
 
-/* c (out, N) = beta c + A (out, CKK) B (CKK, N) */
-static void gemm_w_cols(const float *a, const float *bm, float *c, int out, int ckk, int n,
+/* acc (out) += sum over the nb samples, in order, of d_i (out, P) 1, d (nb, out, P): one thread
+ * per channel, each sample's row summed in CONV_LANES partial sums. */
+static void sum_positions(const module *m, const float *d, int nb, float *acc) {
+    size_t np = conv_npos(m);
+    int out = m->units;
+#pragma omp parallel for schedule(static) if ((size_t)nb * out * np >= CONV_OMP_MIN)
+    for (int o = 0; o < out; o++) {
+        float a = acc[o];
+        for (int i = 0; i < nb; i++) {
+            const float *r = d + ((size_t)i * out + o) * np;
+            float lane[CONV_LANES] = {0.0f};
+            size_t p = 0;
+            for (; p + CONV_LANES <= np; p += CONV_LANES)
+                for (int l = 0; l < CONV_LANES; l++) lane[l] += r[p + l];
+            float s = 0.0f;
+            for (int l = 0; l < CONV_LANES; l++) s += lane[l];
+            for (; p < np; p++) s += r[p];
+            a += s;
+        }
+        acc[o] = a;
+    }
+}
+
+/* c (out, P) = beta c + A (out, CKK) B (CKK, P) */
+static void gemm_w_cols(const float *a, const float *bm, float *c, int out, int ckk, int np,
                         float beta) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, n, ckk, 1.0f, a, ckk, bm, n, beta,
-                c, n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, np, ckk, 1.0f, a, ckk, bm, np, beta,
+                c, np);
 }
 
-/* c (CKK, N) = beta c + A^T B with A (out, CKK), B (out, N) */
-static void gemm_wt_dy(const float *a, const float *bm, float *c, int out, int ckk, int n,
+/* c (CKK, P) = beta c + A^T B with A (out, CKK), B (out, P) */
+static void gemm_wt_dy(const float *a, const float *bm, float *c, int out, int ckk, int np,
                        float beta) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, n, out, 1.0f, a, ckk, bm, n, beta, c,
-                n);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, np, out, 1.0f, a, ckk, bm, np, beta, c,
+                np);
 }
 
-/* dw (out, CKK) = beta dw + dy (out, ncol; row stride ldd) cols^T, cols (CKK, ncol; row stride
- * ldc) */
-static void accum_weight_grad(float *dw, const float *dy, int ldd, const float *cols, int ldc,
-                              int out, int ckk, int ncol, float beta) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, out, ckk, ncol, 1.0f, dy, ldd, cols, ldc,
-                beta, dw, ckk);
+/* dw (out, CKK) = beta dw + dy (out, P) cols^T with cols (CKK, P) */
+static void accum_weight_grad(float *dw, const float *dy, const float *cols, int out, int ckk,
+                              int np, float beta) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, out, ckk, np, 1.0f, dy, np, cols, np, beta,
+                dw, ckk);
 }
 
 static void conv_forward(const module *m, const float *theta, const float *x, float *y, void *ws,
                          int b) {
-    int ckk = (int)conv_ckk(m), n = b * (int)conv_npos(m), out = m->units;
+    int ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units, g = conv_group(m, b);
+    size_t in = module_in_size(m), osz = (size_t)out * np, csz = (size_t)ckk * np;
     conv_bufs w = conv_bufs_of(m, ws, b);
-    im2col_batch(m, x, b, w.cols);
-    gemm_w_cols(theta, w.cols, w.od, out, ckk, n, 0.0f); /* Y' (out, N) */
-    scatter_out(m, w.od, theta + (size_t)out * ckk, b, y);
+    for (int i0 = 0; i0 < b; i0 += g) {
+        int nb = b - i0 < g ? b - i0 : g; /* this group: samples i0 .. i0+nb-1 */
+        im2col(m, w.taps, x + i0 * in, nb, w.cols);
+        for (int i = 0; i < nb; i++)
+            gemm_w_cols(theta, w.cols + i * csz, y + (i0 + i) * osz, out, ckk, np, 0.0f);
+        add_bias(m, theta + (size_t)out * ckk, nb, y + i0 * osz);
+    }
 }
 
 static void conv_vjp(const module *m, const nn_ctx *c, const float *dy, int k, float *dx,
                      float *dtheta, size_t ldt) {
-    int b = c->b, ckk = (int)conv_ckk(m), n = b * (int)conv_npos(m), out = m->units;
-    size_t in = module_in_size(m), osz = (size_t)out * conv_npos(m);
+    int b = c->b, ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units;
+    int g = conv_group(m, b);
+    size_t in = module_in_size(m), osz = (size_t)out * np, csz = (size_t)ckk * np;
     conv_bufs w = conv_bufs_of(m, c->ws, b);
-    for (int j = 0; j < k; j++) {
-        gather_out(m, dy + (size_t)j * b * osz, b, w.od); /* dY'_j (out, N) */
-        if (dtheta) {
-            float *dtj = dtheta + (size_t)j * ldt;
-            accum_weight_grad(dtj, w.od, n, w.cols, n, out, ckk, n, 1.0f);
-            sum_columns(dtj + (size_t)out * ckk, w.od, out, (size_t)n);
-        }
-        if (dx) {
-            gemm_wt_dy(c->theta, w.od, w.tcols, out, ckk, n, 0.0f); /* W^T dY'_j (CKK, N) */
-            col2im_batch(m, w.tcols, b, dx + (size_t)j * b * in);
+    for (int i0 = 0; i0 < b; i0 += g) {
+        int nb = b - i0 < g ? b - i0 : g;
+        if (dtheta) im2col(m, w.taps, c->x + i0 * in, nb, w.cols); /* cols(X_i), for every j */
+        for (int j = 0; j < k; j++) {
+            const float *dyj = dy + ((size_t)j * b + i0) * osz; /* (nb, out, P) */
+            if (dtheta) {
+                float *dtj = dtheta + (size_t)j * ldt;
+                for (int i = 0; i < nb; i++)
+                    accum_weight_grad(dtj, dyj + i * osz, w.cols + i * csz, out, ckk, np, 1.0f);
+                sum_positions(m, dyj, nb, dtj + (size_t)out * ckk);
+            }
+            if (dx) {
+                for (int i = 0; i < nb; i++) /* W^T dY_{j,i} (CKK, P) */
+                    gemm_wt_dy(c->theta, dyj + i * osz, w.tcols + i * csz, out, ckk, np, 0.0f);
+                col2im(m, w.taps, w.tcols, nb, dx + ((size_t)j * b + i0) * in);
+            }
         }
     }
 }
 
 static void conv_jvp(const module *m, const nn_ctx *c, const float *xdot, const float *thetadot,
                      size_t ldt, int k, float *ydot) {
-    int b = c->b, ckk = (int)conv_ckk(m), n = b * (int)conv_npos(m), out = m->units;
-    size_t in = module_in_size(m), osz = (size_t)out * conv_npos(m);
+    int b = c->b, ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units;
+    int g = conv_group(m, b);
+    size_t in = module_in_size(m), osz = (size_t)out * np, csz = (size_t)ckk * np;
     if (!xdot && !thetadot) {
         memset(ydot, 0, (size_t)k * b * osz * sizeof(float));
         return;
     }
     conv_bufs w = conv_bufs_of(m, c->ws, b);
-    for (int j = 0; j < k; j++) {
-        const float *tj = thetadot ? thetadot + (size_t)j * ldt : NULL;
-        float beta = 0.0f;
-        if (xdot) {
-            im2col_batch(m, xdot + (size_t)j * b * in, b, w.tcols); /* cols(Xdot_j) */
-            gemm_w_cols(c->theta, w.tcols, w.od, out, ckk, n, 0.0f);
-            beta = 1.0f;
+    for (int i0 = 0; i0 < b; i0 += g) {
+        int nb = b - i0 < g ? b - i0 : g;
+        if (thetadot) im2col(m, w.taps, c->x + i0 * in, nb, w.cols); /* cols(X_i), for every j */
+        for (int j = 0; j < k; j++) {
+            const float *tj = thetadot ? thetadot + (size_t)j * ldt : NULL;
+            float *yj = ydot + ((size_t)j * b + i0) * osz; /* (nb, out, P) */
+            if (xdot) im2col(m, w.taps, xdot + ((size_t)j * b + i0) * in, nb, w.tcols);
+            for (int i = 0; i < nb; i++) {
+                float beta = 0.0f;
+                if (xdot) {
+                    gemm_w_cols(c->theta, w.tcols + i * csz, yj + i * osz, out, ckk, np, 0.0f);
+                    beta = 1.0f;
+                }
+                if (tj) gemm_w_cols(tj, w.cols + i * csz, yj + i * osz, out, ckk, np, beta);
+            }
+            if (tj) add_bias(m, tj + (size_t)out * ckk, nb, yj);
         }
-        if (tj) gemm_w_cols(tj, w.cols, w.od, out, ckk, n, beta);
-        scatter_out(m, w.od, tj ? tj + (size_t)out * ckk : NULL, b, ydot + (size_t)j * b * osz);
     }
 }
 
 static void conv_soa(const module *m, const nn_ctx *c, const float *xdot, const float *thetadot,
                      size_t ldt, const float *dy, const float *dydot, int k, float *dxdot,
                      float *dthetadot) {
-    int b = c->b, ckk = (int)conv_ckk(m), n = b * (int)conv_npos(m), out = m->units;
-    size_t in = module_in_size(m), osz = (size_t)out * conv_npos(m);
-    if (!dxdot && !dthetadot) return;
+    int b = c->b, ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units;
+    int g = conv_group(m, b);
+    size_t in = module_in_size(m), osz = (size_t)out * np, csz = (size_t)ckk * np;
     conv_bufs w = conv_bufs_of(m, c->ws, b);
-    if ((dxdot && thetadot) || (dthetadot && xdot)) gather_out(m, dy, b, w.oy); /* dY' (out, N) */
-    for (int j = 0; j < k; j++) {
-        gather_out(m, dydot + (size_t)j * b * osz, b, w.od); /* dYdot'_j (out, N) */
-        if (dxdot) {
-            gemm_wt_dy(c->theta, w.od, w.tcols, out, ckk, n, 0.0f);
-            if (thetadot) gemm_wt_dy(thetadot + (size_t)j * ldt, w.oy, w.tcols, out, ckk, n, 1.0f);
-            col2im_batch(m, w.tcols, b, dxdot + (size_t)j * b * in);
-        }
-        if (dthetadot) {
-            float *dtj = dthetadot + (size_t)j * ldt;
-            accum_weight_grad(dtj, w.od, n, w.cols, n, out, ckk, n, 1.0f);
-            if (xdot) {
-                im2col_batch(m, xdot + (size_t)j * b * in, b, w.tcols); /* cols(Xdot_j) */
-                accum_weight_grad(dtj, w.oy, n, w.tcols, n, out, ckk, n, 1.0f);
+    for (int i0 = 0; i0 < b; i0 += g) {
+        int nb = b - i0 < g ? b - i0 : g;
+        const float *dyg = dy + (size_t)i0 * osz; /* (nb, out, P), shared by every j */
+        if (dthetadot) im2col(m, w.taps, c->x + i0 * in, nb, w.cols);
+        for (int j = 0; j < k; j++) {
+            const float *ddj = dydot + ((size_t)j * b + i0) * osz; /* (nb, out, P) */
+            const float *tj = thetadot ? thetadot + (size_t)j * ldt : NULL;
+            if (dxdot) {
+                for (int i = 0; i < nb; i++) {
+                    float *tc = w.tcols + i * csz;
+                    gemm_wt_dy(c->theta, ddj + i * osz, tc, out, ckk, np, 0.0f);
+                    if (tj) gemm_wt_dy(tj, dyg + i * osz, tc, out, ckk, np, 1.0f);
+                }
+                col2im(m, w.taps, w.tcols, nb, dxdot + ((size_t)j * b + i0) * in);
             }
-            sum_columns(dtj + (size_t)out * ckk, w.od, out, (size_t)n);
+            if (dthetadot) {
+                float *dtj = dthetadot + (size_t)j * ldt;
+                for (int i = 0; i < nb; i++)
+                    accum_weight_grad(dtj, ddj + i * osz, w.cols + i * csz, out, ckk, np, 1.0f);
+                if (xdot) {
+                    im2col(m, w.taps, xdot + ((size_t)j * b + i0) * in, nb, w.tcols);
+                    for (int i = 0; i < nb; i++)
+                        accum_weight_grad(dtj, dyg + i * osz, w.tcols + i * csz, out, ckk, np,
+                                          1.0f);
+                }
+                sum_positions(m, ddj, nb, dtj + (size_t)out * ckk);
+            }
         }
     }
 }
 
 static int conv_gram(const module *m, const nn_ctx *c, const float *dy, int k, double *gram) {
-    size_t ckk = conv_ckk(m), np = conv_npos(m), n = m->n_params;
-    int out = m->units, b = c->b;
-    int ncol = b * (int)np; /* row stride of cols */
-    const float *cols = conv_bufs_of(m, c->ws, b).cols;
-    size_t kb = (size_t)k * b, osz = (size_t)out * np;
+    int b = c->b, ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units;
+    int g = conv_group(m, b);
+    size_t n = m->n_params, in = module_in_size(m), osz = (size_t)out * np, csz = (size_t)ckk * np;
+    size_t kb = (size_t)k * b;
+    conv_bufs w = conv_bufs_of(m, c->ws, b);
     /* (k*b, n_params): per-sample gradients; zeroed, as the bias slots are accumulated */
-    float *g = calloc(kb * n, sizeof(float));
-    float *gg = malloc(kb * kb * sizeof(float)); /* (k*b, k*b) = g g^T */
-    if (!g || !gg) {
-        free(g);
+    float *gs = calloc(kb * n, sizeof(float));
+    float *gg = malloc(kb * kb * sizeof(float)); /* (k*b, k*b) = gs gs^T */
+    if (!gs || !gg) {
+        free(gs);
         free(gg);
         return CURVO_E_NOMEM;
     }
-    for (size_t r = 0; r < kb; r++) { /* r = j*b + i */
-        size_t i = r % (size_t)b;
-        const float *dyr = dy + r * osz; /* (out, P) */
-        float *gr = g + r * n;
-        accum_weight_grad(gr, dyr, (int)np, cols + i * np, ncol, out, (int)ckk, (int)np, 0.0f);
-        sum_columns(gr + (size_t)out * ckk, dyr, out, np);
+    for (int i0 = 0; i0 < b; i0 += g) {
+        int nb = b - i0 < g ? b - i0 : g;
+        im2col(m, w.taps, c->x + i0 * in, nb, w.cols);
+        for (int j = 0; j < k; j++)
+            for (int i = 0; i < nb; i++) {
+                size_t r = (size_t)j * b + i0 + i; /* row j*b + i */
+                float *gr = gs + r * n;
+                accum_weight_grad(gr, dy + r * osz, w.cols + i * csz, out, ckk, np, 0.0f);
+                sum_positions(m, dy + r * osz, 1, gr + (size_t)out * ckk);
+            }
     }
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)kb, (int)n, 1.0f, g, (int)n, 0.0f, gg,
-                (int)kb);
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)kb, (int)n, 1.0f, gs, (int)n, 0.0f,
+                gg, (int)kb);
     /* upper triangle only; mirror while accumulating */
     for (size_t r = 0; r < kb; r++)
-        for (size_t s = r; s < kb; s++) {
-            double v = (double)gg[r * kb + s];
-            gram[r * kb + s] += v;
-            if (s != r) gram[s * kb + r] += v;
+        for (size_t q = r; q < kb; q++) {
+            double v = (double)gg[r * kb + q];
+            gram[r * kb + q] += v;
+            if (q != r) gram[q * kb + r] += v;
         }
-    free(g);
+    free(gs);
     free(gg);
     return CURVO_OK;
 }
