@@ -6,6 +6,8 @@
 
 /* sum a_i b_i, accumulated in double */
 double la_dot(const float *a, const float *b, size_t n);
+/* sum a_i^2, in 16 float lanes combined in double (vectorizes; fixed order, so reproducible) */
+double la_sumsq(const float *a, size_t n);
 /* max |a_i| */
 double la_max_abs(const float *a, size_t n);
 /* 1 if every entry is finite */

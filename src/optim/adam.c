@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "linalg/vec.h"
 #include "optim/optim.h"
 
 #define P(field) offsetof(curvo_opt_params, adam.field)
@@ -42,7 +43,8 @@ static int adam_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *ba
     const float b1 = (float)p->beta1, b2 = (float)p->beta2, eps = (float)p->eps;
     const float step_size = (float)(p->lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
     const float wd = (float)p->weight_decay, shrink = (float)(1.0 - p->lr * p->weight_decay);
-    double ss = 0.0;
+    float *delta = optim_scratch(opt, 1); /* (n) the step, for its norm */
+    if (!delta) return CURVO_E_NOMEM;
     for (size_t i = 0; i < n; i++) {
         float wi = w[i];
         float d = g[i];
@@ -55,12 +57,12 @@ static int adam_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *ba
         float vv = v[i];
         if (vmax) vv = vmax[i] = vmax[i] > v[i] ? vmax[i] : v[i];
         float nw = wi - step_size * m[i] / (sqrtf(vv) * inv_sqrt_bc2 + eps);
-        ss += ((double)nw - w[i]) * ((double)nw - w[i]);
+        delta[i] = nw - w[i];
         w[i] = nw;
     }
     opt->t = t;
     info->lr = p->lr;
-    info->step_norm = sqrt(ss);
+    info->step_norm = sqrt(la_sumsq(delta, n));
     return CURVO_OK;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "linalg/vec.h"
 #include "optim/optim.h"
 
 static const opt_ops *const all_ops[CURVO_NUM_ALGORITHMS] = {
@@ -225,8 +226,7 @@ int optim_eval_gradient(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch 
     info->loss = curvo_curv_loss(cv);
     if (rc == CURVO_OK) rc = curvo_curv_grad(cv, opt->g);
     if (rc) return info->status = rc;
-    double ss = 0.0;
-    for (size_t i = 0; i < opt->n; i++) ss += (double)opt->g[i] * opt->g[i];
+    double ss = la_sumsq(opt->g, opt->n);
     info->grad_norm = sqrt(ss);
     if (!isfinite(info->loss) || !isfinite(ss)) return info->status = CURVO_E_NUMERIC;
     return CURVO_OK;

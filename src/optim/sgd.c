@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "linalg/vec.h"
 #include "optim/optim.h"
 
 #define P(field) offsetof(curvo_opt_params, sgd.field)
@@ -45,7 +46,8 @@ static int sgd_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *bat
     const float lr = (float)p->lr, wd = (float)p->weight_decay, mu = (float)p->momentum;
     const float keep = (float)(1.0 - p->dampening);
     const int first = opt->t == 0, nesterov = p->nesterov;
-    double ss = 0.0;
+    float *step = optim_scratch(opt, 1); /* (n) the direction d, for its norm */
+    if (!step) return CURVO_E_NOMEM;
     for (size_t i = 0; i < opt->n; i++) {
         float d = wd != 0.0f ? g[i] + wd * w[i] : g[i];
         if (buf) {
@@ -53,11 +55,11 @@ static int sgd_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *bat
             d = nesterov ? d + mu * buf[i] : buf[i];
         }
         w[i] -= lr * d;
-        ss += (double)d * d;
+        step[i] = d;
     }
     opt->t++;
     info->lr = p->lr;
-    info->step_norm = p->lr * sqrt(ss);
+    info->step_norm = p->lr * sqrt(la_sumsq(step, opt->n));
     return CURVO_OK;
 }
 
