@@ -17,7 +17,7 @@
 typedef struct {
     const char *data, *model, *opt, *loss, *log, *save, *resume, *target;
     long epochs, batch, seed, threads, checkpoint_every, log_every, eval_batch;
-    double lr, test_fraction;
+    double lr, test_fraction, val_fraction;
     int have_lr, regression, no_eval_train, quiet;
     const char *opt_params[MAX_OPT_PARAMS];
     int n_opt_params;
@@ -43,6 +43,9 @@ static void train_usage(FILE *to) {
             "  --target NAME         CSV column holding the label or value (default: target)\n"
             "  --test-fraction X     share of csv:PATH held out for testing (default: 0.2)\n"
             "  --regression          treat a CSV target as a real value even if it looks like labels\n"
+            "  --val-fraction X      hold out this share of the training set (seeded) as a validation\n"
+            "                        set, evaluated after every epoch (default: none; give the same\n"
+            "                        value again with --resume)\n"
             "model and loss\n"
             "  --model SPEC          layers or a preset (default: mlp); presets end in as many outputs as\n"
             "                        the task needs. See 'curvo info --help' for the spec syntax.\n"
@@ -91,6 +94,7 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
         {"test-fraction", required_argument, 0, 'f'}, {"regression", no_argument, 0, 'R'},
         {"eval-batch", required_argument, 0, 'E'}, {"no-eval-train", no_argument, 0, 'N'},
         {"quiet", no_argument, 0, 'q'},            {"help", no_argument, 0, 'h'},
+        {"val-fraction", required_argument, 0, 'V'},
         {0, 0, 0, 0}};
     int o, ok = 1;
     optind = 1;
@@ -121,6 +125,7 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
         case 'T': a->target = optarg; break;
         case 'f': ok = cli_parse_double("test-fraction", optarg, 1e-9, 1.0 - 1e-9, &a->test_fraction); break;
         case 'R': a->regression = 1; break;
+        case 'V': ok = cli_parse_double("val-fraction", optarg, 1e-9, 1.0 - 1e-9, &a->val_fraction); break;
         case 'E': ok = cli_parse_long("eval-batch", optarg, 1, 1 << 20, &a->eval_batch); break;
         case 'N': a->no_eval_train = 1; break;
         case 'q': a->quiet = 1; break;
@@ -198,9 +203,10 @@ static int on_progress(const curvo_progress *p, void *user) {
             double scale = p->classification ? 100.0 : 1.0;
             const char *unit = p->classification ? "%" : "";
             if (r->tty) fputc('\n', stderr);
-            printf("epoch %d/%d  loss %.4f  train %s %.2f%s  test %s %.2f%s  test loss %.4f  %.1f s\n", p->epoch,
-                   p->epochs, p->loss, m, scale * p->train_metric, unit, m, scale * p->test_metric, unit,
-                   p->test_loss, p->seconds);
+            printf("epoch %d/%d  loss %.4f  train %s %.2f%s  test %s %.2f%s  test loss %.4f", p->epoch, p->epochs,
+                   p->loss, m, scale * p->train_metric, unit, m, scale * p->test_metric, unit, p->test_loss);
+            if (!isnan(p->val_loss)) printf("  val %s %.2f%s", m, scale * p->val_metric, unit);
+            printf("  %.1f s\n", p->seconds);
             fflush(stdout);
         }
     }
@@ -278,7 +284,19 @@ int cli_train(int argc, char **argv) {
     curvo_log *log = NULL;
     char err[CURVO_ERRMSG_LEN];
     int exit_code = 1;
+    curvo_dataset *val = NULL;
     if (!open_data(a.data, a.target, a.test_fraction, a.seed, a.regression, &train, &test)) return 1;
+    if (a.val_fraction > 0) {
+        curvo_dataset *rest;
+        if (curvo_dataset_split(train, a.val_fraction, (uint64_t)a.seed, &rest, &val, err)) {
+            fprintf(stderr, "curvo: --val-fraction: %s\n", err);
+            curvo_dataset_free(train);
+            curvo_dataset_free(test);
+            return 2;
+        }
+        curvo_dataset_free(train);
+        train = rest;
+    }
     int classes = curvo_dataset_num_classes(train);
     if (!a.loss) loss = classes > 0 ? CURVO_LOSS_CE : CURVO_LOSS_MSE;
     curvo_train_options to;
@@ -326,6 +344,11 @@ int cli_train(int argc, char **argv) {
             goto done;
         }
     }
+    if (val && curvo_trainer_set_validation(tr, val)) {
+        fprintf(stderr, "curvo: --val-fraction: %s\n", curvo_trainer_errmsg(tr));
+        exit_code = 2;
+        goto done;
+    }
     if (a.log && curvo_log_open(a.log, a.resume != NULL, &log, err)) {
         fprintf(stderr, "curvo: --log: %s\n", err);
         goto done;
@@ -371,6 +394,7 @@ done:
     curvo_model_free(model);
     curvo_dataset_free(train);
     curvo_dataset_free(test);
+    curvo_dataset_free(val);
     return exit_code;
 }
 

@@ -527,6 +527,7 @@ typedef struct curvo_progress {
     double train_metric;         /* epoch events: accuracy or RMSE on the training set */
     double test_metric;          /* epoch events: on the test set (NaN without one) */
     double test_loss;            /* epoch events: mean loss on the test set */
+    double val_metric, val_loss; /* epoch events: on the validation set (NaN without one) */
     double seconds;              /* wall time so far (steps and evaluations), resumed runs included */
     double train_seconds;        /* of which in optimizer steps */
     double samples_per_second;   /* over the last report interval */
@@ -547,6 +548,8 @@ int curvo_trainer_create(curvo_model *model, curvo_loss_kind loss, const curvo_o
                          const curvo_dataset *train, const curvo_dataset *test,
                          const curvo_train_options *options, curvo_trainer **out, char *errmsg);
 void curvo_trainer_free(curvo_trainer *tr);
+/* Evaluates val (not owned; NULL: none) after every epoch as a validation set. */
+int curvo_trainer_set_validation(curvo_trainer *tr, const curvo_dataset *val);
 /* Trains until the planned epochs are done, fn cancels, or an error occurs. */
 int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user);
 const char *curvo_trainer_errmsg(const curvo_trainer *tr);
@@ -573,7 +576,8 @@ int curvo_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset
 /* Metrics logs in JSON Lines: one object per step or epoch event. Step objects carry event, epoch,
  * step, loss, lr, damping, grad_norm, step_norm, ls_tries, cg_iters, accepted, status, seconds;
  * epoch objects carry event, epoch, step, loss, train_accuracy / train_rmse, test_accuracy /
- * test_rmse, test_loss, seconds, train_seconds, rejected_steps. */
+ * test_rmse, test_loss, val_accuracy / val_rmse and val_loss (with a validation set), seconds,
+ * train_seconds, rejected_steps. */
 typedef struct curvo_log curvo_log;
 /* Creates (or, with append, extends) the file; CURVO_E_IO with the reason in errmsg. */
 int curvo_log_open(const char *path, int append, curvo_log **out, char *errmsg);

@@ -1,6 +1,7 @@
 /* test_train.c — the trainer end to end on a small generated CSV classification problem:
  *   training 2 epochs equals training 1 epoch, saving, and resuming for 1 more, bit for bit (one
- *   thread), for SGD with momentum and for Adam; a run cancelled mid-epoch and resumed from its
+ *   thread), for every optimizer (SGD with momentum, Adam, AdamW, EGN with momentum, SGN with a
+ *   gradient average, LRSFN reusing its basis, SOFIM, arTuRO); a run cancelled mid-epoch and resumed from its
  *   checkpoint, and one resumed from its last periodic checkpoint, end with the same parameters
  *   too; the model learns the problem; bad checkpoints and a model that does not fit the data are
  *   refused with messages. */
@@ -194,6 +195,14 @@ int main(void) {
     resume_is_exact("sgd momentum", &op);
     curvo_opt_params_init(&op, CURVO_OPT_ADAM);
     resume_is_exact("adam", &op);
+    /* every other optimizer's state (damping, moments, eigenbasis, RLS filters, RNG) survives too */
+    for (int a = CURVO_OPT_ADAMW; a < CURVO_NUM_ALGORITHMS; a++) {
+        curvo_opt_params_init(&op, (curvo_algorithm)a);
+        if (a == CURVO_OPT_EGN) op.egn.momentum = 0.5;
+        if (a == CURVO_OPT_SGN) op.sgn.beta = 0.5;
+        if (a == CURVO_OPT_LRSFN) op.lrsfn.rank = 4, op.lrsfn.oversampling = 4, op.lrsfn.refresh = 3;
+        resume_is_exact(curvo_algorithm_name((curvo_algorithm)a), &op);
+    }
     learns();
     refusals();
 

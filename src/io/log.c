@@ -61,6 +61,11 @@ int curvo_log_write(curvo_log *log, const curvo_progress *p) {
         snprintf(key, sizeof key, "test_%s", metric);
         put_num(f, key, p->test_metric);
         put_num(f, "test_loss", p->test_loss);
+        if (!isnan(p->val_loss)) {
+            snprintf(key, sizeof key, "val_%s", metric);
+            put_num(f, key, p->val_metric);
+            put_num(f, "val_loss", p->val_loss);
+        }
         put_num(f, "train_seconds", p->train_seconds);
         fprintf(f, ",\"rejected_steps\":%d", p->rejected_steps);
     } else if (p->checkpoint_path) {

@@ -17,7 +17,7 @@ struct curvo_trainer {
     curvo_loss_kind loss;
     curvo_optimizer *opt;
     curvo_curv *cv;
-    const curvo_dataset *train, *test; /* not owned */
+    const curvo_dataset *train, *test, *val; /* not owned */
     curvo_batcher *batcher;
     curvo_train_options o;
     curvo_rng rng;                   /* shuffling */
@@ -151,6 +151,14 @@ void curvo_trainer_free(curvo_trainer *tr) {
 
 const char *curvo_trainer_errmsg(const curvo_trainer *tr) { return tr ? tr->errmsg : ""; }
 
+int curvo_trainer_set_validation(curvo_trainer *tr, const curvo_dataset *val) {
+    if (!tr) return CURVO_E_INVALID;
+    int rc;
+    if (val && (rc = check_fit(tr->model, tr->loss, val, tr->errmsg))) return rc;
+    tr->val = val;
+    return CURVO_OK;
+}
+
 static void base_progress(const curvo_trainer *tr, curvo_progress *p, curvo_event ev) {
     memset(p, 0, sizeof *p);
     p->event = ev;
@@ -161,7 +169,7 @@ static void base_progress(const curvo_trainer *tr, curvo_progress *p, curvo_even
     p->step_in_epoch = tr->step_in_epoch;
     p->steps_per_epoch = tr->steps_per_epoch;
     p->classification = curvo_dataset_num_classes(tr->train) > 0;
-    p->train_metric = p->test_metric = p->test_loss = NAN;
+    p->train_metric = p->test_metric = p->test_loss = p->val_metric = p->val_loss = NAN;
     p->seconds = tr->seconds;
     p->train_seconds = tr->train_seconds;
     p->rejected_steps = tr->rejected;
@@ -179,6 +187,9 @@ static int end_epoch(curvo_trainer *tr, curvo_progress *p) {
     if (tr->test &&
         (rc = curvo_evaluate(tr->model, tr->loss, tr->test, tr->o.eval_batch_size, &p->test_loss, &p->test_metric)))
         return fail(tr, rc, "evaluation on the test set failed: %s", curvo_strerror(rc));
+    if (tr->val &&
+        (rc = curvo_evaluate(tr->model, tr->loss, tr->val, tr->o.eval_batch_size, &p->val_loss, &p->val_metric)))
+        return fail(tr, rc, "evaluation on the validation set failed: %s", curvo_strerror(rc));
     return CURVO_OK;
 }
 

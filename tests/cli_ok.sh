@@ -1,0 +1,50 @@
+#!/bin/sh
+# cli_ok.sh CURVO CASE — the curvo program's good paths on a small generated CSV: a validation split
+# is evaluated and logged, a regression target trains with mse and reports RMSE, a saved run resumes
+# and evaluates, every optimizer trains from the command line. Each CASE is its own CTest test.
+set -u
+CURVO=$1
+CASE=$2
+T=$(mktemp -d /tmp/curvo-cli-ok-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL $CASE: $*"; sed 's/^/  /' "$T/out" 2>/dev/null; exit 1; }
+
+printf 'a,b,c,target,value\n' > "$T/d.csv"
+i=0
+while [ $i -lt 300 ]; do
+    a=$(( (i * 37) % 101 - 50 )); b=$(( (i * 53) % 97 - 48 )); c=$(( (i * 29) % 89 - 44 ))
+    t=0; [ $((a + b)) -gt 0 ] && t=1; [ $((c - a)) -gt 30 ] && t=2
+    printf '%d,%d,%d,%d,%d.5\n' $a $b $c $t $((2 * a - b)) >> "$T/d.csv"; i=$((i + 1))
+done
+cut -d, -f1-4 "$T/d.csv" > "$T/cls.csv"
+cut -d, -f1-3,5 "$T/d.csv" > "$T/reg.csv"
+
+case "$CASE" in
+val_split)
+    "$CURVO" train --data "csv:$T/cls.csv" --model dense:16,relu,dense:3 --epochs 3 --val-fraction 0.25 \
+        --log "$T/log.jsonl" > "$T/out" 2>&1 || fail "exit $?"
+    grep -q 'val accuracy' "$T/out" || fail "no validation accuracy printed"
+    grep '"event":"epoch"' "$T/log.jsonl" | grep -q '"val_accuracy":' || fail "no val_accuracy in the log" ;;
+regression)
+    "$CURVO" train --data "csv:$T/reg.csv" --target value --model mlp --opt adam --lr 0.01 --epochs 20 \
+        > "$T/out" 2>&1 || fail "exit $?"
+    grep -q 'test rmse' "$T/out" || fail "no RMSE reported"
+    grep -q 'dense:1' "$T/out" || fail "the mlp preset should end in dense:1 for a regression target" ;;
+resume_eval)
+    "$CURVO" train --data "csv:$T/cls.csv" --model dense:8,tanh,dense:3 --epochs 1 --save "$T/r.ckpt" --quiet \
+        > "$T/out" 2>&1 || fail "first run"
+    "$CURVO" train --data "csv:$T/cls.csv" --resume "$T/r.ckpt" --epochs 2 --save "$T/r.ckpt" > "$T/out" 2>&1 ||
+        fail "resume"
+    grep -q 'epoch 2/2' "$T/out" || fail "the resumed run should report epoch 2/2"
+    grep -q 'epoch 1/2' "$T/out" && fail "the resumed run repeated epoch 1"
+    "$CURVO" eval --load "$T/r.ckpt" --data "csv:$T/cls.csv" > "$T/out" 2>&1 || fail "eval"
+    grep -q 'test: 60 samples' "$T/out" || fail "eval should report the 60 test samples" ;;
+every_optimizer)
+    for o in sgd adam adamw egn sgn lrsfn sofim arturo; do
+        "$CURVO" train --data "csv:$T/cls.csv" --model dense:8,tanh,dense:3 --opt $o --epochs 2 --batch 32 \
+            --log "$T/$o.jsonl" > "$T/out" 2>&1 || fail "$o: exit $?"
+        [ "$(grep -c '"event":"epoch"' "$T/$o.jsonl")" = 2 ] || fail "$o: two epoch objects expected"
+    done ;;
+*) echo "unknown case $CASE"; exit 1 ;;
+esac
+echo "PASS $CASE"
