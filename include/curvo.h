@@ -393,7 +393,7 @@ typedef struct curvo_lrsfn_params {
     double gamma;        /* Levenberg-Marquardt damping (default 1e-3) */
     int hess_batch;      /* samples of the Hessian sub-batch (default 32; 0: the whole batch) */
     int refresh;         /* recompute the eigenbasis every N steps (default 1) */
-    int step_rule;       /* 0 fixed lr, 1 Armijo from lr, 2 spectral min(1e-2, 0.1/|lambda_1|) (default 0) */
+    int step_rule;       /* 0 fixed lr, 1 Armijo from lr, 2 spectral min(1e-2, 0.1/|lambda_1|) (default 1) */
     double ls_c;         /* Armijo constant (default 1e-4) */
     int ls_tries;        /* halvings at most (default 5) */
 } curvo_lrsfn_params;

@@ -372,6 +372,12 @@ static int gram_of_seeds(curvo_curv *cv, int k, double *gk) {
         cur = next;
         next = next == cv->ping ? cv->pong : cv->ping;
     }
+    /* the modules filled the upper triangle: mirror it, in tiles so that both sides stay in cache */
+    size_t kb = (size_t)k * cv->batch.b, t = 64;
+    for (size_t r0 = 0; r0 < kb; r0 += t)
+        for (size_t s0 = r0; s0 < kb; s0 += t)
+            for (size_t r = r0; r < r0 + t && r < kb; r++)
+                for (size_t s = s0 > r ? s0 : r + 1; s < s0 + t && s < kb; s++) gk[s * kb + r] = gk[r * kb + s];
     return CURVO_OK;
 }
 

@@ -5,19 +5,23 @@
 
 double la_dot(const float *a, const float *b, size_t n) {
     double s = 0.0;
+#pragma omp simd reduction(+ : s)
     for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
     return s;
 }
 
 double la_sumsq(const float *a, size_t n) {
-    float acc[16] = {0};
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int l = 0; l < 16; l++) acc[l] += a[i + l] * a[i + l];
     double s = 0.0;
-    for (int l = 0; l < 16; l++) s += acc[l];
-    for (; i < n; i++) s += (double)a[i] * a[i];
+#pragma omp simd reduction(+ : s)
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * a[i];
     return s;
+}
+
+float la_min(const float *a, size_t n) {
+    float m = INFINITY;
+#pragma omp simd reduction(min : m)
+    for (size_t i = 0; i < n; i++) m = a[i] < m ? a[i] : m;
+    return m;
 }
 
 double la_max_abs(const float *a, size_t n) {

@@ -132,15 +132,15 @@ static int dense_gram(const module *m, const nn_ctx *c, const float *dy, int k, 
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)kb, out, 1.0f, dy, out, 0.0f, dd,
                 (int)kb);
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, b, in, 1.0f, c->x, in, 0.0f, xx, b);
-    /* upper triangles only; mirror while accumulating */
+    /* upper triangle only (the caller mirrors it), row by row */
     for (size_t r = 0; r < kb; r++) {
         size_t ir = r % (size_t)b;
+        const float *ddr = dd + r * kb;
+        double *gr = gram + r * kb;
         for (size_t s = r; s < kb; s++) {
             size_t is = s % (size_t)b;
             float a = ir <= is ? xx[ir * b + is] : xx[is * b + ir];
-            double v = (double)dd[r * kb + s] * ((double)a + 1.0);
-            gram[r * kb + s] += v;
-            if (s != r) gram[s * kb + r] += v;
+            gr[s] += (double)ddr[s] * ((double)a + 1.0);
         }
     }
     free(dd);

@@ -53,10 +53,11 @@ typedef struct module_ops {
     void (*soa)(const module *m, const nn_ctx *c, const float *xdot, const float *thetadot,
                 size_t ldt, const float *dy, const float *dydot, int k, float *dxdot,
                 float *dthetadot);
-    /* Adds to gram (k*b, k*b), index j*b + i for cotangent j of sample i, the inner products of
-     * per-sample parameter gradients: sum over this module's parameters of
-     * (d<dy_{j,i}, y_i>/dtheta) . (d<dy_{j',i'}, y_{i'}>/dtheta). NULL for modules without
-     * parameters. Returns CURVO_OK or CURVO_E_NOMEM. */
+    /* Adds to the upper triangle (row <= column) of gram (k*b, k*b), index j*b + i for cotangent j
+     * of sample i, the inner products of per-sample parameter gradients: sum over this module's
+     * parameters of (d<dy_{j,i}, y_i>/dtheta) . (d<dy_{j',i'}, y_{i'}>/dtheta). The lower triangle
+     * may be left as it is: the caller mirrors the upper one. NULL for modules without parameters.
+     * Returns CURVO_OK or CURVO_E_NOMEM. */
     int (*gram)(const module *m, const nn_ctx *c, const float *dy, int k, double *gram);
 } module_ops;
 

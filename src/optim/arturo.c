@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "linalg/vec.h"
 #include "optim/optim.h"
 #include "optim/rls.h"
 
@@ -55,14 +56,42 @@ static int arturo_check(const curvo_opt_params *p, char *errmsg) {
     return CURVO_OK;
 }
 
-/* KL(eta) = 1/2 sum pi A^2 / (B + eta pi)^2 over A, B (n) */
-static double kl_at(double eta, const float *A, const float *B, const float *prec, size_t n) {
+/* KL(eta) = 1/2 sum pi A^2 / (B + eta pi)^2 over A, B (n), a vectorized reduction */
+static double kl_at(double eta, const float *restrict A, const float *restrict B, const float *restrict prec,
+                    size_t n) {
     double s = 0.0;
+    const float e = (float)eta;
+#pragma omp simd reduction(+ : s)
     for (size_t i = 0; i < n; i++) {
-        double t = A[i] / (B[i] + eta * prec[i]);
+        float t = A[i] / (B[i] + e * prec[i]);
         s += prec[i] * t * t;
     }
     return 0.5 * s;
+}
+
+/* The RLS update of every coordinate and the step's A, B: one pass (restrict: the arrays are
+ * distinct, so it vectorizes). */
+static void surrogate_pass(size_t n, const float *restrict w, const float *restrict g, float *restrict lin,
+                           float *restrict quad, float *restrict p00, float *restrict p01, float *restrict p11,
+                           float *restrict A, float *restrict B, float pn, float R, float qmin, float kappa,
+                           int update) {
+    if (update)
+        for (size_t i = 0; i < n; i++) rls_update(&lin[i], &quad[i], &p00[i], &p01[i], &p11[i], w[i], g[i], pn, R);
+    for (size_t i = 0; i < n; i++) {
+        float qe = quad[i] > qmin ? quad[i] : qmin;
+        B[i] = qe + kappa;
+        A[i] = w[i] * B[i] + lin[i];
+    }
+}
+
+/* w -= A / (B + eta pi), pi' = (B + nu pi) / (reg + nu); d (n) receives the step */
+static void update_pass(size_t n, float *restrict w, float *restrict prec, const float *restrict A,
+                        const float *restrict B, float *restrict d, float eta, float nu, float denom) {
+    for (size_t i = 0; i < n; i++) {
+        d[i] = A[i] / (B[i] + eta * prec[i]); /* mu - mu' */
+        w[i] -= d[i];
+        prec[i] = (B[i] + nu * prec[i]) / denom;
+    }
 }
 
 /* eta with KL(eta) ~ eps; *kl receives KL(eta), *evals the evaluations made */
@@ -109,15 +138,14 @@ static int arturo_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *
     if (rc) return rc;
     const curvo_arturo_params *q = &opt->p.arturo;
     size_t n = opt->n;
-    float *sc = optim_scratch(opt, 2);
+    float *sc = optim_scratch(opt, 3);
     if (!sc) return CURVO_E_NOMEM;
-    float *A = sc, *B = sc + n; /* (n) each */
+    float *A = sc, *B = sc + n, *d = sc + 2 * n; /* (n) each */
     float *w = curvo_model_params(curvo_curv_model(cv));
     const float *g = opt->g;
     float *lin = opt->vec + V_LIN * n, *quad = opt->vec + V_QUAD * n, *p00 = opt->vec + V_P00 * n;
     float *p01 = opt->vec + V_P01 * n, *p11 = opt->vec + V_P11 * n, *prec = opt->vec + V_PREC * n;
     const float kappa = (float)(q->reg_weight * q->prior_prec), qmin = (float)q->quad_min;
-    const float pn = (float)q->proc_noise, R = (float)q->meas_noise;
     if (opt->t == 0) { /* the first gradient initialises the surrogate */
         for (size_t i = 0; i < n; i++) {
             lin[i] = g[i];
@@ -126,26 +154,15 @@ static int arturo_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *
             p01[i] = 0.0f;
             prec[i] = (float)(1.0 / q->var_init);
         }
-    } else {
-        for (size_t i = 0; i < n; i++) rls_update(&lin[i], &quad[i], &p00[i], &p01[i], &p11[i], w[i], g[i], pn, R);
     }
-    for (size_t i = 0; i < n; i++) {
-        float qe = quad[i] > qmin ? quad[i] : qmin;
-        B[i] = qe + kappa;
-        A[i] = w[i] * B[i] + lin[i];
-    }
+    surrogate_pass(n, w, g, lin, quad, p00, p01, p11, A, B, (float)q->proc_noise, (float)q->meas_noise, qmin, kappa,
+                   opt->t > 0);
     double eps = q->eps * pow(q->eps_decay, (double)opt->t), kl;
     int evals;
     double eta = solve_eta(eps, opt->scalars[S_ETA], A, B, prec, n, &kl, &evals);
-    const float fe = (float)eta, nu = (float)q->nu, denom = (float)(q->reg_weight + q->nu);
-    double ss = 0.0, pmin = INFINITY;
-    for (size_t i = 0; i < n; i++) {
-        float d = A[i] / (B[i] + fe * prec[i]); /* mu - mu' */
-        w[i] -= d;
-        ss += (double)d * d;
-        prec[i] = (B[i] + nu * prec[i]) / denom;
-        pmin = prec[i] < pmin ? prec[i] : pmin;
-    }
+    update_pass(n, w, prec, A, B, d, (float)eta, (float)q->nu, (float)(q->reg_weight + q->nu));
+    double pmin = la_min(prec, n);
+    double ss = la_sumsq(d, n);
     opt->scalars[S_ETA] = eta;
     opt->t++;
     info->lr = eps;

@@ -69,7 +69,7 @@ static void egn_init_state(curvo_optimizer *opt) {
 /* The system of this batch: A (m, m) = Gram, rhs (m), and what maps u back (factors or seeds). */
 typedef struct {
     int m, b, c, true_class;
-    double *A, *rhs, *Lf, *seeds; /* Lf (b, c, c) full; seeds (b, c) and q (b) true-class */
+    double *A, *rhs, *Lf, *seeds; /* Lf (b, c, c); seeds (k, b, c) with k = c (full) or 1 */
     double *q;
 } egn_system;
 
@@ -78,8 +78,8 @@ static int build_system(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch 
     int b = batch->b;
     int tc = opt->p.egn.true_class;
     size_t m = tc ? (size_t)b : (size_t)b * c;
-    /* layout: A (m*m) | Afac (m*m) | rhs (m) | r (b*c) | Lf (b*c*c) | seeds (b*c) | q (b) */
-    size_t len = 2 * m * m + m + (size_t)b * c * (2 + (size_t)c) + (size_t)b;
+    /* layout: A (m*m) | Afac (m*m) | rhs (m) | r (b*c) | Lf (b*c*c) | seeds (c*b*c) | q (b) */
+    size_t len = 2 * m * m + m + (size_t)b * c * (1 + 2 * (size_t)c) + (size_t)b;
     double *w = optim_dwork(opt, len);
     if (!w) return CURVO_E_NOMEM;
     s->m = (int)m, s->b = b, s->c = c, s->true_class = tc;
@@ -88,19 +88,28 @@ static int build_system(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch 
     double *r = s->rhs + m;
     s->Lf = r + (size_t)b * c;
     s->seeds = s->Lf + (size_t)b * c * c;
-    s->q = s->seeds + (size_t)b * c;
+    s->q = s->seeds + (size_t)b * c * c;
     int rc = curvo_curv_residual(cv, r);
     if (rc) return rc;
     if (!tc) {
-        if ((rc = curvo_curv_hessian_factor(cv, s->Lf)) || (rc = curvo_curv_gram(cv, s->A))) return rc;
+        /* seeds: column j of L_i for cotangent j of sample i, so that the seeded Gram is J~ J~^T in
+         * cotangent-major order (row j*b + i) and needs no reordering; rhs in the same order */
+        if ((rc = curvo_curv_hessian_factor(cv, s->Lf))) return rc;
+        for (int j = 0; j < c; j++)
+            for (int i = 0; i < b; i++)
+                for (int q = 0; q < c; q++)
+                    s->seeds[((size_t)j * b + i) * c + q] = s->Lf[(size_t)i * c * c + (size_t)q * c + j];
         for (int i = 0; i < b; i++) { /* rhs_i = L_i^-1 r_i by forward substitution */
             const double *Li = s->Lf + (size_t)i * c * c;
+            double t[64];
             for (int k = 0; k < c; k++) {
-                double t = r[(size_t)i * c + k];
-                for (int j = 0; j < k; j++) t -= Li[k * c + j] * s->rhs[(size_t)i * c + j];
-                s->rhs[(size_t)i * c + k] = t / Li[k * c + k];
+                double v = r[(size_t)i * c + k];
+                for (int j = 0; j < k; j++) v -= Li[k * c + j] * t[j];
+                t[k] = v / Li[k * c + k];
+                s->rhs[(size_t)k * b + i] = t[k];
             }
         }
+        if ((rc = curvo_curv_seeded_gram(cv, s->seeds, c, s->A))) return rc;
     } else {
         memset(s->seeds, 0, (size_t)b * c * sizeof(double));
         for (int i = 0; i < b; i++) {
@@ -122,9 +131,11 @@ static int solve(curvo_optimizer *opt, egn_system *s, double *lambda, double *u)
     for (int attempt = 0; attempt <= opt->p.egn.chol_retries; attempt++) {
         memcpy(Af, s->A, m * m * sizeof(double));
         for (size_t i = 0; i < m; i++) Af[i * m + i] += s->b * *lambda;
-        if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (int)m, Af, (int)m) == 0) {
+        /* the matrix is symmetric, so its column-major view is itself: no transposed copies */
+        if (LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'U', (int)m, Af, (int)m) == 0) {
             memcpy(u, s->rhs, m * sizeof(double));
-            if (LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'L', (int)m, 1, Af, (int)m, u, 1) == 0 && la_all_finite_d(u, m))
+            if (LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'U', (int)m, 1, Af, (int)m, u, (int)m) == 0 &&
+                la_all_finite_d(u, m))
                 return CURVO_OK;
         }
         *lambda = fmin(*lambda * 10.0, opt->p.egn.lambda_max);
@@ -182,7 +193,7 @@ static int egn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *bat
     }
     if ((rc = solve(opt, &s, &lambda, u))) goto reject;
     info->damping = lambda;
-    rc = s.true_class ? curvo_curv_seeded_vjp(cv, s.seeds, u, 1, d) : curvo_curv_whitened_vjp(cv, u, 1, d);
+    rc = curvo_curv_seeded_vjp(cv, s.seeds, u, s.true_class ? 1 : c, d);
     if (rc) goto out;
     if (!la_all_finite(d, n)) {
         rc = CURVO_E_NUMERIC;

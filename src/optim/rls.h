@@ -12,7 +12,7 @@ static inline void rls_update(float *lin, float *quad, float *p00, float *p01, f
     float a = *p00 + q, b = *p01, d = *p11 + q;
     float ph0 = a + w * b, ph1 = b + w * d; /* P H^T */
     float S = ph0 + w * ph1 + R;
-    if (!(S >= R)) S = R;
+    S = S >= R ? S : R; /* also catches NaN */
     float e = g - *quad * w - *lin;
     float k0 = ph0 / S, k1 = ph1 / S;
     *lin += k0 * e;
