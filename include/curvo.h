@@ -400,7 +400,7 @@ typedef struct curvo_lrsfn_params {
 
 /* SOFIM: w -= lr F^-1 m_hat with F = u u^T + rho I (docs/OPTIMIZERS.md). */
 typedef struct curvo_sofim_params {
-    double lr;           /* default 0.01 */
+    double lr;           /* default 1 (with rho = 1; see docs/OPTIMIZERS.md) */
     double beta;         /* first-moment decay (default 0.9) */
     double rho;          /* Fisher regularization (default 1) */
     int fisher;          /* u = first moment (0, default) or the mini-batch gradient (1) */

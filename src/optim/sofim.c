@@ -7,8 +7,8 @@
  *
  * u is m_hat (fisher = 0, the reading F = E[g]E[g]^T + rho I; then the step is
  * -lr m_hat / (rho + |m_hat|^2)) or the mini-batch gradient g (fisher = 1, *inferred*). The default
- * and its constants come from the sweep in docs/BENCHMARKS.md. Memory and cost: SGD with momentum
- * (one vector, two passes).
+ * (fisher = 0, lr = 1, rho = 1) is the best cell of the sweep in bench/results/sofim_sweep.md
+ * (bench/sweep_sofim.sh). Memory and cost: SGD with momentum (one vector, two passes).
  */
 #include <math.h>
 #include <stddef.h>
@@ -18,7 +18,7 @@
 #define P(field) offsetof(curvo_opt_params, sofim.field)
 
 static const param_desc sofim_params[] = {
-    {{"lr", "step size eta", 0.01, 0.0, 1e6, 0}, P(lr)},
+    {{"lr", "step size eta", 1.0, 0.0, 1e6, 0}, P(lr)},
     {{"beta", "decay of the first moment", 0.9, 0.0, 0.999999, 0}, P(beta)},
     {{"rho", "Fisher regularization rho", 1.0, 1e-12, 1e12, 0}, P(rho)},
     {{"fisher", "rank-one factor u: 0 = first moment m_hat, 1 = mini-batch gradient", 0.0, 0.0, 1.0, 1}, P(fisher)},
