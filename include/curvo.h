@@ -354,7 +354,8 @@ typedef struct curvo_egn_params {
     double lambda_min, lambda_max; /* clamp (defaults 1e-12, 1e6) */
     double lambda_up, lambda_down; /* factors on a bad / good gain ratio (defaults 1.5, 0.5) */
     double gain_low, gain_high;    /* gain-ratio thresholds (defaults 0.25, 0.75) */
-    int adaptive;        /* adapt lambda from the gain ratio (default 1) */
+    int adaptive;        /* adapt lambda from the gain ratio (default 0: on mini-batches the
+                            same-batch gain ratio is biased; 1 for full-batch problems) */
     int line_search;     /* Armijo backtracking (default 1); 0: fixed step lr */
     double ls_c;         /* Armijo constant (default 0.1) */
     double ls_shrink;    /* backtracking factor (default 0.8) */

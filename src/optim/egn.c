@@ -36,7 +36,7 @@ static const param_desc egn_params[] = {
     {{"lambda_down", "damping factor after a good gain ratio", 0.5, 1e-3, 1.0, 0}, P(lambda_down)},
     {{"gain_low", "gain ratio below which damping grows", 0.25, -1e6, 1.0, 0}, P(gain_low)},
     {{"gain_high", "gain ratio above which damping shrinks", 0.75, 0.0, 1e6, 0}, P(gain_high)},
-    {{"adaptive", "adapt lambda from the gain ratio (0 or 1)", 1.0, 0.0, 1.0, 1}, P(adaptive)},
+    {{"adaptive", "adapt lambda from the gain ratio (0 or 1; see docs/OPTIMIZERS.md)", 0.0, 0.0, 1.0, 1}, P(adaptive)},
     {{"line_search", "Armijo backtracking (0: fixed step lr)", 1.0, 0.0, 1.0, 1}, P(line_search)},
     {{"ls_c", "Armijo sufficient-decrease constant", 0.1, 1e-12, 0.999, 0}, P(ls_c)},
     {{"ls_shrink", "backtracking factor", 0.8, 0.01, 0.99, 0}, P(ls_shrink)},
