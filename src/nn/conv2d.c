@@ -11,19 +11,21 @@
  *         (out*CKK + out numbers); conv shares few weights, so these rows are materialised as a
  *         (k*b, n_params) matrix M and the Gram block is M M^T.
  * How it runs. The batch goes in groups of g = conv_group(m, b) samples whose columns (about
- * CONV_GROUP_FLOATS floats) stay in cache from im2col through the GEMMs to col2im; writing the
+ * CONV_GROUP_FLOATS floats) stay in cache from im2col through the GEMMs to col2im: writing the
  * whole batch's columns out to memory and reading them back costs more than rebuilding a group's
  * from x, which every action does (x is in the context), so nothing is kept between actions.
- * The GEMMs are one per sample and vector, as above: they read and write the NCHW layout
- * directly, and at this size (one sample) OpenBLAS runs them in the calling thread with its
- * small-matrix kernels, as fast here as one large GEMM, and without waking its own thread pool
- * (which, busy next to OpenMP's, made both slower). The loops between them — im2col, col2im, the
- * bias terms — are split over OpenMP threads so that every output element is written by one
- * thread in a fixed order; parameter adjoints accumulate sample by sample in order. Results thus
- * depend neither on the thread count nor (except the bias sums' grouping) on g. BLAS is never
- * called inside a parallel region.
+ * The GEMMs are one per sample and vector, as above, reading and writing the NCHW layout
+ * directly; at one sample's size OpenBLAS runs them in the calling thread with its small-matrix
+ * kernels, as fast here as one large GEMM over the group (which would also need the outputs
+ * gathered and scattered). dY_i cols_i^T is the exception: as an NT product it leaves those
+ * kernels early, so larger layers form it transposed (group_weight_grad). The loops between the
+ * GEMMs (im2col, col2im, transposes, bias terms) are split over OpenMP threads so that every
+ * output element is written by one thread in a fixed order, and parameter adjoints accumulate
+ * over the samples in order: results do not depend on the thread count. BLAS is never called
+ * inside a parallel region.
  * Workspace, for one group: the kernel's taps (CKK conv_tap, refilled by each action), then
- * cols (g, CKK, P) cols(X_i) and tcols (g, CKK, P) for cols(Xdot_i) or the adjoint columns.
+ * cols (g, CKK, P) cols(X_i); tcols (g, CKK, P) cols(Xdot_i) or the adjoint columns W^T dY_i;
+ * dt (g, P, out) adjoints transposed; wt (CKK, out) a weight gradient transposed.
  */
 #include <cblas.h>
 #include <math.h>
@@ -42,9 +44,15 @@
 #define CONV_LANES 16
 /* floats per block in the copies of short rows */
 #define CONV_BLOCK 8
-/* target size in floats of a group's im2col columns (see above); a compile-time knob */
+/* Compile-time knobs: the target size in floats of a group's im2col columns (see above), and the
+ * largest out*CKK*P for which weight gradients use the direct product dY_i cols_i^T (see
+ * group_weight_grad). The tests built with -DCONV_GROUP_FLOATS=1 -DCONV_NT_MAX=0 cover the paths
+ * that their small shapes otherwise skip (several groups, the transposed product). */
 #ifndef CONV_GROUP_FLOATS
 #define CONV_GROUP_FLOATS 196608
+#endif
+#ifndef CONV_NT_MAX
+#define CONV_NT_MAX 262144
 #endif
 
 int nn_conv2d_setup(module *m, int out_channels, int kernel, int stride, int padding) {
@@ -83,6 +91,8 @@ typedef struct conv_bufs {
     conv_tap *taps; /* (CKK) */
     float *cols;    /* (g, CKK, P) cols(X_i) of the group's samples */
     float *tcols;   /* (g, CKK, P) cols(Xdot_i), or the adjoint columns W^T dY_i */
+    float *dt;      /* (g, P, out) adjoints dY_i^T, for weight gradients in transposed form */
+    float *wt;      /* (CKK, out) a group's weight gradient, transposed */
 } conv_bufs;
 
 /* samples per group for a batch of b: columns of about CONV_GROUP_FLOATS, at least one sample */
@@ -98,8 +108,9 @@ static size_t conv_taps_bytes(const module *m) {
 }
 
 static size_t conv_ws_bytes(const module *m, int b) {
-    size_t group = (size_t)conv_group(m, b) * conv_ckk(m) * conv_npos(m);
-    return conv_taps_bytes(m) + 2 * group * sizeof(float);
+    size_t g = (size_t)conv_group(m, b), out = (size_t)m->units, ckk = conv_ckk(m);
+    size_t np = conv_npos(m);
+    return conv_taps_bytes(m) + (2 * g * ckk * np + g * np * out + ckk * out) * sizeof(float);
 }
 
 /* The outputs [*lo, *hi) along one axis whose input o*s + d lies inside [0, len). */
@@ -120,12 +131,14 @@ static void tap_range(int d, int s, int len, int nout, int *lo, int *hi) {
 
 /* Splits the workspace and fills its tap table. */
 static conv_bufs conv_bufs_of(const module *m, void *ws, int b) {
-    size_t group = (size_t)conv_group(m, b) * conv_ckk(m) * conv_npos(m);
+    size_t g = (size_t)conv_group(m, b), np = conv_npos(m), group = g * conv_ckk(m) * np;
     int k = m->kernel, nc = m->in_c;
     conv_bufs w;
     w.taps = ws;
     w.cols = (float *)((char *)ws + conv_taps_bytes(m));
     w.tcols = w.cols + group;
+    w.dt = w.tcols + group;
+    w.wt = w.dt + g * np * (size_t)m->units;
     conv_tap *tp = w.taps;
     for (int c = 0; c < nc; c++)
         for (int ki = 0; ki < k; ki++)
@@ -283,25 +296,27 @@ static void add_bias(const module *m, const float *bias, int nb, float *y) {
     }
 }
 
+/* The sum of r (n), in CONV_LANES partial sums */
+static inline float row_sum(const float *r, size_t n) {
+    float lane[CONV_LANES] = {0.0f};
+    size_t p = 0;
+    for (; p + CONV_LANES <= n; p += CONV_LANES)
+        for (int l = 0; l < CONV_LANES; l++) lane[l] += r[p + l];
+    float s = 0.0f;
+    for (int l = 0; l < CONV_LANES; l++) s += lane[l];
+    for (; p < n; p++) s += r[p];
+    return s;
+}
+
 /* acc (out) += sum over the nb samples, in order, of d_i (out, P) 1, d (nb, out, P): one thread
- * per channel, each sample's row summed in CONV_LANES partial sums. */
+ * per channel */
 static void sum_positions(const module *m, const float *d, int nb, float *acc) {
     size_t np = conv_npos(m);
     int out = m->units;
 #pragma omp parallel for schedule(static) if ((size_t)nb * out * np >= CONV_OMP_MIN)
     for (int o = 0; o < out; o++) {
         float a = acc[o];
-        for (int i = 0; i < nb; i++) {
-            const float *r = d + ((size_t)i * out + o) * np;
-            float lane[CONV_LANES] = {0.0f};
-            size_t p = 0;
-            for (; p + CONV_LANES <= np; p += CONV_LANES)
-                for (int l = 0; l < CONV_LANES; l++) lane[l] += r[p + l];
-            float s = 0.0f;
-            for (int l = 0; l < CONV_LANES; l++) s += lane[l];
-            for (; p < np; p++) s += r[p];
-            a += s;
-        }
+        for (int i = 0; i < nb; i++) a += row_sum(d + ((size_t)i * out + o) * np, np);
         acc[o] = a;
     }
 }
@@ -320,11 +335,53 @@ static void gemm_wt_dy(const float *a, const float *bm, float *c, int out, int c
                 np);
 }
 
-/* dw (out, CKK) = beta dw + dy (out, P) cols^T with cols (CKK, P) */
+/* dw (out, CKK) += dy (out, P) cols^T with cols (CKK, P) */
 static void accum_weight_grad(float *dw, const float *dy, const float *cols, int out, int ckk,
-                              int np, float beta) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, out, ckk, np, 1.0f, dy, np, cols, np, beta,
+                              int np) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, out, ckk, np, 1.0f, dy, np, cols, np, 1.0f,
                 dw, ckk);
+}
+
+/* dt (nb, P, out) <- the transposes of d_i (out, P) for the nb samples of d (nb, out, P) */
+static void transpose_adjoints(const module *m, const float *restrict d, int nb,
+                               float *restrict dt) {
+    size_t np = conv_npos(m), out = (size_t)m->units;
+#pragma omp parallel for schedule(static) if ((size_t)nb * out * np >= CONV_OMP_MIN)
+    for (int i = 0; i < nb; i++) {
+        const float *di = d + (size_t)i * out * np;
+        float *ti = dt + (size_t)i * np * out;
+        for (size_t p = 0; p < np; p++)
+            for (size_t o = 0; o < out; o++) ti[p * out + o] = di[o * np + p];
+    }
+}
+
+/* Whether weight gradients use the direct NT products dY_i cols_i^T (see group_weight_grad) */
+static int conv_direct_wgrad(const module *m) {
+    return (size_t)m->units * conv_ckk(m) * conv_npos(m) <= CONV_NT_MAX;
+}
+
+/* dw (out, CKK) += sum over the nb samples, in order, of d_i cols_i^T: d (nb, out, P) adjoints,
+ * cols (nb, CKK, P) columns. OpenBLAS takes its small-matrix kernels for this NT product only up
+ * to a small size and beyond it runs the general, threaded path, several times slower at one
+ * sample's size (19 us single-threaded and 43 us on two threads against 10 us, for 32 x 400 x 64);
+ * so beyond CONV_NT_MAX the group's sum is formed transposed, as NN products
+ * cols_i (CKK, P) d_i^T (P, out) into wt, and added to dw at the end. */
+static void group_weight_grad(const module *m, const conv_bufs *w, const float *d,
+                              const float *cols, int nb, float *dw) {
+    int ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units;
+    size_t osz = (size_t)out * np, csz = (size_t)ckk * np;
+    if (conv_direct_wgrad(m)) {
+        for (int i = 0; i < nb; i++)
+            accum_weight_grad(dw, d + i * osz, cols + i * csz, out, ckk, np);
+        return;
+    }
+    transpose_adjoints(m, d, nb, w->dt);
+    for (int i = 0; i < nb; i++) /* wt (CKK, out) = sum_i cols_i d_i^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ckk, out, np, 1.0f, cols + i * csz,
+                    np, w->dt + i * osz, out, i ? 1.0f : 0.0f, w->wt, out);
+#pragma omp parallel for schedule(static) if ((size_t)out * ckk >= CONV_OMP_MIN)
+    for (int o = 0; o < out; o++)
+        for (int r = 0; r < ckk; r++) dw[(size_t)o * ckk + r] += w->wt[(size_t)r * out + o];
 }
 
 static void conv_forward(const module *m, const float *theta, const float *x, float *y, void *ws,
@@ -354,8 +411,7 @@ static void conv_vjp(const module *m, const nn_ctx *c, const float *dy, int k, f
             const float *dyj = dy + ((size_t)j * b + i0) * osz; /* (nb, out, P) */
             if (dtheta) {
                 float *dtj = dtheta + (size_t)j * ldt;
-                for (int i = 0; i < nb; i++)
-                    accum_weight_grad(dtj, dyj + i * osz, w.cols + i * csz, out, ckk, np, 1.0f);
+                group_weight_grad(m, &w, dyj, w.cols, nb, dtj);
                 sum_positions(m, dyj, nb, dtj + (size_t)out * ckk);
             }
             if (dx) {
@@ -421,13 +477,10 @@ static void conv_soa(const module *m, const nn_ctx *c, const float *xdot, const 
             }
             if (dthetadot) {
                 float *dtj = dthetadot + (size_t)j * ldt;
-                for (int i = 0; i < nb; i++)
-                    accum_weight_grad(dtj, ddj + i * osz, w.cols + i * csz, out, ckk, np, 1.0f);
+                group_weight_grad(m, &w, ddj, w.cols, nb, dtj);
                 if (xdot) {
                     im2col(m, w.taps, xdot + ((size_t)j * b + i0) * in, nb, w.tcols);
-                    for (int i = 0; i < nb; i++)
-                        accum_weight_grad(dtj, dyg + i * osz, w.tcols + i * csz, out, ckk, np,
-                                          1.0f);
+                    group_weight_grad(m, &w, dyg, w.tcols, nb, dtj);
                 }
                 sum_positions(m, ddj, nb, dtj + (size_t)out * ckk);
             }
@@ -435,42 +488,77 @@ static void conv_soa(const module *m, const nn_ctx *c, const float *xdot, const 
     }
 }
 
+/* The k gradient rows of sample i, rows j*b + i of gs (k*b, n_params), from its columns
+ * cols_i (CKK, P): all k at once as one NN product gt (CKK, k*out) = cols_i dk, with
+ * dk (P, k*out) the k adjoints dY_{j,i} transposed side by side; then each row takes its slice of
+ * gt, transposed, and its bias part dY_{j,i} 1. */
+static void sample_gram_rows(const module *m, const float *dy, int k, int b, int i,
+                             const float *cols_i, float *dk, float *gt, float *gs) {
+    int ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units, kout = k * out;
+    size_t n = m->n_params, osz = (size_t)out * np;
+    long nrows = (long)kout; /* (j, o) */
+#pragma omp parallel for schedule(static) if ((size_t)kout * np >= CONV_OMP_MIN)
+    for (long t = 0; t < nrows; t++) { /* dk[p, j*out + o] = dY_{j,i}[o, p] */
+        const float *src = dy + ((size_t)(t / out) * b + i) * osz + (size_t)(t % out) * np;
+        for (int p = 0; p < np; p++) dk[(size_t)p * kout + t] = src[p];
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ckk, kout, np, 1.0f, cols_i, np, dk,
+                kout, 0.0f, gt, kout);
+#pragma omp parallel for schedule(static) if ((size_t)kout * (ckk + np) >= CONV_OMP_MIN)
+    for (long t = 0; t < nrows; t++) {
+        size_t j = (size_t)t / out, o = (size_t)t % out;
+        float *gr = gs + (j * b + i) * n; /* row j*b + i */
+        for (int r = 0; r < ckk; r++) gr[o * ckk + r] = gt[(size_t)r * kout + t];
+        gr[(size_t)out * ckk + o] = row_sum(dy + (j * b + i) * osz + o * np, (size_t)np);
+    }
+}
+
 static int conv_gram(const module *m, const nn_ctx *c, const float *dy, int k, double *gram) {
     int b = c->b, ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units;
     int g = conv_group(m, b);
-    size_t n = m->n_params, in = module_in_size(m), osz = (size_t)out * np, csz = (size_t)ckk * np;
-    size_t kb = (size_t)k * b;
+    size_t n = m->n_params, in = module_in_size(m), csz = (size_t)ckk * np;
+    size_t osz = (size_t)out * np, kb = (size_t)k * b, kout = (size_t)k * out;
     conv_bufs w = conv_bufs_of(m, c->ws, b);
-    /* (k*b, n_params): per-sample gradients; zeroed, as the bias slots are accumulated */
-    float *gs = calloc(kb * n, sizeof(float));
+    float *gs = malloc(kb * n * sizeof(float));  /* (k*b, n_params): per-sample gradients */
     float *gg = malloc(kb * kb * sizeof(float)); /* (k*b, k*b) = gs gs^T */
-    if (!gs || !gg) {
+    float *dk = malloc((size_t)np * kout * sizeof(float)); /* (P, k*out) */
+    float *gt = malloc((size_t)ckk * kout * sizeof(float));  /* (CKK, k*out) */
+    if (!gs || !gg || !dk || !gt) {
         free(gs);
         free(gg);
+        free(dk);
+        free(gt);
         return CURVO_E_NOMEM;
     }
     for (int i0 = 0; i0 < b; i0 += g) {
         int nb = b - i0 < g ? b - i0 : g;
         im2col(m, w.taps, c->x + i0 * in, nb, w.cols);
-        for (int j = 0; j < k; j++)
-            for (int i = 0; i < nb; i++) {
-                size_t r = (size_t)j * b + i0 + i; /* row j*b + i */
-                float *gr = gs + r * n;
-                accum_weight_grad(gr, dy + r * osz, w.cols + i * csz, out, ckk, np, 0.0f);
-                sum_positions(m, dy + r * osz, 1, gr + (size_t)out * ckk);
+        for (int i = 0; i < nb; i++) {
+            const float *cols_i = w.cols + i * csz;
+            if (!conv_direct_wgrad(m)) {
+                sample_gram_rows(m, dy, k, b, i0 + i, cols_i, dk, gt, gs);
+                continue;
             }
+            for (int j = 0; j < k; j++) { /* row by row, direct NT products */
+                size_t r = (size_t)j * b + i0 + i; /* row j*b + i */
+                memset(gs + r * n, 0, n * sizeof(float));
+                accum_weight_grad(gs + r * n, dy + r * osz, cols_i, out, ckk, np);
+                sum_positions(m, dy + r * osz, 1, gs + r * n + (size_t)out * ckk);
+            }
+        }
     }
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)kb, (int)n, 1.0f, gs, (int)n, 0.0f,
                 gg, (int)kb);
-    /* upper triangle only; mirror while accumulating */
-    for (size_t r = 0; r < kb; r++)
-        for (size_t q = r; q < kb; q++) {
-            double v = (double)gg[r * kb + q];
-            gram[r * kb + q] += v;
-            if (q != r) gram[q * kb + r] += v;
-        }
+    /* upper triangle only (the caller mirrors it), row by row */
+    for (size_t r = 0; r < kb; r++) {
+        const float *ggr = gg + r * kb;
+        double *gr = gram + r * kb;
+        for (size_t q = r; q < kb; q++) gr[q] += (double)ggr[q];
+    }
     free(gs);
     free(gg);
+    free(dk);
+    free(gt);
     return CURVO_OK;
 }
 

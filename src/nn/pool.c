@@ -39,6 +39,43 @@ static size_t maxpool_ws_bytes(const module *m, int b) {
     return (size_t)b * module_out_size(m) * sizeof(int32_t); /* argmax (b, c, oh, ow) */
 }
 
+/* The maximum *y of the k x k window of x with top-left corner at and row stride w, and its index
+ * *a in x: the first maximum in row-major order. Selects, not branches: the outcome depends on the
+ * data, which a branch predictor cannot guess. */
+static inline void window_max(const float *x, size_t at, size_t w, int k, float *y, int32_t *a) {
+    float best = x[at];
+    int32_t arg = (int32_t)at;
+    for (int ki = 0; ki < k; ki++)
+        for (int kj = 0; kj < k; kj++) {
+            int32_t idx = (int32_t)(at + (size_t)ki * w + (size_t)kj);
+            float v = x[idx];
+            arg = v > best ? idx : arg; /* strict: the first maximum wins on ties */
+            best = v > best ? v : best;
+        }
+    *y = best;
+    *a = arg;
+}
+
+/* window_max for the n windows 2 x 2 with stride 2 along the row of x at index row: y (n),
+ * a (n) */
+static void max2x2_row(const float *restrict x, size_t row, size_t w, int n, float *restrict y,
+                       int32_t *restrict a) {
+    const float *r0 = x + row, *r1 = r0 + w;
+    for (int o = 0; o < n; o++) {
+        float v0 = r0[2 * o], v1 = r0[2 * o + 1], v2 = r1[2 * o], v3 = r1[2 * o + 1];
+        int32_t at = (int32_t)(row + 2 * (size_t)o), arg = at;
+        float best = v0;
+        arg = v1 > best ? at + 1 : arg;
+        best = v1 > best ? v1 : best;
+        arg = v2 > best ? at + (int32_t)w : arg;
+        best = v2 > best ? v2 : best;
+        arg = v3 > best ? at + (int32_t)w + 1 : arg;
+        best = v3 > best ? v3 : best;
+        y[o] = best;
+        a[o] = arg;
+    }
+}
+
 static void maxpool_forward(const module *m, const float *theta, const float *x, float *y, void *ws,
                             int b) {
     (void)theta;
@@ -52,17 +89,17 @@ static void maxpool_forward(const module *m, const float *theta, const float *x,
         const float *xi = x + i * in;
         float *yp = y + i * out + c * plane;
         int32_t *ap = arg + i * out + c * plane;
-        for (int oy = 0; oy < oh; oy++)
-            for (int ox = 0; ox < ow; ox++) {
-                size_t best = (c * h + (size_t)oy * s) * w + (size_t)ox * s;
-                for (int ki = 0; ki < k; ki++)
-                    for (int kj = 0; kj < k; kj++) {
-                        size_t idx = (c * h + (size_t)oy * s + ki) * w + (size_t)ox * s + kj;
-                        if (xi[idx] > xi[best]) best = idx; /* first maximum wins on ties */
-                    }
-                ap[(size_t)oy * ow + ox] = (int32_t)best;
-                yp[(size_t)oy * ow + ox] = xi[best];
+        for (int oy = 0; oy < oh; oy++) {
+            size_t row = (c * h + (size_t)oy * s) * w; /* the windows' top row */
+            if (k == 2 && s == 2) { /* the common case, a whole row at once (it vectorizes) */
+                max2x2_row(xi, row, (size_t)w, ow, yp + (size_t)oy * ow, ap + (size_t)oy * ow);
+                continue;
             }
+            for (int ox = 0; ox < ow; ox++) {
+                size_t o = (size_t)oy * ow + ox;
+                window_max(xi, row + (size_t)ox * s, (size_t)w, k, &yp[o], &ap[o]);
+            }
+        }
     }
 }
 
