@@ -8,7 +8,10 @@
  *   - losses (softmax cross-entropy, mean squared error, sigmoid binary cross-entropy)
  *   - the curvature operators of one mini-batch (curvo_curv): loss, gradient, Jv, J^T u, GGN-vector,
  *     exact Hessian-vector products (blocked: k vectors at once) and the Gram matrix of whitened
- *     per-sample output Jacobians, formed without materialising J.
+ *     per-sample output Jacobians, formed without materialising J
+ *   - datasets (IDX, CSV, Fashion-MNIST) and seeded mini-batches
+ *   - optimizers behind one handle: SGD, Adam, AdamW, EGN, SGN, LRSFN, SOFIM, arTuRO
+ *   - the trainer (epochs, evaluation, progress callback, checkpoints, resume) and JSON Lines logs
  *
  * Conventions
  *   - Tensors are row-major float arrays; a batch of b samples is (b, features...) with images
