@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "curvo.h"
 
 #define NUM_CLASSES 10
@@ -38,26 +39,6 @@ typedef struct options {
 } options;
 
 /* ---------------------------------------------------------------- timing helpers */
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median and minimum of t[0..n) (n >= 1); sorts t in place. */
-static void summarize(double *t, int n, double *median, double *min)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    *min = t[0];
-    *median = (n % 2) ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 /* One result line: a table row, or a JSON object (extra: further JSON fields, may be ""). */
 static void report(const options *o, const char *bench, const char *model, size_t nparams,
@@ -165,11 +146,11 @@ static int bench_fwd_bwd(const options *o, const char *name)
         goto fail;
     }
     for (int r = 0; r < total; r++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         CHECK(curvo_curv_set_batch(s.cv, &s.batch), s.cv, NULL);
-        double t1 = now_ms();
+        double t1 = bench_now_ms();
         CHECK(curvo_curv_grad(s.cv, g), s.cv, NULL);
-        double t2 = now_ms();
+        double t2 = bench_now_ms();
         if (r >= o->warmup) {
             t_all[r - o->warmup] = t2 - t0;
             t_fwd[r - o->warmup] = t1 - t0;
@@ -184,11 +165,11 @@ static int bench_fwd_bwd(const options *o, const char *name)
         goto fail;
     }
     double med, min;
-    summarize(t_all, o->reps, &med, &min);
+    bench_summarize(t_all, o->reps, &med, &min);
     report(o, "fwd_bwd", name, s.n, med, min, o->reps, "");
-    summarize(t_fwd, o->reps, &med, &min);
+    bench_summarize(t_fwd, o->reps, &med, &min);
     report(o, "  fwd", name, s.n, med, min, o->reps, "");
-    summarize(t_bwd, o->reps, &med, &min);
+    bench_summarize(t_bwd, o->reps, &med, &min);
     report(o, "  bwd", name, s.n, med, min, o->reps, "");
     ret = 0;
 fail:
@@ -227,9 +208,9 @@ static int bench_gram(const options *o)
     /* curvo_curv_gram: one warm-up call, then gram_reps timed calls. */
     CHECK(curvo_curv_gram(s.cv, gram), s.cv, NULL);
     for (int r = 0; r < o->gram_reps; r++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         CHECK(curvo_curv_gram(s.cv, gram), s.cv, NULL);
-        t_gram[r] = now_ms() - t0;
+        t_gram[r] = bench_now_ms() - t0;
     }
 
     /* The naive way: rows of J~ by VJPs, chunk rows at a time, then J~ J~^T. Row q = i*c + k of
@@ -237,7 +218,7 @@ static int bench_gram(const options *o)
     CHECK(curvo_curv_hessian_factor(s.cv, lf), s.cv, NULL);
     double *t_vjp = t_j + o->j_reps, *t_syrk = t_j + 2 * (size_t)o->j_reps;
     for (int r = 0; r < o->j_reps; r++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         for (int q0 = 0; q0 < m; q0 += chunk) {
             int kk = m - q0 < chunk ? m - q0 : chunk;
             memset(u, 0, (size_t)kk * m * sizeof *u);
@@ -248,10 +229,10 @@ static int bench_gram(const options *o)
             }
             CHECK(curvo_curv_vjp(s.cv, u, kk, jt + (size_t)q0 * n), s.cv, NULL);
         }
-        double t1 = now_ms();
+        double t1 = bench_now_ms();
         cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, m, (int)n, 1.0f, jt, (int)n, 0.0f, gj,
                     m);
-        double t2 = now_ms();
+        double t2 = bench_now_ms();
         t_j[r] = t2 - t0;
         t_vjp[r] = t1 - t0;
         t_syrk[r] = t2 - t1;
@@ -270,10 +251,10 @@ static int bench_gram(const options *o)
     double rel = gmax > 0.0 ? dmax / gmax : dmax;
 
     double g_med, g_min, j_med, j_min, v_med, v_min, s_med, s_min;
-    summarize(t_gram, o->gram_reps, &g_med, &g_min);
-    summarize(t_j, o->j_reps, &j_med, &j_min);
-    summarize(t_vjp, o->j_reps, &v_med, &v_min);
-    summarize(t_syrk, o->j_reps, &s_med, &s_min);
+    bench_summarize(t_gram, o->gram_reps, &g_med, &g_min);
+    bench_summarize(t_j, o->j_reps, &j_med, &j_min);
+    bench_summarize(t_vjp, o->j_reps, &v_med, &v_min);
+    bench_summarize(t_syrk, o->j_reps, &s_med, &s_min);
     char extra[256];
     snprintf(extra, sizeof extra, ", \"rows\": %d", m);
     report(o, "gram", "mlp", n, g_med, g_min, o->gram_reps, extra);

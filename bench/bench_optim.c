@@ -50,6 +50,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "curvo.h"
 
 #define MAX_VARIANTS 32
@@ -77,26 +78,6 @@ typedef struct rates {
 } rates;
 
 /* ---------------------------------------------------------------- helpers */
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median and minimum of t[0..n) (n >= 1); sorts t in place. */
-static void summarize(double *t, int n, double *median, double *min)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    *min = t[0];
-    *median = (n % 2) ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 static int split_list(const char *s, char out[][128], int max)
 {
@@ -243,14 +224,14 @@ static int measure_rates(rates *r)
         B[i] = (float)curvo_rng_uniform(&rng) - 0.5f;
     }
     for (int k = -1; k < reps; k++) { /* one warm-up call */
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1.0f, A, N, B, N, 0.0f, C, N);
-        double t1 = now_ms();
+        double t1 = bench_now_ms();
         if (k >= 0)
             t[k] = t1 - t0;
     }
     double mn;
-    summarize(t, reps, &r->sgemm_ms, &mn);
+    bench_summarize(t, reps, &r->sgemm_ms, &mn);
     r->sgemm_macs = (double)N * N * N / (r->sgemm_ms * 1e-3);
     /* SPD by diagonal dominance: symmetric entries in [-0.5, 0.5), diagonal M */
     for (int i = 0; i < M; i++)
@@ -261,9 +242,9 @@ static int measure_rates(rates *r)
     for (int layout = 0; layout < 2; layout++) {
         for (int k = -1; k < reps; k++) {
             memcpy(W, S, (size_t)M * M * sizeof *W);
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             int info = LAPACKE_dpotrf(layout ? LAPACK_ROW_MAJOR : LAPACK_COL_MAJOR, 'L', M, W, M);
-            double t1 = now_ms();
+            double t1 = bench_now_ms();
             if (info != 0) {
                 fprintf(stderr, "bench_optim: dpotrf failed (%d)\n", info);
                 goto out;
@@ -271,7 +252,7 @@ static int measure_rates(rates *r)
             if (k >= 0)
                 t[k] = t1 - t0;
         }
-        summarize(t, reps, layout ? &r->potrf_row_ms : &r->potrf_ms, &mn);
+        bench_summarize(t, reps, layout ? &r->potrf_row_ms : &r->potrf_ms, &mn);
     }
     r->potrf_rate = (double)M * M * M / 3.0 / (r->potrf_ms * 1e-3);
     ret = 0;
@@ -333,9 +314,9 @@ static int time_variant(const options *o, const variant *v, const char *model, i
     for (int r = 0; r < o->warmup; r++) {
         if (!next_batch(&s, &batch))
             goto out;
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         int st = curvo_optimizer_step(opt, s.cv, &batch, &info);
-        t[r] = now_ms() - t0;
+        t[r] = bench_now_ms() - t0;
         if (st != CURVO_OK && st != CURVO_E_REJECTED && st != CURVO_E_NUMERIC) {
             fprintf(stderr, "bench_optim: %s step: %s\n", v->label, curvo_strerror(st));
             goto out;
@@ -355,9 +336,9 @@ static int time_variant(const options *o, const variant *v, const char *model, i
     for (int r = 0; r < reps; r++) {
         if (!next_batch(&s, &batch))
             goto out;
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         int st = curvo_optimizer_step(opt, s.cv, &batch, &info);
-        t[r] = now_ms() - t0;
+        t[r] = bench_now_ms() - t0;
         if (st != CURVO_OK) {
             if (st != CURVO_E_REJECTED && st != CURVO_E_NUMERIC) {
                 fprintf(stderr, "bench_optim: %s step: %s\n", v->label, curvo_strerror(st));
@@ -376,7 +357,7 @@ static int time_variant(const options *o, const variant *v, const char *model, i
         if (info.n_extra > res->n_extra)
             res->n_extra = info.n_extra < CURVO_STEP_EXTRA ? info.n_extra : CURVO_STEP_EXTRA;
     }
-    summarize(t, reps, &res->median, &res->min);
+    bench_summarize(t, reps, &res->median, &res->min);
     for (int e = 0; e < res->n_extra; e++)
         if (res->extra_count[e] > 0)
             res->extra_mean[e] /= res->extra_count[e];
@@ -499,16 +480,16 @@ static int bench_breakdown(const options *o, const variant *vars, int nv, const 
             if (!Lf || !r || !A || !Af || !u || !seeds || !g || !d || !jp || !t || !next_batch(&s, &batch))
                 goto done;
             for (int rep = -1; rep < R; rep++) { /* one warm-up round */
-                double tp[NPIECES], t0 = now_ms();
+                double tp[NPIECES], t0 = bench_now_ms();
                 if (curvo_curv_set_batch(s.cv, &batch))
                     goto done;
-                tp[0] = now_ms() - t0, t0 = now_ms();
+                tp[0] = bench_now_ms() - t0, t0 = bench_now_ms();
                 if (curvo_curv_grad(s.cv, g))
                     goto done;
-                tp[1] = now_ms() - t0, t0 = now_ms();
+                tp[1] = bench_now_ms() - t0, t0 = bench_now_ms();
                 if (curvo_curv_residual(s.cv, r) || curvo_curv_hessian_factor(s.cv, Lf))
                     goto done;
-                tp[2] = now_ms() - t0;
+                tp[2] = bench_now_ms() - t0;
                 if (tc) { /* seeds sqrt(q_i) e_{y_i}, q_i = p_y (1 - p_y) + 1e-6; rhs (1-p_y)/sqrt(q_i) */
                     for (int i = 0; i < b; i++) {
                         int y = batch.labels[i];
@@ -526,23 +507,23 @@ static int bench_breakdown(const options *o, const variant *vars, int nv, const 
                             u[(size_t)i * c + k] = x / Li[k * c + k];
                         }
                 }
-                t0 = now_ms();
+                t0 = bench_now_ms();
                 if (tc ? curvo_curv_seeded_gram(s.cv, seeds, 1, A) : curvo_curv_gram(s.cv, A))
                     goto done;
-                tp[3] = now_ms() - t0, t0 = now_ms();
+                tp[3] = bench_now_ms() - t0, t0 = bench_now_ms();
                 memcpy(Af, A, (size_t)m * m * sizeof *Af);
                 for (int i = 0; i < m; i++)
                     Af[(size_t)i * m + i] += b * 1.0; /* lambda = 1 */
                 if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', m, Af, m) ||
                     LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'L', m, 1, Af, m, u, 1))
                     goto done;
-                tp[4] = now_ms() - t0, t0 = now_ms();
+                tp[4] = bench_now_ms() - t0, t0 = bench_now_ms();
                 if (tc ? curvo_curv_seeded_vjp(s.cv, seeds, u, 1, d) : curvo_curv_whitened_vjp(s.cv, u, 1, d))
                     goto done;
-                tp[5] = now_ms() - t0, t0 = now_ms();
+                tp[5] = bench_now_ms() - t0, t0 = bench_now_ms();
                 if (curvo_curv_jvp(s.cv, d, 1, jp))
                     goto done;
-                tp[6] = now_ms() - t0;
+                tp[6] = bench_now_ms() - t0;
                 tp[7] = 0;
                 for (int k = 0; k < 7; k++)
                     tp[7] += tp[k];
@@ -551,17 +532,17 @@ static int bench_breakdown(const options *o, const variant *vars, int nv, const 
                 memcpy(Af, A, (size_t)m * m * sizeof *Af);
                 for (int i = 0; i < m; i++)
                     Af[(size_t)i * m + i] += b * 1.0;
-                t0 = now_ms();
+                t0 = bench_now_ms();
                 if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', m, Af, m))
                     goto done;
-                tp[8] = now_ms() - t0;
+                tp[8] = bench_now_ms() - t0;
                 if (rep >= 0)
                     for (int k = 0; k < NPIECES; k++)
                         t[(size_t)k * R + rep] = tp[k];
             }
             for (int k = 0; k < NPIECES; k++) {
                 double med, mn;
-                summarize(t + (size_t)k * R, R, &med, &mn);
+                bench_summarize(t + (size_t)k * R, R, &med, &mn);
                 if (o->json)
                     printf("{\"bench\": \"egn_piece\", \"model\": \"%s\", \"batch\": %d, \"threads\": %d, "
                            "\"opt\": \"%s\", \"piece\": \"%s\", \"median_ms\": %.4f, \"min_ms\": %.4f, "
@@ -636,7 +617,7 @@ static int bench_peak_rss(const options *o, const variant *v, const curvo_datase
     long base = maxrss_kb(), rss0 = vm_kb("VmRSS");
     curvo_step_info info;
     int rejected = 0;
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     for (int k = 0; k < steps; k++) {
         if (k > 0 && !next_batch(&s, &batch))
             goto out;
@@ -648,7 +629,7 @@ static int bench_peak_rss(const options *o, const variant *v, const curvo_datase
             goto out;
         }
     }
-    double ms = (now_ms() - t0) / steps;
+    double ms = (bench_now_ms() - t0) / steps;
     long peak = maxrss_kb(), rss1 = vm_kb("VmRSS");
     int c = s.c;
     double m = (double)b * c;
