@@ -1,7 +1,8 @@
 #!/bin/sh
 # cli_ok.sh CURVO CASE — the curvo program's good paths on a small generated CSV: a validation split
 # is evaluated and logged, a regression target trains with mse and reports RMSE, a saved run resumes
-# and evaluates, every optimizer trains from the command line. Each CASE is its own CTest test.
+# and evaluates, every optimizer trains from the command line, SIGINT stops a run with a loadable
+# checkpoint and exit code 130. Each CASE is its own CTest test.
 set -u
 CURVO=$1
 CASE=$2
@@ -45,6 +46,17 @@ every_optimizer)
             --log "$T/$o.jsonl" > "$T/out" 2>&1 || fail "$o: exit $?"
         [ "$(grep -c '"event":"epoch"' "$T/$o.jsonl")" = 2 ] || fail "$o: two epoch objects expected"
     done ;;
+sigint)
+    "$CURVO" train --data "csv:$T/cls.csv" --model dense:8,tanh,dense:3 --epochs 1000000 --save "$T/i.ckpt" \
+        > "$T/out" 2>&1 &
+    pid=$!
+    sleep 1
+    kill -INT $pid
+    wait $pid
+    code=$?
+    [ $code -eq 130 ] || fail "exit code $code after SIGINT, expected 130"
+    grep -q "checkpoint written to $T/i.ckpt" "$T/out" || fail "no checkpoint message"
+    "$CURVO" eval --load "$T/i.ckpt" --data "csv:$T/cls.csv" > "$T/out" 2>&1 || fail "the checkpoint does not load" ;;
 *) echo "unknown case $CASE"; exit 1 ;;
 esac
 echo "PASS $CASE"
