@@ -73,6 +73,7 @@ import numpy as np  # noqa: E402
 try:
     import torch  # noqa: E402
     import torch.nn as nn  # noqa: E402
+    from torch_models import build  # noqa: E402
 except ImportError:
     sys.stderr.write("torch_train.py: cannot import torch; run it with /usr/bin/python3 "
                      "(Debian's python3-torch)\n")
@@ -106,18 +107,7 @@ def load_split(d, prefix):
     return torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
 
 
-# ---------------------------------------------------------------- model
-def build(name):
-    """The curvo presets as torch.nn.Sequential (conv stride 1, padding 0; maxpool stride 2)."""
-    if name == "mlp":  # flatten,dense:256,relu,dense:10
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
-    if name == "cnn":  # conv:16:5,relu,maxpool:2,conv:32:5,relu,maxpool:2,flatten,dense:10
-        return nn.Sequential(nn.Conv2d(1, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Conv2d(16, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Flatten(), nn.Linear(512, 10))
-    raise ValueError(name)
-
-
+# ---------------------------------------------------------------- evaluation (the networks: torch_models.py)
 @torch.no_grad()
 def evaluate(model, x, y, batch):
     """(mean cross-entropy, accuracy) over a dataset, in batches of `batch`, in stored order."""
