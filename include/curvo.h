@@ -91,11 +91,16 @@ typedef enum curvo_activation {
     CURVO_ACT_EXP = 4
 } curvo_activation;
 
+/* Limits of a model: values per sample at any layer, and parameters in all. A module that would
+ * exceed them is refused with CURVO_E_SHAPE before anything is allocated. */
+#define CURVO_MAX_ACTIVATION ((size_t)1 << 26)
+#define CURVO_MAX_PARAMS ((size_t)1 << 27)
+
 /* Length of the error buffers taken by functions that can fail before a handle exists. */
 #define CURVO_ERRMSG_LEN 256
 
-/* Creates an empty model whose input is (channels, height, width); a flat vector input of d
- * features is (1, 1, d) or (d, 1, 1). */
+/* Creates an empty model whose input is (channels, height, width), at most CURVO_MAX_ACTIVATION
+ * values; a flat vector input of d features is (1, 1, d) or (d, 1, 1). */
 int curvo_model_create(int channels, int height, int width, curvo_model **out);
 void curvo_model_free(curvo_model *model);
 

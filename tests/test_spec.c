@@ -56,11 +56,29 @@ static void errors(void) {
     bad("", "empty");
     bad("dense:99999999999", "'99999999999'");
     bad("relu:3", "wrong number of fields");
+    /* sizes that overflow or exceed the limits are refused before any allocation */
+    bad("conv:329038:2:1:6089,flatten,dense:1", "exceed");  /* found by reading the fuzz target */
+    bad("dense:999999", "parameters");                      /* 784M parameters */
+    bad("conv:1000000:1:1:1000000,flatten,dense:3,dense:2", "exceed");
+    bad("conv:1000:1000000:1:1000000", "conv:1000:1000000:1:1000000");
     char *huge = malloc(300);
     memset(huge, 'x', 299);
     huge[299] = '\0';
     bad(huge, "too long");
     free(huge);
+}
+
+static void shape_limits(void) {
+    curvo_model *m = (curvo_model *)&m;
+    TU_CHECK(curvo_model_create(70000, 70000, 70000, &m) == CURVO_E_INVALID && m == NULL, "absurd input shape");
+    TU_CHECK(curvo_model_create(1, 1, 1 << 26, &m) == CURVO_OK, "an input of exactly the limit");
+    curvo_model_free(m);
+    TU_CHECK(curvo_model_create(1, 1, 1 << 20, &m) == CURVO_OK, "an input of 2^20 values");
+    TU_CHECK(curvo_model_add_dense(m, 3) == CURVO_OK, "a dense layer on it");
+    TU_CHECK(curvo_model_add_dense(m, 1 << 30) == CURVO_E_SHAPE && strstr(curvo_model_errmsg(m), "exceed"),
+             "a layer past the parameter limit: %s", curvo_model_errmsg(m));
+    TU_CHECK(curvo_model_num_modules(m) == 1, "the refused layer left no trace");
+    curvo_model_free(m);
 }
 
 static void init_is_seeded(void) {
@@ -100,6 +118,7 @@ static void init_is_seeded(void) {
 int main(void) {
     presets();
     errors();
+    shape_limits();
     init_is_seeded();
     return tu_finish("test_spec");
 }

@@ -28,6 +28,8 @@
  * dt (g, P, out) adjoints transposed; wt (CKK, out) a weight gradient transposed.
  */
 #include <cblas.h>
+#include <limits.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +60,11 @@
 int nn_conv2d_setup(module *m, int out_channels, int kernel, int stride, int padding) {
     if (out_channels < 1 || kernel < 1 || stride < 1 || padding < 0) return CURVO_E_SHAPE;
     if (m->in_c < 1 || m->in_h < 1 || m->in_w < 1) return CURVO_E_SHAPE;
-    int ph = m->in_h + 2 * padding, pw = m->in_w + 2 * padding; /* padded input */
-    if (kernel > ph || kernel > pw) return CURVO_E_SHAPE;
+    long long phl = m->in_h + 2LL * padding, pwl = m->in_w + 2LL * padding; /* padded input */
+    if (kernel > phl || kernel > pwl || phl > INT_MAX || pwl > INT_MAX) return CURVO_E_SHAPE;
+    /* parameters out * in_c * k * k + out must not overflow (the model caps their total) */
+    if ((double)out_channels * m->in_c * kernel * kernel + out_channels > (double)SIZE_MAX / 8) return CURVO_E_SHAPE;
+    int ph = (int)phl, pw = (int)pwl;
     m->ops = &nn_conv2d_ops;
     m->units = out_channels;
     m->kernel = kernel;

@@ -14,10 +14,15 @@ static void set_err(curvo_model *m, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* A shape whose c*h*w floats per sample stay within the model's limit. */
+static int shape_fits(int c, int h, int w) {
+    return c >= 1 && h >= 1 && w >= 1 && (double)c * h * w <= (double)CURVO_MAX_ACTIVATION;
+}
+
 int curvo_model_create(int channels, int height, int width, curvo_model **out) {
     if (!out) return CURVO_E_INVALID;
     *out = NULL;
-    if (channels < 1 || height < 1 || width < 1) return CURVO_E_INVALID;
+    if (!shape_fits(channels, height, width)) return CURVO_E_INVALID;
     curvo_model *m = calloc(1, sizeof *m);
     if (!m) return CURVO_E_NOMEM;
     m->in_c = channels;
@@ -48,8 +53,17 @@ static void current_shape(const curvo_model *m, int *c, int *h, int *w) {
     }
 }
 
-/* Appends a module made by setup(); on success grows theta (new part zeroed). */
+/* Appends a module made by setup(); on success grows theta (new part zeroed). A module whose output
+ * or whose parameters exceed the model's limits is refused before anything is allocated. */
 static int push_module(curvo_model *m, module *mod) {
+    if (!shape_fits(mod->out_c, mod->out_h, mod->out_w)) {
+        set_err(m, "%s: its output would exceed %zu values per sample", mod->ops->name, (size_t)CURVO_MAX_ACTIVATION);
+        return CURVO_E_SHAPE;
+    }
+    if (mod->n_params > CURVO_MAX_PARAMS || m->n_params + mod->n_params > CURVO_MAX_PARAMS) {
+        set_err(m, "%s: the model would exceed %zu parameters", mod->ops->name, (size_t)CURVO_MAX_PARAMS);
+        return CURVO_E_SHAPE;
+    }
     if (m->n_mods == m->cap_mods) {
         int cap = m->cap_mods ? 2 * m->cap_mods : 8;
         module *mods = realloc(m->mods, (size_t)cap * sizeof *mods);

@@ -1,6 +1,7 @@
 /* trainer.c — the training loop: epochs of shuffled mini-batches through an optimizer, evaluation
  * after each epoch, progress events to a callback, periodic and final checkpoints, and resuming
  * from a checkpoint exactly where a run stopped. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
