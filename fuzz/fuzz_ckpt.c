@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "curvo.h"
+#include "fuzzutil.h"
 #include "io/ckpt.h"
 
 static char ckpt_path[4096];
@@ -31,15 +32,7 @@ static void cleanup(void) { unlink(ckpt_path); }
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
-    const char *dir = getenv("TMPDIR");
-    if (!dir || !*dir) dir = "/tmp";
-    snprintf(ckpt_path, sizeof ckpt_path, "%s/curvo_fuzz_ckpt_XXXXXX", dir);
-    int fd = mkstemp(ckpt_path);
-    if (fd < 0) {
-        perror("fuzz_ckpt: mkstemp");
-        abort();
-    }
-    close(fd);
+    fuzz_make_temp(ckpt_path, sizeof ckpt_path, "ckpt");
     atexit(cleanup);
     return 0;
 }
@@ -118,10 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ckpt_close(r);
     }
 
-    FILE *f = fopen(ckpt_path, "wb");
-    if (!f) abort();
-    size_t w = fwrite(img, 1, size, f);
-    if (fclose(f) != 0 || w != size) abort();
+    fuzz_write_file(ckpt_path, img, size);
     free(img);
     curvo_model *m = NULL;
     curvo_loss_kind loss;

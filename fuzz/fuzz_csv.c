@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "curvo.h"
+#include "fuzzutil.h"
 
 static char csv_path[4096];
 
@@ -21,24 +22,13 @@ static void cleanup(void) { unlink(csv_path); }
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
-    const char *dir = getenv("TMPDIR");
-    if (!dir || !*dir) dir = "/tmp";
-    snprintf(csv_path, sizeof csv_path, "%s/curvo_fuzz_csv_XXXXXX", dir);
-    int fd = mkstemp(csv_path);
-    if (fd < 0) {
-        perror("fuzz_csv: mkstemp");
-        abort();
-    }
-    close(fd);
+    fuzz_make_temp(csv_path, sizeof csv_path, "csv");
     atexit(cleanup);
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    FILE *f = fopen(csv_path, "wb");
-    if (!f) abort();
-    size_t w = size ? fwrite(data, 1, size, f) : 0;
-    if (fclose(f) != 0 || w != size) abort();
+    fuzz_write_file(csv_path, data, size);
 
     curvo_dataset *d = NULL;
     char err[CURVO_ERRMSG_LEN];

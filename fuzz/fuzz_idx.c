@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "curvo.h"
+#include "fuzzutil.h"
 
 static char img_path[4096], lbl_path[4096];
 
@@ -22,30 +23,11 @@ static void cleanup(void) {
     unlink(lbl_path);
 }
 
-static int make_temp(char *path, size_t cap, const char *tag) {
-    const char *dir = getenv("TMPDIR");
-    if (!dir || !*dir) dir = "/tmp";
-    snprintf(path, cap, "%s/curvo_fuzz_%s_XXXXXX", dir, tag);
-    int fd = mkstemp(path);
-    if (fd < 0) return -1;
-    close(fd);
-    return 0;
-}
-
-static int write_file(const char *path, const uint8_t *data, size_t size) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t w = size ? fwrite(data, 1, size, f) : 0;
-    return (fclose(f) == 0 && w == size) ? 0 : -1;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
-    if (make_temp(img_path, sizeof img_path, "idx_images") || make_temp(lbl_path, sizeof lbl_path, "idx_labels")) {
-        perror("fuzz_idx: mkstemp");
-        abort();
-    }
+    fuzz_make_temp(img_path, sizeof img_path, "idx_images");
+    fuzz_make_temp(lbl_path, sizeof lbl_path, "idx_labels");
     atexit(cleanup);
     return 0;
 }
@@ -54,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 2) return 0;
     size_t rest = size - 2;
     size_t split = (((size_t)data[0] << 8) | data[1]) % (rest + 1);
-    if (write_file(img_path, data + 2, split) || write_file(lbl_path, data + 2 + split, rest - split)) abort();
+    fuzz_write_file(img_path, data + 2, split);
+    fuzz_write_file(lbl_path, data + 2 + split, rest - split);
 
     curvo_dataset *d = NULL;
     char err[CURVO_ERRMSG_LEN];
