@@ -396,21 +396,16 @@ int curvo_curv_gram(curvo_curv *cv, double *out) {
     if (rc) return rc;
     int b = cv->batch.b, c = cv->c;
     size_t bc = (size_t)b * c;
-    if ((rc = reserve_tangents(cv, c))) return fail(cv, rc, "gram: cannot allocate %d cotangents", c);
     double *Lf = malloc((size_t)b * c * c * sizeof(double));
-    double *gk = calloc(bc * bc, sizeof(double)); /* (c*b, c*b), index j*b + i */
-    if (!Lf || !gk) {
-        free(Lf);
-        free(gk);
-        return fail(cv, CURVO_E_NOMEM, "gram: out of memory for a %zu x %zu matrix", bc, bc);
+    double *seeds = malloc(bc * c * sizeof(double)); /* (c, b, c) */
+    double *gk = malloc(bc * bc * sizeof(double));   /* (c*b, c*b), index j*b + i */
+    if (!Lf || !seeds || !gk) {
+        rc = fail(cv, CURVO_E_NOMEM, "gram: out of memory for a %zu x %zu matrix", bc, bc);
+        goto done;
     }
     if ((rc = curvo_curv_hessian_factor(cv, Lf))) goto done;
-    /* seed row (j, i) = column j of L_i */
-    for (int j = 0; j < c; j++)
-        for (int i = 0; i < b; i++)
-            for (int r = 0; r < c; r++)
-                cv->seed[((size_t)j * b + i) * c + r] = (float)Lf[(size_t)i * c * c + (size_t)r * c + j];
-    if ((rc = gram_of_seeds(cv, c, gk))) goto done;
+    loss_factor_seeds(Lf, b, c, seeds);
+    if ((rc = curvo_curv_seeded_gram(cv, seeds, c, gk))) goto done;
     /* from cotangent-major (j*b + i) to sample-major (i*c + j) */
     for (int i = 0; i < b; i++)
         for (int j = 0; j < c; j++) {
@@ -421,6 +416,7 @@ int curvo_curv_gram(curvo_curv *cv, double *out) {
         }
 done:
     free(Lf);
+    free(seeds);
     free(gk);
     return rc;
 }

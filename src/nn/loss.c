@@ -94,6 +94,13 @@ int loss_hess_factor(curvo_loss_kind kind, const float *p, int b, int c, double 
     return CURVO_OK;
 }
 
+void loss_factor_seeds(const double *Lf, int b, int c, double *seeds) {
+    for (int j = 0; j < c; j++)
+        for (int i = 0; i < b; i++)
+            for (int q = 0; q < c; q++)
+                seeds[((size_t)j * b + i) * c + q] = Lf[(size_t)i * c * c + (size_t)q * c + j];
+}
+
 void loss_residual(curvo_loss_kind kind, const float *p, const curvo_batch *bt, int c, double *r) {
     for (int i = 0; i < bt->b; i++)
         for (int k = 0; k < c; k++)

@@ -19,6 +19,9 @@ void loss_hess_apply(curvo_loss_kind kind, const float *p, int b, int c, const f
 /* L_i lower triangular with L_i L_i^T = Q_i + eps I: out (b, c, c). CURVO_E_NUMERIC if a factor
  * fails. */
 int loss_hess_factor(curvo_loss_kind kind, const float *p, int b, int c, double *out);
+/* The output seeds whose Gram is J~ J~^T (J~ = blockdiag(L_i^T) J) in cotangent-major order:
+ * seed (j, i) is column j of L_i. Lf (b, c, c) from loss_hess_factor -> seeds (c, b, c). */
+void loss_factor_seeds(const double *Lf, int b, int c, double *seeds);
 /* r (b, c) with g = -(1/b) J^T r. */
 void loss_residual(curvo_loss_kind kind, const float *p, const curvo_batch *batch, int c, double *r);
 

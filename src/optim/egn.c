@@ -95,10 +95,7 @@ static int build_system(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch 
         /* seeds: column j of L_i for cotangent j of sample i, so that the seeded Gram is J~ J~^T in
          * cotangent-major order (row j*b + i) and needs no reordering; rhs in the same order */
         if ((rc = curvo_curv_hessian_factor(cv, s->Lf))) return rc;
-        for (int j = 0; j < c; j++)
-            for (int i = 0; i < b; i++)
-                for (int q = 0; q < c; q++)
-                    s->seeds[((size_t)j * b + i) * c + q] = s->Lf[(size_t)i * c * c + (size_t)q * c + j];
+        loss_factor_seeds(s->Lf, b, c, s->seeds);
         for (int i = 0; i < b; i++) { /* rhs_i = L_i^-1 r_i by forward substitution */
             const double *Li = s->Lf + (size_t)i * c * c;
             double t[64];
