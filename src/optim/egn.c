@@ -70,7 +70,6 @@ static void egn_init_state(curvo_optimizer *opt) {
 typedef struct {
     int m, b, c, true_class;
     double *A, *rhs, *Lf, *seeds; /* Lf (b, c, c); seeds (k, b, c) with k = c (full) or 1 */
-    double *q;
 } egn_system;
 
 static int build_system(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *batch, int c,
@@ -78,8 +77,8 @@ static int build_system(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch 
     int b = batch->b;
     int tc = opt->p.egn.true_class;
     size_t m = tc ? (size_t)b : (size_t)b * c;
-    /* layout: A (m*m) | Afac (m*m) | rhs (m) | r (b*c) | Lf (b*c*c) | seeds (c*b*c) | q (b) */
-    size_t len = 2 * m * m + m + (size_t)b * c * (1 + 2 * (size_t)c) + (size_t)b;
+    /* layout: A (m*m) | Afac (m*m) | rhs (m) | r (b*c) | Lf (b*c*c) | seeds (c*b*c) */
+    size_t len = 2 * m * m + m + (size_t)b * c * (1 + 2 * (size_t)c);
     double *w = optim_dwork(opt, len);
     if (!w) return CURVO_E_NOMEM;
     s->m = (int)m, s->b = b, s->c = c, s->true_class = tc;
@@ -88,7 +87,6 @@ static int build_system(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch 
     double *r = s->rhs + m;
     s->Lf = r + (size_t)b * c;
     s->seeds = s->Lf + (size_t)b * c * c;
-    s->q = s->seeds + (size_t)b * c * c;
     int rc = curvo_curv_residual(cv, r);
     if (rc) return rc;
     if (!tc) {
@@ -112,9 +110,9 @@ static int build_system(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch 
         for (int i = 0; i < b; i++) {
             int y = batch->labels[i]; /* checked by set_batch */
             double py = 1.0 - r[(size_t)i * c + y];
-            s->q[i] = py * (1.0 - py) + CURVO_LOSS_FACTOR_EPS;
-            s->seeds[(size_t)i * c + y] = sqrt(s->q[i]);
-            s->rhs[i] = r[(size_t)i * c + y] / sqrt(s->q[i]);
+            double sq = sqrt(py * (1.0 - py) + CURVO_LOSS_FACTOR_EPS); /* sqrt(q_i) */
+            s->seeds[(size_t)i * c + y] = sq;
+            s->rhs[i] = r[(size_t)i * c + y] / sq;
         }
         if ((rc = curvo_curv_seeded_gram(cv, s->seeds, 1, s->A))) return rc;
     }
