@@ -1,5 +1,7 @@
 /* main.c — the `curvo` command-line program: subcommands over the public library API only.
  *   curvo train  trains a network on a dataset; curvo eval evaluates a saved one
+ *   curvo bench  compares optimizers over seeds: logs and a summary table
+ *   curvo plot   draws benchmark logs as a four-panel figure (PNG, SVG)
  *   curvo demo   trains a small network on generated data (two interleaved spirals)
  *   curvo info   prints a model's layers and parameter count
  */
@@ -20,6 +22,8 @@ static void usage(FILE *to) {
             "commands:\n"
             "  train   train a network on a dataset (default: Fashion-MNIST) with an optimizer\n"
             "  eval    evaluate a saved model on a dataset\n"
+            "  bench   compare optimizers on one dataset and model over seeds (logs, summary tables)\n"
+            "  plot    draw benchmark logs as a figure (PNG and SVG; needs PLplot)\n"
             "  demo    train a small network on generated data (spirals) and report progress\n"
             "  info    print a model's layers, output shape and parameter count\n"
             "\n"
@@ -42,6 +46,8 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "train")) return cli_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cli_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return cli_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plot")) return cli_plot(argc - 1, argv + 1);
     if (!strcmp(cmd, "demo")) return cli_demo(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cli_info(argc - 1, argv + 1);
     fprintf(stderr, "curvo: unknown command '%s' (see 'curvo --help')\n", cmd);

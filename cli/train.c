@@ -17,7 +17,7 @@
 typedef struct {
     const char *data, *model, *opt, *loss, *log, *save, *resume, *target;
     long epochs, batch, seed, threads, checkpoint_every, log_every, eval_batch;
-    double lr, test_fraction, val_fraction;
+    double lr, test_fraction, val_fraction, seconds, eval_every;
     int have_lr, regression, no_eval_train, quiet;
     const char *opt_params[MAX_OPT_PARAMS];
     int n_opt_params;
@@ -55,14 +55,19 @@ static void train_usage(FILE *to) {
             "  --lr X                learning rate (default: the optimizer's, see below)\n"
             "  --opt-param NAME=X    any optimizer parameter, repeatable (listed below)\n"
             "training\n"
-            "  --epochs N            passes over the training set (default: 1)\n"
+            "  --epochs N            passes over the training set (default: 1, or no limit with\n"
+            "                        --seconds)\n"
+            "  --seconds S           stop once S seconds were spent in optimizer steps (evaluation\n"
+            "                        not counted), or after --epochs, whichever comes first\n"
+            "  --eval-every S        also evaluate every S seconds of optimizer time, mid-epoch\n"
             "  --batch N             mini-batch size (default: 128)\n"
             "  --seed N              seed of initialization, shuffling and CSV splits (default: 1)\n"
             "  --threads N           BLAS/OpenMP threads (default: 1; one thread is bit-reproducible)\n"
             "  --eval-batch N        batch size of evaluation passes (default: 1000)\n"
             "  --no-eval-train       skip the accuracy pass over the training set after each epoch\n"
             "output\n"
-            "  --log FILE            JSON Lines: one object per logged step and per epoch\n"
+            "  --log FILE            JSON Lines: a run object, one per logged step, evaluation and\n"
+            "                        epoch (fields in docs/TRAINING.md)\n"
             "  --log-every N         log every N steps (default: 10)\n"
             "  --save FILE           write a checkpoint at the end (and on Ctrl-C)\n"
             "  --checkpoint-every N  also write it every N steps (needs --save)\n"
@@ -94,7 +99,8 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
         {"test-fraction", required_argument, 0, 'f'}, {"regression", no_argument, 0, 'R'},
         {"eval-batch", required_argument, 0, 'E'}, {"no-eval-train", no_argument, 0, 'N'},
         {"quiet", no_argument, 0, 'q'},            {"help", no_argument, 0, 'h'},
-        {"val-fraction", required_argument, 0, 'V'},
+        {"val-fraction", required_argument, 0, 'V'}, {"seconds", required_argument, 0, 'x'},
+        {"eval-every", required_argument, 0, 'v'},
         {0, 0, 0, 0}};
     int o, ok = 1;
     optind = 1;
@@ -128,6 +134,8 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
         case 'V': ok = cli_parse_double("val-fraction", optarg, 1e-9, 1.0 - 1e-9, &a->val_fraction); break;
         case 'E': ok = cli_parse_long("eval-batch", optarg, 1, 1 << 20, &a->eval_batch); break;
         case 'N': a->no_eval_train = 1; break;
+        case 'x': ok = cli_parse_double("seconds", optarg, 1e-3, 1e9, &a->seconds); break;
+        case 'v': ok = cli_parse_double("eval-every", optarg, 1e-3, 1e9, &a->eval_every); break;
         case 'q': a->quiet = 1; break;
         case 'h': train_usage(stdout); return 0;
         default: cli_bad_option("train", argv, o); return 2;
@@ -145,23 +153,13 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
     return -1;
 }
 
-/* A preset's last layer resized to the task: "mlp" with 3 classes ends in dense:3. */
-static const char *task_spec(const char *model, int outputs, char *buf, size_t len) {
-    const char *spec = curvo_model_preset(model);
-    if (spec == model) return model;
-    const char *last = strstr(spec, "dense:10");
-    while (last && strstr(last + 1, "dense:10")) last = strstr(last + 1, "dense:10");
-    if (!last || last[8] != '\0') return spec;
-    snprintf(buf, len, "%.*sdense:%d", (int)(last - spec), spec, outputs);
-    return buf;
-}
-
 typedef struct {
     curvo_log *log;
     long log_every;
     int quiet, tty;
     int64_t last_plain;
     const char *opt_name;
+    double budget; /* --seconds, or 0 */
 } reporter;
 
 static void fmt_eta(double s, char *buf, size_t len) {
@@ -182,29 +180,37 @@ static int on_progress(const curvo_progress *p, void *user) {
         if (p->event == CURVO_EVENT_STEP) {
             double rate = p->step > 0 ? p->train_seconds / (double)p->step : 0.0;
             char eta[32];
-            fmt_eta(rate * (double)(p->steps_total - p->step), eta, sizeof eta);
+            double left = rate * (double)(p->steps_total - p->step);
+            if (r->budget > 0 && r->budget - p->train_seconds < left) left = r->budget - p->train_seconds;
+            fmt_eta(left, eta, sizeof eta);
+            char of[32] = "";
+            if (!(r->budget > 0 && p->epochs >= 1000000)) snprintf(of, sizeof of, "/%d", p->epochs);
             if (r->tty) {
                 int width = 24, done = (int)(width * p->step_in_epoch / (p->steps_per_epoch ? p->steps_per_epoch : 1));
                 char bar[32];
                 for (int i = 0; i < width; i++) bar[i] = i < done ? '#' : '.';
                 bar[width] = '\0';
-                fprintf(stderr, "\repoch %d/%d [%s] %lld/%lld  loss %.4f  %.0f samples/s  ETA %s   ", p->epoch,
-                        p->epochs, bar, (long long)p->step_in_epoch, (long long)p->steps_per_epoch, p->loss,
+                fprintf(stderr, "\repoch %d%s [%s] %lld/%lld  loss %.4f  %.0f samples/s  ETA %s   ", p->epoch,
+                        of, bar, (long long)p->step_in_epoch, (long long)p->steps_per_epoch, p->loss,
                         p->samples_per_second, eta);
             } else if (p->step_in_epoch == p->steps_per_epoch ||
                        p->step - r->last_plain >= (p->steps_per_epoch + 9) / 10) {
-                fprintf(stderr, "epoch %d/%d  step %lld/%lld  loss %.4f  %.0f samples/s  ETA %s\n", p->epoch,
-                        p->epochs, (long long)p->step_in_epoch, (long long)p->steps_per_epoch, p->loss,
+                fprintf(stderr, "epoch %d%s  step %lld/%lld  loss %.4f  %.0f samples/s  ETA %s\n", p->epoch,
+                        of, (long long)p->step_in_epoch, (long long)p->steps_per_epoch, p->loss,
                         p->samples_per_second, eta);
                 r->last_plain = p->step;
             }
-        } else if (p->event == CURVO_EVENT_EPOCH) {
+        } else if (p->event == CURVO_EVENT_EPOCH || p->event == CURVO_EVENT_EVAL) {
             const char *m = p->classification ? "accuracy" : "rmse";
             double scale = p->classification ? 100.0 : 1.0;
             const char *unit = p->classification ? "%" : "";
             if (r->tty) fputc('\n', stderr);
-            printf("epoch %d/%d  loss %.4f  train %s %.2f%s  test %s %.2f%s  test loss %.4f", p->epoch, p->epochs,
-                   p->loss, m, scale * p->train_metric, unit, m, scale * p->test_metric, unit, p->test_loss);
+            if (p->event == CURVO_EVENT_EPOCH && r->budget > 0 && p->epochs >= 1000000) printf("epoch %d", p->epoch);
+            else if (p->event == CURVO_EVENT_EPOCH) printf("epoch %d/%d", p->epoch, p->epochs);
+            else printf("step %lld (epoch %d)", (long long)p->step, p->epoch);
+            printf("  loss %.4f", p->loss);
+            if (!isnan(p->train_metric)) printf("  train %s %.2f%s", m, scale * p->train_metric, unit);
+            printf("  test %s %.2f%s  test loss %.4f", m, scale * p->test_metric, unit, p->test_loss);
             if (!isnan(p->val_loss)) printf("  val %s %.2f%s", m, scale * p->val_metric, unit);
             printf("  %.1f s\n", p->seconds);
             fflush(stdout);
@@ -213,67 +219,16 @@ static int on_progress(const curvo_progress *p, void *user) {
     return interrupted ? 1 : 0;
 }
 
-/* "name=value" into the optimizer parameters. */
-static int apply_opt_param(curvo_opt_params *op, const char *arg) {
-    const char *eq = strchr(arg, '=');
-    char name[64], err[CURVO_ERRMSG_LEN];
-    double v;
-    if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof name) {
-        fprintf(stderr, "curvo: --opt-param: '%s' is not NAME=VALUE\n", arg);
-        return 0;
-    }
-    memcpy(name, arg, (size_t)(eq - arg));
-    name[eq - arg] = '\0';
-    if (!cli_parse_double(name, eq + 1, -1e300, 1e300, &v)) return 0;
-    if (curvo_opt_params_set(op, name, v, err)) {
-        fprintf(stderr, "curvo: --opt-param: %s\n", err);
-        return 0;
-    }
-    return 1;
-}
-
-static int open_data(const char *src, const char *target, double test_fraction, long seed, int regression,
-                     curvo_dataset **train, curvo_dataset **test) {
-    curvo_data_options dopt;
-    curvo_data_options_init(&dopt);
-    if (target) dopt.target = target;
-    if (test_fraction > 0) dopt.test_fraction = test_fraction;
-    dopt.seed = (uint64_t)seed;
-    dopt.force_regression = regression;
-    char err[CURVO_ERRMSG_LEN];
-    if (curvo_data_open(src, &dopt, train, test, err)) {
-        fprintf(stderr, "curvo: %s\n", err);
-        return 0;
-    }
-    return 1;
-}
-
-static int parse_loss(const char *s, curvo_loss_kind *k) {
-    if (!strcmp(s, "ce")) *k = CURVO_LOSS_CE;
-    else if (!strcmp(s, "mse")) *k = CURVO_LOSS_MSE;
-    else if (!strcmp(s, "bce")) *k = CURVO_LOSS_BCE;
-    else {
-        fprintf(stderr, "curvo: --loss: '%s' is not ce, mse or bce\n", s);
-        return 0;
-    }
-    return 1;
-}
-
 int cli_train(int argc, char **argv) {
-    train_args a = {.data = "fashion-mnist", .model = "mlp", .opt = "adam", .epochs = 1, .batch = 128,
+    train_args a = {.data = "fashion-mnist", .model = "mlp", .opt = "adam", .epochs = 0, .batch = 128,
                     .seed = 1, .threads = 1, .log_every = 10, .eval_batch = 1000};
     int rc = parse_train_args(argc, argv, &a);
     if (rc >= 0) return rc;
     curvo_set_threads((int)a.threads);
     curvo_algorithm alg;
-    if (curvo_algorithm_from_name(a.opt, &alg)) {
-        fprintf(stderr, "curvo: --opt: unknown optimizer '%s' (known:", a.opt);
-        for (int i = 0; i < CURVO_NUM_ALGORITHMS; i++) fprintf(stderr, " %s", curvo_algorithm_name((curvo_algorithm)i));
-        fprintf(stderr, ")\n");
-        return 2;
-    }
+    if (!cli_parse_algorithm(a.opt, &alg)) return 2;
     curvo_loss_kind loss = CURVO_LOSS_CE;
-    if (a.loss && !parse_loss(a.loss, &loss)) return 2;
+    if (a.loss && !cli_parse_loss(a.loss, &loss)) return 2;
     if (a.resume && access(a.resume, R_OK) != 0) {
         fprintf(stderr, "curvo: --resume: cannot read '%s'\n", a.resume);
         return 2;
@@ -285,7 +240,7 @@ int cli_train(int argc, char **argv) {
     char err[CURVO_ERRMSG_LEN];
     int exit_code = 1;
     curvo_dataset *val = NULL;
-    if (!open_data(a.data, a.target, a.test_fraction, a.seed, a.regression, &train, &test)) return 1;
+    if (!cli_open_data(a.data, a.target, a.test_fraction, a.seed, a.regression, &train, &test)) return 1;
     if (a.val_fraction > 0) {
         curvo_dataset *rest;
         if (curvo_dataset_split(train, a.val_fraction, (uint64_t)a.seed, &rest, &val, err)) {
@@ -301,13 +256,16 @@ int cli_train(int argc, char **argv) {
     if (!a.loss) loss = classes > 0 ? CURVO_LOSS_CE : CURVO_LOSS_MSE;
     curvo_train_options to;
     curvo_train_options_init(&to);
-    to.epochs = (int)a.epochs;
+    to.epochs = a.epochs ? (int)a.epochs : 1;
     to.batch_size = (int)a.batch;
     to.seed = (uint64_t)a.seed;
     to.checkpoint_every = a.checkpoint_every;
     to.checkpoint_path = a.save;
     to.eval_batch_size = (int)a.eval_batch;
     to.eval_train = !a.no_eval_train;
+    to.max_seconds = a.seconds;
+    to.eval_seconds = a.eval_every;
+    if (a.seconds > 0 && a.epochs == 0) to.epochs = 1000000;
     if (a.resume) {
         if (curvo_trainer_resume(a.resume, train, test, &to, &tr, &model, err)) {
             fprintf(stderr, "curvo: --resume: %s\n", err);
@@ -317,7 +275,7 @@ int cli_train(int argc, char **argv) {
         int c, h, w;
         char spec_buf[512];
         curvo_dataset_shape(train, &c, &h, &w);
-        const char *spec = task_spec(a.model, loss == CURVO_LOSS_CE ? classes : 1, spec_buf, sizeof spec_buf);
+        const char *spec = cli_task_spec(a.model, loss == CURVO_LOSS_CE ? classes : 1, spec_buf, sizeof spec_buf);
         if (curvo_model_from_spec(spec, c, h, w, &model, err)) {
             fprintf(stderr, "curvo: --model: %s\n", err);
             exit_code = 2;
@@ -334,7 +292,7 @@ int cli_train(int argc, char **argv) {
             goto done;
         }
         for (int i = 0; i < a.n_opt_params; i++)
-            if (!apply_opt_param(&op, a.opt_params[i])) {
+            if (!cli_apply_opt_param(&op, a.opt_params[i])) {
                 exit_code = 2;
                 goto done;
             }
@@ -353,13 +311,18 @@ int cli_train(int argc, char **argv) {
         fprintf(stderr, "curvo: --log: %s\n", err);
         goto done;
     }
+    if (log && !a.resume) {
+        curvo_run_info run = {"curvo", a.opt, a.model, a.data, (uint64_t)a.seed, (int)a.batch, (int)a.threads,
+                              curvo_model_num_params(model)};
+        curvo_log_write_run(log, &run);
+    }
     char desc[1024];
     curvo_model_describe(model, desc, sizeof desc);
     if (!a.quiet)
         fprintf(stderr, "curvo train: %s on %s (%zu train, %zu test), %s, %zu parameters, %d thread%s\n", a.opt,
                 a.data, curvo_dataset_count(train), test ? curvo_dataset_count(test) : (size_t)0, desc,
                 curvo_model_num_params(model), (int)a.threads, a.threads == 1 ? "" : "s");
-    reporter rep = {log, a.log_every, a.quiet, isatty(STDERR_FILENO), 0, a.opt};
+    reporter rep = {log, a.log_every, a.quiet, isatty(STDERR_FILENO), 0, a.opt, a.seconds};
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
@@ -458,7 +421,7 @@ int cli_eval(int argc, char **argv) {
     }
     curvo_dataset *train = NULL, *test = NULL;
     int exit_code = 1;
-    if (!open_data(data, target, test_fraction, seed, regression, &train, &test)) goto done;
+    if (!cli_open_data(data, target, test_fraction, seed, regression, &train, &test)) goto done;
     const curvo_dataset *d = strcmp(split, "train") ? test : train;
     if (!d) {
         fprintf(stderr, "curvo eval: the data has no %s split\n", split);

@@ -517,13 +517,18 @@ typedef struct curvo_train_options {
     int eval_batch_size;      /* batch of evaluation passes (default 1000) */
     int report_every;         /* a step event every N steps (default 1) */
     int eval_train;           /* evaluate the whole training set after each epoch (default 1) */
+    double max_seconds;       /* stop once this much time was spent in optimizer steps (0: no limit;
+                               * the epochs still bound the run) */
+    double eval_seconds;      /* also evaluate in mid-epoch once so many seconds of optimizer
+                               * steps passed since the previous evaluation (0: only at epoch ends) */
 } curvo_train_options;
 void curvo_train_options_init(curvo_train_options *o);
 
 typedef enum curvo_event {
     CURVO_EVENT_STEP = 0,       /* after an optimizer step */
     CURVO_EVENT_EPOCH = 1,      /* after an epoch, with the train and test metrics */
-    CURVO_EVENT_CHECKPOINT = 2  /* after a checkpoint was written */
+    CURVO_EVENT_CHECKPOINT = 2, /* after a checkpoint was written */
+    CURVO_EVENT_EVAL = 3        /* a mid-epoch evaluation (eval_seconds, or the end of max_seconds) */
 } curvo_event;
 
 typedef struct curvo_progress {
@@ -531,12 +536,15 @@ typedef struct curvo_progress {
     int epoch, epochs;           /* epoch in progress (or just finished), 1-based */
     int64_t step, steps_total;   /* optimizer steps done, and planned over all epochs */
     int64_t step_in_epoch, steps_per_epoch;
-    double loss;                 /* step: mini-batch loss; epoch: mean over the epoch's batches */
+    double loss;                 /* step: mini-batch loss; epoch and eval: mean of the mini-batch
+                                  * losses since the previous epoch or eval event */
     int classification;          /* metrics are accuracies (1) or RMSEs (0) */
-    double train_metric;         /* epoch events: accuracy or RMSE on the training set */
-    double test_metric;          /* epoch events: on the test set (NaN without one) */
-    double test_loss;            /* epoch events: mean loss on the test set */
-    double val_metric, val_loss; /* epoch events: on the validation set (NaN without one) */
+    /* Epoch and eval events: */
+    double train_metric, train_loss; /* accuracy or RMSE, and mean loss, on the training set (NaN
+                                  * when eval_train is off) */
+    double test_metric;          /* on the test set (NaN without one) */
+    double test_loss;            /* mean loss on the test set */
+    double val_metric, val_loss; /* on the validation set (NaN without one) */
     double seconds;              /* wall time so far (steps and evaluations), resumed runs included */
     double train_seconds;        /* of which in optimizer steps */
     double samples_per_second;   /* over the last report interval */
@@ -559,7 +567,9 @@ int curvo_trainer_create(curvo_model *model, curvo_loss_kind loss, const curvo_o
 void curvo_trainer_free(curvo_trainer *tr);
 /* Evaluates val (not owned; NULL: none) after every epoch as a validation set. */
 int curvo_trainer_set_validation(curvo_trainer *tr, const curvo_dataset *val);
-/* Trains until the planned epochs are done, fn cancels, or an error occurs. */
+/* Trains until the planned epochs are done, the max_seconds budget is spent (then it evaluates,
+ * reports an eval event unless the budget ran out at an epoch end, and returns CURVO_OK), fn
+ * cancels, or an error occurs. */
 int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user);
 const char *curvo_trainer_errmsg(const curvo_trainer *tr);
 /* Writes a checkpoint (model spec and parameters, loss, optimizer parameters and state, the
@@ -582,14 +592,28 @@ int curvo_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset
                    double *mean_loss, double *metric);
 
 /* ---------------------------------------------------------------- logs */
-/* Metrics logs in JSON Lines: one object per step or epoch event. Step objects carry event, epoch,
- * step, loss, lr, damping, grad_norm, step_norm, ls_tries, cg_iters, accepted, status, seconds;
- * epoch objects carry event, epoch, step, loss, train_accuracy / train_rmse, test_accuracy /
- * test_rmse, test_loss, val_accuracy / val_rmse and val_loss (with a validation set), seconds,
- * train_seconds, rejected_steps. */
+/* Metrics logs in JSON Lines: one object per event. A log may open with a run object (event "run":
+ * framework, optimizer, model, dataset, seed, batch_size, threads, params). Step objects carry
+ * event, epoch, step, loss, lr, damping, grad_norm, step_norm, ls_tries, cg_iters, accepted,
+ * status, the method's own figures, samples_per_second, seconds; epoch and eval objects carry
+ * event, epoch, step, epochs_done, loss, train_loss and train_accuracy / train_rmse (when the
+ * training set is evaluated), test_accuracy / test_rmse, test_loss, val_accuracy / val_rmse and
+ * val_loss (with a validation set), train_seconds, rejected_steps, seconds. docs/TRAINING.md
+ * describes every field. */
 typedef struct curvo_log curvo_log;
+/* What a run is, for the first line of its log (strings may be NULL: left out). */
+typedef struct curvo_run_info {
+    const char *framework;      /* "curvo" */
+    const char *optimizer;      /* algorithm name */
+    const char *model;          /* preset name or spec string */
+    const char *dataset;        /* data source as given */
+    uint64_t seed;
+    int batch_size, threads;
+    size_t params;
+} curvo_run_info;
 /* Creates (or, with append, extends) the file; CURVO_E_IO with the reason in errmsg. */
 int curvo_log_open(const char *path, int append, curvo_log **out, char *errmsg);
+int curvo_log_write_run(curvo_log *log, const curvo_run_info *run);
 int curvo_log_write(curvo_log *log, const curvo_progress *p);
 /* Flushes and closes; CURVO_E_IO if any write failed. */
 int curvo_log_close(curvo_log *log);

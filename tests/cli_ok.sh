@@ -2,7 +2,8 @@
 # cli_ok.sh CURVO CASE — the curvo program's good paths on a small generated CSV: a validation split
 # is evaluated and logged, a regression target trains with mse and reports RMSE, a saved run resumes
 # and evaluates, every optimizer trains from the command line, SIGINT stops a run with a loadable
-# checkpoint and exit code 130. Each CASE is its own CTest test.
+# checkpoint and exit code 130, a seconds budget with mid-epoch evaluations. Each CASE is its own
+# CTest test.
 set -u
 CURVO=$1
 CASE=$2
@@ -57,6 +58,17 @@ sigint)
     [ $code -eq 130 ] || fail "exit code $code after SIGINT, expected 130"
     grep -q "checkpoint written to $T/i.ckpt" "$T/out" || fail "no checkpoint message"
     "$CURVO" eval --load "$T/i.ckpt" --data "csv:$T/cls.csv" > "$T/out" 2>&1 || fail "the checkpoint does not load" ;;
+time_budget)
+    # --seconds stops on optimizer time; --eval-every adds mid-epoch evaluations; the log opens with
+    # its run line.
+    "$CURVO" train --data "csv:$T/cls.csv" --model dense:64,tanh,dense:3 --batch 16 --seconds 0.2 \
+        --eval-every 0.05 --log "$T/log.jsonl" > "$T/out" 2>&1 || fail "exit $?"
+    head -n 1 "$T/log.jsonl" | grep -q '^{"event":"run","framework":"curvo","optimizer":"adam","model":"dense:64' ||
+        fail "the log does not open with its run line"
+    grep -q '"event":"eval"' "$T/log.jsonl" || fail "no mid-epoch evaluation in the log"
+    grep -q '^step [0-9]* (epoch [0-9]*)  loss' "$T/out" || fail "mid-epoch evaluations are not printed"
+    ts=$(tail -n 1 "$T/log.jsonl" | sed -n 's/.*"train_seconds":\([^,}]*\).*/\1/p')
+    awk -v t="$ts" 'BEGIN { exit !(t >= 0.2 && t < 2) }' || fail "final train_seconds '$ts', budget 0.2" ;;
 *) echo "unknown case $CASE"; exit 1 ;;
 esac
 echo "PASS $CASE"

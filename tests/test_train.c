@@ -3,12 +3,16 @@
  *   thread), for every optimizer (SGD with momentum, Adam, AdamW, EGN with momentum, SGN with a
  *   gradient average, LRSFN reusing its basis, SOFIM, arTuRO); a run cancelled mid-epoch and resumed from its
  *   checkpoint, and one resumed from its last periodic checkpoint, end with the same parameters
- *   too; the model learns the problem; bad checkpoints and a model that does not fit the data are
- *   refused with messages. */
+ *   too; the model learns the problem; a time budget stops on optimizer time with an evaluation,
+ *   mid-epoch evaluations report the mean of the batch losses since the one before; bad checkpoints
+ *   and a model that does not fit the data are refused with messages. */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #define _DEFAULT_SOURCE /* mkdtemp */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -144,6 +148,73 @@ static void learns(void) {
     end_run(&r);
 }
 
+/* Watches a budgeted run: every step is reported; eval and epoch events are checked against the
+ * step losses since the previous one. Each step sleeps 0.2 ms so the clock moves on a tiny net. */
+typedef struct {
+    double window_sum;
+    int window_n, evals, epochs, bad_window, bad_order;
+    double last_train_seconds;
+    curvo_event last_event;
+} budget_watch;
+
+static int watch_budget(const curvo_progress *p, void *user) {
+    budget_watch *w = user;
+    if (p->event == CURVO_EVENT_STEP) {
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+        w->window_sum += p->loss, w->window_n++;
+    } else if (p->event == CURVO_EVENT_EVAL || p->event == CURVO_EVENT_EPOCH) {
+        double mean = w->window_sum / w->window_n;
+        if (!(fabs(p->loss - mean) <= 1e-12 * fabs(mean))) w->bad_window++;
+        if (p->event == CURVO_EVENT_EVAL && (p->step_in_epoch == p->steps_per_epoch || !(p->test_metric >= 0)))
+            w->bad_order++;
+        if (p->train_seconds < w->last_train_seconds) w->bad_order++;
+        w->window_sum = 0, w->window_n = 0;
+        w->evals += p->event == CURVO_EVENT_EVAL;
+        w->epochs += p->event == CURVO_EVENT_EPOCH;
+        w->last_train_seconds = p->train_seconds;
+    }
+    w->last_event = p->event;
+    return 0;
+}
+
+static void time_budget(void) {
+    curvo_opt_params op;
+    curvo_opt_params_init(&op, CURVO_OPT_SGD);
+    run r;
+    new_run(&r, &op, 1000, 0);
+    char err[CURVO_ERRMSG_LEN];
+    curvo_train_options o;
+    curvo_train_options_init(&o);
+    o.max_seconds = -1;
+    curvo_trainer *bad = NULL;
+    TU_CHECK(curvo_trainer_create(r.model, CURVO_LOSS_CE, &op, train_set, test_set, &o, &bad, err) == CURVO_E_INVALID &&
+                 bad == NULL && strstr(err, "budget"),
+             "a negative budget is refused: %s", err);
+    o.max_seconds = 0, o.eval_seconds = NAN;
+    TU_CHECK(curvo_trainer_create(r.model, CURVO_LOSS_CE, &op, train_set, test_set, &o, &bad, err) == CURVO_E_INVALID &&
+                 bad == NULL, "a NaN evaluation interval is refused: %s", err);
+    curvo_trainer_free(r.tr);
+    o.epochs = 1000;
+    o.batch_size = 8;       /* 30 steps per epoch, so that evaluations fall in mid-epoch */
+    o.max_seconds = 0.002;  /* optimizer time: the sleeps in the callback do not count */
+    o.eval_seconds = 0.00003;
+    TU_CHECK(curvo_trainer_create(r.model, CURVO_LOSS_CE, &op, train_set, test_set, &o, &r.tr, err) == CURVO_OK,
+             "trainer: %s", err);
+    budget_watch w = {0};
+    TU_CHECK(curvo_trainer_run(r.tr, watch_budget, &w) == CURVO_OK, "budgeted run: %s", curvo_trainer_errmsg(r.tr));
+    TU_CHECK(w.last_event == CURVO_EVENT_EVAL || w.last_event == CURVO_EVENT_EPOCH,
+             "the run ends with an evaluation (last event %d)", (int)w.last_event);
+    TU_CHECK(w.last_train_seconds >= 0.002 && w.last_train_seconds < 1.0, "stopped at %.4f s of a 0.002 s budget",
+             w.last_train_seconds);
+    TU_CHECK(w.evals >= 2, "%d mid-epoch evaluations, expected several", w.evals);
+    TU_CHECK(w.epochs < 1000, "the budget, not the 1000 epochs, ended the run (%d epochs)", w.epochs);
+    TU_CHECK(w.bad_window == 0, "%d evaluations whose loss is not the mean of the steps since the previous one",
+             w.bad_window);
+    TU_CHECK(w.bad_order == 0, "%d evaluations out of order or without a test metric", w.bad_order);
+    end_run(&r);
+}
+
 static void refusals(void) {
     char err[CURVO_ERRMSG_LEN];
     curvo_opt_params op;
@@ -204,6 +275,7 @@ int main(void) {
         resume_is_exact(curvo_algorithm_name((curvo_algorithm)a), &op);
     }
     learns();
+    time_budget();
     refusals();
 
     curvo_dataset_free(train_set);

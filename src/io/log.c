@@ -1,4 +1,5 @@
-/* log.c — metrics logs in JSON Lines, one object per progress event (see curvo.h). */
+/* log.c — metrics logs in JSON Lines: a run object, then one object per progress event (see
+ * curvo.h; docs/TRAINING.md lists the fields). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -34,9 +35,40 @@ static void put_num(FILE *f, const char *key, double v) {
         fprintf(f, ",\"%s\":null", key);
 }
 
+/* A JSON string value, escaped. */
+static void put_str(FILE *f, const char *key, const char *v) {
+    if (!v) return;
+    fprintf(f, ",\"%s\":\"", key);
+    for (const char *c = v; *c; c++) {
+        if (*c == '"' || *c == '\\') fputc('\\', f);
+        if ((unsigned char)*c < 0x20) fprintf(f, "\\u%04x", (unsigned char)*c);
+        else fputc(*c, f);
+    }
+    fputc('"', f);
+}
+
+static int finish_line(curvo_log *log) {
+    fputs("}\n", log->f);
+    if (fflush(log->f) != 0 || ferror(log->f)) log->failed = 1;
+    return log->failed ? CURVO_E_IO : CURVO_OK;
+}
+
+int curvo_log_write_run(curvo_log *log, const curvo_run_info *run) {
+    if (!log || !run) return CURVO_E_INVALID;
+    FILE *f = log->f;
+    fputs("{\"event\":\"run\"", f);
+    put_str(f, "framework", run->framework);
+    put_str(f, "optimizer", run->optimizer);
+    put_str(f, "model", run->model);
+    put_str(f, "dataset", run->dataset);
+    fprintf(f, ",\"seed\":%llu,\"batch_size\":%d,\"threads\":%d,\"params\":%zu", (unsigned long long)run->seed,
+            run->batch_size, run->threads, run->params);
+    return finish_line(log);
+}
+
 int curvo_log_write(curvo_log *log, const curvo_progress *p) {
-    if (!log || !p) return CURVO_E_INVALID;
-    static const char *events[] = {"step", "epoch", "checkpoint"};
+    if (!log || !p || p->event < CURVO_EVENT_STEP || p->event > CURVO_EVENT_EVAL) return CURVO_E_INVALID;
+    static const char *events[] = {"step", "epoch", "checkpoint", "eval"};
     FILE *f = log->f;
     fprintf(f, "{\"event\":\"%s\",\"epoch\":%d,\"step\":%lld", events[p->event], p->epoch, (long long)p->step);
     if (p->event == CURVO_EVENT_STEP) {
@@ -52,12 +84,16 @@ int curvo_log_write(curvo_log *log, const curvo_progress *p) {
             for (int i = 0; i < s->n_extra && i < CURVO_STEP_EXTRA; i++) put_num(f, s->extra_name[i], s->extra[i]);
         }
         put_num(f, "samples_per_second", p->samples_per_second);
-    } else if (p->event == CURVO_EVENT_EPOCH) {
+    } else if (p->event == CURVO_EVENT_EPOCH || p->event == CURVO_EVENT_EVAL) {
         const char *metric = p->classification ? "accuracy" : "rmse";
         char key[32];
+        put_num(f, "epochs_done", p->steps_per_epoch > 0 ? (double)p->step / (double)p->steps_per_epoch : NAN);
         put_num(f, "loss", p->loss);
-        snprintf(key, sizeof key, "train_%s", metric);
-        put_num(f, key, p->train_metric);
+        if (!isnan(p->train_loss) || !isnan(p->train_metric)) {
+            put_num(f, "train_loss", p->train_loss);
+            snprintf(key, sizeof key, "train_%s", metric);
+            put_num(f, key, p->train_metric);
+        }
         snprintf(key, sizeof key, "test_%s", metric);
         put_num(f, key, p->test_metric);
         put_num(f, "test_loss", p->test_loss);
@@ -68,19 +104,11 @@ int curvo_log_write(curvo_log *log, const curvo_progress *p) {
         }
         put_num(f, "train_seconds", p->train_seconds);
         fprintf(f, ",\"rejected_steps\":%d", p->rejected_steps);
-    } else if (p->checkpoint_path) {
-        fputs(",\"path\":\"", f);
-        for (const char *c = p->checkpoint_path; *c; c++) {
-            if (*c == '"' || *c == '\\') fputc('\\', f);
-            if ((unsigned char)*c < 0x20) fprintf(f, "\\u%04x", (unsigned char)*c);
-            else fputc(*c, f);
-        }
-        fputc('"', f);
+    } else {
+        put_str(f, "path", p->checkpoint_path);
     }
     put_num(f, "seconds", p->seconds);
-    fputs("}\n", f);
-    if (fflush(f) != 0 || ferror(f)) log->failed = 1;
-    return log->failed ? CURVO_E_IO : CURVO_OK;
+    return finish_line(log);
 }
 
 int curvo_log_close(curvo_log *log) {

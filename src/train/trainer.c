@@ -1,6 +1,7 @@
 /* trainer.c — the training loop: epochs of shuffled mini-batches through an optimizer, evaluation
- * after each epoch, progress events to a callback, periodic and final checkpoints, and resuming
- * from a checkpoint exactly where a run stopped. */
+ * after each epoch (and every eval_seconds of optimizer time), a training-time budget, progress
+ * events to a callback, periodic and final checkpoints, and resuming from a checkpoint exactly
+ * where a run stopped. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <math.h>
 #include <stdarg.h>
@@ -25,7 +26,7 @@ struct curvo_trainer {
     int epoch;                       /* epoch in progress (1-based) */
     int in_epoch;                    /* the batcher holds this epoch's order, partly consumed */
     int64_t step, step_in_epoch, steps_per_epoch;
-    double loss_sum;                 /* over this epoch's finite batch losses */
+    double loss_sum;                 /* over the finite batch losses since the last evaluation */
     int64_t loss_count;
     int rejected, consecutive_rejected;
     double seconds, train_seconds;   /* accumulated over this and earlier (resumed) runs */
@@ -65,6 +66,8 @@ static int check_options(const curvo_train_options *o, char *errmsg) {
     else if (o->report_every < 1) bad = "report interval must be >= 1";
     else if (o->checkpoint_every < 0) bad = "checkpoint interval must be >= 0";
     else if (o->checkpoint_every > 0 && !o->checkpoint_path) bad = "periodic checkpoints need a path";
+    else if (!(o->max_seconds >= 0.0) || !isfinite(o->max_seconds)) bad = "the time budget must be >= 0 seconds";
+    else if (!(o->eval_seconds >= 0.0) || !isfinite(o->eval_seconds)) bad = "the evaluation interval must be >= 0 seconds";
     if (!bad) return CURVO_OK;
     if (errmsg) snprintf(errmsg, CURVO_ERRMSG_LEN, "%s", bad);
     return CURVO_E_INVALID;
@@ -170,20 +173,23 @@ static void base_progress(const curvo_trainer *tr, curvo_progress *p, curvo_even
     p->step_in_epoch = tr->step_in_epoch;
     p->steps_per_epoch = tr->steps_per_epoch;
     p->classification = curvo_dataset_num_classes(tr->train) > 0;
-    p->train_metric = p->test_metric = p->test_loss = p->val_metric = p->val_loss = NAN;
+    p->train_metric = p->train_loss = p->test_metric = p->test_loss = p->val_metric = p->val_loss = NAN;
     p->seconds = tr->seconds;
     p->train_seconds = tr->train_seconds;
     p->rejected_steps = tr->rejected;
 }
 
-/* Epoch end: metrics on the training and test sets. */
-static int end_epoch(curvo_trainer *tr, curvo_progress *p) {
-    base_progress(tr, p, CURVO_EVENT_EPOCH);
+/* An epoch or eval event: the mean batch loss since the last one (which restarts), and the metrics
+ * on the training, test and validation sets. */
+static int evaluate_event(curvo_trainer *tr, curvo_progress *p, curvo_event ev) {
+    base_progress(tr, p, ev);
     p->loss = tr->loss_count ? tr->loss_sum / (double)tr->loss_count : NAN;
-    double l;
+    tr->loss_sum = 0.0;
+    tr->loss_count = 0;
     int rc;
     if (tr->o.eval_train &&
-        (rc = curvo_evaluate(tr->model, tr->loss, tr->train, tr->o.eval_batch_size, &l, &p->train_metric)))
+        (rc = curvo_evaluate(tr->model, tr->loss, tr->train, tr->o.eval_batch_size, &p->train_loss,
+                             &p->train_metric)))
         return fail(tr, rc, "evaluation on the training set failed: %s", curvo_strerror(rc));
     if (tr->test &&
         (rc = curvo_evaluate(tr->model, tr->loss, tr->test, tr->o.eval_batch_size, &p->test_loss, &p->test_metric)))
@@ -200,6 +206,9 @@ int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
     double t_start = now(), t_report = t_start, base = tr->seconds;
     int64_t report_samples = 0;
     curvo_progress p;
+    const double every = tr->o.eval_seconds;
+    double next_eval = every > 0 ? tr->train_seconds + every : INFINITY; /* after the previous evaluation */
+    int out_of_time = 0;
     while (tr->epoch <= tr->o.epochs) {
         if (!tr->in_epoch) {
             curvo_batcher_shuffle(tr->batcher, &tr->rng);
@@ -241,6 +250,13 @@ int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
                 report_samples = 0;
                 stop = fn(&p, user);
             }
+            out_of_time = tr->o.max_seconds > 0 && tr->train_seconds >= tr->o.max_seconds;
+            if (tr->step_in_epoch < tr->steps_per_epoch && (out_of_time || tr->train_seconds >= next_eval)) {
+                if ((rc = evaluate_event(tr, &p, CURVO_EVENT_EVAL))) return rc;
+                if (every > 0) next_eval = tr->train_seconds + every;
+                tr->seconds = p.seconds = base + (now() - t_start);
+                if (fn) stop |= fn(&p, user);
+            }
             if (tr->o.checkpoint_every > 0 && tr->step % tr->o.checkpoint_every == 0) {
                 if ((rc = curvo_trainer_save(tr, tr->o.checkpoint_path))) return rc;
                 if (fn) {
@@ -250,14 +266,18 @@ int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
                 }
             }
             if (stop) return fail(tr, CURVO_E_CANCELLED, "stopped by request at step %lld", (long long)tr->step);
+            if (out_of_time) break;
         }
-        int rc = end_epoch(tr, &p);
+        if (out_of_time && tr->step_in_epoch < tr->steps_per_epoch) return CURVO_OK; /* spent in mid-epoch */
+        int rc = evaluate_event(tr, &p, CURVO_EVENT_EPOCH);
         if (rc) return rc;
         tr->in_epoch = 0;
         tr->epoch++;
         tr->seconds = base + (now() - t_start);
         p.seconds = tr->seconds;
         if (fn && fn(&p, user)) return fail(tr, CURVO_E_CANCELLED, "stopped by request after epoch %d", tr->epoch - 1);
+        if (out_of_time) return CURVO_OK;
+        if (every > 0) next_eval = tr->train_seconds + every;
     }
     tr->epoch = tr->o.epochs + 1;
     return CURVO_OK;
