@@ -61,9 +61,10 @@ sigint)
 time_budget)
     # --seconds stops on optimizer time; --eval-every adds mid-epoch evaluations; the log opens with
     # its run line.
-    "$CURVO" train --data "csv:$T/cls.csv" --model dense:64,tanh,dense:3 --batch 16 --seconds 0.2 \
-        --eval-every 0.05 --log "$T/log.jsonl" > "$T/out" 2>&1 || fail "exit $?"
-    head -n 1 "$T/log.jsonl" | grep -q '^{"event":"run","framework":"curvo","optimizer":"adam","model":"dense:64' ||
+    # (a wider net and small batches, so that an epoch outlasts the evaluation interval)
+    "$CURVO" train --data "csv:$T/cls.csv" --model dense:128,tanh,dense:128,tanh,dense:3 --batch 8 --seconds 0.2 \
+        --eval-every 0.002 --log "$T/log.jsonl" > "$T/out" 2>&1 || fail "exit $?"
+    head -n 1 "$T/log.jsonl" | grep -q '^{"event":"run","framework":"curvo","optimizer":"adam","model":"dense:128' ||
         fail "the log does not open with its run line"
     grep -q '"event":"eval"' "$T/log.jsonl" || fail "no mid-epoch evaluation in the log"
     grep -q '^step [0-9]* (epoch [0-9]*)  loss' "$T/out" || fail "mid-epoch evaluations are not printed"

@@ -14,6 +14,7 @@
  *   update     w = mu'(eta), eps_t = eps * eps_decay^t
  * The floor quad_min is our guard: the authors' code lets quad, and then pi, turn negative.
  */
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -79,7 +80,11 @@ static void surrogate_pass(size_t n, const float *restrict w, const float *restr
         for (size_t i = 0; i < n; i++) rls_update(&lin[i], &quad[i], &p00[i], &p01[i], &p11[i], w[i], g[i], pn, R);
     for (size_t i = 0; i < n; i++) {
         float qe = quad[i] > qmin ? quad[i] : qmin;
-        B[i] = qe + kappa;
+        /* B > 0 even with quad_min = 0 and kappa = 0, which the ranges allow: a coordinate with A = 0 then
+         * stays where it is instead of moving by 0/0 once eta underflows in float (issue 7: zero gradients
+         * with those settings put NaN into theta; tests/test_faults.c) */
+        float b = qe + kappa;
+        B[i] = b > FLT_MIN ? b : FLT_MIN;
         A[i] = w[i] * B[i] + lin[i];
     }
 }
@@ -106,15 +111,20 @@ static double solve_eta(double eps, double eta_prev, const float *A, const float
     double lo = eta_prev > 0.0 ? eta_prev / 3.0 : 0.0, hi = eta_prev > 0.0 ? 3.0 * eta_prev : 1e4;
     double klo = lo > 0.0 ? kl_at(lo, A, B, prec, n) : k0, khi = kl_at(hi, A, B, prec, n);
     *evals += 1 + (lo > 0.0);
+    /* The bracket moves by at least 3x per evaluation, and by up to 1e6x where the KL is far from eps:
+     * for eta' > eta, KL(eta') >= KL(eta) (eta / eta')^2 (and <= for eta' < eta), so the root lies
+     * beyond eta sqrt(KL(eta) / eps) and a jump of that factor cannot pass it. With 3x steps only, an
+     * exploding gradient (eta ~ 1e27, or back from there) spent all MAX_BISECTION evaluations on
+     * widening and left a step whose KL was far above the bound (issue 7; tests/test_faults.c). */
     while (klo < eps && lo > 0.0 && *evals < MAX_BISECTION) { /* KL decreases in eta: move lo down */
         hi = lo, khi = klo;
-        lo = lo > 1e-30 ? lo / 3.0 : 0.0;
+        lo = lo > 1e-30 ? lo * fmin(1.0 / 3.0, fmax(sqrt(klo / eps), 1e-6)) : 0.0;
         klo = lo > 0.0 ? kl_at(lo, A, B, prec, n) : k0;
         (*evals)++;
     }
     while (khi > eps && *evals < MAX_BISECTION) {
         lo = hi, klo = khi;
-        hi *= 3.0;
+        hi *= isfinite(khi) ? fmin(fmax(3.0, sqrt(khi / eps)), 1e6) : 1e6;
         khi = kl_at(hi, A, B, prec, n);
         (*evals)++;
     }
@@ -125,10 +135,11 @@ static double solve_eta(double eps, double eta_prev, const float *A, const float
         k = kl_at(eta, A, B, prec, n);
         (*evals)++;
         if (k > eps)
-            lo = eta;
+            lo = eta, klo = k;
         else
-            hi = eta;
+            hi = eta, khi = k;
     }
+    if (k > 1.1 * eps && khi <= eps) eta = hi, k = khi; /* out of evaluations: the side inside the bound */
     *kl = k;
     return eta;
 }

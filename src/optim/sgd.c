@@ -8,6 +8,7 @@
  *
  * Robbins & Monro (1951); momentum as in Sutskever et al. (ICML 2013), PyTorch's formulation.
  */
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -36,6 +37,18 @@ static int sgd_check(const curvo_opt_params *p, char *errmsg) {
     return CURVO_OK;
 }
 
+/* One coordinate of the update: returns the direction d; *b is the momentum buffer (the old value in, the new
+ * value out; untouched without momentum). */
+static inline float sgd_direction(float g, float w, float *b, int has_buf, float wd, float mu, float keep, int first,
+                                  int nesterov) {
+    float d = wd != 0.0f ? g + wd * w : g;
+    if (has_buf) {
+        *b = first ? d : mu * *b + keep * d;
+        d = nesterov ? d + mu * *b : *b;
+    }
+    return d;
+}
+
 static int sgd_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *batch, curvo_step_info *info) {
     int rc = optim_eval_gradient(opt, cv, batch, info);
     if (rc) return rc;
@@ -45,15 +58,24 @@ static int sgd_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *bat
     float *buf = opt->vec; /* (n) momentum buffer, when momentum > 0 */
     const float lr = (float)p->lr, wd = (float)p->weight_decay, mu = (float)p->momentum;
     const float keep = (float)(1.0 - p->dampening);
-    const int first = opt->t == 0, nesterov = p->nesterov;
+    const int first = opt->t == 0, nesterov = p->nesterov, has_buf = buf != NULL;
     float *step = optim_scratch(opt, 1); /* (n) the direction d, for its norm */
     if (!step) return CURVO_E_NOMEM;
+    /* A finite gradient can still overflow float in the update (lr * d, a momentum buffer adding two huge
+     * gradients, weight decay): such a step is refused before anything is written, so that no Inf reaches theta
+     * or the buffer (issue 7: a gradient of 1.7e38 with lr 10 wrote -inf into theta with status OK;
+     * tests/test_faults.c). A finite step, however large, is taken, as torch.optim.SGD takes it. */
+    int bad = 0; /* |x| <= FLT_MAX fails for Inf and NaN; no branch, so that the loop vectorizes */
     for (size_t i = 0; i < opt->n; i++) {
-        float d = wd != 0.0f ? g[i] + wd * w[i] : g[i];
-        if (buf) {
-            buf[i] = first ? d : mu * buf[i] + keep * d;
-            d = nesterov ? d + mu * buf[i] : buf[i];
-        }
+        float b = has_buf ? buf[i] : 0.0f;
+        float d = sgd_direction(g[i], w[i], &b, has_buf, wd, mu, keep, first, nesterov);
+        bad |= !(fabsf(b) <= FLT_MAX) | !(fabsf(w[i] - lr * d) <= FLT_MAX);
+    }
+    if (bad) return CURVO_E_NUMERIC;
+    for (size_t i = 0; i < opt->n; i++) {
+        float b = has_buf ? buf[i] : 0.0f;
+        float d = sgd_direction(g[i], w[i], &b, has_buf, wd, mu, keep, first, nesterov);
+        if (has_buf) buf[i] = b;
         w[i] -= lr * d;
         step[i] = d;
     }

@@ -10,9 +10,11 @@
  * (fisher = 0, lr = 1, rho = 1) is the best cell of the sweep in bench/results/sofim_sweep.md
  * (bench/sweep_sofim.sh). Memory and cost: SGD with momentum (one vector, two passes).
  */
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 
+#include "linalg/vec.h"
 #include "optim/optim.h"
 
 #define P(field) offsetof(curvo_opt_params, sofim.field)
@@ -36,34 +38,52 @@ static int sofim_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *b
     const curvo_sofim_params *q = &opt->p.sofim;
     size_t n = opt->n;
     float *w = curvo_model_params(curvo_curv_model(cv));
-    float *g = opt->g, *m = opt->vec; /* (n) each */
+    float *g = opt->g, *m = opt->vec; /* (n) each; g is scratch and takes the weight decay */
     const float beta = (float)q->beta, wd = (float)q->weight_decay;
     const double corr = 1.0 - pow(q->beta, (double)(opt->t + 1));
-    /* pass 1: moment, and the inner products the Sherman-Morrison solve needs */
-    double mm = 0.0, gg = 0.0, gm = 0.0;
+    /* pass 1: the inner products the Sherman-Morrison solve needs; the moment is written in pass 2 only, so
+     * that a refused step leaves the state as it was */
+    double mm = 0.0, gg = 0.0, go = 0.0;
     for (size_t i = 0; i < n; i++) {
         float gi = wd != 0.0f ? g[i] + wd * w[i] : g[i];
         g[i] = gi;
-        m[i] = beta * m[i] + (1.0f - beta) * gi;
-        double mh = m[i] / corr;
+        float mi = beta * m[i] + (1.0f - beta) * gi;
+        double mh = mi / corr;
         mm += mh * mh;
         gg += (double)gi * gi;
-        gm += (double)gi * mh;
+        go += (double)gi * m[i]; /* g^T m_old */
     }
-    /* F^-1 m_hat = (1/rho)[m_hat - u (u^T m_hat)/(rho + u^T u)] */
-    double rho = q->rho, coef_m, coef_g = 0.0;
+    if (!isfinite(mm) || !isfinite(gg)) return CURVO_E_NUMERIC; /* weight decay or the moment overflowed */
+    /* The step lr F^-1 m_hat, with coefficients free of cancellation (issue 7, tests/test_faults.c: as
+     * (1/rho)[1 - mm/(rho + mm)] the first reading's coefficient lost every digit once |m_hat|^2 >> rho, and
+     * the second reading's (1/rho)[m_hat - g (g^T m_hat)/(rho + g^T g)] subtracted two nearly equal huge
+     * vectors when g exploded: a step of 3e22 where the exact one is 1e-30).
+     *   u = m_hat:  F^-1 m_hat = m_hat / (rho + |m_hat|^2); each |step_i| <= lr / (2 sqrt(rho)) <= 5e11, far
+     *               below half an ulp of any float that large, so theta cannot overflow.
+     *   u = g:      F^-1 m_hat = (beta / corr) F^-1 m_old + ((1 - beta) / corr) F^-1 g, where
+     *               F^-1 g = g / (rho + g^T g) and F^-1 m_old = (1/rho)[m_old - g (g^T m_old)/(rho + g^T g)];
+     *               computed in double, and refused when a bound on it could overflow theta. */
+    double rho = q->rho, ss = 0.0;
     if (q->fisher == 0) {
-        coef_m = (1.0 / rho) * (1.0 - mm / (rho + mm)); /* = 1 / (rho + |m_hat|^2) */
+        const double a = q->lr / ((rho + mm) * corr); /* in double: ~1e-60 once |m_hat| ~ 1e30 */
+        for (size_t i = 0; i < n; i++) { /* pass 2: the moment and the step */
+            m[i] = beta * m[i] + (1.0f - beta) * g[i];
+            float d = (float)(a * m[i]);
+            w[i] -= d;
+            ss += (double)d * d;
+        }
     } else {
-        coef_m = 1.0 / rho;
-        coef_g = -(1.0 / rho) * gm / (rho + gg);
-    }
-    const float a = (float)(q->lr * coef_m / corr), bcoef = (float)(q->lr * coef_g);
-    double ss = 0.0;
-    for (size_t i = 0; i < n; i++) { /* pass 2: the step */
-        float d = a * m[i] + bcoef * g[i];
-        w[i] -= d;
-        ss += (double)d * d;
+        double a_old = q->lr * q->beta / (corr * rho);
+        double a_g = q->lr / corr * ((1.0 - q->beta) - q->beta * go / rho) / (rho + gg);
+        double bound = la_max_abs(w, n) + fabs(a_old) * la_max_abs(m, n) + fabs(a_g) * la_max_abs(g, n);
+        if (!(bound < 0.5 * FLT_MAX)) return CURVO_E_NUMERIC;
+        for (size_t i = 0; i < n; i++) { /* pass 2: the moment and the step */
+            float mo = m[i], gi = g[i];
+            m[i] = beta * mo + (1.0f - beta) * gi;
+            double d = a_old * mo + a_g * gi;
+            w[i] = (float)(w[i] - d);
+            ss += d * d;
+        }
     }
     opt->t++;
     info->lr = q->lr;
