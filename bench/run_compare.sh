@@ -240,7 +240,7 @@ BLAS3="$(update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null |
 DATE="$(date -u '+%Y-%m-%d %H:%M UTC')"
 INVOCATION="SEEDS=$SEEDS MLP_SECONDS=$MLP_SECONDS CNN_SECONDS=$CNN_SECONDS SMALL_SECONDS=$SMALL_SECONDS\
 ${EVAL_EVERY:+ EVAL_EVERY=$EVAL_EVERY} EVAL_TRAIN=$EVAL_TRAIN OPTS=$OPTS TORCH_OPTS=\"$TORCH_OPTS\" THREADS=$THREADS\
- SETUPS=\"$SETUPS\" bench/run_compare.sh$([ "$QUICK" = 1 ] && echo " --quick")"
+ SETUPS=\"$SETUPS\" bench/run_compare.sh$([ "$QUICK" = 1 ] && echo " --quick" || true)"
 {
     echo "# Machine and versions"
     echo

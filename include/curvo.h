@@ -539,7 +539,8 @@ typedef struct curvo_progress {
     double loss;                 /* step: mini-batch loss; epoch and eval: mean of the mini-batch
                                   * losses since the previous epoch or eval event */
     int classification;          /* metrics are accuracies (1) or RMSEs (0) */
-    /* Epoch and eval events: */
+    /* Epoch and eval events (a set whose loss is not finite gives an infinite loss and a NaN
+     * metric, and training goes on): */
     double train_metric, train_loss; /* accuracy or RMSE, and mean loss, on the training set (NaN
                                   * when eval_train is off) */
     double test_metric;          /* on the test set (NaN without one) */

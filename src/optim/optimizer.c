@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fpenv.h"
 #include "linalg/vec.h"
 #include "optim/optim.h"
 
@@ -241,7 +242,9 @@ int curvo_optimizer_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch
     info->loss = NAN;
     if (!opt || !cv || !batch) return info->status = CURVO_E_INVALID;
     if (curvo_model_num_params(curvo_curv_model(cv)) != opt->n) return info->status = CURVO_E_INVALID;
+    unsigned fpenv = fpenv_flush_begin(); /* subnormal moments would slow every pass (core/fpenv.h) */
     int rc = opt->ops->step(opt, cv, batch, info);
+    fpenv_flush_end(fpenv);
     info->status = rc;
     info->accepted = rc == CURVO_OK;
     return rc;

@@ -179,6 +179,18 @@ static void base_progress(const curvo_trainer *tr, curvo_progress *p, curvo_even
     p->rejected_steps = tr->rejected;
 }
 
+/* Loss and metric of the model on d; a loss that is not finite (a NaN in the data, or weights gone
+ * huge) is reported as an infinite loss and a NaN metric (null in logs), and training goes on. */
+static int evaluate_on(curvo_trainer *tr, const curvo_dataset *d, const char *what, double *loss, double *metric) {
+    int rc = curvo_evaluate(tr->model, tr->loss, d, tr->o.eval_batch_size, loss, metric);
+    if (rc == CURVO_E_NUMERIC) {
+        *loss = INFINITY;
+        *metric = NAN;
+        return CURVO_OK;
+    }
+    return rc ? fail(tr, rc, "evaluation on the %s set failed: %s", what, curvo_strerror(rc)) : CURVO_OK;
+}
+
 /* An epoch or eval event: the mean batch loss since the last one (which restarts), and the metrics
  * on the training, test and validation sets. */
 static int evaluate_event(curvo_trainer *tr, curvo_progress *p, curvo_event ev) {
@@ -186,18 +198,11 @@ static int evaluate_event(curvo_trainer *tr, curvo_progress *p, curvo_event ev) 
     p->loss = tr->loss_count ? tr->loss_sum / (double)tr->loss_count : NAN;
     tr->loss_sum = 0.0;
     tr->loss_count = 0;
-    int rc;
-    if (tr->o.eval_train &&
-        (rc = curvo_evaluate(tr->model, tr->loss, tr->train, tr->o.eval_batch_size, &p->train_loss,
-                             &p->train_metric)))
-        return fail(tr, rc, "evaluation on the training set failed: %s", curvo_strerror(rc));
-    if (tr->test &&
-        (rc = curvo_evaluate(tr->model, tr->loss, tr->test, tr->o.eval_batch_size, &p->test_loss, &p->test_metric)))
-        return fail(tr, rc, "evaluation on the test set failed: %s", curvo_strerror(rc));
-    if (tr->val &&
-        (rc = curvo_evaluate(tr->model, tr->loss, tr->val, tr->o.eval_batch_size, &p->val_loss, &p->val_metric)))
-        return fail(tr, rc, "evaluation on the validation set failed: %s", curvo_strerror(rc));
-    return CURVO_OK;
+    int rc = CURVO_OK;
+    if (tr->o.eval_train) rc = evaluate_on(tr, tr->train, "training", &p->train_loss, &p->train_metric);
+    if (!rc && tr->test) rc = evaluate_on(tr, tr->test, "test", &p->test_loss, &p->test_metric);
+    if (!rc && tr->val) rc = evaluate_on(tr, tr->val, "validation", &p->val_loss, &p->val_metric);
+    return rc;
 }
 
 int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
