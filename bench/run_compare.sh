@@ -37,6 +37,9 @@
 #              accuracy for the time-to-target column)   SETUPS ["mlp cnn small"]   THREADS [1]
 #   SMALL_SPEC [as above]  OUT [bench/results/raw/compare]  BUILD_DIR [build]
 #   PLOT [1]   0: skip `curvo plot` (a curvo built without PLplot)
+#   PUBLISH [bench/results/compare; empty with --quick or a non-default OUT]  where the results
+#              without the logs go (summary.md, machine.md, each setup's summaries, runs.csv and
+#              plot.png): the copy committed with docs/BENCHMARKS.md; empty: no copy
 # Time: with the defaults about 24 minutes on the project's 2-core machine: training alone is
 # 3 seeds x 9 runs x (10 + 20 + 8) s = 17 min; evaluations (per evaluation of the test set here:
 # mlp 0.07 s, cnn 0.6 s curvo / 1.15 s torch, small 0.05 s; the fast optimizers also evaluate at
@@ -87,6 +90,10 @@ SMALL_TARGET="${SMALL_TARGET:-0.80}"
 SETUPS="${SETUPS:-mlp cnn small}"
 THREADS="${THREADS:-1}"
 SMALL_SPEC="${SMALL_SPEC:-flatten,dense:20,relu,dense:20,relu,dense:20,relu,dense:10}"
+if [ -z "${PUBLISH+set}" ]; then # the default: publish only a full run into the default OUT
+    PUBLISH=""
+    [ -n "${OUT:-}" ] || PUBLISH=bench/results/compare
+fi
 OUT="${OUT:-bench/results/raw/compare}"
 BUILD_DIR="${BUILD_DIR:-build}"
 PLOT="${PLOT:-1}"
@@ -277,7 +284,7 @@ ${EVAL_EVERY:+ EVAL_EVERY=$EVAL_EVERY} EVAL_TRAIN=$EVAL_TRAIN OPTS=$OPTS TORCH_O
         echo
         echo "Model \`$model\`, $(setup_seconds "$s") s of optimizer time per run, evaluation every" \
             "$(setup_eval_every "$s") s, target $(setup_target "$s") test accuracy; ${SETUP_TIME[$s]} s in all." \
-            "Logs: \`$s/*.jsonl\`."
+            "Logs: \`$OUT/$s/*.jsonl\`."
         echo
         cat "$OUT/$s/summary.md"
         echo
@@ -287,8 +294,21 @@ ${EVAL_EVERY:+ EVAL_EVERY=$EVAL_EVERY} EVAL_TRAIN=$EVAL_TRAIN OPTS=$OPTS TORCH_O
     done
 } >"$OUT/summary.md"
 
+if [ -n "$PUBLISH" ]; then
+    [ "$(cd "$OUT" && pwd -P)" != "$(mkdir -p "$PUBLISH" && cd "$PUBLISH" && pwd -P)" ] ||
+        die "PUBLISH and OUT are the same folder ($OUT)"
+    cp "$OUT/summary.md" "$OUT/machine.md" "$PUBLISH/"
+    for s in $SETUPS; do
+        rm -rf "${PUBLISH:?}/$s"
+        mkdir -p "$PUBLISH/$s"
+        cp "$OUT/$s/summary.md" "$OUT/$s/summary.csv" "$OUT/$s/runs.csv" "$OUT/$s/torch-summary.md" "$PUBLISH/$s/"
+        [ "$PLOT" = 0 ] || cp "$OUT/$s/plot.png" "$PUBLISH/$s/"
+    done
+fi
+
 echo >&2
 echo "$ME: done in $TOTAL s." >&2
+[ -z "$PUBLISH" ] || echo "  copied without the logs to $PUBLISH/" >&2
 echo "  summary:  $OUT/summary.md" >&2
 echo "  machine:  $OUT/machine.md" >&2
 for s in $SETUPS; do

@@ -2,28 +2,39 @@
 # sweep_all.sh — the equal-budget hyperparameter sweep of issue 6: every optimizer gets the same
 # grid on its main step-size or damping parameter (its default times 0.1, 0.3, 1, 3 and 10), the
 # same training-time budget, data, model, seeds and batch order. The winner of each method is the
-# cell with the lowest final training loss: the test set never picks a setting.
+# cell with the lowest final training loss: the test set never picks a setting. Where a method's
+# pick lies on the edge of the grid, its grid is extended outward by factors of 3 (up to
+# EXTEND cells) until a cell is worse than the pick, so that no method is judged at a boundary.
 #
 #   bench/sweep_all.sh [--quick]
-#   environment: CURVO (default build/curvo), MODEL (mlp), SWEEP_SECONDS (10), SEEDS (1), OUT
-#   (bench/results/raw/sweep), RESULT (bench/results/sweep.md)
+#   environment: CURVO (default build/curvo), MODEL (mlp), SWEEP_SECONDS (10), SEEDS (2),
+#   EXTEND (3), OUT (bench/results/raw/sweep), RESULT (bench/results/sweep.md)
+#   --quick: 1 s per run, 1 seed, no extension, the table in OUT (a smoke run, not a result)
 #
 # Parameters swept (default in brackets):
 #   sgd lr [0.01], adam lr [0.001], egn lambda [1], sgn rho [1e-4], lrsfn gamma [1e-3],
 #   sofim lr [1], arturo eps [0.0857]
-# Time: 5 cells x 7 methods x SEEDS x (SECONDS + evaluation and start-up, about 1.5 s):
-# about 7 minutes at the defaults on a 2-core machine.
+# Time: 5 cells x 7 methods x SEEDS x (SECONDS + evaluation and start-up, about 0.6 s), plus the
+# extensions: about 14 minutes at the defaults on a 2-core machine.
 set -eu
 cd "$(dirname "$0")/.."
 CURVO=${CURVO:-build/curvo}
 MODEL=${MODEL:-mlp}
 SECONDS_PER_RUN=${SWEEP_SECONDS:-10}
-SEEDS=${SEEDS:-1}
+SEEDS=${SEEDS:-2}
+EXTEND=${EXTEND:-3}
 OUT=${OUT:-bench/results/raw/sweep}
 RESULT=${RESULT:-bench/results/sweep.md}
-if [ "${1:-}" = "--quick" ]; then SECONDS_PER_RUN=1; RESULT=$OUT/sweep.md; fi
+COMMAND="bench/sweep_all.sh"
+if [ "${1:-}" = "--quick" ]; then
+    SECONDS_PER_RUN=1 SEEDS=1 EXTEND=0 RESULT=$OUT/sweep.md COMMAND="bench/sweep_all.sh --quick"
+elif [ -n "${1:-}" ]; then
+    echo "sweep_all.sh: unknown argument '$1' (usage: bench/sweep_all.sh [--quick])" >&2
+    exit 2
+fi
 [ -x "$CURVO" ] || { echo "sweep_all.sh: $CURVO not found; build first (README)" >&2; exit 1; }
 mkdir -p "$OUT"
+rm -rf "$OUT"/*-x* "$OUT"/*.cells # the cells of an earlier sweep, nothing else of OUT
 
 # method parameter default
 PARAMS="sgd lr 0.01
@@ -33,49 +44,96 @@ sgn rho 0.0001
 lrsfn gamma 0.001
 sofim lr 1
 arturo eps 0.0857"
-MULTS="0.1 0.3 1 3 10"
+GRID="0.1 0.3 1 3 10"
 
-for m in $MULTS; do
-    args=$(echo "$PARAMS" | awk -v m="$m" '{ printf " --opt-param %s.%s=%.6g", $1, $2, $3 * m }')
-    echo "sweep_all.sh: x$m:$args" >&2
-    # shellcheck disable=SC2086
-    "$CURVO" bench --model "$MODEL" --seconds "$SECONDS_PER_RUN" --seeds "$SEEDS" --threads 1 \
-        --no-eval-train --quiet --out "$OUT/x$m" $args > /dev/null ||
-        echo "sweep_all.sh: some runs at x$m failed (see $OUT/x$m/runs.csv)" >&2
+# run_cell OPT NAME DEFAULT MULT: one optimizer at DEFAULT x MULT over the seeds, into OUT/OPT-xMULT
+run_cell() {
+    value=$(awk -v d="$3" -v m="$4" 'BEGIN { printf "%.6g", d * m }')
+    echo "sweep_all.sh: $1 $2 = $value (x$4)" >&2
+    "$CURVO" bench --model "$MODEL" --opts "$1" --opt-param "$1.$2=$value" --seconds "$SECONDS_PER_RUN" \
+        --seeds "$SEEDS" --threads 1 --no-eval-train --quiet --out "$OUT/$1-x$4" < /dev/null > /dev/null ||
+        echo "sweep_all.sh: some runs of $1 at x$4 failed (see $OUT/$1-x$4/runs.csv)" >&2
+}
+# cell_loss OPT MULT: the mean final training loss of a cell, empty if every run failed
+cell_loss() { grep "^$1," "$OUT/$1-x$2/summary.csv" 2>/dev/null | cut -d, -f4; }
+# pick OPT MULT...: the multiplier of OPT's lowest loss among the given ones
+pick() {
+    opt=$1
+    shift
+    best="" bestloss=""
+    for m in "$@"; do
+        loss=$(cell_loss "$opt" "$m")
+        if [ -n "$loss" ] && { [ -z "$bestloss" ] || awk -v a="$loss" -v b="$bestloss" 'BEGIN { exit !(a < b) }'; }; then
+            best=$m bestloss=$loss
+        fi
+    done
+    echo "$best"
+}
+scale() { awk -v m="$1" -v f="$2" 'BEGIN { printf "%.6g", m * f }'; }
+
+echo "$PARAMS" | while read -r opt name def; do
+    for m in $GRID; do run_cell "$opt" "$name" "$def" "$m"; done
+    # Extend beyond an edge pick: x30, x100, ... or x0.03, x0.01, ...
+    cells="$GRID"
+    lo=0.1 hi=10 n=0
+    while [ "$n" -lt "$EXTEND" ]; do
+        # shellcheck disable=SC2086
+        best=$(pick "$opt" $cells)
+        if [ "$best" = "$hi" ]; then
+            case $hi in 10) next=30 ;; 30) next=100 ;; 100) next=300 ;; *) next=$(scale "$hi" 3) ;; esac
+            hi=$next cells="$cells $next"
+        elif [ "$best" = "$lo" ]; then
+            case $lo in 0.1) next=0.03 ;; 0.03) next=0.01 ;; 0.01) next=0.003 ;; *) next=$(scale "$lo" 0.3333333) ;; esac
+            lo=$next cells="$next $cells"
+        else
+            break
+        fi
+        run_cell "$opt" "$name" "$def" "$next"
+        n=$((n + 1))
+    done
+    echo "$cells" > "$OUT/$opt.cells"
 done
+
+# cell OPT MULT: "loss / accuracy %" of a cell, or "failed"
+cell() {
+    row=$(grep "^$1," "$OUT/$1-x$2/summary.csv" 2>/dev/null || true)
+    loss=$(echo "$row" | cut -d, -f4)
+    acc=$(echo "$row" | cut -d, -f6)
+    if [ -z "$loss" ]; then echo "failed"
+    else awk -v l="$loss" -v a="$acc" 'BEGIN { printf "%.3f / %.1f", l, 100 * a }'; fi
+}
 
 {
 echo "## Equal-budget sweep: $MODEL on Fashion-MNIST, $SECONDS_PER_RUN s of optimizer time per run, seeds 1..$SEEDS"
 echo
 echo "Every method's main parameter at its default × 0.1, 0.3, 1, 3, 10; batch 128, one thread,"
 echo "same initial weights and batch order. Cells: final training loss (mean mini-batch loss over the"
-echo "last tenth of the budget) / test accuracy %. **Bold**: the lowest final training loss, the"
-echo "method's pick (the test accuracy plays no part in it). Command: \`bench/sweep_all.sh\`."
+echo "last tenth of the budget, mean over the seeds) / test accuracy % (mean over the seeds). **Bold**:"
+echo "the lowest final training loss, the method's pick (the test accuracy plays no part in it). Where"
+echo "the pick was on the edge of the grid, the grid was extended by factors of 3 (up to $EXTEND cells)"
+echo "until a cell was worse: the last column. Command: \`$COMMAND\`."
 echo
-echo "| method | parameter | × 0.1 | × 0.3 | × 1 (default) | × 3 | × 10 |"
-echo "|---|---|---|---|---|---|---|"
+echo "| method | parameter | × 0.1 | × 0.3 | × 1 (default) | × 3 | × 10 | beyond the grid |"
+echo "|---|---|---|---|---|---|---|---|"
 echo "$PARAMS" | while read -r opt name def; do
+    cells=$(cat "$OUT/$opt.cells")
+    # shellcheck disable=SC2086
+    best=$(pick "$opt" $cells)
     line="| $opt | $name = $def |"
-    best=""
-    bestloss=""
-    for m in $MULTS; do
-        row=$(grep "^$opt," "$OUT/x$m/summary.csv" || true)
-        loss=$(echo "$row" | cut -d, -f4)
-        if [ -n "$loss" ] && { [ -z "$bestloss" ] || awk -v a="$loss" -v b="$bestloss" 'BEGIN { exit !(a < b) }'; }; then
-            bestloss=$loss
-            best=$m
-        fi
+    for m in $GRID; do
+        c=$(cell "$opt" "$m")
+        [ "$m" = "$best" ] && c="**$c**"
+        line="$line $c |"
     done
-    for m in $MULTS; do
-        row=$(grep "^$opt," "$OUT/x$m/summary.csv" || true)
-        loss=$(echo "$row" | cut -d, -f4)
-        acc=$(echo "$row" | cut -d, -f6)
-        if [ -z "$loss" ]; then cell="failed"
-        else cell=$(awk -v l="$loss" -v a="$acc" 'BEGIN { printf "%.3f / %.1f", l, 100 * a }'); fi
-        [ "$m" = "$best" ] && cell="**$cell**"
-        line="$line $cell |"
+    extra=""
+    for m in $cells; do
+        case " $GRID " in *" $m "*) continue ;; esac
+        value=$(awk -v d="$def" -v m="$m" 'BEGIN { printf "%.3g", d * m }')
+        c="$name = $value: $(cell "$opt" "$m")"
+        [ "$m" = "$best" ] && c="**$c**"
+        extra="${extra:+$extra; }$c"
     done
-    echo "$line"
+    echo "$line ${extra:-—} |"
 done
 } > "$RESULT"
 cat "$RESULT"

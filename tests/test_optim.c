@@ -1,7 +1,9 @@
 /* test_optim.c — SGD, Adam and AdamW against the published update formulas computed here
  * independently in double, on a linear least-squares problem whose gradient is known in closed
  * form; state save/restore continues the same trajectory; a NaN batch is rejected with theta and
- * state unchanged; named parameters are range-checked with clear messages. */
+ * state unchanged; named parameters are range-checked with clear messages; a step leaves the
+ * caller's floating-point control register (subnormal flushing) as it found it. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +174,36 @@ static void nan_rejected(const curvo_opt_params *p) {
     problem_free(&pb);
 }
 
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+/* A step flushes subnormals to zero inside (core/fpenv.h) and restores the caller's MXCSR after,
+ * whether the caller had flushing off or on. */
+static void fp_env_restored(void) {
+    problem pb;
+    problem_init(&pb);
+    curvo_opt_params p;
+    curvo_opt_params_init(&p, CURVO_OPT_ADAM);
+    curvo_optimizer *opt;
+    curvo_optimizer_create(&p, NP, &opt, NULL);
+    const unsigned ftz_daz = 0x8040u, before = _mm_getcsr();
+    _mm_setcsr(before & ~ftz_daz);
+    const unsigned off = _mm_getcsr();
+    TU_CHECK(curvo_optimizer_step(opt, pb.cv, &pb.bt, NULL) == CURVO_OK, "adam step");
+    TU_CHECK(_mm_getcsr() == off, "MXCSR restored after a step: %#x, was %#x", _mm_getcsr(), off);
+    volatile float tiny = FLT_MIN;
+    volatile float half = tiny / 2.0f;
+    TU_CHECK(half > 0.0f, "the caller still gets subnormals after a step");
+    _mm_setcsr(off | ftz_daz);
+    TU_CHECK(curvo_optimizer_step(opt, pb.cv, &pb.bt, NULL) == CURVO_OK, "adam step");
+    TU_CHECK(_mm_getcsr() == (off | ftz_daz), "a caller's own flushing is kept: %#x", _mm_getcsr());
+    _mm_setcsr(before);
+    curvo_optimizer_free(opt);
+    problem_free(&pb);
+}
+#else
+static void fp_env_restored(void) {}
+#endif
+
 static void named_params(void) {
     curvo_opt_params p;
     char err[CURVO_ERRMSG_LEN];
@@ -242,5 +274,6 @@ int main(void) {
     state_round_trip(&p);
 
     named_params();
+    fp_env_restored();
     return tu_finish("test_optim");
 }
