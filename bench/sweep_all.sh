@@ -54,22 +54,29 @@ run_cell() {
         --seeds "$SEEDS" --threads 1 --no-eval-train --quiet --out "$OUT/$1-x$4" < /dev/null > /dev/null ||
         echo "sweep_all.sh: some runs of $1 at x$4 failed (see $OUT/$1-x$4/runs.csv)" >&2
 }
-# cell_loss OPT MULT: the mean final training loss of a cell, empty if every run failed
-cell_loss() { grep "^$1," "$OUT/$1-x$2/summary.csv" 2>/dev/null | cut -d, -f4; }
+# cell_field OPT MULT FIELD: a field of a cell's summary.csv row (4: mean final training loss,
+# 6: mean test accuracy), empty if every run failed
+cell_field() { grep "^$1," "$OUT/$1-x$2/summary.csv" 2>/dev/null | cut -d, -f"$3"; }
 # pick OPT MULT...: the multiplier of OPT's lowest loss among the given ones
 pick() {
     opt=$1
     shift
     best="" bestloss=""
     for m in "$@"; do
-        loss=$(cell_loss "$opt" "$m")
+        loss=$(cell_field "$opt" "$m" 4)
         if [ -n "$loss" ] && { [ -z "$bestloss" ] || awk -v a="$loss" -v b="$bestloss" 'BEGIN { exit !(a < b) }'; }; then
             best=$m bestloss=$loss
         fi
     done
     echo "$best"
 }
-scale() { awk -v m="$1" -v f="$2" 'BEGIN { printf "%.6g", m * f }'; }
+# outward MULT up|down: the next multiplier of the 1-3-10 sequence beyond MULT (10 -> 30 -> 100,
+# 0.1 -> 0.03 -> 0.01)
+outward() {
+    lead=$(echo "$1" | sed 's/^[0.]*//' | cut -c1) # the first significant digit: 1 or 3
+    awk -v m="$1" -v dir="$2" -v one="$([ "$lead" = 1 ] && echo 1 || echo 0)" \
+        'BEGIN { printf "%.6g", dir == "up" ? (one ? m * 3 : m * 10 / 3) : (one ? m * 0.3 : m / 3) }'
+}
 
 echo "$PARAMS" | while read -r opt name def; do
     for m in $GRID; do run_cell "$opt" "$name" "$def" "$m"; done
@@ -80,10 +87,10 @@ echo "$PARAMS" | while read -r opt name def; do
         # shellcheck disable=SC2086
         best=$(pick "$opt" $cells)
         if [ "$best" = "$hi" ]; then
-            case $hi in 10) next=30 ;; 30) next=100 ;; 100) next=300 ;; *) next=$(scale "$hi" 3) ;; esac
+            next=$(outward "$hi" up)
             hi=$next cells="$cells $next"
         elif [ "$best" = "$lo" ]; then
-            case $lo in 0.1) next=0.03 ;; 0.03) next=0.01 ;; 0.01) next=0.003 ;; *) next=$(scale "$lo" 0.3333333) ;; esac
+            next=$(outward "$lo" down)
             lo=$next cells="$next $cells"
         else
             break
@@ -96,9 +103,8 @@ done
 
 # cell OPT MULT: "loss / accuracy %" of a cell, or "failed"
 cell() {
-    row=$(grep "^$1," "$OUT/$1-x$2/summary.csv" 2>/dev/null || true)
-    loss=$(echo "$row" | cut -d, -f4)
-    acc=$(echo "$row" | cut -d, -f6)
+    loss=$(cell_field "$1" "$2" 4)
+    acc=$(cell_field "$1" "$2" 6)
     if [ -z "$loss" ]; then echo "failed"
     else awk -v l="$loss" -v a="$acc" 'BEGIN { printf "%.3f / %.1f", l, 100 * a }'; fi
 }

@@ -175,7 +175,7 @@ static void nan_rejected(const curvo_opt_params *p) {
 }
 
 #if defined(__SSE2__)
-#include <xmmintrin.h>
+#include "core/fpenv.h"
 /* A step flushes subnormals to zero inside (core/fpenv.h) and restores the caller's MXCSR after,
  * whether the caller had flushing off or on. */
 static void fp_env_restored(void) {
@@ -185,7 +185,7 @@ static void fp_env_restored(void) {
     curvo_opt_params_init(&p, CURVO_OPT_ADAM);
     curvo_optimizer *opt;
     curvo_optimizer_create(&p, NP, &opt, NULL);
-    const unsigned ftz_daz = 0x8040u, before = _mm_getcsr();
+    const unsigned ftz_daz = FPENV_FTZ_DAZ, before = _mm_getcsr();
     _mm_setcsr(before & ~ftz_daz);
     const unsigned off = _mm_getcsr();
     TU_CHECK(curvo_optimizer_step(opt, pb.cv, &pb.bt, NULL) == CURVO_OK, "adam step");
