@@ -268,6 +268,24 @@ int curvo_dataset_split(const curvo_dataset *d, double fraction, uint64_t seed,
  * other has another number of features. */
 int curvo_dataset_standardize(curvo_dataset *d, curvo_dataset *other);
 
+/* How a dataset's values were transformed after reading, so that a checkpoint can record it and
+ * metrics and predictions can go back to the original units: feature j is stored as
+ * (x_j - feature_mean[j]) / feature_std[j], and a standardized real-valued target as
+ * (y - target_mean) / target_std. */
+typedef struct curvo_standardization {
+    size_t features;          /* length of the two arrays; 0: the features are as read */
+    const double *feature_mean, *feature_std; /* (features) */
+    int target;               /* 1: the targets are standardized (regression only) */
+    double target_mean, target_std; /* 0 and 1 when target is 0 */
+} curvo_standardization;
+/* The dataset's standardization (arrays valid while d lives and is not standardized again). Sets
+ * made from d by curvo_dataset_split carry d's. */
+void curvo_dataset_standardization(const curvo_dataset *d, curvo_standardization *out);
+/* Applies the given statistics to a dataset that is still as read (CURVO_E_STATE if it was already
+ * standardized, CURVO_E_SHAPE if s->features is neither 0 nor d's feature count, CURVO_E_INVALID
+ * for a zero or non-finite std). Used to reproduce a recorded standardization (resume, eval). */
+int curvo_dataset_apply_standardization(curvo_dataset *d, const curvo_standardization *s);
+
 /* Where the named datasets come from. Set the fields you need after curvo_data_options_init. */
 typedef struct curvo_data_options {
     const char *target;       /* CSV target column (default "target") */
@@ -275,6 +293,8 @@ typedef struct curvo_data_options {
     uint64_t seed;            /* seed of that split (default 1) */
     int force_regression;     /* CSV: treat the target as a real value (default 0) */
     const char *fashion_mnist_dir; /* default "/usr/share/datasets/fashion-mnist" */
+    const curvo_standardization *standardization; /* CSV: apply these statistics instead of
+                                 * measuring them on the training split (default NULL) */
 } curvo_data_options;
 void curvo_data_options_init(curvo_data_options *opt);
 

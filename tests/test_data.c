@@ -492,6 +492,36 @@ static void standardize(void) {
     curvo_dataset *wrong = make_dataset(5, 3, 0, &rng);
     TU_CHECK(curvo_dataset_standardize(tr, wrong) == CURVO_E_SHAPE, "feature count mismatch");
     curvo_dataset_free(wrong);
+
+    /* the statistics are recorded, and applying them to a fresh copy of the test set reproduces it */
+    curvo_standardization st;
+    curvo_dataset_standardization(tr, &st);
+    TU_CHECK(st.features == 4 && st.feature_mean && st.feature_std && !st.target && st.target_std == 1.0,
+             "standardization recorded (%zu features)", st.features);
+    for (int j = 0; j < 3 && st.features == 4; j++)
+        TU_CHECK(fabs(st.feature_mean[j] - mean[j]) < 1e-9 && fabs(st.feature_std[j] - sd[j]) < 1e-9,
+                 "feature %d: recorded mean %g std %g, measured %g %g", j, st.feature_mean[j],
+                 st.feature_std[j], mean[j], sd[j]);
+    TU_CHECK(curvo_dataset_standardize(tr, NULL) == CURVO_E_STATE, "standardizing twice is refused");
+    curvo_rng_seed(&rng, 5);
+    curvo_dataset *tr2 = make_dataset(200, 4, 0, &rng), *te2 = make_dataset(50, 4, 0, &rng);
+    for (size_t i = 0; i < 50; i++) te2->x[i * 4 + 3] = 3.5f;
+    TU_CHECK(curvo_dataset_apply_standardization(te2, &st) == CURVO_OK, "apply recorded statistics");
+    TU_CHECK(!memcmp(te2->x, te->x, sizeof te_before), "applied statistics reproduce the test set bit for bit");
+    TU_CHECK(curvo_dataset_apply_standardization(te2, &st) == CURVO_E_STATE, "applying twice is refused");
+    curvo_dataset *narrow = make_dataset(5, 3, 0, &rng);
+    TU_CHECK(curvo_dataset_apply_standardization(narrow, &st) == CURVO_E_SHAPE, "feature count mismatch on apply");
+    curvo_dataset *first, *second;
+    TU_CHECK(curvo_dataset_split(te, 0.5, 3, &first, &second, NULL) == CURVO_OK, "split a standardized set");
+    curvo_standardization s2;
+    curvo_dataset_standardization(second, &s2);
+    TU_CHECK(s2.features == 4 && s2.feature_mean != st.feature_mean && s2.feature_mean[0] == st.feature_mean[0],
+             "a split carries its own copy of the statistics");
+    curvo_dataset_free(first);
+    curvo_dataset_free(second);
+    curvo_dataset_free(narrow);
+    curvo_dataset_free(tr2);
+    curvo_dataset_free(te2);
     curvo_dataset_free(tr);
     curvo_dataset_free(te);
 }

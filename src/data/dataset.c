@@ -60,6 +60,19 @@ int data_dataset_copy_names(curvo_dataset *dst, const curvo_dataset *src) {
     return CURVO_OK;
 }
 
+int data_dataset_copy_standardization(curvo_dataset *dst, const curvo_dataset *src) {
+    dst->target_standardized = src->target_standardized;
+    dst->target_mean = src->target_mean;
+    dst->target_std = src->target_std;
+    if (!src->feat_mean) return CURVO_OK;
+    dst->feat_mean = malloc(src->d * sizeof *dst->feat_mean);
+    dst->feat_std = malloc(src->d * sizeof *dst->feat_std);
+    if (!dst->feat_mean || !dst->feat_std) return CURVO_E_NOMEM; /* the caller frees dst */
+    memcpy(dst->feat_mean, src->feat_mean, src->d * sizeof *dst->feat_mean);
+    memcpy(dst->feat_std, src->feat_std, src->d * sizeof *dst->feat_std);
+    return CURVO_OK;
+}
+
 void curvo_dataset_free(curvo_dataset *d) {
     if (!d) return;
     if (d->names) {
@@ -68,6 +81,8 @@ void curvo_dataset_free(curvo_dataset *d) {
     }
     free(d->x);
     free(d->labels);
+    free(d->feat_mean);
+    free(d->feat_std);
     free(d->targets);
     free(d);
 }
@@ -138,6 +153,8 @@ int curvo_dataset_split(const curvo_dataset *d, double fraction, uint64_t seed,
     a->num_classes = b->num_classes = d->num_classes;
     if ((rc = data_dataset_copy_names(a, d)) != CURVO_OK) goto fail;
     if ((rc = data_dataset_copy_names(b, d)) != CURVO_OK) goto fail;
+    if ((rc = data_dataset_copy_standardization(a, d)) != CURVO_OK) goto fail;
+    if ((rc = data_dataset_copy_standardization(b, d)) != CURVO_OK) goto fail;
     size_t ia = 0, ib = 0;
     for (size_t i = 0; i < d->n; i++) {
         if (in_second[i]) copy_sample(b, ib++, d, i);
@@ -157,40 +174,90 @@ fail:
     return rc;
 }
 
-/* x (n, d): x[:, j] = (x[:, j] - mean[j]) * inv[j] */
-static void apply_standardize(curvo_dataset *ds, const double *mean, const double *inv) {
+/* x (n, d): x[:, j] = (x[:, j] - mean[j]) / sd[j], and the statistics recorded on ds. */
+static int apply_standardize(curvo_dataset *ds, const double *mean, const double *sd) {
+    if (ds->feat_mean) return CURVO_E_STATE;
+    ds->feat_mean = malloc(ds->d * sizeof *ds->feat_mean);
+    ds->feat_std = malloc(ds->d * sizeof *ds->feat_std);
+    if (!ds->feat_mean || !ds->feat_std) {
+        free(ds->feat_mean);
+        free(ds->feat_std);
+        ds->feat_mean = ds->feat_std = NULL;
+        return CURVO_E_NOMEM;
+    }
+    memcpy(ds->feat_mean, mean, ds->d * sizeof *mean);
+    memcpy(ds->feat_std, sd, ds->d * sizeof *sd);
     for (size_t i = 0; i < ds->n; i++) {
         float *row = ds->x + i * ds->d;
-        for (size_t j = 0; j < ds->d; j++) row[j] = (float)(((double)row[j] - mean[j]) * inv[j]);
+        for (size_t j = 0; j < ds->d; j++) row[j] = (float)(((double)row[j] - mean[j]) / sd[j]);
     }
+    return CURVO_OK;
 }
 
 int curvo_dataset_standardize(curvo_dataset *d, curvo_dataset *other) {
     if (!d) return CURVO_E_INVALID;
     if (other && other->d != d->d) return CURVO_E_SHAPE;
-    double *mean = calloc(d->d, sizeof *mean), *inv = calloc(d->d, sizeof *inv);
-    if (!mean || !inv) {
+    if (d->feat_mean || (other && other->feat_mean)) return CURVO_E_STATE;
+    double *mean = calloc(d->d, sizeof *mean), *sd = calloc(d->d, sizeof *sd);
+    if (!mean || !sd) {
         free(mean);
-        free(inv);
+        free(sd);
         return CURVO_E_NOMEM;
     }
-    /* mean (d), then inv (d) holds the sum of squared deviations, then 1/std */
+    /* mean (d), then sd (d) holds the sum of squared deviations, then the std used */
     for (size_t i = 0; i < d->n; i++)
         for (size_t j = 0; j < d->d; j++) mean[j] += d->x[i * d->d + j];
     for (size_t j = 0; j < d->d; j++) mean[j] /= (double)d->n;
     for (size_t i = 0; i < d->n; i++)
         for (size_t j = 0; j < d->d; j++) {
             double t = d->x[i * d->d + j] - mean[j];
-            inv[j] += t * t;
+            sd[j] += t * t;
         }
     for (size_t j = 0; j < d->d; j++) {
-        double sd = sqrt(inv[j] / (double)d->n);
+        double s = sqrt(sd[j] / (double)d->n);
         /* a spread at the level of float rounding of the mean counts as none */
-        inv[j] = (sd > 0.0 && sd > 1e-6 * fabs(mean[j])) ? 1.0 / sd : 1.0;
+        sd[j] = (s > 0.0 && s > 1e-6 * fabs(mean[j])) ? s : 1.0;
     }
-    apply_standardize(d, mean, inv);
-    if (other) apply_standardize(other, mean, inv);
+    int rc = apply_standardize(d, mean, sd);
+    if (!rc && other) rc = apply_standardize(other, mean, sd);
     free(mean);
-    free(inv);
+    free(sd);
+    return rc;
+}
+
+void curvo_dataset_standardization(const curvo_dataset *d, curvo_standardization *out) {
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    out->target_std = 1.0;
+    if (!d) return;
+    if (d->feat_mean) {
+        out->features = d->d;
+        out->feature_mean = d->feat_mean;
+        out->feature_std = d->feat_std;
+    }
+    if (d->target_standardized) {
+        out->target = 1;
+        out->target_mean = d->target_mean;
+        out->target_std = d->target_std;
+    }
+}
+
+int curvo_dataset_apply_standardization(curvo_dataset *d, const curvo_standardization *s) {
+    if (!d || !s) return CURVO_E_INVALID;
+    if (d->feat_mean || d->target_standardized) return CURVO_E_STATE;
+    if (s->features != 0 && s->features != d->d) return CURVO_E_SHAPE;
+    if (s->features && (!s->feature_mean || !s->feature_std)) return CURVO_E_INVALID;
+    for (size_t j = 0; j < s->features; j++)
+        if (!isfinite(s->feature_mean[j]) || !isfinite(s->feature_std[j]) || s->feature_std[j] == 0.0)
+            return CURVO_E_INVALID;
+    if (s->target && (d->labels || !isfinite(s->target_mean) || !isfinite(s->target_std) || s->target_std == 0.0))
+        return CURVO_E_INVALID;
+    int rc = s->features ? apply_standardize(d, s->feature_mean, s->feature_std) : CURVO_OK;
+    if (rc || !s->target) return rc;
+    for (size_t i = 0; i < d->n; i++)
+        d->targets[i] = (float)(((double)d->targets[i] - s->target_mean) / s->target_std);
+    d->target_standardized = 1;
+    d->target_mean = s->target_mean;
+    d->target_std = s->target_std;
     return CURVO_OK;
 }

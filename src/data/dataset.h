@@ -17,6 +17,9 @@ struct curvo_dataset {
     int32_t *labels;     /* (n), NULL for regression */
     float *targets;      /* (n) */
     char **names;        /* (d) feature names of a CSV dataset, NULL otherwise */
+    double *feat_mean, *feat_std; /* (d) the standardization applied to x, NULL when none */
+    int target_standardized;      /* targets hold (y - target_mean) / target_std */
+    double target_mean, target_std;
 };
 
 /* Writes a printf-style message into errmsg (CURVO_ERRMSG_LEN bytes) if it is not NULL. */
@@ -34,5 +37,8 @@ void data_dataset_to_regression(curvo_dataset *d);
 
 /* Copies the feature names of src into dst (dst->names must be NULL; src->names may be NULL). */
 int data_dataset_copy_names(curvo_dataset *dst, const curvo_dataset *src);
+
+/* Copies the standardization record of src into dst (dst's must be empty). */
+int data_dataset_copy_standardization(curvo_dataset *dst, const curvo_dataset *src);
 
 #endif

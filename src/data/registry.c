@@ -172,9 +172,18 @@ int curvo_data_open(const char *source, const curvo_data_options *opt, curvo_dat
                 return rc;
             }
         }
-        rc = curvo_dataset_standardize(*train, *test);
+        if (opt->standardization) {
+            rc = curvo_dataset_apply_standardization(*train, opt->standardization);
+            if (!rc && *test) rc = curvo_dataset_apply_standardization(*test, opt->standardization);
+        } else {
+            rc = curvo_dataset_standardize(*train, *test);
+        }
         if (rc) {
-            data_seterr(errmsg, "%s: standardizing the features failed", spec);
+            if (opt->standardization && rc == CURVO_E_SHAPE)
+                data_seterr(errmsg, "%s: %zu feature columns, the recorded standardization has %zu", spec,
+                            (*train)->d, opt->standardization->features);
+            else
+                data_seterr(errmsg, "%s: standardizing the data failed (%s)", spec, curvo_strerror(rc));
             curvo_dataset_free(*train);
             curvo_dataset_free(*test);
             *train = *test = NULL;
