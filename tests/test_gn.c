@@ -6,7 +6,9 @@
  *   first trial step that satisfies the condition; lambda and rho follow the gain-ratio rules on a
  *   scripted sequence of gains and inside the optimizers; a NaN batch leaves theta and the state
  *   unchanged; EGN fits an exponential decay to noiseless data to 1e-6 in few, superlinearly
- *   converging iterations. */
+ *   converging iterations; the EGN comparison runs with 1, 2, 65 and 200 outputs too (any number of outputs
+ *   the model allows). */
+#include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
@@ -21,7 +23,7 @@ typedef struct {
     curvo_model *m;
     curvo_curv *cv;
     curvo_batch bt;
-    float x[NB * 4], targets[NB * 3];
+    float x[NB * 4], *targets; /* (NB, c) */
     int32_t labels[NB];
     size_t n;
     int c;
@@ -35,9 +37,10 @@ static void net_init(net *t, const char *spec, curvo_loss_kind loss, uint64_t se
     curvo_model_init(t->m, &rng);
     t->n = curvo_model_num_params(t->m);
     t->c = (int)curvo_model_output_size(t->m);
+    t->targets = malloc((size_t)NB * t->c * sizeof(float));
     tu_fill_normal(&rng, t->x, NB * 4, 1.0);
-    if (loss == CURVO_LOSS_BCE) tu_fill_uniform(&rng, t->targets, NB * 3, 0, 1);
-    else tu_fill_normal(&rng, t->targets, NB * 3, 1.0);
+    if (loss == CURVO_LOSS_BCE) tu_fill_uniform(&rng, t->targets, (size_t)NB * t->c, 0, 1);
+    else tu_fill_normal(&rng, t->targets, (size_t)NB * t->c, 1.0);
     for (int i = 0; i < NB; i++) t->labels[i] = (int32_t)curvo_rng_below(&rng, (uint64_t)t->c);
     t->bt = (curvo_batch){t->x, t->labels, t->targets, NB};
     curvo_curv_create(t->m, loss, &t->cv);
@@ -45,6 +48,7 @@ static void net_init(net *t, const char *spec, curvo_loss_kind loss, uint64_t se
 }
 
 static void net_free(net *t) {
+    free(t->targets);
     curvo_curv_free(t->cv);
     curvo_model_free(t->m);
 }
@@ -64,13 +68,10 @@ static double *explicit_J(net *t) {
 
 /* d = -(R^T R / b + lambda I)^-1 g in double, R (rows, n). */
 static void dense_direction(const double *R, size_t rows, size_t n, double lambda, const float *g, double *d) {
-    double *A = calloc(n * n, sizeof(double));
-    for (size_t p = 0; p < n; p++)
-        for (size_t q = 0; q < n; q++) {
-            double s = 0;
-            for (size_t r = 0; r < rows; r++) s += R[r * n + p] * R[r * n + q];
-            A[p * n + q] = s / NB + (p == q ? lambda : 0.0);
-        }
+    double *A = malloc(n * n * sizeof(double));
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)n, (int)rows, 1.0 / NB, R, (int)n, R, (int)n,
+                0.0, A, (int)n);
+    for (size_t p = 0; p < n; p++) A[p * n + p] += lambda;
     for (size_t p = 0; p < n; p++) d[p] = -(double)g[p];
     TU_CHECK(LAPACKE_dposv(LAPACK_ROW_MAJOR, 'L', (int)n, 1, A, (int)n, d, 1) == 0, "dense solve");
     free(A);
@@ -94,9 +95,13 @@ static void step_delta(net *t, const curvo_opt_params *p, double *delta, float *
     curvo_optimizer_free(opt);
 }
 
-static void egn_matches_dense(curvo_loss_kind loss, const char *label, int true_class) {
+/* hidden units and outputs: the outputs range from 1 to 200, beyond any fixed per-sample buffer (EGN's
+ * forward substitution once kept 64 values on the stack: 65 outputs wrote past it, 200 crashed) */
+static void egn_matches_dense(curvo_loss_kind loss, const char *label, int true_class, int hidden, int outputs) {
     net t;
-    net_init(&t, loss == CURVO_LOSS_CE ? "dense:5,tanh,dense:3" : "dense:5,softplus,dense:3", loss, 21 + loss);
+    char spec[64];
+    snprintf(spec, sizeof spec, "dense:%d,%s,dense:%d", hidden, loss == CURVO_LOSS_CE ? "tanh" : "softplus", outputs);
+    net_init(&t, spec, loss, 21 + loss);
     size_t n = t.n, bc = (size_t)NB * t.c;
     int c = t.c;
     double *J = explicit_J(&t), *Lf = malloc((size_t)NB * c * c * sizeof(double));
@@ -140,7 +145,8 @@ static void egn_matches_dense(curvo_loss_kind loss, const char *label, int true_
     }
     dense_direction(R, rows, n, 0.1, g, dref);
     char what[128];
-    snprintf(what, sizeof what, "EGN step%s vs dense (G~ + lambda I)^-1 g [%s]", true_class ? " (true class)" : "", label);
+    snprintf(what, sizeof what, "EGN step%s vs dense (G~ + lambda I)^-1 g [%s, %d outputs]",
+             true_class ? " (true class)" : "", label, outputs);
     tu_close(what, delta, dref, n, 1e-5);
     free(J), free(Lf), free(R), free(dref), free(delta), free(g);
     net_free(&t);
@@ -329,10 +335,19 @@ static void egn_fits_exponential_decay(void) {
 
 int main(void) {
     curvo_set_threads(1);
-    egn_matches_dense(CURVO_LOSS_CE, "ce", 0);
-    egn_matches_dense(CURVO_LOSS_MSE, "mse", 0);
-    egn_matches_dense(CURVO_LOSS_BCE, "bce", 0);
-    egn_matches_dense(CURVO_LOSS_CE, "ce", 1);
+    egn_matches_dense(CURVO_LOSS_CE, "ce", 0, 5, 3);
+    egn_matches_dense(CURVO_LOSS_MSE, "mse", 0, 5, 3);
+    egn_matches_dense(CURVO_LOSS_BCE, "bce", 0, 5, 3);
+    egn_matches_dense(CURVO_LOSS_CE, "ce", 1, 5, 3);
+    static const int outputs[] = {1, 2, 65, 200};
+    for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++) {
+        int c = outputs[i];
+        egn_matches_dense(CURVO_LOSS_MSE, "mse", 0, 3, c);
+        egn_matches_dense(CURVO_LOSS_BCE, "bce", 0, 3, c);
+        if (c < 2) continue; /* softmax over one output: zero loss and gradient, no step to compare */
+        egn_matches_dense(CURVO_LOSS_CE, "ce", 0, 3, c);
+        egn_matches_dense(CURVO_LOSS_CE, "ce", 1, 3, c);
+    }
     sgn_matches_dense(CURVO_LOSS_CE, "ce");
     sgn_matches_dense(CURVO_LOSS_MSE, "mse");
     sgn_matches_dense(CURVO_LOSS_BCE, "bce");

@@ -79,14 +79,14 @@ int loss_hess_factor(curvo_loss_kind kind, const float *p, int b, int c, double 
         const float *pi = p + (size_t)i * c;
         double *Li = out + (size_t)i * cc;
         if (kind == CURVO_LOSS_MSE) {
-            for (int m = 0; m < c; m++) Li[m * c + m] = 1.0;
+            for (int m = 0; m < c; m++) Li[(size_t)m * c + m] = 1.0;
         } else if (kind == CURVO_LOSS_BCE) {
             for (int m = 0; m < c; m++)
-                Li[m * c + m] = sqrt((double)pi[m] * (1.0 - pi[m]) + CURVO_LOSS_FACTOR_EPS);
+                Li[(size_t)m * c + m] = sqrt((double)pi[m] * (1.0 - pi[m]) + CURVO_LOSS_FACTOR_EPS);
         } else {
             for (int r = 0; r < c; r++)
                 for (int s = 0; s <= r; s++)
-                    Li[r * c + s] = (r == s ? (double)pi[r] + CURVO_LOSS_FACTOR_EPS : 0.0) -
+                    Li[(size_t)r * c + s] = (r == s ? (double)pi[r] + CURVO_LOSS_FACTOR_EPS : 0.0) -
                                     (double)pi[r] * pi[s];
             if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', c, Li, c) != 0) return CURVO_E_NUMERIC;
         }

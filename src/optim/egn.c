@@ -70,23 +70,31 @@ static void egn_init_state(curvo_optimizer *opt) {
 typedef struct {
     int m, b, c, true_class;
     double *A, *rhs, *Lf, *seeds; /* Lf (b, c, c); seeds (k, b, c) with k = c (full) or 1 */
+    double *u;                    /* (m) the solution */
 } egn_system;
+
+/* Largest system order: its work space (below) stays far from overflowing size_t, and m fits LAPACK's int. A
+ * larger system (b c > 2^28) could not be allocated anyway: its Gram alone would take 2^59 bytes. */
+#define EGN_MAX_ORDER ((size_t)1 << 28)
 
 static int build_system(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *batch, int c,
                         egn_system *s) {
     int b = batch->b;
     int tc = opt->p.egn.true_class;
-    size_t m = tc ? (size_t)b : (size_t)b * c;
-    /* layout: A (m*m) | Afac (m*m) | rhs (m) | r (b*c) | Lf (b*c*c) | seeds (c*b*c) */
-    size_t len = 2 * m * m + m + (size_t)b * c * (1 + 2 * (size_t)c);
+    size_t bc = (size_t)b * c, m = tc ? (size_t)b : bc;
+    if (bc > EGN_MAX_ORDER) return CURVO_E_NOMEM;
+    /* layout: A (m*m) | Afac (m*m) | rhs (m) | u (m) | r (b*c) | Lf (b*c*c) | seeds (c*b*c), in one buffer the
+     * optimizer keeps, grown at the first step of a larger batch or model and reused after */
+    size_t len = 2 * m * m + 2 * m + bc * (1 + 2 * (size_t)c);
     double *w = optim_dwork(opt, len);
     if (!w) return CURVO_E_NOMEM;
     s->m = (int)m, s->b = b, s->c = c, s->true_class = tc;
     s->A = w;
     s->rhs = w + 2 * m * m;
-    double *r = s->rhs + m;
-    s->Lf = r + (size_t)b * c;
-    s->seeds = s->Lf + (size_t)b * c * c;
+    s->u = s->rhs + m;
+    double *r = s->u + m;
+    s->Lf = r + bc;
+    s->seeds = s->Lf + bc * c;
     int rc = curvo_curv_residual(cv, r);
     if (rc) return rc;
     if (!tc) {
@@ -94,14 +102,13 @@ static int build_system(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch 
          * cotangent-major order (row j*b + i) and needs no reordering; rhs in the same order */
         if ((rc = curvo_curv_hessian_factor(cv, s->Lf))) return rc;
         loss_factor_seeds(s->Lf, b, c, s->seeds);
-        for (int i = 0; i < b; i++) { /* rhs_i = L_i^-1 r_i by forward substitution */
+        for (int i = 0; i < b; i++) { /* rhs_i = L_i^-1 r_i by forward substitution, in place in rhs */
             const double *Li = s->Lf + (size_t)i * c * c;
-            double t[64];
+            double *t = s->rhs + i; /* t[k * b] = (L_i^-1 r_i)_k */
             for (int k = 0; k < c; k++) {
                 double v = r[(size_t)i * c + k];
-                for (int j = 0; j < k; j++) v -= Li[k * c + j] * t[j];
-                t[k] = v / Li[k * c + k];
-                s->rhs[(size_t)k * b + i] = t[k];
+                for (int j = 0; j < k; j++) v -= Li[(size_t)k * c + j] * t[(size_t)j * b];
+                t[(size_t)k * b] = v / Li[(size_t)k * c + k];
             }
         }
         if ((rc = curvo_curv_seeded_gram(cv, s->seeds, c, s->A))) return rc;
@@ -152,7 +159,7 @@ static int curvature_along(curvo_curv *cv, const egn_system *s, const float *p, 
         const double *Li = s->Lf + (size_t)i * s->c * s->c;
         for (int k = 0; k < s->c; k++) { /* (L_i^T z)_k = sum_j L_i[j][k] z_j */
             double v = 0.0;
-            for (int j = k; j < s->c; j++) v += Li[j * s->c + k] * z[j];
+            for (int j = k; j < s->c; j++) v += Li[(size_t)j * s->c + k] * z[j];
             t += v * v;
         }
     }
@@ -168,27 +175,19 @@ static int egn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *bat
     int b = batch->b, c = (int)curvo_model_output_size(model);
     size_t n = opt->n;
     if (e->true_class && curvo_curv_loss_kind(cv) != CURVO_LOSS_CE) return CURVO_E_UNSUPPORTED;
-    float *sc = optim_scratch(opt, 4);                   /* theta0, d, p, dbar: (n) each */
-    float *jp = malloc((size_t)b * c * sizeof(float));   /* (b, c) J p */
-    if (!sc || !jp) {
-        free(jp);
-        return CURVO_E_NOMEM;
-    }
+    float *sc = optim_scratch(opt, 4);               /* theta0, d, p, dbar: (n) each */
+    float *jp = optim_fwork(opt, (size_t)b * c);     /* (b, c) J p */
+    if (!sc || !jp) return CURVO_E_NOMEM;
     float *theta0 = sc, *d = sc + n, *p = sc + 2 * n, *dbar = sc + 3 * n;
     float *theta = curvo_model_params(model);
     egn_system s;
-    double *u = NULL;
     int rc = optim_eval_gradient(opt, cv, batch, info);
     if (rc) goto out;
     double L0 = info->loss;
     if ((rc = build_system(opt, cv, batch, c, &s))) goto out;
-    if (!(u = malloc((size_t)s.m * sizeof(double)))) {
-        rc = CURVO_E_NOMEM;
-        goto out;
-    }
-    if ((rc = solve(opt, &s, &lambda, u))) goto reject;
+    if ((rc = solve(opt, &s, &lambda, s.u))) goto reject;
     info->damping = lambda;
-    rc = curvo_curv_seeded_vjp(cv, s.seeds, u, s.true_class ? 1 : c, d);
+    rc = curvo_curv_seeded_vjp(cv, s.seeds, s.u, s.true_class ? 1 : c, d);
     if (rc) goto out;
     if (!la_all_finite(d, n)) {
         rc = CURVO_E_NUMERIC;
@@ -240,8 +239,6 @@ static int egn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *bat
 reject: /* theta is as it was; more damping for the next try */
     opt->scalars[S_LAMBDA] = fmin(fmax(lambda, opt->scalars[S_LAMBDA]) * e->lambda_up, e->lambda_max);
 out:
-    free(u);
-    free(jp);
     return rc;
 }
 

@@ -48,6 +48,8 @@ struct curvo_optimizer {
     int scratch_vectors;
     double *dwork;                    /* (dwork_len) double work space (not state) */
     size_t dwork_len;
+    float *fwork;                     /* (fwork_len) float work space of other sizes than n (not state) */
+    size_t fwork_len;
 };
 
 extern const opt_ops optim_sgd_ops, optim_adam_ops, optim_adamw_ops, optim_egn_ops, optim_sgn_ops,
@@ -56,8 +58,11 @@ extern const opt_ops optim_sgd_ops, optim_adam_ops, optim_adamw_ops, optim_egn_o
 /* count work vectors of length n (kept between steps, contents undefined); NULL if out of memory. */
 float *optim_scratch(curvo_optimizer *opt, int count);
 
-/* len doubles of work space (contents undefined); NULL if out of memory. */
+/* len doubles of work space (contents undefined, kept between steps); NULL if out of memory. */
 double *optim_dwork(curvo_optimizer *opt, size_t len);
+
+/* len floats of work space (contents undefined, kept between steps); NULL if out of memory. */
+float *optim_fwork(curvo_optimizer *opt, size_t len);
 
 /* Backtracking line search: alpha = alpha0, alpha0*shrink, ... until
  * f(alpha) <= f0 + c * alpha * slope (slope = g^T p < 0), at most max_tries evaluations of f.

@@ -2,6 +2,7 @@
  * creation, the guarded step, and state save/restore for checkpoints. */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,7 @@ float *optim_scratch(curvo_optimizer *opt, int count) {
 
 double *optim_dwork(curvo_optimizer *opt, size_t len) {
     if (len <= opt->dwork_len) return opt->dwork;
+    if (len > SIZE_MAX / sizeof(double)) return NULL;
     double *d = realloc(opt->dwork, len * sizeof(double));
     if (!d) return NULL;
     opt->dwork = d;
@@ -202,9 +204,20 @@ double *optim_dwork(curvo_optimizer *opt, size_t len) {
     return d;
 }
 
+float *optim_fwork(curvo_optimizer *opt, size_t len) {
+    if (len <= opt->fwork_len) return opt->fwork;
+    if (len > SIZE_MAX / sizeof(float)) return NULL;
+    float *f = realloc(opt->fwork, len * sizeof(float));
+    if (!f) return NULL;
+    opt->fwork = f;
+    opt->fwork_len = len;
+    return f;
+}
+
 void curvo_optimizer_free(curvo_optimizer *opt) {
     if (!opt) return;
     free(opt->dwork);
+    free(opt->fwork);
     free(opt->dstate);
     free(opt->scratch);
     free(opt->vec);
