@@ -1,6 +1,7 @@
-/* test_optim.c — SGD, Adam and AdamW against the published update formulas computed here
+/* test_optim.c — SGD, Adam, AdamW and SOFIM against the published update formulas computed here
  * independently in double, on a linear least-squares problem whose gradient is known in closed
- * form; state save/restore continues the same trajectory; a NaN batch is rejected with theta and
+ * form; with betas near 1 (0.999, 0.9999) from theta = 0 to 1e-6, which holds only with the moments'
+ * coefficients 1 - beta computed in double; state save/restore continues the same trajectory; a NaN batch is rejected with theta and
  * state unchanged; named parameters are range-checked with clear messages; a step leaves the
  * caller's floating-point control register (subnormal flushing) as it found it. */
 #include <float.h>
@@ -31,10 +32,23 @@ static void ref_grad(const double *th, double *g) {
         }
 }
 
-/* The formulas of torch.optim in double; state: buf/m, v, vmax. */
+/* The formulas of torch.optim (and SOFIM's) in double; state: buf/m, v, vmax. */
 static void ref_step(const curvo_opt_params *p, int t, double *th, double *s1, double *s2, double *s3) {
     double g[NP];
     ref_grad(th, g);
+    if (p->algorithm == CURVO_OPT_SOFIM) { /* w -= lr F^-1 m_hat, F = u u^T + rho I (Sherman-Morrison) */
+        const curvo_sofim_params *q = &p->sofim;
+        double corr = 1 - pow(q->beta, t), mh[NP], uu = 0, um = 0;
+        for (int i = 0; i < NP; i++) {
+            g[i] += q->weight_decay * th[i];
+            s1[i] = q->beta * s1[i] + (1 - q->beta) * g[i];
+            mh[i] = s1[i] / corr;
+        }
+        const double *u = q->fisher ? g : mh;
+        for (int i = 0; i < NP; i++) uu += u[i] * u[i], um += u[i] * mh[i];
+        for (int i = 0; i < NP; i++) th[i] -= q->lr / q->rho * (mh[i] - u[i] * um / (q->rho + uu));
+        return;
+    }
     if (p->algorithm == CURVO_OPT_SGD) {
         const curvo_sgd_params *q = &p->sgd;
         for (int i = 0; i < NP; i++) {
@@ -106,6 +120,38 @@ static void check_trajectory(const char *label, const curvo_opt_params *p) {
     TU_CHECK(worst <= 2e-6, "%s: %d steps vs the published formulas: relative error %.3g", label, STEPS, worst);
     if (getenv("CURVO_TEST_VERBOSE")) printf("  %-40s worst rel err over %d steps %.3g\n", label, STEPS, worst);
     TU_CHECK(curvo_optimizer_steps(opt) == STEPS, "%s: step count", label);
+    curvo_optimizer_free(opt);
+    problem_free(&pb);
+}
+
+/* The moments' coefficients 1 - beta come from the double beta, rounded once (as torch.optim uses its
+ * Python floats): 1.0f - (float)0.999 is 1.3e-5 below 0.001, which made every Adam step 6.6e-6 too
+ * large (8.3e-5 too small at 0.9999) and SOFIM's 1.3e-5 too small. From theta = 0 the first step is
+ * represented without the rounding of a large theta, and a few steps stay small, so a tolerance of 1e-6
+ * separates float arithmetic (a few 1e-7) from that error. */
+static void coefficients_in_double(const char *label, const curvo_opt_params *p) {
+    problem pb;
+    problem_init(&pb);
+    float *w = curvo_model_params(pb.m);
+    memset(w, 0, NP * sizeof(float));
+    double th[NP] = {0}, s1[NP] = {0}, s2[NP] = {0}, s3[NP] = {0};
+    curvo_optimizer *opt;
+    TU_CHECK(curvo_optimizer_create(p, NP, &opt, NULL) == CURVO_OK, "%s: create", label);
+    double first = 0, worst = 0;
+    for (int t = 1; t <= STEPS; t++) {
+        TU_CHECK(curvo_optimizer_step(opt, pb.cv, &pb.bt, NULL) == CURVO_OK, "%s: step", label);
+        ref_step(p, t, th, s1, s2, s3);
+        double wd[NP];
+        for (int i = 0; i < NP; i++) wd[i] = w[i];
+        double e = tu_rel_err(wd, th, NP);
+        if (t == 1) first = e;
+        worst = e > worst ? e : worst;
+    }
+    TU_CHECK(first <= 1e-6, "%s: the first step vs the formula in double: relative error %.3g (tol 1e-6)", label, first);
+    TU_CHECK(worst <= 1e-6, "%s: %d steps vs the formula in double: relative error %.3g (tol 1e-6)", label, STEPS,
+             worst);
+    if (getenv("CURVO_TEST_VERBOSE"))
+        printf("  %-40s from 0: rel err first step %.3g, worst over %d steps %.3g\n", label, first, STEPS, worst);
     curvo_optimizer_free(opt);
     problem_free(&pb);
 }
@@ -272,6 +318,33 @@ int main(void) {
     p.adam.amsgrad = 1, p.adam.weight_decay = 0.5;
     check_trajectory("adamw amsgrad", &p);
     state_round_trip(&p);
+
+    curvo_opt_params_init(&p, CURVO_OPT_SOFIM);
+    p.sofim.lr = 0.1;
+    check_trajectory("sofim", &p);
+    p.sofim.fisher = 1, p.sofim.weight_decay = 0.1;
+    check_trajectory("sofim u = g, wd", &p);
+
+    static const double betas[] = {0.999, 0.9999};
+    for (int b = 0; b < 2; b++) {
+        char label[64];
+        for (int alg = CURVO_OPT_ADAM; alg <= CURVO_OPT_ADAMW; alg++) {
+            curvo_opt_params_init(&p, (curvo_algorithm)alg);
+            p.adam.lr = 0.01, p.adam.beta2 = betas[b];
+            snprintf(label, sizeof label, "%s beta2 = %g", curvo_algorithm_name((curvo_algorithm)alg), betas[b]);
+            coefficients_in_double(label, &p);
+            p.adam.beta1 = betas[b], p.adam.beta2 = 0.99;
+            snprintf(label, sizeof label, "%s beta1 = %g", curvo_algorithm_name((curvo_algorithm)alg), betas[b]);
+            coefficients_in_double(label, &p);
+        }
+        curvo_opt_params_init(&p, CURVO_OPT_SOFIM);
+        p.sofim.lr = 0.1, p.sofim.beta = betas[b];
+        snprintf(label, sizeof label, "sofim beta = %g", betas[b]);
+        coefficients_in_double(label, &p);
+        p.sofim.fisher = 1;
+        snprintf(label, sizeof label, "sofim u = g, beta = %g", betas[b]);
+        coefficients_in_double(label, &p);
+    }
 
     named_params();
     fp_env_restored();

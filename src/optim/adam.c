@@ -34,6 +34,7 @@ static int adam_num_vectors(const curvo_opt_params *p) { return p->adam.amsgrad 
 typedef struct {
     int decoupled;
     float b1, b2, eps, step_size, inv_sqrt_bc2, wd, shrink;
+    float c1, c2; /* 1 - beta1, 1 - beta2: from the double betas, rounded once (1.0f - (float)0.999 is 1.3e-5 off) */
     float m_lim; /* |m| below it cannot overflow the step when eps > 0: step_size |m| / eps <= FLT_MAX / 4 */
 } adam_consts;
 
@@ -57,8 +58,8 @@ static inline __attribute__((always_inline)) int adam_pass(const adam_consts *k,
             wi *= k->shrink;
         else if (k->wd != 0.0f)
             d += k->wd * wi;
-        float mi = k->b1 * m[i] + (1.0f - k->b1) * d;
-        float vi = k->b2 * v[i] + (1.0f - k->b2) * d * d, vv = vi;
+        float mi = k->b1 * m[i] + k->c1 * d;
+        float vi = k->b2 * v[i] + k->c2 * d * d, vv = vi;
         if (ams) vv = vmax[i] > vi ? vmax[i] : vi;
         if (mode == ADAM_QUICK_CHECK) {
             bad |= !(fabsf(wi) <= 0.5f * FLT_MAX) | !(fabsf(mi) <= k->m_lim) | !(vv <= 0.5f * FLT_MAX);
@@ -88,10 +89,12 @@ static int adam_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *ba
     const float *g = opt->g;
     float *m = opt->vec, *v = opt->vec + n, *vmax = p->amsgrad ? opt->vec + 2 * n : NULL; /* (n) each */
     int64_t t = opt->t + 1;
+    /* every coefficient in double from the double hyperparameters, rounded to float once, as torch.optim
+     * passes Python floats (1 - beta2 is 0.001 there; 1.0f - (float)0.999 made each step 6.6e-6 too large) */
     double bc1 = 1.0 - pow(p->beta1, (double)t), bc2 = 1.0 - pow(p->beta2, (double)t);
     const adam_consts k = {opt->p.algorithm == CURVO_OPT_ADAMW, (float)p->beta1, (float)p->beta2, (float)p->eps,
                            (float)(p->lr / bc1), (float)(1.0 / sqrt(bc2)), (float)p->weight_decay,
-                           (float)(1.0 - p->lr * p->weight_decay),
+                           (float)(1.0 - p->lr * p->weight_decay), (float)(1.0 - p->beta1), (float)(1.0 - p->beta2),
                            (float)fmin(0.25 * FLT_MAX * (float)p->eps / fmax(p->lr / bc1, 1e-300), FLT_MAX)};
     float *delta = optim_scratch(opt, 1); /* (n) the step, for its norm */
     if (!delta) return CURVO_E_NOMEM;
