@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,12 +293,23 @@ int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
 
 #define CKPT_KIND "curvo-train-1"
 
+/* The model's description in a buffer grown until it fits (one token per module, so no fixed size holds every
+ * model: 900 activations overflowed 4096 bytes and the checkpoint was refused); NULL if out of memory. */
+static char *model_spec(const curvo_model *m) {
+    for (size_t len = 4096; len <= SIZE_MAX / 2; len *= 2) {
+        char *spec = malloc(len);
+        if (!spec || curvo_model_describe(m, spec, len) == CURVO_OK) return spec;
+        free(spec);
+    }
+    return NULL;
+}
+
 int curvo_trainer_save(curvo_trainer *tr, const char *path) {
     if (!tr || !path) return CURVO_E_INVALID;
     ckpt_writer *w;
     int rc = ckpt_writer_create(&w);
     if (rc) return fail(tr, rc, "checkpoint: out of memory");
-    char spec[4096];
+    char *spec = NULL;
     int c, h, wd;
     curvo_dataset_shape(tr->train, &c, &h, &wd);
     const curvo_opt_params *op = curvo_optimizer_params(tr->opt);
@@ -309,8 +321,8 @@ int curvo_trainer_save(curvo_trainer *tr, const char *path) {
         return fail(tr, CURVO_E_NOMEM, "checkpoint: out of memory");
     }
     curvo_optimizer_save_state(tr->opt, state, state_size);
-    if ((rc = curvo_model_describe(tr->model, spec, sizeof spec))) {
-        rc = fail(tr, rc, "checkpoint: the model description is too long");
+    if (!(spec = model_spec(tr->model))) {
+        rc = fail(tr, CURVO_E_NOMEM, "checkpoint: out of memory");
         goto done;
     }
     rc = ckpt_put_str(w, "kind", CKPT_KIND);
@@ -349,6 +361,7 @@ int curvo_trainer_save(curvo_trainer *tr, const char *path) {
     }
     if ((rc = ckpt_commit(w, path, tr->errmsg))) goto done;
 done:
+    free(spec);
     free(state);
     ckpt_writer_free(w);
     return rc;
