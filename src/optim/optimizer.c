@@ -194,24 +194,23 @@ float *optim_scratch(curvo_optimizer *opt, int count) {
     return s;
 }
 
+/* buf, or buf grown to len elements of elem bytes when *cap is smaller (then *cap = len); NULL if out of
+ * memory, buf and *cap unchanged. */
+static void *grow_work(void *buf, size_t *cap, size_t len, size_t elem) {
+    if (len <= *cap) return buf;
+    void *b = len <= SIZE_MAX / elem ? realloc(buf, len * elem) : NULL;
+    if (b) *cap = len;
+    return b;
+}
+
 double *optim_dwork(curvo_optimizer *opt, size_t len) {
-    if (len <= opt->dwork_len) return opt->dwork;
-    if (len > SIZE_MAX / sizeof(double)) return NULL;
-    double *d = realloc(opt->dwork, len * sizeof(double));
-    if (!d) return NULL;
-    opt->dwork = d;
-    opt->dwork_len = len;
-    return d;
+    double *d = grow_work(opt->dwork, &opt->dwork_len, len, sizeof(double));
+    return d ? (opt->dwork = d) : NULL;
 }
 
 float *optim_fwork(curvo_optimizer *opt, size_t len) {
-    if (len <= opt->fwork_len) return opt->fwork;
-    if (len > SIZE_MAX / sizeof(float)) return NULL;
-    float *f = realloc(opt->fwork, len * sizeof(float));
-    if (!f) return NULL;
-    opt->fwork = f;
-    opt->fwork_len = len;
-    return f;
+    float *f = grow_work(opt->fwork, &opt->fwork_len, len, sizeof(float));
+    return f ? (opt->fwork = f) : NULL;
 }
 
 void curvo_optimizer_free(curvo_optimizer *opt) {
