@@ -1,11 +1,11 @@
 /* optimizer.c — the optimizer handle: algorithm names, named parameters with ranges and defaults,
  * creation, the guarded step, and state save/restore for checkpoints. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/errmsg.h"
 #include "core/fpenv.h"
 #include "linalg/vec.h"
 #include "optim/optim.h"
@@ -41,15 +41,6 @@ int curvo_opt_param_count(curvo_algorithm alg) {
 const curvo_param_info *curvo_opt_param_info(curvo_algorithm alg, int i) {
     const opt_ops *o = ops_of(alg);
     return o && i >= 0 && i < o->n_params ? &o->params[i].info : NULL;
-}
-
-static void put_err(char *errmsg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put_err(char *errmsg, const char *fmt, ...) {
-    if (!errmsg) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errmsg, CURVO_ERRMSG_LEN, fmt, ap);
-    va_end(ap);
 }
 
 static const param_desc *find_param(const opt_ops *o, const char *name) {
@@ -113,13 +104,13 @@ int curvo_opt_params_set(curvo_opt_params *p, const char *name, double value, ch
             if (w < 0 || (size_t)w >= sizeof known - used) break;
             used += (size_t)w;
         }
-        put_err(errmsg, "%s has no parameter '%s' (it has: %s)", curvo_algorithm_name(p->algorithm), name, known);
+        curvo_errf(errmsg, "%s has no parameter '%s' (it has: %s)", curvo_algorithm_name(p->algorithm), name, known);
         return CURVO_E_INVALID;
     }
     if (!value_ok(d, value)) {
         char range[96];
         describe_range(d, range, sizeof range);
-        put_err(errmsg, "%s parameter %s = %g is out of range: it must be %s", o->name, name, value, range);
+        curvo_errf(errmsg, "%s parameter %s = %g is out of range: it must be %s", o->name, name, value, range);
         return CURVO_E_INVALID;
     }
     write_param(p, d, value);
@@ -138,7 +129,7 @@ int curvo_opt_params_check(const curvo_opt_params *p, char *errmsg) {
     if (!p) return CURVO_E_INVALID;
     const opt_ops *o = ops_of(p->algorithm);
     if (!o) {
-        put_err(errmsg, "unknown optimizer algorithm %d", (int)p->algorithm);
+        curvo_errf(errmsg, "unknown optimizer algorithm %d", (int)p->algorithm);
         return CURVO_E_INVALID;
     }
     for (int i = 0; i < o->n_params; i++) {
@@ -146,7 +137,7 @@ int curvo_opt_params_check(const curvo_opt_params *p, char *errmsg) {
         if (!value_ok(&o->params[i], v)) {
             char range[96];
             describe_range(&o->params[i], range, sizeof range);
-            put_err(errmsg, "%s parameter %s = %g is out of range: it must be %s", o->name,
+            curvo_errf(errmsg, "%s parameter %s = %g is out of range: it must be %s", o->name,
                     o->params[i].info.name, v, range);
             return CURVO_E_INVALID;
         }
@@ -160,7 +151,7 @@ int curvo_optimizer_create(const curvo_opt_params *p, size_t n, curvo_optimizer 
     int rc = curvo_opt_params_check(p, errmsg);
     if (rc) return rc;
     if (n == 0) {
-        put_err(errmsg, "the model has no parameters to optimize");
+        curvo_errf(errmsg, "the model has no parameters to optimize");
         return CURVO_E_INVALID;
     }
     curvo_optimizer *opt = calloc(1, sizeof *opt);
@@ -176,7 +167,7 @@ int curvo_optimizer_create(const curvo_opt_params *p, size_t n, curvo_optimizer 
     curvo_rng_seed(&opt->rng, 0x6375727661ULL);
     if ((opt->n_vec && !opt->vec) || !opt->g || (opt->n_dstate && !opt->dstate)) {
         curvo_optimizer_free(opt);
-        put_err(errmsg, "out of memory for the optimizer state of %zu parameters", n);
+        curvo_errf(errmsg, "out of memory for the optimizer state of %zu parameters", n);
         return CURVO_E_NOMEM;
     }
     if (opt->ops->init_state) opt->ops->init_state(opt);
