@@ -3,8 +3,10 @@
  * validates it without trusting any length in it, and hands out sections by name. Format in ckpt.h. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,6 +282,59 @@ static int write_all(const ckpt_writer *w, sink *s) {
     return s->err;
 }
 
+/* The folder of path ("." when it has none), malloc'ed; NULL when out of memory. */
+static char *folder_of(const char *path) {
+    size_t pl = strlen(path);
+    char *dir = malloc(pl + 2);
+    if (!dir) return NULL;
+    const char *slash = strrchr(path, '/');
+    if (!slash) strcpy(dir, ".");
+    else if (slash == path) strcpy(dir, "/");
+    else {
+        memcpy(dir, path, (size_t)(slash - path));
+        dir[slash - path] = '\0';
+    }
+    return dir;
+}
+
+/* This machine's name as it goes into temporary file names. */
+static void host_name(char *buf, size_t len) {
+    if (gethostname(buf, len - 1) != 0 || !buf[0]) snprintf(buf, len, "unknown-host");
+    buf[len - 1] = '\0';
+    for (char *c = buf; *c; c++)
+        if (*c == '/') *c = '_';
+}
+
+/* Removes the temporary files NAME.tmp.HOST.PID that commits to path killed mid-write (SIGKILL,
+ * power loss) left in dir: only those of this host whose process is gone (kill(PID, 0) fails with
+ * ESRCH). Another host's file, a live process's, and names of any other form are left alone. */
+static void remove_stale_tmps(const char *path, const char *dir, const char *host) {
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t bl = strlen(base), hl = strlen(host), dl = strlen(dir);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *n = e->d_name;
+        if (strncmp(n, base, bl) || strncmp(n + bl, ".tmp.", 5) || strncmp(n + bl + 5, host, hl) || n[bl + 5 + hl] != '.')
+            continue;
+        const char *digits = n + bl + 5 + hl + 1;
+        char *end;
+        errno = 0;
+        long pid = strtol(digits, &end, 10);
+        if (!(*digits >= '0' && *digits <= '9') || *end || errno || pid <= 0 || pid == (long)getpid() ||
+            (pid_t)pid != pid)
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to tell */
+        char *stale = malloc(dl + strlen(n) + 2);
+        if (!stale) break;
+        sprintf(stale, "%s/%s", dir, n);
+        unlink(stale);
+        free(stale);
+    }
+    closedir(d);
+}
+
 int ckpt_commit(ckpt_writer *w, const char *path, char *errmsg) {
     if (errmsg) errmsg[0] = '\0';
     if (!w || !path || !path[0]) {
@@ -289,15 +344,23 @@ int ckpt_commit(ckpt_writer *w, const char *path, char *errmsg) {
     char label[LABEL_LEN + 1];
     set_label(label, path);
     size_t pl = strlen(path);
-    char *tmp = malloc(pl + 32);
-    if (!tmp) return CURVO_E_NOMEM;
-    snprintf(tmp, pl + 32, "%s.tmp.%ld", path, (long)getpid());
+    char host[256];
+    host_name(host, sizeof host);
+    char *dir = folder_of(path), *tmp = malloc(pl + strlen(host) + 32);
+    if (!dir || !tmp) {
+        free(dir);
+        free(tmp);
+        return CURVO_E_NOMEM;
+    }
+    snprintf(tmp, pl + strlen(host) + 32, "%s.tmp.%s.%ld", path, host, (long)getpid());
+    remove_stale_tmps(path, dir, host);
 
     unlink(tmp); /* a stale one from a crashed run with the same pid */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0) {
         curvo_errf(errmsg, "%s: cannot create a temporary file next to it: %s", label, strerror(errno));
         free(tmp);
+        free(dir);
         return CURVO_E_IO;
     }
     FILE *f = fdopen(fd, "wb");
@@ -306,6 +369,7 @@ int ckpt_commit(ckpt_writer *w, const char *path, char *errmsg) {
         close(fd);
         unlink(tmp);
         free(tmp);
+        free(dir);
         return CURVO_E_IO;
     }
     sink s = {f, crc32(0L, Z_NULL, 0), 0};
@@ -317,27 +381,20 @@ int ckpt_commit(ckpt_writer *w, const char *path, char *errmsg) {
         curvo_errf(errmsg, "%s: cannot write the checkpoint: %s", label, strerror(err));
         unlink(tmp);
         free(tmp);
+        free(dir);
         return CURVO_E_IO;
     }
     if (rename(tmp, path) != 0) {
         curvo_errf(errmsg, "%s: cannot replace it with the new checkpoint: %s", label, strerror(errno));
         unlink(tmp);
         free(tmp);
+        free(dir);
         return CURVO_E_IO;
     }
     free(tmp);
 
     /* Make the rename durable. A directory we cannot open or a file system without directory
      * fsync (EINVAL) is not an error; a failed fsync is. */
-    char *dir = malloc(pl + 2);
-    if (!dir) return CURVO_E_NOMEM;
-    const char *slash = strrchr(path, '/');
-    if (!slash) strcpy(dir, ".");
-    else if (slash == path) strcpy(dir, "/");
-    else {
-        memcpy(dir, path, (size_t)(slash - path));
-        dir[slash - path] = '\0';
-    }
     int rc = CURVO_OK;
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
