@@ -473,14 +473,17 @@ void curvo_opt_params_init(curvo_opt_params *p, curvo_algorithm alg);
 typedef struct curvo_param_info {
     const char *name;
     const char *doc;
-    double default_value, min, max; /* allowed range, inclusive */
+    double default_value, min, max; /* allowed range: inclusive unless min_open/max_open */
     int is_integer;                 /* flags and counts */
+    int min_open, max_open;         /* 1: the bound itself is excluded, e.g. beta2 in [0, 1) */
 } curvo_param_info;
 int curvo_opt_param_count(curvo_algorithm alg);
 /* NULL when i is out of range. */
 const curvo_param_info *curvo_opt_param_info(curvo_algorithm alg, int i);
-/* Sets or reads a parameter by name ("lr", "momentum", ...). Set checks the range: CURVO_E_INVALID
- * with a message naming the parameter and its range. */
+/* A parameter's range as text, e.g. "[0, 1)" or "[1, 100]", into buf (len bytes); returns buf. */
+const char *curvo_param_range(const curvo_param_info *info, char *buf, size_t len);
+/* Sets or reads a parameter by name ("lr", "momentum", ...). Set checks the range, open bounds
+ * excluded: CURVO_E_INVALID with a message naming the parameter and its range ("[0, 1)"). */
 int curvo_opt_params_set(curvo_opt_params *p, const char *name, double value, char *errmsg);
 int curvo_opt_params_get(const curvo_opt_params *p, const char *name, double *value);
 /* Checks every parameter and their combinations; CURVO_E_INVALID with a message if one is bad. */

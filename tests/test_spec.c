@@ -44,7 +44,8 @@ static void errors(void) {
     bad("flatten,dense:256,rleu,dense:10", "'rleu'");
     bad("dense:abc", "'abc'");
     bad("dense:-3", "'-3'");
-    bad("dense:0", "'0'");
+    bad("dense:0", "'0' is not a whole number in [1, 1000000]"); /* the true range */
+    bad("conv:16:5:1:-1", "in [0, 1000000]");
     bad("dense:12x", "'12x'");
     bad("dense", "dense:UNITS");
     bad("dense:3:4", "dense:UNITS");

@@ -103,8 +103,8 @@ static int parse_token(curvo_model *m, const char *tok, char *errmsg) {
     int a[4] = {0, 0, 0, 0};
     for (int i = 0; i < na; i++)
         if (!parse_int(fields[i + 1], syn->arg_min[i], &a[i])) {
-            curvo_errf(errmsg, "model spec: '%s': field '%s' is not a valid whole number in range", tok,
-                       fields[i + 1]);
+            curvo_errf(errmsg, "model spec: '%s': field '%s' is not a whole number in [%d, %d]", tok,
+                       fields[i + 1], syn->arg_min[i], SPEC_MAX_INT);
             return CURVO_E_SPEC;
         }
     int rc = add_layer(m, fields[0], a, na);

@@ -79,17 +79,29 @@ void curvo_opt_params_init(curvo_opt_params *p, curvo_algorithm alg) {
     for (int i = 0; o && i < o->n_params; i++) write_param(p, &o->params[i], o->params[i].info.default_value);
 }
 
-/* Range (and integrality) check of one value. */
+/* Range (open bounds excluded) and integrality check of one value. */
 static int value_ok(const param_desc *d, double v) {
-    if (!isfinite(v) || v < d->info.min || v > d->info.max) return 0;
-    return !d->info.is_integer || v == floor(v);
+    const curvo_param_info *i = &d->info;
+    if (!isfinite(v) || v < i->min || v > i->max || (i->min_open && v == i->min) || (i->max_open && v == i->max))
+        return 0;
+    return !i->is_integer || v == floor(v);
+}
+
+const char *curvo_param_range(const curvo_param_info *info, char *buf, size_t len) {
+    if (!buf || !len) return buf;
+    if (!info) {
+        buf[0] = '\0';
+        return buf;
+    }
+    snprintf(buf, len, info->is_integer ? "%c%.0f, %.0f%c" : "%c%g, %g%c", info->min_open ? '(' : '[', info->min,
+             info->max, info->max_open ? ')' : ']');
+    return buf;
 }
 
 static void describe_range(const param_desc *d, char *buf, size_t len) {
-    if (d->info.is_integer)
-        snprintf(buf, len, "a whole number in [%.0f, %.0f]", d->info.min, d->info.max);
-    else
-        snprintf(buf, len, "a number in [%g, %g]", d->info.min, d->info.max);
+    char range[64];
+    snprintf(buf, len, "%s in %s", d->info.is_integer ? "a whole number" : "a number",
+             curvo_param_range(&d->info, range, sizeof range));
 }
 
 int curvo_opt_params_set(curvo_opt_params *p, const char *name, double value, char *errmsg) {
