@@ -132,6 +132,14 @@ int curvo_model_from_spec(const char *spec, int channels, int height, int width,
 /* Expands a preset name to its spec string; returns the argument itself if it is no preset. */
 const char *curvo_model_preset(const char *name);
 
+/* The model for a task of `outputs` network outputs (classes for cross-entropy, 1 otherwise): a
+ * preset ("mlp", "cnn") with its last layer resized to dense:OUTPUTS ("mlp" for 3 classes is
+ * "flatten,dense:256,relu,dense:3"); any other spec string is built as it is (a mismatch with the
+ * task is for the caller, e.g. curvo_trainer_create, to report). Errors as curvo_model_from_spec;
+ * CURVO_E_INVALID for a preset with outputs outside [1, 1000000]. */
+int curvo_model_for_task(const char *spec_or_preset, int channels, int height, int width, int outputs,
+                         curvo_model **out, char *errmsg);
+
 /* Deterministic initialization from rng: weights He-normal (std sqrt(2/fan_in)) for layers
  * followed by relu or softplus, Xavier-uniform (limit sqrt(6/(fan_in+fan_out))) otherwise;
  * biases zero. */

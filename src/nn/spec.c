@@ -1,4 +1,5 @@
-/* spec.c — model spec strings: "conv:16:5,relu,maxpool:2,flatten,dense:10" and the presets. */
+/* spec.c — model spec strings: "conv:16:5,relu,maxpool:2,flatten,dense:10", the presets, and a
+ * preset made for a task (its output layer sized to the task's outputs). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #define SPEC_MAX_FIELDS 5
 #define SPEC_MAX_INT 1000000
 
+/* Every preset ends in its output layer, a dense layer (curvo_model_for_task resizes it). */
 static const struct {
     const char *name, *spec;
 } presets[] = {
@@ -161,3 +163,18 @@ int curvo_model_from_spec(const char *spec, int channels, int height, int width,
     return CURVO_OK;
 }
 
+int curvo_model_for_task(const char *model, int channels, int height, int width, int outputs,
+                         curvo_model **out, char *errmsg) {
+    const char *spec = curvo_model_preset(model);
+    if (!model || spec == model) return curvo_model_from_spec(model, channels, height, width, out, errmsg);
+    if (out) *out = NULL;
+    if (outputs < 1 || outputs > SPEC_MAX_INT) {
+        curvo_errf(errmsg, "model spec: %d outputs for preset '%s' (must be in [1, %d])", outputs, model,
+                   SPEC_MAX_INT);
+        return CURVO_E_INVALID;
+    }
+    const char *last = strrchr(spec, ','); /* the preset's output layer, "dense:10" */
+    char sized[256];
+    snprintf(sized, sizeof sized, "%.*s,dense:%d", (int)(last - spec), spec, outputs);
+    return curvo_model_from_spec(sized, channels, height, width, out, errmsg);
+}
