@@ -13,16 +13,8 @@ T=$(mktemp -d /tmp/curvo-cli-trust-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL $CASE: $*"; for f in "$T/out" "$T/err"; do [ -f "$f" ] && sed 's/^/  /' "$f"; done; exit 1; }
 
-# 3 classes, and a real-valued column for regression
-printf 'a,b,c,target,value\n' > "$T/d.csv"
-i=0
-while [ $i -lt 200 ]; do
-    a=$(( (i * 37) % 101 - 50 )); b=$(( (i * 53) % 97 - 48 )); c=$(( (i * 29) % 89 - 44 ))
-    t=0; [ $((a + b)) -gt 0 ] && t=1; [ $((c - a)) -gt 30 ] && t=2
-    printf '%d,%d,%d,%d,%d.5\n' $a $b $c $t $((2 * a - b)) >> "$T/d.csv"; i=$((i + 1))
-done
-cut -d, -f1-4 "$T/d.csv" > "$T/cls.csv"
-cut -d, -f1-3,5 "$T/d.csv" > "$T/reg.csv"
+. "$(dirname "$0")/testdata.sh"
+gen_csv "$T" 200
 TRAIN="$CURVO train --data csv:$T/cls.csv --model dense:8,tanh,dense:3"
 BENCH="$CURVO bench --data csv:$T/cls.csv --model dense:8,tanh,dense:3 --batch 32 --seeds 1"
 
