@@ -9,7 +9,7 @@
 #   (c) small  the SGN paper's MLP [20,20,20]: flatten,dense:20,relu,dense:20,relu,dense:20,relu,dense:10
 #              (relu: our choice; the authors' Theano code uses sigmoid — SMALL_SPEC changes it)
 # For each setup:
-#   1. curvo bench --model M --seconds S --seeds N --threads T --eval-every E --target A
+#   1. curvo bench --model M --seconds S --seeds N --threads T --eval-every E --target-accuracy A
 #        --opts OPTS --out OUT/SETUP        every curvo optimizer, seeds 1..N, a child per run;
 #   2. bench/torch_train.py --opt sgd and --opt adam (torch.optim.SGD with curvo's SGD defaults,
 #      torch.optim.Adam's defaults = curvo's), the same model, budget, evaluation interval, seeds
@@ -196,7 +196,7 @@ for s in $SETUPS; do
     load0="$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "$ME: === $(setup_title "$s"): $model, $sec s per run, evaluation every $ev s, seeds 1..$SEEDS" >&2
     cmd=("$CURVO" bench --model "$model" --opts "$OPTS" --seconds "$sec" --seeds "$SEEDS"
-        --threads "$THREADS" --eval-every "$ev" --target "$target" "${NO_EVAL_TRAIN[@]}" --out "$dir")
+        --threads "$THREADS" --eval-every "$ev" --target-accuracy "$target" "${NO_EVAL_TRAIN[@]}" --out "$dir")
     echo "$ME: ${cmd[*]}" >&2
     OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS" "${cmd[@]}" >"$dir/bench.out" ||
         die "curvo bench failed for $s (exit $?); see $dir/runs.csv and the messages above"

@@ -22,7 +22,7 @@ run() { # run OUTDIR ARGS...: the common settings
     dir=$1
     shift
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$CURVO" bench --model "$MODEL" --batch 1000 --seconds 8 --seeds 3 \
-        --threads 1 --eval-every 0.8 --target 0.80 --no-eval-train --out "$dir" "$@"
+        --threads 1 --eval-every 0.8 --target-accuracy 0.80 --no-eval-train --out "$dir" "$@"
 }
 run "$OUT" --opts sgd,adam,sgn
 run "$OUT/sgd-lr1" --opts sgd --opt-param sgd.lr=1

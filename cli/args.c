@@ -19,16 +19,39 @@ int cli_parse_long(const char *name, const char *s, long lo, long hi, long *out)
     return 1;
 }
 
-int cli_parse_double(const char *name, const char *s, double lo, double hi, double *out) {
+int cli_parse_number(const char *name, const char *s, double *out) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
-        fprintf(stderr, "curvo: --%s: '%s' is not a number in [%g, %g]\n", name, s, lo, hi);
+    if (end == s || *end || isnan(v)) {
+        fprintf(stderr, "curvo: %s: '%s' is not a number\n", name, s);
+        return 0;
+    }
+    if (errno == ERANGE || !isfinite(v)) {
+        fprintf(stderr, "curvo: %s: '%s' is not a finite number\n", name, s);
         return 0;
     }
     *out = v;
     return 1;
+}
+
+int cli_parse_double_open(const char *name, const char *s, double lo, double hi, int open, double *out) {
+    char opt[80];
+    double v;
+    snprintf(opt, sizeof opt, "--%s", name);
+    if (!cli_parse_number(opt, s, &v)) return 0;
+    int lo_open = open & CLI_LO_OPEN, hi_open = open & CLI_HI_OPEN;
+    if (v < lo || v > hi || (lo_open && v == lo) || (hi_open && v == hi)) {
+        fprintf(stderr, "curvo: %s: '%s' is not a number in %c%g, %g%c\n", opt, s, lo_open ? '(' : '[', lo, hi,
+                hi_open ? ')' : ']');
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_parse_double(const char *name, const char *s, double lo, double hi, double *out) {
+    return cli_parse_double_open(name, s, lo, hi, CLI_CLOSED, out);
 }
 
 int cli_parse_shape(const char *s, int shape[3]) {

@@ -26,8 +26,8 @@ typedef struct {
     const char *data, *model, *loss, *target_column, *out;
     char opts_list[256];
     long epochs, seeds, batch, threads, eval_batch, log_every;
-    double seconds, eval_every, target, test_fraction;
-    int regression, no_eval_train, quiet;
+    double seconds, eval_every, target, test_fraction; /* target: --target-accuracy or --target-rmse */
+    int regression, no_eval_train, quiet, target_is_rmse;
     const char *opt_params[MAX_OPT_PARAMS];
     int n_opt_params;
 } bench_args;
@@ -41,7 +41,7 @@ typedef struct {
     double train_seconds;  /* in optimizer steps */
     long long steps;
     int rejected;
-    double time_to_target; /* train_seconds at the first evaluation that met --target (NaN: never) */
+    double time_to_target; /* train_seconds at the first evaluation that met the target (NaN: never) */
     double hwm_start_kib;  /* peak resident memory before training (data and model), KiB */
     char err[256];
 } run_result;
@@ -53,13 +53,13 @@ typedef struct {
     double peak_kib; /* the child's peak resident memory */
 } run_record;
 
-/* Ctrl-C: the parent passes it on to the run in progress, which stops after its current step. */
+/* Ctrl-C (SIGINT) or SIGTERM: the parent passes it on to the run in progress, which stops after its
+ * current step. interrupted holds the signal. */
 static volatile sig_atomic_t interrupted = 0;
 static volatile pid_t running_child = 0;
-static void on_sigint(int sig) {
-    (void)sig;
-    interrupted = 1;
-    if (running_child > 0) kill(running_child, SIGINT);
+static void on_stop_signal(int sig) {
+    interrupted = sig;
+    if (running_child > 0) kill(running_child, sig);
 }
 
 static void bench_usage(FILE *to) {
@@ -78,7 +78,8 @@ static void bench_usage(FILE *to) {
             "  --opt-param OPT.NAME=X  an optimizer parameter, e.g. egn.lambda=0.1 (repeatable;\n"
             "                        'curvo train --help' lists them); the papers' defaults otherwise\n"
             "  --data SRC            as for 'curvo train' (default: fashion-mnist)\n"
-            "  --target-column NAME, --test-fraction X, --regression   CSV data, as for 'curvo train'\n"
+            "  --target NAME, --test-fraction X, --regression   CSV data, as for 'curvo train'\n"
+            "                        (--target-column NAME is the same as --target NAME)\n"
             "  --model SPEC          layers or a preset (default: mlp)\n"
             "  --loss ce|mse|bce     default: ce for class labels, mse for real-valued targets\n"
             "budget\n"
@@ -92,9 +93,10 @@ static void bench_usage(FILE *to) {
             "measurements\n"
             "  --eval-every S        evaluate every S seconds of optimizer time too, not only at\n"
             "                        epoch ends (default: a tenth of --seconds, else only epochs)\n"
-            "  --target X            report the optimizer time until the test accuracy first reached\n"
-            "                        X (a fraction such as 0.85, or a percentage such as 85; for\n"
-            "                        regression: the test RMSE first at or below X)\n"
+            "  --target-accuracy X   report the optimizer time until the test accuracy first reached\n"
+            "                        X, in (0, 100]: a fraction such as 0.85 (up to 1), or a\n"
+            "                        percentage such as 85\n"
+            "  --target-rmse X       regression: the time until the test RMSE was first at or below X\n"
             "  --no-eval-train       skip the pass over the training set at each evaluation\n"
             "  --eval-batch N        batch size of evaluation passes (default: 1000)\n"
             "  --log-every N         log every N-th step to the run logs (default: 10)\n"
@@ -105,7 +107,7 @@ static void bench_usage(FILE *to) {
             "\n"
             "The summary reports, per optimizer over the seeds: the final mean mini-batch loss (over\n"
             "the last evaluation interval) and test accuracy as mean +- standard deviation, the\n"
-            "median time to --target and how many runs reached it, the median optimizer time per\n"
+            "median time to the target and how many runs reached it, the median optimizer time per\n"
             "step and its ratio to SGD's, and the largest peak resident memory of a run, in total\n"
             "and above what the run held before training (data and model).\n");
 }
@@ -114,12 +116,13 @@ static int parse_bench_args(int argc, char **argv, bench_args *a) {
     static const struct option opts[] = {
         {"opts", required_argument, 0, 'o'},        {"opt-param", required_argument, 0, 'p'},
         {"data", required_argument, 0, 'd'},        {"target-column", required_argument, 0, 'C'},
+        {"target", required_argument, 0, 'C'},      {"target-rmse", required_argument, 0, 'M'},
         {"test-fraction", required_argument, 0, 'f'}, {"regression", no_argument, 0, 'R'},
         {"model", required_argument, 0, 'm'},       {"loss", required_argument, 0, 'L'},
         {"epochs", required_argument, 0, 'e'},      {"seconds", required_argument, 0, 'x'},
         {"seeds", required_argument, 0, 'n'},       {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 't'},     {"eval-every", required_argument, 0, 'v'},
-        {"target", required_argument, 0, 'T'},      {"no-eval-train", no_argument, 0, 'N'},
+        {"target-accuracy", required_argument, 0, 'T'}, {"no-eval-train", no_argument, 0, 'N'},
         {"eval-batch", required_argument, 0, 'E'},  {"log-every", required_argument, 0, 'G'},
         {"out", required_argument, 0, 'O'},         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
@@ -145,7 +148,7 @@ static int parse_bench_args(int argc, char **argv, bench_args *a) {
             break;
         case 'd': a->data = optarg; break;
         case 'C': a->target_column = optarg; break;
-        case 'f': ok = cli_parse_double("test-fraction", optarg, 1e-9, 1.0 - 1e-9, &a->test_fraction); break;
+        case 'f': ok = cli_parse_double_open("test-fraction", optarg, 0.0, 1.0, CLI_OPEN, &a->test_fraction); break;
         case 'R': a->regression = 1; break;
         case 'm': a->model = optarg; break;
         case 'L': a->loss = optarg; break;
@@ -156,7 +159,13 @@ static int parse_bench_args(int argc, char **argv, bench_args *a) {
         case 't': ok = cli_parse_long("threads", optarg, 1, 1024, &a->threads); break;
         case 'v': ok = cli_parse_double("eval-every", optarg, 1e-3, 1e9, &a->eval_every); break;
         case 'T':
-            ok = cli_parse_double("target", optarg, 0.0, 1e300, &a->target);
+            ok = cli_parse_double_open("target-accuracy", optarg, 0.0, 100.0, CLI_LO_OPEN, &a->target);
+            a->target_is_rmse = 0;
+            if (a->target > 1.0) a->target /= 100.0; /* a percentage */
+            break;
+        case 'M':
+            ok = cli_parse_double_open("target-rmse", optarg, 0.0, 1e300, CLI_LO_OPEN, &a->target);
+            a->target_is_rmse = 1;
             break;
         case 'N': a->no_eval_train = 1; break;
         case 'E': ok = cli_parse_long("eval-batch", optarg, 1, 1 << 20, &a->eval_batch); break;
@@ -254,7 +263,7 @@ typedef struct {
     const bench_args *a;
     const curvo_dataset *train, *test;
     curvo_loss_kind loss;
-    const char *spec;
+    int outputs; /* of the network: classes for cross-entropy, else 1 */
 } bench_setup;
 
 /* One run, in the child: train, log, and fill r. */
@@ -267,7 +276,7 @@ static void run_one(const bench_setup *s, const curvo_opt_params *op, long seed,
     char err[CURVO_ERRMSG_LEN];
     int c, h, w;
     curvo_dataset_shape(s->train, &c, &h, &w);
-    if (curvo_model_from_spec(s->spec, c, h, w, &model, err)) {
+    if (curvo_model_for_task(a->model, c, h, w, s->outputs, &model, err)) {
         snprintf(r->err, sizeof r->err, "model: %.240s", err);
         return;
     }
@@ -342,7 +351,7 @@ static int run_child(const bench_setup *s, const curvo_opt_params *op, long seed
         _exit(wrote == (ssize_t)sizeof r ? 0 : 1);
     }
     running_child = pid;
-    if (interrupted) kill(pid, SIGINT); /* Ctrl-C came between the check and the fork */
+    if (interrupted) kill(pid, interrupted); /* the signal came between the check and the fork */
     close(fds[1]);
     size_t got = 0;
     char *buf = (char *)&rec->r;
@@ -584,38 +593,42 @@ int cli_bench(int argc, char **argv) {
     for (int i = 0; i < nopt; i++) curvo_opt_params_init(&ops[i], algs[i]);
     for (int i = 0; i < a.n_opt_params; i++)
         if (!apply_bench_param(a.opt_params[i], algs, ops, nopt)) return 2;
-    if (a.target > 1.0 && a.target <= 100.0 && !a.regression) a.target /= 100.0; /* a percentage */
     curvo_loss_kind loss = CURVO_LOSS_CE;
     if (a.loss && !cli_parse_loss(a.loss, &loss)) return 2;
-    if (mkdir(a.out, 0777) && errno != EEXIST) {
-        fprintf(stderr, "curvo bench: --out: cannot create '%s': %s\n", a.out, strerror(errno));
-        return 2;
-    }
-    struct stat st;
-    if (stat(a.out, &st) || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "curvo bench: --out: '%s' is not a folder\n", a.out);
-        return 2;
-    }
+    cli_warn_threads(a.threads);
+    /* Everything is checked before --out is created: a bad input leaves no empty folder behind. */
+    if (!cli_check_output("--out", a.out, 1)) return 2;
 
     /* The data and the model are made once, here; each child inherits them. */
     curvo_dataset *train = NULL, *test = NULL;
-    if (!cli_open_data(a.data, a.target_column, a.test_fraction, 1, a.regression, &train, &test)) return 1;
+    if (!cli_open_data(a.data, a.target_column, a.test_fraction, 1, a.regression, &train, &test))
+        return cli_open_data_exit_code();
     int classes = curvo_dataset_num_classes(train);
     if (!a.loss) loss = classes > 0 ? CURVO_LOSS_CE : CURVO_LOSS_MSE;
-    int exit_code = 1;
-    char spec_buf[512], err[CURVO_ERRMSG_LEN];
-    const char *spec = cli_task_spec(a.model, loss == CURVO_LOSS_CE ? classes : 1, spec_buf, sizeof spec_buf);
-    int c, h, w;
+    int classification = classes > 0 && loss != CURVO_LOSS_MSE;
+    int exit_code = 2;
+    char err[CURVO_ERRMSG_LEN];
+    if (a.target > 0 && a.target_is_rmse == classification) {
+        fprintf(stderr, "curvo bench: --target-%s is for %s data; this data is %s (use --target-%s)\n",
+                a.target_is_rmse ? "rmse" : "accuracy", a.target_is_rmse ? "regression" : "classification",
+                classification ? "classification" : "regression", classification ? "accuracy" : "rmse");
+        goto done;
+    }
+    int c, h, w, outputs = loss == CURVO_LOSS_CE ? classes : 1;
     curvo_dataset_shape(train, &c, &h, &w);
     curvo_model *probe = NULL;
     size_t params = 0;
-    if (curvo_model_from_spec(spec, c, h, w, &probe, err)) {
+    if (curvo_model_for_task(a.model, c, h, w, outputs, &probe, err)) {
         fprintf(stderr, "curvo bench: --model: %s\n", err);
-        exit_code = 2;
         goto done;
     }
     params = curvo_model_num_params(probe);
     curvo_model_free(probe);
+    if (mkdir(a.out, 0777) && errno != EEXIST) {
+        fprintf(stderr, "curvo bench: --out: cannot create '%s': %s\n", a.out, strerror(errno));
+        goto done;
+    }
+    exit_code = 1;
 
     int planned = (int)a.seeds * nopt, completed = 0, failed = 0;
     run_record *recs = calloc((size_t)planned, sizeof *recs);
@@ -625,10 +638,10 @@ int cli_bench(int argc, char **argv) {
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_stop_signal;
     sigaction(SIGINT, &sa, NULL);
-    bench_setup setup = {&a, train, test, loss, spec};
-    int classification = classes > 0 && loss != CURVO_LOSS_MSE;
+    sigaction(SIGTERM, &sa, NULL);
+    bench_setup setup = {&a, train, test, loss, outputs};
     if (!a.quiet)
         fprintf(stderr, "curvo bench: %d optimizer%s x %ld seed%s on %s, model %s (%zu parameters); logs in %s/\n",
                 nopt, nopt > 1 ? "s" : "", a.seeds, a.seeds > 1 ? "s" : "", a.data, a.model, params, a.out);
@@ -675,7 +688,7 @@ done_runs:;
     if (interrupted) {
         fprintf(stderr, "curvo bench: interrupted after %d of %d runs; the summary covers those\n", completed,
                 planned);
-        exit_code = 130;
+        exit_code = 128 + interrupted;
     } else if (wrote && completed == planned && !failed) {
         exit_code = 0;
     } else if (failed) {

@@ -17,6 +17,12 @@ int cli_plot(int argc, char **argv);
 int cli_parse_long(const char *name, const char *s, long lo, long hi, long *out);
 /* Parses a finite number in [lo, hi] or prints an error and returns 0. */
 int cli_parse_double(const char *name, const char *s, double lo, double hi, double *out);
+/* Which bounds of a range are open: (lo, hi] is CLI_LO_OPEN, [lo, hi) CLI_HI_OPEN, (lo, hi) both. */
+enum { CLI_CLOSED = 0, CLI_LO_OPEN = 1, CLI_HI_OPEN = 2, CLI_OPEN = 3 };
+/* As cli_parse_double, with open bounds excluded and printed as such ("in (0, 1)"). */
+int cli_parse_double_open(const char *name, const char *s, double lo, double hi, int open, double *out);
+/* Parses a finite number, any; what = the option as shown ("--opt-param momentum"). */
+int cli_parse_number(const char *what, const char *s, double *out);
 /* Parses "C,H,W" into an input shape or prints an error and returns 0. */
 int cli_parse_shape(const char *s, int shape[3]);
 
@@ -24,13 +30,23 @@ int cli_parse_shape(const char *s, int shape[3]);
  * '?' or ':' as ret: one line naming the unknown option or the one missing its value. */
 void cli_bad_option(const char *cmd, char **argv, int ret);
 
+/* outputs.c: checks before any work; each prints one "curvo: OPT: ..." line and returns 0 on failure.
+ * An output file's (or, with is_folder, an output folder's) folder exists and takes new files; an
+ * existing file at the path is left untouched. */
+int cli_check_output(const char *opt, const char *path, int is_folder);
+/* 1 if the two paths name one file (the same file, or the same resolved folder and name). */
+int cli_same_file(const char *a, const char *b);
+/* One line on stderr when threads exceeds the cores online. */
+void cli_warn_threads(long threads);
+
 /* setup.c: shared by train and bench; each prints one "curvo: ..." line and returns 0 on failure. */
-/* A preset's last layer resized to the task ("mlp" with 3 classes ends in dense:3); a spec as is. */
-const char *cli_task_spec(const char *model, int outputs, char *buf, size_t len);
 /* "NAME=VALUE" into the optimizer parameters. */
 int cli_apply_opt_param(curvo_opt_params *op, const char *arg);
 int cli_open_data(const char *src, const char *target, double test_fraction, long seed, int regression,
                   curvo_dataset **train, curvo_dataset **test);
+/* The exit code for cli_open_data's last failure: 2 a bad --data value (an unknown source form, a
+ * bad split), 1 a file that is missing, unreadable or malformed. */
+int cli_open_data_exit_code(void);
 int cli_parse_loss(const char *s, curvo_loss_kind *k);
 int cli_parse_algorithm(const char *name, curvo_algorithm *alg);
 

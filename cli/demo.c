@@ -31,7 +31,8 @@ static void demo_usage(FILE *to) {
             "\n"
             "Trains a small network on generated two-class spirals (2 inputs) with mini-batch\n"
             "gradient descent with momentum 0.9, and prints loss and accuracy every 100 epochs.\n"
-            "  --model SPEC   network (default: dense:64,relu,dense:64,relu,dense:2)\n"
+            "  --model SPEC   network or preset (default: dense:64,relu,dense:64,relu,dense:2; a\n"
+            "                 preset such as mlp ends in the 2 outputs the task needs)\n"
             "  --samples N    training samples (default: 512)\n"
             "  --epochs N     passes over the data (default: 1000)\n"
             "  --batch N      mini-batch size (default: 64)\n"
@@ -74,9 +75,10 @@ int cli_demo(int argc, char **argv) {
     }
     if (batch > samples) batch = samples;
     curvo_set_threads((int)threads);
+    cli_warn_threads(threads);
     char err[CURVO_ERRMSG_LEN];
     curvo_model *model;
-    if (curvo_model_from_spec(spec, 2, 1, 1, &model, err)) {
+    if (curvo_model_for_task(spec, 2, 1, 1, 2, &model, err)) { /* a preset ends in dense:2 here */
         fprintf(stderr, "curvo: %s\n", err);
         return 2;
     }
@@ -104,7 +106,9 @@ int cli_demo(int argc, char **argv) {
     make_spirals(&rng, (int)samples, x, labels);
     for (int i = 0; i < samples; i++) order[i] = i;
     float *theta = curvo_model_params(model);
-    printf("curvo demo: %s, %zu parameters, %ld spiral samples, batch %ld, lr %g\n", spec, n,
+    char desc[1024];
+    curvo_model_describe(model, desc, sizeof desc);
+    printf("curvo demo: %s, %zu parameters, %ld spiral samples, batch %ld, lr %g\n", desc, n,
            samples, batch, lr);
     for (long e = 1; e <= epochs; e++) {
         for (long i = samples - 1; i > 0; i--) { /* Fisher-Yates */

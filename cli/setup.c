@@ -1,23 +1,13 @@
-/* setup.c — what `curvo train` and `curvo bench` both do before training: open the data, size a
- * preset's last layer to the task, read the loss name and NAME=VALUE optimizer parameters. */
+/* setup.c — what `curvo train` and `curvo bench` both do before training: open the data, read the
+ * loss name and NAME=VALUE optimizer parameters. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 
-const char *cli_task_spec(const char *model, int outputs, char *buf, size_t len) {
-    const char *spec = curvo_model_preset(model);
-    if (spec == model) return model;
-    const char *last = strstr(spec, "dense:10");
-    while (last && strstr(last + 1, "dense:10")) last = strstr(last + 1, "dense:10");
-    if (!last || last[8] != '\0') return spec;
-    snprintf(buf, len, "%.*sdense:%d", (int)(last - spec), spec, outputs);
-    return buf;
-}
-
 int cli_apply_opt_param(curvo_opt_params *op, const char *arg) {
     const char *eq = strchr(arg, '=');
-    char name[64], err[CURVO_ERRMSG_LEN];
+    char name[64], err[CURVO_ERRMSG_LEN], what[96];
     double v;
     if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof name) {
         fprintf(stderr, "curvo: --opt-param: '%s' is not NAME=VALUE\n", arg);
@@ -25,13 +15,18 @@ int cli_apply_opt_param(curvo_opt_params *op, const char *arg) {
     }
     memcpy(name, arg, (size_t)(eq - arg));
     name[eq - arg] = '\0';
-    if (!cli_parse_double(name, eq + 1, -1e300, 1e300, &v)) return 0;
+    snprintf(what, sizeof what, "--opt-param %s", name);
+    if (!cli_parse_number(what, eq + 1, &v)) return 0; /* its range is the optimizer's to check */
     if (curvo_opt_params_set(op, name, v, err)) {
         fprintf(stderr, "curvo: --opt-param: %s\n", err);
         return 0;
     }
     return 1;
 }
+
+static int open_data_exit_code = 1;
+
+int cli_open_data_exit_code(void) { return open_data_exit_code; }
 
 int cli_open_data(const char *src, const char *target, double test_fraction, long seed, int regression,
                   curvo_dataset **train, curvo_dataset **test) {
@@ -42,7 +37,9 @@ int cli_open_data(const char *src, const char *target, double test_fraction, lon
     dopt.seed = (uint64_t)seed;
     dopt.force_regression = regression;
     char err[CURVO_ERRMSG_LEN];
-    if (curvo_data_open(src, &dopt, train, test, err)) {
+    int rc = curvo_data_open(src, &dopt, train, test, err);
+    if (rc) {
+        open_data_exit_code = rc == CURVO_E_INVALID ? 2 : 1;
         fprintf(stderr, "curvo: %s\n", err);
         return 0;
     }

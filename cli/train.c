@@ -1,6 +1,7 @@
 /* train.c — `curvo train` and `curvo eval`: train a model on a dataset from the command line, with a
  * progress bar (or plain lines off a terminal), a JSON Lines log, checkpoints, resume, and Ctrl-C
- * that stops after the current step and saves a checkpoint. */
+ * or SIGTERM that stops after the current step and saves a checkpoint. */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -23,18 +24,15 @@ typedef struct {
     int n_opt_params;
 } train_args;
 
-static volatile sig_atomic_t interrupted = 0;
-static void on_sigint(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
+static volatile sig_atomic_t interrupted = 0; /* the signal that stops the run (SIGINT, SIGTERM), or 0 */
+static void on_stop_signal(int sig) { interrupted = sig; }
 
 static void train_usage(FILE *to) {
     fprintf(to,
             "usage: curvo train [OPTIONS]\n"
             "\n"
-            "Trains a network on a dataset and reports progress; Ctrl-C stops after the current step\n"
-            "and writes a checkpoint (to --save, or curvo-interrupted.ckpt).\n"
+            "Trains a network on a dataset and reports progress; Ctrl-C (SIGINT) or SIGTERM stops after\n"
+            "the current step and writes a checkpoint (to --save, or curvo-interrupted.ckpt).\n"
             "\n"
             "data\n"
             "  --data SRC            fashion-mnist (default; Debian's dataset-fashion-mnist package),\n"
@@ -73,15 +71,18 @@ static void train_usage(FILE *to) {
             "  --checkpoint-every N  also write it every N steps (needs --save)\n"
             "  --resume FILE         continue the run saved in FILE (model, optimizer, data order);\n"
             "                        --epochs may extend it\n"
-            "  --quiet               no progress output\n"
+            "  --quiet               no progress output: only the final result line (the last\n"
+            "                        evaluation's metrics) on stdout, and errors\n"
             "  --help                this text\n"
             "\n"
-            "optimizer parameters (name: default, range — meaning):\n");
+            "optimizer parameters (name: default, range — meaning; ( ) excludes the bound):\n");
     for (int a = 0; a < CURVO_NUM_ALGORITHMS; a++) {
         fprintf(to, "  %s\n", curvo_algorithm_name((curvo_algorithm)a));
         for (int i = 0; i < curvo_opt_param_count((curvo_algorithm)a); i++) {
             const curvo_param_info *p = curvo_opt_param_info((curvo_algorithm)a, i);
-            fprintf(to, "    %-13s %-7g [%g, %g]  %s\n", p->name, p->default_value, p->min, p->max, p->doc);
+            char range[64];
+            fprintf(to, "    %-13s %-7g %s  %s\n", p->name, p->default_value, curvo_param_range(p, range, sizeof range),
+                    p->doc);
         }
     }
 }
@@ -129,9 +130,9 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
         case 'r': a->resume = optarg; break;
         case 'c': ok = cli_parse_long("checkpoint-every", optarg, 1, 1L << 40, &a->checkpoint_every); break;
         case 'T': a->target = optarg; break;
-        case 'f': ok = cli_parse_double("test-fraction", optarg, 1e-9, 1.0 - 1e-9, &a->test_fraction); break;
+        case 'f': ok = cli_parse_double_open("test-fraction", optarg, 0.0, 1.0, CLI_OPEN, &a->test_fraction); break;
         case 'R': a->regression = 1; break;
-        case 'V': ok = cli_parse_double("val-fraction", optarg, 1e-9, 1.0 - 1e-9, &a->val_fraction); break;
+        case 'V': ok = cli_parse_double_open("val-fraction", optarg, 0.0, 1.0, CLI_OPEN, &a->val_fraction); break;
         case 'E': ok = cli_parse_long("eval-batch", optarg, 1, 1 << 20, &a->eval_batch); break;
         case 'N': a->no_eval_train = 1; break;
         case 'x': ok = cli_parse_double("seconds", optarg, 1e-3, 1e9, &a->seconds); break;
@@ -160,6 +161,8 @@ typedef struct {
     int64_t last_plain;
     const char *opt_name;
     double budget; /* --seconds, or 0 */
+    curvo_progress last; /* --quiet: the last epoch or eval event, printed when the run ends */
+    int have_last;
 } reporter;
 
 static void fmt_eta(double s, char *buf, size_t len) {
@@ -173,6 +176,7 @@ static void fmt_eta(double s, char *buf, size_t len) {
 
 static int on_progress(const curvo_progress *p, void *user) {
     reporter *r = user;
+    if (r->quiet && (p->event == CURVO_EVENT_EPOCH || p->event == CURVO_EVENT_EVAL)) r->last = *p, r->have_last = 1;
     if (r->log && (p->event != CURVO_EVENT_STEP || p->step % r->log_every == 0 ||
                    p->step_in_epoch == p->steps_per_epoch))
         curvo_log_write(r->log, p);
@@ -225,12 +229,21 @@ int cli_train(int argc, char **argv) {
     int rc = parse_train_args(argc, argv, &a);
     if (rc >= 0) return rc;
     curvo_set_threads((int)a.threads);
+    cli_warn_threads(a.threads);
     curvo_algorithm alg;
     if (!cli_parse_algorithm(a.opt, &alg)) return 2;
     curvo_loss_kind loss = CURVO_LOSS_CE;
     if (a.loss && !cli_parse_loss(a.loss, &loss)) return 2;
     if (a.resume && access(a.resume, R_OK) != 0) {
-        fprintf(stderr, "curvo: --resume: cannot read '%s'\n", a.resume);
+        fprintf(stderr, "curvo: --resume: cannot read '%s': %s\n", a.resume, strerror(errno));
+        return 1;
+    }
+    /* Outputs are checked before any work, so that a run cannot end in a checkpoint it cannot write. */
+    if ((a.save && !cli_check_output("--save", a.save, 0)) || (a.log && !cli_check_output("--log", a.log, 0)))
+        return 2;
+    if (a.log && ((a.save && cli_same_file(a.log, a.save)) || (a.resume && cli_same_file(a.log, a.resume)))) {
+        fprintf(stderr, "curvo: --log '%s' and --%s '%s' are the same file\n", a.log, a.save ? "save" : "resume",
+                a.save ? a.save : a.resume);
         return 2;
     }
     curvo_dataset *train = NULL, *test = NULL;
@@ -240,7 +253,8 @@ int cli_train(int argc, char **argv) {
     char err[CURVO_ERRMSG_LEN];
     int exit_code = 1;
     curvo_dataset *val = NULL;
-    if (!cli_open_data(a.data, a.target, a.test_fraction, a.seed, a.regression, &train, &test)) return 1;
+    if (!cli_open_data(a.data, a.target, a.test_fraction, a.seed, a.regression, &train, &test))
+        return cli_open_data_exit_code();
     if (a.val_fraction > 0) {
         curvo_dataset *rest;
         if (curvo_dataset_split(train, a.val_fraction, (uint64_t)a.seed, &rest, &val, err)) {
@@ -273,10 +287,8 @@ int cli_train(int argc, char **argv) {
         }
     } else {
         int c, h, w;
-        char spec_buf[512];
         curvo_dataset_shape(train, &c, &h, &w);
-        const char *spec = cli_task_spec(a.model, loss == CURVO_LOSS_CE ? classes : 1, spec_buf, sizeof spec_buf);
-        if (curvo_model_from_spec(spec, c, h, w, &model, err)) {
+        if (curvo_model_for_task(a.model, c, h, w, loss == CURVO_LOSS_CE ? classes : 1, &model, err)) {
             fprintf(stderr, "curvo: --model: %s\n", err);
             exit_code = 2;
             goto done;
@@ -322,20 +334,29 @@ int cli_train(int argc, char **argv) {
         fprintf(stderr, "curvo train: %s on %s (%zu train, %zu test), %s, %zu parameters, %d thread%s\n", a.opt,
                 a.data, curvo_dataset_count(train), test ? curvo_dataset_count(test) : (size_t)0, desc,
                 curvo_model_num_params(model), (int)a.threads, a.threads == 1 ? "" : "s");
-    reporter rep = {log, a.log_every, a.quiet, isatty(STDERR_FILENO), 0, a.opt, a.seconds};
+    reporter rep = {log, a.log_every, a.quiet, isatty(STDERR_FILENO), 0, a.opt, a.seconds, {0}, 0};
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_stop_signal;
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     rc = curvo_trainer_run(tr, on_progress, &rep);
+    if (rep.have_last) { /* --quiet: the one result line, printed by replaying its event with output on */
+        rep.quiet = rep.tty = 0;
+        rep.log = NULL;
+        on_progress(&rep.last, &rep);
+    }
     if (rc == CURVO_E_CANCELLED) {
         const char *path = a.save ? a.save : "curvo-interrupted.ckpt";
+        const char *by = interrupted == SIGTERM ? "SIGTERM" : "SIGINT";
         if (rep.tty && !a.quiet) fputc('\n', stderr);
         if (curvo_trainer_save(tr, path)) {
-            fprintf(stderr, "curvo: interrupted; the checkpoint could not be written: %s\n", curvo_trainer_errmsg(tr));
+            fprintf(stderr, "curvo: interrupted (%s); the checkpoint could not be written: %s\n", by,
+                    curvo_trainer_errmsg(tr));
         } else {
-            fprintf(stderr, "curvo: interrupted; checkpoint written to %s (continue with --resume %s)\n", path, path);
-            exit_code = 130;
+            fprintf(stderr, "curvo: interrupted (%s); checkpoint written to %s (continue with --resume %s)\n", by, path,
+                    path);
+            exit_code = 128 + (interrupted ? interrupted : SIGINT);
         }
         goto done;
     }
@@ -397,7 +418,7 @@ int cli_eval(int argc, char **argv) {
         case 'd': data = optarg; break;
         case 'S': split = optarg; break;
         case 'T': target = optarg; break;
-        case 'f': ok = cli_parse_double("test-fraction", optarg, 1e-9, 1.0 - 1e-9, &test_fraction); break;
+        case 'f': ok = cli_parse_double_open("test-fraction", optarg, 0.0, 1.0, CLI_OPEN, &test_fraction); break;
         case 's': ok = cli_parse_long("seed", optarg, 0, 0x7fffffffL, &seed); break;
         case 'R': regression = 1; break;
         case 'b': ok = cli_parse_long("batch", optarg, 1, 1 << 20, &batch); break;
@@ -412,6 +433,7 @@ int cli_eval(int argc, char **argv) {
         return 2;
     }
     curvo_set_threads((int)threads);
+    cli_warn_threads(threads);
     curvo_model *model;
     curvo_loss_kind loss;
     char err[CURVO_ERRMSG_LEN];
@@ -421,7 +443,10 @@ int cli_eval(int argc, char **argv) {
     }
     curvo_dataset *train = NULL, *test = NULL;
     int exit_code = 1;
-    if (!cli_open_data(data, target, test_fraction, seed, regression, &train, &test)) goto done;
+    if (!cli_open_data(data, target, test_fraction, seed, regression, &train, &test)) {
+        exit_code = cli_open_data_exit_code();
+        goto done;
+    }
     const curvo_dataset *d = strcmp(split, "train") ? test : train;
     if (!d) {
         fprintf(stderr, "curvo eval: the data has no %s split\n", split);

@@ -132,6 +132,14 @@ int curvo_model_from_spec(const char *spec, int channels, int height, int width,
 /* Expands a preset name to its spec string; returns the argument itself if it is no preset. */
 const char *curvo_model_preset(const char *name);
 
+/* The model for a task of `outputs` network outputs (classes for cross-entropy, 1 otherwise): a
+ * preset ("mlp", "cnn") with its last layer resized to dense:OUTPUTS ("mlp" for 3 classes is
+ * "flatten,dense:256,relu,dense:3"); any other spec string is built as it is (a mismatch with the
+ * task is for the caller, e.g. curvo_trainer_create, to report). Errors as curvo_model_from_spec;
+ * CURVO_E_INVALID for a preset with outputs outside [1, 1000000]. */
+int curvo_model_for_task(const char *spec_or_preset, int channels, int height, int width, int outputs,
+                         curvo_model **out, char *errmsg);
+
 /* Deterministic initialization from rng: weights He-normal (std sqrt(2/fan_in)) for layers
  * followed by relu or softplus, Xavier-uniform (limit sqrt(6/(fan_in+fan_out))) otherwise;
  * biases zero. */
@@ -473,14 +481,17 @@ void curvo_opt_params_init(curvo_opt_params *p, curvo_algorithm alg);
 typedef struct curvo_param_info {
     const char *name;
     const char *doc;
-    double default_value, min, max; /* allowed range, inclusive */
+    double default_value, min, max; /* allowed range: inclusive unless min_open/max_open */
     int is_integer;                 /* flags and counts */
+    int min_open, max_open;         /* 1: the bound itself is excluded, e.g. beta2 in [0, 1) */
 } curvo_param_info;
 int curvo_opt_param_count(curvo_algorithm alg);
 /* NULL when i is out of range. */
 const curvo_param_info *curvo_opt_param_info(curvo_algorithm alg, int i);
-/* Sets or reads a parameter by name ("lr", "momentum", ...). Set checks the range: CURVO_E_INVALID
- * with a message naming the parameter and its range. */
+/* A parameter's range as text, e.g. "[0, 1)" or "[1, 100]", into buf (len bytes); returns buf. */
+const char *curvo_param_range(const curvo_param_info *info, char *buf, size_t len);
+/* Sets or reads a parameter by name ("lr", "momentum", ...). Set checks the range, open bounds
+ * excluded: CURVO_E_INVALID with a message naming the parameter and its range ("[0, 1)"). */
 int curvo_opt_params_set(curvo_opt_params *p, const char *name, double value, char *errmsg);
 int curvo_opt_params_get(const curvo_opt_params *p, const char *name, double *value);
 /* Checks every parameter and their combinations; CURVO_E_INVALID with a message if one is bad. */

@@ -65,7 +65,7 @@ same_start)
 seconds)
     # A wider net and small batches, so that an epoch outlasts the evaluation interval.
     "$CURVO" bench --data "csv:$T/d.csv" --model dense:128,tanh,dense:128,tanh,dense:3 --batch 8 --out "$T/o" \
-        --opts sgd,adam --seconds 0.3 --eval-every 0.002 --seeds 1 --target 0.999 > "$T/out" 2>&1 || fail "exit $?"
+        --opts sgd,adam --seconds 0.3 --eval-every 0.002 --seeds 1 --target-accuracy 0.999 > "$T/out" 2>&1 || fail "exit $?"
     for o in sgd adam; do
         L="$T/o/$o-seed1.jsonl"
         n=$(grep -c '"event":"eval"' "$L")
@@ -78,7 +78,7 @@ seconds)
     done
     grep -q '^| sgd | 1 | .* | — | 0/1 |' "$T/o/summary.md" || fail "an unreachable target should read — and 0/1" ;;
 target)
-    $B --opts adam --opt-param adam.lr=0.01 --epochs 20 --seeds 2 --target 60 > "$T/out" 2>&1 || fail "exit $?"
+    $B --opts adam --opt-param adam.lr=0.01 --epochs 20 --seeds 2 --target-accuracy 60 > "$T/out" 2>&1 || fail "exit $?"
     grep -q 'time to 60 % (s)' "$T/o/summary.md" || fail "the target column is not labelled"
     grep -q '^| adam | 2 | .* | 2/2 |' "$T/o/summary.md" || fail "both runs should reach 60 %"
     t=$(sed -n 2p "$T/o/summary.csv" | cut -d, -f8)

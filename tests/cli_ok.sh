@@ -11,15 +11,8 @@ T=$(mktemp -d /tmp/curvo-cli-ok-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL $CASE: $*"; sed 's/^/  /' "$T/out" 2>/dev/null; exit 1; }
 
-printf 'a,b,c,target,value\n' > "$T/d.csv"
-i=0
-while [ $i -lt 300 ]; do
-    a=$(( (i * 37) % 101 - 50 )); b=$(( (i * 53) % 97 - 48 )); c=$(( (i * 29) % 89 - 44 ))
-    t=0; [ $((a + b)) -gt 0 ] && t=1; [ $((c - a)) -gt 30 ] && t=2
-    printf '%d,%d,%d,%d,%d.5\n' $a $b $c $t $((2 * a - b)) >> "$T/d.csv"; i=$((i + 1))
-done
-cut -d, -f1-4 "$T/d.csv" > "$T/cls.csv"
-cut -d, -f1-3,5 "$T/d.csv" > "$T/reg.csv"
+. "$(dirname "$0")/testdata.sh"
+gen_csv "$T" 300
 
 case "$CASE" in
 val_split)

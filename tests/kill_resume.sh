@@ -6,8 +6,8 @@
 # kill checks that the checkpoint on disk is readable and never goes backwards, then resumes from it
 # (or starts again from scratch when the kill came before the first checkpoint). The run that
 # finishes must end with parameters bit-identical to the uninterrupted run's. Temporary files
-# (CKPT.tmp.<pid>) left by a kill inside a commit are tolerated and reported: the writer only
-# removes a stale one of its own pid, and they must not disturb resuming.
+# (CKPT.tmp.<host>.<pid>) left by a kill inside a commit are reported: the next commit to the path
+# removes those of dead processes on this host, and they must not disturb resuming.
 set -u
 CURVO=$1
 PARAMS=$2

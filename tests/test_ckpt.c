@@ -607,8 +607,9 @@ static void failed_commits(void) {
     unsigned char *before = read_all(path, &n0);
 
     /* 1. The temporary name is taken by a directory. */
-    char tmpname[700], tmpfile[800];
-    snprintf(tmpname, sizeof tmpname, "%s.tmp.%ld", path, (long)getpid());
+    char tmpname[1000], tmpfile[1100], host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0]) snprintf(host, sizeof host, "unknown-host");
+    snprintf(tmpname, sizeof tmpname, "%s.tmp.%.255s.%ld", path, host, (long)getpid());
     mkdir(tmpname, 0755);
     snprintf(tmpfile, sizeof tmpfile, "%s/x", tmpname);
     write_all(tmpfile, "x", 1);

@@ -250,6 +250,12 @@ static void fp_env_restored(void) {
 static void fp_env_restored(void) {}
 #endif
 
+static const curvo_param_info *param_named(curvo_algorithm alg, const char *name) {
+    for (int i = 0; i < curvo_opt_param_count(alg); i++)
+        if (!strcmp(curvo_opt_param_info(alg, i)->name, name)) return curvo_opt_param_info(alg, i);
+    return NULL;
+}
+
 static void named_params(void) {
     curvo_opt_params p;
     char err[CURVO_ERRMSG_LEN];
@@ -274,13 +280,28 @@ static void named_params(void) {
     TU_CHECK(curvo_opt_params_check(&p, err) == CURVO_E_INVALID && strstr(err, "lr"), "NaN lr refused: %s", err);
     curvo_opt_params_init(&p, CURVO_OPT_ADAMW);
     TU_CHECK(p.adam.weight_decay == 1e-2 && p.adam.lr == 1e-3 && p.adam.beta2 == 0.999, "adamw defaults");
+    /* Open bounds: beta2 in [0, 1) takes values as close to 1 as a double goes, never 1 itself, and
+     * the message prints the true range. */
+    TU_CHECK(curvo_opt_params_set(&p, "beta2", 1.0, err) == CURVO_E_INVALID && strstr(err, "[0, 1)"),
+             "beta2 = 1 refused with its open range: %s", err);
+    TU_CHECK(curvo_opt_params_set(&p, "beta2", 0.9999999999, err) == CURVO_OK, "beta2 just below 1: %s", err);
+    TU_CHECK(curvo_opt_params_set(&p, "beta2", 0.0, err) == CURVO_OK, "beta2 = 0 (closed bound): %s", err);
+    char range[64];
+    const curvo_param_info *b2 = param_named(CURVO_OPT_ADAMW, "beta2");
+    TU_CHECK(b2 && !strcmp(curvo_param_range(b2, range, sizeof range), "[0, 1)"),
+             "beta2's range reads '%s'", range);
+    const curvo_param_info *tries = param_named(CURVO_OPT_SGN, "ls_tries");
+    TU_CHECK(tries && tries->is_integer && !strcmp(curvo_param_range(tries, range, sizeof range), "[1, 100]"),
+             "an integer range reads '%s' (%s)", range, tries ? tries->name : "?");
     curvo_algorithm a;
     TU_CHECK(curvo_algorithm_from_name("adam", &a) == CURVO_OK && a == CURVO_OPT_ADAM, "name lookup");
     TU_CHECK(curvo_algorithm_from_name("lbfgs", &a) == CURVO_E_INVALID, "unknown algorithm");
     for (int alg = 0; alg < CURVO_NUM_ALGORITHMS; alg++)
         for (int i = 0; i < curvo_opt_param_count((curvo_algorithm)alg); i++) {
             const curvo_param_info *pi = curvo_opt_param_info((curvo_algorithm)alg, i);
-            TU_CHECK(pi && pi->doc && pi->default_value >= pi->min && pi->default_value <= pi->max,
+            TU_CHECK(pi && pi->doc && pi->default_value >= pi->min && pi->default_value <= pi->max &&
+                         !(pi->min_open && pi->default_value == pi->min) &&
+                         !(pi->max_open && pi->default_value == pi->max),
                      "parameter %d of %s is documented and its default in range", i,
                      curvo_algorithm_name((curvo_algorithm)alg));
         }

@@ -44,7 +44,8 @@ static void errors(void) {
     bad("flatten,dense:256,rleu,dense:10", "'rleu'");
     bad("dense:abc", "'abc'");
     bad("dense:-3", "'-3'");
-    bad("dense:0", "'0'");
+    bad("dense:0", "'0' is not a whole number in [1, 1000000]"); /* the true range */
+    bad("conv:16:5:1:-1", "in [0, 1000000]");
     bad("dense:12x", "'12x'");
     bad("dense", "dense:UNITS");
     bad("dense:3:4", "dense:UNITS");
@@ -115,8 +116,33 @@ static void init_is_seeded(void) {
     curvo_model_free(b);
 }
 
+/* A preset for a task ends in as many outputs as the task has; a spec is taken as it is. */
+static void for_task(void) {
+    curvo_model *m = NULL;
+    char err[CURVO_ERRMSG_LEN], desc[512];
+    TU_CHECK(curvo_model_for_task("mlp", 3, 1, 1, 3, &m, err) == CURVO_OK, "mlp for 3 classes: %s", err);
+    curvo_model_describe(m, desc, sizeof desc);
+    TU_CHECK(!strcmp(desc, "flatten,dense:256,relu,dense:3"), "mlp for 3 classes is '%s'", desc);
+    curvo_model_free(m);
+    TU_CHECK(curvo_model_for_task("cnn", 1, 28, 28, 1, &m, err) == CURVO_OK, "cnn for regression: %s", err);
+    TU_CHECK(curvo_model_output_size(m) == 1 && curvo_model_num_params(m) == 416 + 12832 + 513,
+             "cnn for regression: %zu outputs, %zu parameters", curvo_model_output_size(m), curvo_model_num_params(m));
+    curvo_model_free(m);
+    TU_CHECK(curvo_model_for_task("dense:4", 3, 1, 1, 3, &m, err) == CURVO_OK && curvo_model_output_size(m) == 4,
+             "a spec is built as it is: %s", err);
+    curvo_model_free(m);
+    m = (curvo_model *)&m;
+    TU_CHECK(curvo_model_for_task("mlp", 3, 1, 1, 0, &m, err) == CURVO_E_INVALID && m == NULL && strstr(err, "[1, "),
+             "a preset for 0 outputs is refused: %s", err);
+    m = (curvo_model *)&m;
+    TU_CHECK(curvo_model_for_task("dense:3,rleu", 3, 1, 1, 3, &m, err) == CURVO_E_SPEC && m == NULL &&
+                 strstr(err, "rleu"),
+             "a bad spec for a task: %s", err);
+}
+
 int main(void) {
     presets();
+    for_task();
     errors();
     shape_limits();
     init_is_seeded();

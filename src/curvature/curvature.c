@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/errmsg.h"
 #include "nn/loss.h"
 #include "nn/model.h"
 
@@ -46,7 +47,7 @@ struct curvo_curv {
 static int fail(curvo_curv *cv, int rc, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cv->errmsg, sizeof cv->errmsg, fmt, ap);
+    curvo_verrf(cv->errmsg, fmt, ap);
     va_end(ap);
     return rc;
 }

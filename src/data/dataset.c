@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/errmsg.h"
 #include "data/dataset.h"
 
 void data_seterr(char *errmsg, const char *fmt, ...) {
-    if (!errmsg) return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(errmsg, CURVO_ERRMSG_LEN, fmt, ap);
+    curvo_verrf(errmsg, fmt, ap);
     va_end(ap);
 }
 

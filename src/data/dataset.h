@@ -22,7 +22,8 @@ struct curvo_dataset {
     double target_mean, target_std;
 };
 
-/* Writes a printf-style message into errmsg (CURVO_ERRMSG_LEN bytes) if it is not NULL. */
+/* Writes a printf-style message into errmsg (CURVO_ERRMSG_LEN bytes) if it is not NULL: curvo_errf
+ * (core/errmsg.h) under the name the data readers use. */
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif

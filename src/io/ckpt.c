@@ -3,9 +3,10 @@
  * validates it without trusting any length in it, and hands out sections by name. Format in ckpt.h. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "core/errmsg.h"
 #include "io/ckpt.h"
 
 _Static_assert(sizeof(float) == 4 && sizeof(double) == 8, "checkpoints store IEEE-754 binary32/64");
@@ -79,14 +81,6 @@ static void set_label(char *dst, const char *path) {
     else snprintf(dst, LABEL_LEN + 1, "...%s", path + n - (LABEL_LEN - 3));
 }
 
-static void put_msg(char *errmsg, const char *fmt, ...) {
-    if (!errmsg) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errmsg, CURVO_ERRMSG_LEN, fmt, ap);
-    va_end(ap);
-}
-
 /* ---------------------------------------------------------------- writer */
 typedef struct wsection {
     char name[CKPT_NAME_MAX + 1];
@@ -124,29 +118,29 @@ const char *ckpt_writer_errmsg(const ckpt_writer *w) { return w ? w->errmsg : ""
 static int add_section(ckpt_writer *w, const char *name, size_t len, unsigned char **dst) {
     if (!w) return CURVO_E_INVALID;
     if (!name) {
-        put_msg(w->errmsg, "section name is NULL");
+        curvo_errf(w->errmsg, "section name is NULL");
         return CURVO_E_INVALID;
     }
     size_t nl = name_len(name);
     if (nl == 0) {
-        put_msg(w->errmsg,
+        curvo_errf(w->errmsg,
                 "bad section name '%.64s' (1..%d printable ASCII characters, no spaces)",
                 name, CKPT_NAME_MAX);
         return CURVO_E_INVALID;
     }
     for (size_t i = 0; i < w->n; i++) {
         if (!strcmp(w->secs[i].name, name)) {
-            put_msg(w->errmsg, "section '%s' is already present", name);
+            curvo_errf(w->errmsg, "section '%s' is already present", name);
             return CURVO_E_INVALID;
         }
     }
     if (w->n == CKPT_MAX_SECTIONS) {
-        put_msg(w->errmsg, "more than %d sections", CKPT_MAX_SECTIONS);
+        curvo_errf(w->errmsg, "more than %d sections", CKPT_MAX_SECTIONS);
         return CURVO_E_INVALID;
     }
     uint64_t add = 2 + (uint64_t)nl + 8;
     if ((uint64_t)len > CKPT_MAX_FILE_SIZE || w->total + add + (uint64_t)len > CKPT_MAX_FILE_SIZE) {
-        put_msg(w->errmsg, "section '%s' of %zu bytes would make the file larger than "
+        curvo_errf(w->errmsg, "section '%s' of %zu bytes would make the file larger than "
                 "%llu bytes", name, len, (unsigned long long)CKPT_MAX_FILE_SIZE);
         return CURVO_E_INVALID;
     }
@@ -154,7 +148,7 @@ static int add_section(ckpt_writer *w, const char *name, size_t len, unsigned ch
         size_t cap = w->cap ? 2 * w->cap : 16;
         wsection *secs = realloc(w->secs, cap * sizeof *secs);
         if (!secs) {
-            put_msg(w->errmsg, "out of memory for the section table");
+            curvo_errf(w->errmsg, "out of memory for the section table");
             return CURVO_E_NOMEM;
         }
         w->secs = secs;
@@ -164,7 +158,7 @@ static int add_section(ckpt_writer *w, const char *name, size_t len, unsigned ch
     if (len > 0) {
         data = malloc(len);
         if (!data) {
-            put_msg(w->errmsg, "out of memory for section '%s' (%zu bytes)", name, len);
+            curvo_errf(w->errmsg, "out of memory for section '%s' (%zu bytes)", name, len);
             return CURVO_E_NOMEM;
         }
     }
@@ -179,7 +173,7 @@ static int add_section(ckpt_writer *w, const char *name, size_t len, unsigned ch
 
 int ckpt_put(ckpt_writer *w, const char *name, const void *data, size_t len) {
     if (w && len > 0 && !data) {
-        put_msg(w->errmsg, "section data is NULL");
+        curvo_errf(w->errmsg, "section data is NULL");
         return CURVO_E_INVALID;
     }
     unsigned char *dst;
@@ -203,7 +197,7 @@ int ckpt_put_f64(ckpt_writer *w, const char *name, double v) {
 
 int ckpt_put_str(ckpt_writer *w, const char *name, const char *s) {
     if (w && !s) {
-        put_msg(w->errmsg, "string for section '%.64s' is NULL", name ? name : "");
+        curvo_errf(w->errmsg, "string for section '%.64s' is NULL", name ? name : "");
         return CURVO_E_INVALID;
     }
     return ckpt_put(w, name, s, s ? strlen(s) : 0);
@@ -212,11 +206,11 @@ int ckpt_put_str(ckpt_writer *w, const char *name, const char *s) {
 /* n values of es (4 or 8) bytes each from v, stored little-endian. */
 static int put_array(ckpt_writer *w, const char *name, const void *v, size_t n, size_t es) {
     if (w && n > 0 && !v) {
-        put_msg(w->errmsg, "array for section '%.64s' is NULL", name ? name : "");
+        curvo_errf(w->errmsg, "array for section '%.64s' is NULL", name ? name : "");
         return CURVO_E_INVALID;
     }
     if (w && n > SIZE_MAX / es) {
-        put_msg(w->errmsg, "array for section '%.64s' is too long", name ? name : "");
+        curvo_errf(w->errmsg, "array for section '%.64s' is too long", name ? name : "");
         return CURVO_E_INVALID;
     }
     unsigned char *dst;
@@ -288,32 +282,94 @@ static int write_all(const ckpt_writer *w, sink *s) {
     return s->err;
 }
 
+/* The folder of path ("." when it has none), malloc'ed; NULL when out of memory. */
+static char *folder_of(const char *path) {
+    size_t pl = strlen(path);
+    char *dir = malloc(pl + 2);
+    if (!dir) return NULL;
+    const char *slash = strrchr(path, '/');
+    if (!slash) strcpy(dir, ".");
+    else if (slash == path) strcpy(dir, "/");
+    else {
+        memcpy(dir, path, (size_t)(slash - path));
+        dir[slash - path] = '\0';
+    }
+    return dir;
+}
+
+/* This machine's name as it goes into temporary file names. */
+static void host_name(char *buf, size_t len) {
+    if (gethostname(buf, len - 1) != 0 || !buf[0]) snprintf(buf, len, "unknown-host");
+    buf[len - 1] = '\0';
+    for (char *c = buf; *c; c++)
+        if (*c == '/') *c = '_';
+}
+
+/* Removes the temporary files NAME.tmp.HOST.PID that commits to path killed mid-write (SIGKILL,
+ * power loss) left in dir: only those of this host whose process is gone (kill(PID, 0) fails with
+ * ESRCH). Another host's file, a live process's, and names of any other form are left alone. */
+static void remove_stale_tmps(const char *path, const char *dir, const char *host) {
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t bl = strlen(base), hl = strlen(host), dl = strlen(dir);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *n = e->d_name;
+        if (strncmp(n, base, bl) || strncmp(n + bl, ".tmp.", 5) || strncmp(n + bl + 5, host, hl) || n[bl + 5 + hl] != '.')
+            continue;
+        const char *digits = n + bl + 5 + hl + 1;
+        char *end;
+        errno = 0;
+        long pid = strtol(digits, &end, 10);
+        if (!(*digits >= '0' && *digits <= '9') || *end || errno || pid <= 0 || pid == (long)getpid() ||
+            (pid_t)pid != pid)
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to tell */
+        char *stale = malloc(dl + strlen(n) + 2);
+        if (!stale) break;
+        sprintf(stale, "%s/%s", dir, n);
+        unlink(stale);
+        free(stale);
+    }
+    closedir(d);
+}
+
 int ckpt_commit(ckpt_writer *w, const char *path, char *errmsg) {
     if (errmsg) errmsg[0] = '\0';
     if (!w || !path || !path[0]) {
-        put_msg(errmsg, "checkpoint: no path to write to");
+        curvo_errf(errmsg, "checkpoint: no path to write to");
         return CURVO_E_INVALID;
     }
     char label[LABEL_LEN + 1];
     set_label(label, path);
     size_t pl = strlen(path);
-    char *tmp = malloc(pl + 32);
-    if (!tmp) return CURVO_E_NOMEM;
-    snprintf(tmp, pl + 32, "%s.tmp.%ld", path, (long)getpid());
+    char host[256];
+    host_name(host, sizeof host);
+    char *dir = folder_of(path), *tmp = malloc(pl + strlen(host) + 32);
+    if (!dir || !tmp) {
+        free(dir);
+        free(tmp);
+        return CURVO_E_NOMEM;
+    }
+    snprintf(tmp, pl + strlen(host) + 32, "%s.tmp.%s.%ld", path, host, (long)getpid());
+    remove_stale_tmps(path, dir, host);
 
     unlink(tmp); /* a stale one from a crashed run with the same pid */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0) {
-        put_msg(errmsg, "%s: cannot create a temporary file next to it: %s", label, strerror(errno));
+        curvo_errf(errmsg, "%s: cannot create a temporary file next to it: %s", label, strerror(errno));
         free(tmp);
+        free(dir);
         return CURVO_E_IO;
     }
     FILE *f = fdopen(fd, "wb");
     if (!f) {
-        put_msg(errmsg, "%s: cannot write the checkpoint: %s", label, strerror(errno));
+        curvo_errf(errmsg, "%s: cannot write the checkpoint: %s", label, strerror(errno));
         close(fd);
         unlink(tmp);
         free(tmp);
+        free(dir);
         return CURVO_E_IO;
     }
     sink s = {f, crc32(0L, Z_NULL, 0), 0};
@@ -322,35 +378,28 @@ int ckpt_commit(ckpt_writer *w, const char *path, char *errmsg) {
     if (!err && fsync(fileno(f)) != 0) err = errno;
     if (fclose(f) != 0 && !err) err = errno ? errno : EIO;
     if (err) {
-        put_msg(errmsg, "%s: cannot write the checkpoint: %s", label, strerror(err));
+        curvo_errf(errmsg, "%s: cannot write the checkpoint: %s", label, strerror(err));
         unlink(tmp);
         free(tmp);
+        free(dir);
         return CURVO_E_IO;
     }
     if (rename(tmp, path) != 0) {
-        put_msg(errmsg, "%s: cannot replace it with the new checkpoint: %s", label, strerror(errno));
+        curvo_errf(errmsg, "%s: cannot replace it with the new checkpoint: %s", label, strerror(errno));
         unlink(tmp);
         free(tmp);
+        free(dir);
         return CURVO_E_IO;
     }
     free(tmp);
 
     /* Make the rename durable. A directory we cannot open or a file system without directory
      * fsync (EINVAL) is not an error; a failed fsync is. */
-    char *dir = malloc(pl + 2);
-    if (!dir) return CURVO_E_NOMEM;
-    const char *slash = strrchr(path, '/');
-    if (!slash) strcpy(dir, ".");
-    else if (slash == path) strcpy(dir, "/");
-    else {
-        memcpy(dir, path, (size_t)(slash - path));
-        dir[slash - path] = '\0';
-    }
     int rc = CURVO_OK;
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         if (fsync(dfd) != 0 && errno != EINVAL) {
-            put_msg(errmsg, "%s: written, but its directory could not be synced: %s", label,
+            curvo_errf(errmsg, "%s: written, but its directory could not be synced: %s", label,
                     strerror(errno));
             rc = CURVO_E_IO;
         }
@@ -401,8 +450,8 @@ static int check_ident(const unsigned char *b, size_t n, uint32_t *version) {
 }
 
 static int ident_error(int id, uint32_t version, const char *label, char *errmsg) {
-    if (id == ID_NOT) put_msg(errmsg, "%s: not a curvo checkpoint", label);
-    else put_msg(errmsg, "%s: checkpoint format version %lu, this curvo reads version %d", label,
+    if (id == ID_NOT) curvo_errf(errmsg, "%s: not a curvo checkpoint", label);
+    else curvo_errf(errmsg, "%s: checkpoint format version %lu, this curvo reads version %d", label,
                  (unsigned long)version, CKPT_FORMAT_VERSION);
     return CURVO_E_FORMAT;
 }
@@ -422,8 +471,8 @@ static int parse(unsigned char *buf, size_t size, const char *label, ckpt_reader
         return ident_error(id, version, label, errmsg);
     }
     if (size < HEADER_LEN) {
-        if (size == 0) put_msg(errmsg, "%s: truncated checkpoint (empty file)", label);
-        else put_msg(errmsg, "%s: truncated checkpoint (%zu bytes, shorter than its header)", label,
+        if (size == 0) curvo_errf(errmsg, "%s: truncated checkpoint (empty file)", label);
+        else curvo_errf(errmsg, "%s: truncated checkpoint (%zu bytes, shorter than its header)", label,
                      size);
         free(buf);
         return CURVO_E_FORMAT;
@@ -442,7 +491,7 @@ static int parse(unsigned char *buf, size_t size, const char *label, ckpt_reader
             damaged = (uint32_t)crc == ld32(buf + size - CRC_LEN);
         }
         if (!damaged) {
-            put_msg(errmsg, "%s: truncated checkpoint (%zu of %llu bytes)", label, size,
+            curvo_errf(errmsg, "%s: truncated checkpoint (%zu of %llu bytes)", label, size,
                     (unsigned long long)declared);
             free(buf);
             return CURVO_E_FORMAT;
@@ -456,7 +505,7 @@ static int parse(unsigned char *buf, size_t size, const char *label, ckpt_reader
         else if (declared != size) bad = "corrupt header: its length field differs from the file's size";
     }
     if (bad) {
-        put_msg(errmsg, "%s: %s", label, bad);
+        curvo_errf(errmsg, "%s: %s", label, bad);
         free(buf);
         return CURVO_E_FORMAT;
     }
@@ -464,7 +513,7 @@ static int parse(unsigned char *buf, size_t size, const char *label, ckpt_reader
     /* The CRC holds: what remains can only fail for a file not made by ckpt_commit. */
     uint32_t count = ld32(buf + 12);
     if (count > CKPT_MAX_SECTIONS || count > (size - MIN_FILE_LEN) / MIN_SECTION_LEN) {
-        put_msg(errmsg, "%s: corrupt section table: %lu sections in %zu bytes", label,
+        curvo_errf(errmsg, "%s: corrupt section table: %lu sections in %zu bytes", label,
                 (unsigned long)count, size);
         free(buf);
         return CURVO_E_FORMAT;
@@ -481,7 +530,7 @@ static int parse(unsigned char *buf, size_t size, const char *label, ckpt_reader
     if (!r || !r->errmsg || !r->secs || !r->sorted) {
         if (r) ckpt_close(r);
         else free(buf);
-        put_msg(errmsg, "%s: out of memory", label);
+        curvo_errf(errmsg, "%s: out of memory", label);
         return CURVO_E_NOMEM;
     }
     size_t pos = HEADER_LEN, end = size - CRC_LEN;
@@ -489,7 +538,7 @@ static int parse(unsigned char *buf, size_t size, const char *label, ckpt_reader
         rsection *s = &r->secs[i];
         size_t nl = end - pos >= 2 ? ld16(buf + pos) : 0;
         if (end - pos < 2 || nl == 0 || nl > CKPT_NAME_MAX || end - pos - 2 < nl + 8) {
-            put_msg(errmsg, "%s: corrupt section table: section %lu's header is damaged", label,
+            curvo_errf(errmsg, "%s: corrupt section table: section %lu's header is damaged", label,
                     (unsigned long)i);
             ckpt_close(r);
             return CURVO_E_FORMAT;
@@ -497,7 +546,7 @@ static int parse(unsigned char *buf, size_t size, const char *label, ckpt_reader
         pos += 2;
         for (size_t k = 0; k < nl; k++) {
             if (!name_char_ok(buf[pos + k])) {
-                put_msg(errmsg, "%s: corrupt section table: section %lu's name has byte 0x%02x",
+                curvo_errf(errmsg, "%s: corrupt section table: section %lu's name has byte 0x%02x",
                         label, (unsigned long)i, buf[pos + k]);
                 ckpt_close(r);
                 return CURVO_E_FORMAT;
@@ -509,7 +558,7 @@ static int parse(unsigned char *buf, size_t size, const char *label, ckpt_reader
         uint64_t len = ld64(buf + pos);
         pos += 8;
         if (len > end - pos) {
-            put_msg(errmsg, "%s: corrupt section table: section '%s' claims %llu bytes, %zu are left",
+            curvo_errf(errmsg, "%s: corrupt section table: section '%s' claims %llu bytes, %zu are left",
                     label, s->name, (unsigned long long)len, end - pos);
             ckpt_close(r);
             return CURVO_E_FORMAT;
@@ -521,7 +570,7 @@ static int parse(unsigned char *buf, size_t size, const char *label, ckpt_reader
         r->n = i + 1;
     }
     if (pos != end) {
-        put_msg(errmsg, "%s: corrupt section table: %zu bytes after the last section", label,
+        curvo_errf(errmsg, "%s: corrupt section table: %zu bytes after the last section", label,
                 end - pos);
         ckpt_close(r);
         return CURVO_E_FORMAT;
@@ -529,7 +578,7 @@ static int parse(unsigned char *buf, size_t size, const char *label, ckpt_reader
     if (r->n > 1) qsort(r->sorted, r->n, sizeof *r->sorted, cmp_sorted);
     for (size_t i = 1; i < r->n; i++) {
         if (!strcmp(r->sorted[i - 1]->name, r->sorted[i]->name)) {
-            put_msg(errmsg, "%s: corrupt section table: section '%s' appears twice", label,
+            curvo_errf(errmsg, "%s: corrupt section table: section '%s' appears twice", label,
                     r->sorted[i]->name);
             ckpt_close(r);
             return CURVO_E_FORMAT;
@@ -549,7 +598,7 @@ int ckpt_open_mem(const void *data, size_t size, const char *label, ckpt_reader 
     set_label(lab, label ? label : "checkpoint");
     unsigned char *buf = malloc(size ? size : 1);
     if (!buf) {
-        put_msg(errmsg, "%s: out of memory", lab);
+        curvo_errf(errmsg, "%s: out of memory", lab);
         return CURVO_E_NOMEM;
     }
     if (size) memcpy(buf, data, size);
@@ -565,17 +614,17 @@ int ckpt_open(const char *path, ckpt_reader **out, char *errmsg) {
     set_label(label, path);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        put_msg(errmsg, "%s: cannot open the checkpoint: %s", label, strerror(errno));
+        curvo_errf(errmsg, "%s: cannot open the checkpoint: %s", label, strerror(errno));
         return CURVO_E_IO;
     }
     struct stat st;
     if (fstat(fileno(f), &st) != 0) {
-        put_msg(errmsg, "%s: cannot read the checkpoint: %s", label, strerror(errno));
+        curvo_errf(errmsg, "%s: cannot read the checkpoint: %s", label, strerror(errno));
         fclose(f);
         return CURVO_E_IO;
     }
     if (!S_ISREG(st.st_mode)) {
-        put_msg(errmsg, "%s: cannot read the checkpoint: %s", label,
+        curvo_errf(errmsg, "%s: cannot read the checkpoint: %s", label,
                 S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file");
         fclose(f);
         return CURVO_E_IO;
@@ -585,7 +634,7 @@ int ckpt_open(const char *path, ckpt_reader **out, char *errmsg) {
     unsigned char head[12];
     size_t nh = fsize < sizeof head ? (size_t)fsize : sizeof head;
     if (fread(head, 1, nh, f) != nh) {
-        put_msg(errmsg, "%s: cannot read the checkpoint: %s", label,
+        curvo_errf(errmsg, "%s: cannot read the checkpoint: %s", label,
                 ferror(f) ? strerror(errno) : "it shrank while being read");
         fclose(f);
         return CURVO_E_IO;
@@ -597,7 +646,7 @@ int ckpt_open(const char *path, ckpt_reader **out, char *errmsg) {
         return ident_error(id, version, label, errmsg);
     }
     if (fsize > CKPT_MAX_FILE_SIZE || fsize > SIZE_MAX) {
-        put_msg(errmsg, "%s: file of %llu bytes is larger than a checkpoint may be (%llu bytes)",
+        curvo_errf(errmsg, "%s: file of %llu bytes is larger than a checkpoint may be (%llu bytes)",
                 label, (unsigned long long)fsize, (unsigned long long)CKPT_MAX_FILE_SIZE);
         fclose(f);
         return CURVO_E_FORMAT;
@@ -605,13 +654,13 @@ int ckpt_open(const char *path, ckpt_reader **out, char *errmsg) {
     size_t size = (size_t)fsize;
     unsigned char *buf = malloc(size ? size : 1);
     if (!buf) {
-        put_msg(errmsg, "%s: out of memory for a checkpoint of %zu bytes", label, size);
+        curvo_errf(errmsg, "%s: out of memory for a checkpoint of %zu bytes", label, size);
         fclose(f);
         return CURVO_E_NOMEM;
     }
     if (nh) memcpy(buf, head, nh);
     if (size > nh && fread(buf + nh, 1, size - nh, f) != size - nh) {
-        put_msg(errmsg, "%s: cannot read the checkpoint: %s", label,
+        curvo_errf(errmsg, "%s: cannot read the checkpoint: %s", label,
                 ferror(f) ? strerror(errno) : "it shrank while being read");
         free(buf);
         fclose(f);
@@ -643,7 +692,7 @@ int ckpt_get(const ckpt_reader *r, const char *name, const void **data, size_t *
     if (!r || !name || !data || !len) return CURVO_E_INVALID;
     const rsection *s = find(r, name);
     if (!s) {
-        put_msg(r->errmsg, "%s: no section '%.64s'", r->label, name);
+        curvo_errf(r->errmsg, "%s: no section '%.64s'", r->label, name);
         return CURVO_E_FORMAT;
     }
     *data = s->data;
@@ -659,7 +708,7 @@ static int get_exact(const ckpt_reader *r, const char *name, size_t n, size_t es
     int rc = ckpt_get(r, name, &p, &len);
     if (rc != CURVO_OK) return rc;
     if (n > SIZE_MAX / es || len != n * es) {
-        put_msg(r->errmsg, "%s: section '%s' has %zu bytes, expected %zu value%s of %zu bytes",
+        curvo_errf(r->errmsg, "%s: section '%s' has %zu bytes, expected %zu value%s of %zu bytes",
                 r->label, name, len, n, n == 1 ? "" : "s", es);
         return CURVO_E_FORMAT;
     }
@@ -687,12 +736,12 @@ int ckpt_get_str(const ckpt_reader *r, const char *name, const char **s) {
     if (!r || !name || !s) return CURVO_E_INVALID;
     rsection *sec = find(r, name);
     if (!sec) {
-        put_msg(r->errmsg, "%s: no section '%.64s'", r->label, name);
+        curvo_errf(r->errmsg, "%s: no section '%.64s'", r->label, name);
         return CURVO_E_FORMAT;
     }
     if (!sec->str) {
         if (sec->len > 0 && memchr(sec->data, '\0', sec->len)) {
-            put_msg(r->errmsg, "%s: section '%s' is not a string (it holds a NUL byte)", r->label,
+            curvo_errf(r->errmsg, "%s: section '%s' is not a string (it holds a NUL byte)", r->label,
                     sec->name);
             return CURVO_E_FORMAT;
         }

@@ -59,8 +59,11 @@ int ckpt_put_f64s(ckpt_writer *w, const char *name, const double *v, size_t n);
 int ckpt_put_u32s(ckpt_writer *w, const char *name, const uint32_t *v, size_t n);
 int ckpt_put_u64s(ckpt_writer *w, const char *name, const uint64_t *v, size_t n);
 
-/* Writes every section put so far to path, atomically: the file goes to path.tmp.<pid> in the same
- * directory, is flushed and fsync'ed, renamed over path, and the directory is fsync'ed. On failure
+/* Writes every section put so far to path, atomically: the file goes to path.tmp.<host>.<pid> in
+ * the same directory, is flushed and fsync'ed, renamed over path, and the directory is fsync'ed.
+ * Temporary files of this path that commits killed mid-write left behind are removed first: those
+ * named with this host whose process is gone (kill(pid, 0) fails with ESRCH); a live process's
+ * and another host's are left alone. On failure
  * (CURVO_E_IO, with the path and the system's reason in errmsg) the temporary file is removed and
  * an existing file at path is left untouched; the one exception is a failed fsync of the directory
  * after the rename, where path already holds the new checkpoint (errmsg says so). The writer stays

@@ -1,18 +1,11 @@
 /* model.c — models: building the module sequence, the flat parameter vector, initialization,
  * and the forward-pass workspace (nn_pass). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/errmsg.h"
 #include "nn/model.h"
-
-static void set_err(curvo_model *m, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(m->errmsg, sizeof m->errmsg, fmt, ap);
-    va_end(ap);
-}
 
 /* A shape whose c*h*w floats per sample stay within the model's limit. */
 static int shape_fits(int c, int h, int w) {
@@ -57,11 +50,11 @@ static void current_shape(const curvo_model *m, int *c, int *h, int *w) {
  * or whose parameters exceed the model's limits is refused before anything is allocated. */
 static int push_module(curvo_model *m, module *mod) {
     if (!shape_fits(mod->out_c, mod->out_h, mod->out_w)) {
-        set_err(m, "%s: its output would exceed %zu values per sample", mod->ops->name, (size_t)CURVO_MAX_ACTIVATION);
+        curvo_errf(m->errmsg, "%s: its output would exceed %zu values per sample", mod->ops->name, (size_t)CURVO_MAX_ACTIVATION);
         return CURVO_E_SHAPE;
     }
     if (mod->n_params > CURVO_MAX_PARAMS || m->n_params + mod->n_params > CURVO_MAX_PARAMS) {
-        set_err(m, "%s: the model would exceed %zu parameters", mod->ops->name, (size_t)CURVO_MAX_PARAMS);
+        curvo_errf(m->errmsg, "%s: the model would exceed %zu parameters", mod->ops->name, (size_t)CURVO_MAX_PARAMS);
         return CURVO_E_SHAPE;
     }
     if (m->n_mods == m->cap_mods) {
@@ -95,7 +88,7 @@ int curvo_model_add_dense(curvo_model *m, int units) {
     if (!m) return CURVO_E_INVALID;
     module mod = next_module(m);
     if (nn_dense_setup(&mod, units) != CURVO_OK) {
-        set_err(m, "dense: units must be >= 1 (got %d)", units);
+        curvo_errf(m->errmsg, "dense: units must be >= 1 (got %d)", units);
         return CURVO_E_SHAPE;
     }
     return push_module(m, &mod);
@@ -105,7 +98,7 @@ int curvo_model_add_conv2d(curvo_model *m, int out_channels, int kernel, int str
     if (!m) return CURVO_E_INVALID;
     module mod = next_module(m);
     if (nn_conv2d_setup(&mod, out_channels, kernel, stride, padding) != CURVO_OK) {
-        set_err(m,
+        curvo_errf(m->errmsg,
                 "conv %d filters %dx%d stride %d padding %d does not fit input %dx%dx%d "
                 "(channels x height x width)",
                 out_channels, kernel, kernel, stride, padding, mod.in_c, mod.in_h, mod.in_w);
@@ -118,7 +111,7 @@ static int add_pool(curvo_model *m, const module_ops *ops, const char *name, int
     if (!m) return CURVO_E_INVALID;
     module mod = next_module(m);
     if (nn_pool_setup(&mod, ops, kernel, stride) != CURVO_OK) {
-        set_err(m, "%s %dx%d stride %d does not fit input %dx%dx%d (channels x height x width)",
+        curvo_errf(m->errmsg, "%s %dx%d stride %d does not fit input %dx%dx%d (channels x height x width)",
                 name, kernel, kernel, stride, mod.in_c, mod.in_h, mod.in_w);
         return CURVO_E_SHAPE;
     }
@@ -144,7 +137,7 @@ int curvo_model_add_activation(curvo_model *m, curvo_activation act) {
     if (!m) return CURVO_E_INVALID;
     module mod = next_module(m);
     if (nn_activation_setup(&mod, act) != CURVO_OK) {
-        set_err(m, "unknown activation %d", (int)act);
+        curvo_errf(m->errmsg, "unknown activation %d", (int)act);
         return CURVO_E_INVALID;
     }
     return push_module(m, &mod);

@@ -1,16 +1,19 @@
-/* spec.c — model spec strings: "conv:16:5,relu,maxpool:2,flatten,dense:10" and the presets. */
+/* spec.c — model spec strings: "conv:16:5,relu,maxpool:2,flatten,dense:10", the presets, and a
+ * preset made for a task (its output layer sized to the task's outputs). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/errmsg.h"
 #include "nn/model.h"
 
 #define SPEC_MAX_TOKEN 64
 #define SPEC_MAX_FIELDS 5
 #define SPEC_MAX_INT 1000000
 
+/* Every preset ends in its output layer, a dense layer (curvo_model_for_task resizes it). */
 static const struct {
     const char *name, *spec;
 } presets[] = {
@@ -23,10 +26,6 @@ const char *curvo_model_preset(const char *name) {
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
         if (strcmp(name, presets[i].name) == 0) return presets[i].spec;
     return name;
-}
-
-static void put_err(char *errmsg, const char *fmt, const char *tok, const char *detail) {
-    if (errmsg) snprintf(errmsg, CURVO_ERRMSG_LEN, fmt, tok, detail);
 }
 
 /* Parses a whole decimal field in [lo, SPEC_MAX_INT]. */
@@ -71,7 +70,7 @@ static int add_layer(curvo_model *m, const char *name, const int *a, int na) {
 static int parse_token(curvo_model *m, const char *tok, char *errmsg) {
     char buf[SPEC_MAX_TOKEN];
     if (strlen(tok) >= sizeof buf) {
-        put_err(errmsg, "model spec: token '%.40s...' is too long%s", tok, "");
+        curvo_errf(errmsg, "model spec: token '%.40s...' is too long", tok);
         return CURVO_E_SPEC;
     }
     strcpy(buf, tok);
@@ -88,10 +87,10 @@ static int parse_token(curvo_model *m, const char *tok, char *errmsg) {
     for (size_t i = 0; i < sizeof syntaxes / sizeof syntaxes[0]; i++)
         if (!strcmp(fields[0], syntaxes[i].name)) syn = &syntaxes[i];
     if (!syn) {
-        put_err(errmsg,
-                "model spec: unknown layer '%s'%s (known: dense, conv, maxpool, avgpool, flatten, "
-                "relu, tanh, sigmoid, softplus, exp, or the presets mlp, cnn)",
-                tok, "");
+        curvo_errf(errmsg,
+                   "model spec: unknown layer '%s' (known: dense, conv, maxpool, avgpool, flatten, "
+                   "relu, tanh, sigmoid, softplus, exp, or the presets mlp, cnn)",
+                   tok);
         return CURVO_E_SPEC;
     }
     int na = nf - 1;
@@ -99,20 +98,20 @@ static int parse_token(curvo_model *m, const char *tok, char *errmsg) {
         static const char *usage[] = {"dense:UNITS", "conv:OUT:K[:STRIDE[:PAD]]", "maxpool:K[:STRIDE]",
                                       "avgpool:K[:STRIDE]", "flatten", "relu", "tanh", "sigmoid",
                                       "softplus", "exp"};
-        put_err(errmsg, "model spec: '%s' has the wrong number of fields (expected %s)", tok,
-                usage[syn - syntaxes]);
+        curvo_errf(errmsg, "model spec: '%s' has the wrong number of fields (expected %s)", tok,
+                   usage[syn - syntaxes]);
         return CURVO_E_SPEC;
     }
     int a[4] = {0, 0, 0, 0};
     for (int i = 0; i < na; i++)
         if (!parse_int(fields[i + 1], syn->arg_min[i], &a[i])) {
-            put_err(errmsg, "model spec: '%s': field '%s' is not a valid whole number in range", tok,
-                    fields[i + 1]);
+            curvo_errf(errmsg, "model spec: '%s': field '%s' is not a whole number in [%d, %d]", tok,
+                       fields[i + 1], syn->arg_min[i], SPEC_MAX_INT);
             return CURVO_E_SPEC;
         }
     int rc = add_layer(m, fields[0], a, na);
     if (rc == CURVO_E_SHAPE) {
-        put_err(errmsg, "model spec: '%s': %s", tok, curvo_model_errmsg(m));
+        curvo_errf(errmsg, "model spec: '%s': %s", tok, curvo_model_errmsg(m));
         return CURVO_E_SPEC;
     }
     return rc;
@@ -124,14 +123,14 @@ int curvo_model_from_spec(const char *spec, int channels, int height, int width,
     if (!out) return CURVO_E_INVALID;
     *out = NULL;
     if (!spec) {
-        put_err(errmsg, "model spec: missing%s%s", "", "");
+        curvo_errf(errmsg, "model spec: missing");
         return CURVO_E_INVALID;
     }
     spec = curvo_model_preset(spec);
     curvo_model *m;
     int rc = curvo_model_create(channels, height, width, &m);
     if (rc) {
-        put_err(errmsg, "model spec: invalid input shape%s%s", "", "");
+        curvo_errf(errmsg, "model spec: invalid input shape");
         return rc;
     }
     const char *p = spec;
@@ -146,7 +145,7 @@ int curvo_model_from_spec(const char *spec, int channels, int height, int width,
         memcpy(tok, p, len);
         tok[len] = '\0';
         if (len == 0) {
-            put_err(errmsg, "model spec: empty layer token in '%.200s'%s", spec, "");
+            curvo_errf(errmsg, "model spec: empty layer token in '%.200s'", spec);
             rc = CURVO_E_SPEC;
             break;
         }
@@ -162,4 +161,20 @@ int curvo_model_from_spec(const char *spec, int channels, int height, int width,
     }
     *out = m;
     return CURVO_OK;
+}
+
+int curvo_model_for_task(const char *model, int channels, int height, int width, int outputs,
+                         curvo_model **out, char *errmsg) {
+    const char *spec = curvo_model_preset(model);
+    if (!model || spec == model) return curvo_model_from_spec(model, channels, height, width, out, errmsg);
+    if (out) *out = NULL;
+    if (outputs < 1 || outputs > SPEC_MAX_INT) {
+        curvo_errf(errmsg, "model spec: %d outputs for preset '%s' (must be in [1, %d])", outputs, model,
+                   SPEC_MAX_INT);
+        return CURVO_E_INVALID;
+    }
+    const char *last = strrchr(spec, ','); /* the preset's output layer, "dense:10" */
+    char sized[256];
+    snprintf(sized, sizeof sized, "%.*s,dense:%d", (int)(last - spec), spec, outputs);
+    return curvo_model_from_spec(sized, channels, height, width, out, errmsg);
 }

@@ -18,12 +18,12 @@
 #define P(field) offsetof(curvo_opt_params, adam.field)
 
 #define ADAM_PARAMS(WD_DEFAULT, WD_DOC)                                                        \
-    {{"lr", "learning rate", 1e-3, 0.0, 1e6, 0}, P(lr)},                                     \
-    {{"beta1", "decay of the first moment", 0.9, 0.0, 0.999999, 0}, P(beta1)},               \
-    {{"beta2", "decay of the second moment", 0.999, 0.0, 0.999999999, 0}, P(beta2)},         \
-    {{"eps", "added to the denominator", 1e-8, 0.0, 1.0, 0}, P(eps)},                        \
-    {{"weight_decay", WD_DOC, WD_DEFAULT, 0.0, 1e6, 0}, P(weight_decay)},                    \
-    {{"amsgrad", "AMSGrad: use the running maximum of v (0 or 1)", 0.0, 0.0, 1.0, 1}, P(amsgrad)}
+    {{"lr", "learning rate", 1e-3, 0.0, 1e6, 0, 0, 0}, P(lr)},                                \
+    {{"beta1", "decay of the first moment", 0.9, 0.0, 1.0, 0, 0, 1}, P(beta1)},               \
+    {{"beta2", "decay of the second moment", 0.999, 0.0, 1.0, 0, 0, 1}, P(beta2)},            \
+    {{"eps", "added to the denominator", 1e-8, 0.0, 1.0, 0, 0, 0}, P(eps)},                   \
+    {{"weight_decay", WD_DOC, WD_DEFAULT, 0.0, 1e6, 0, 0, 0}, P(weight_decay)},               \
+    {{"amsgrad", "AMSGrad: use the running maximum of v (0 or 1)", 0.0, 0.0, 1.0, 1, 0, 0}, P(amsgrad)}
 
 static const param_desc adam_params[] = {ADAM_PARAMS(0.0, "L2 penalty added to the gradient")};
 static const param_desc adamw_params[] = {ADAM_PARAMS(1e-2, "decoupled weight decay: w *= 1 - lr*wd")};

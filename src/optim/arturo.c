@@ -27,17 +27,17 @@
 #define P(field) offsetof(curvo_opt_params, arturo.field)
 
 static const param_desc arturo_params[] = {
-    {{"eps", "KL bound per step (the learning rate)", 0.0857, 1e-12, 1e6, 0}, P(eps)},
-    {{"eps_decay", "eps_t = eps * eps_decay^t", 1.0, 0.5, 1.0, 0}, P(eps_decay)},
-    {{"reg_weight", "weight of the prior", 0.0587, 0.0, 1e6, 0}, P(reg_weight)},
-    {{"prior_prec", "prior precision", 0.0015, 0.0, 1e6, 0}, P(prior_prec)},
-    {{"meas_noise", "RLS measurement noise R", 2.82, 1e-12, 1e12, 0}, P(meas_noise)},
-    {{"proc_noise", "RLS process noise q", 0.0174, 0.0, 1e6, 0}, P(proc_noise)},
-    {{"var_init", "initial variance", 0.01, 1e-12, 1e6, 0}, P(var_init)},
-    {{"nu", "precision update weight", 1.3, 0.0, 1e6, 0}, P(nu)},
-    {{"quad_init", "initial curvature estimate", 0.1, -1e6, 1e6, 0}, P(quad_init)},
-    {{"p_init", "initial RLS covariance", 5e-5, 0.0, 1e6, 0}, P(p_init)},
-    {{"quad_min", "curvature floor keeping the precision positive", 1e-8, 0.0, 1e6, 0}, P(quad_min)},
+    {{"eps", "KL bound per step (the learning rate)", 0.0857, 1e-12, 1e6, 0, 0, 0}, P(eps)},
+    {{"eps_decay", "eps_t = eps * eps_decay^t", 1.0, 0.5, 1.0, 0, 0, 0}, P(eps_decay)},
+    {{"reg_weight", "weight of the prior", 0.0587, 0.0, 1e6, 0, 0, 0}, P(reg_weight)},
+    {{"prior_prec", "prior precision", 0.0015, 0.0, 1e6, 0, 0, 0}, P(prior_prec)},
+    {{"meas_noise", "RLS measurement noise R", 2.82, 1e-12, 1e12, 0, 0, 0}, P(meas_noise)},
+    {{"proc_noise", "RLS process noise q", 0.0174, 0.0, 1e6, 0, 0, 0}, P(proc_noise)},
+    {{"var_init", "initial variance", 0.01, 1e-12, 1e6, 0, 0, 0}, P(var_init)},
+    {{"nu", "precision update weight", 1.3, 0.0, 1e6, 0, 0, 0}, P(nu)},
+    {{"quad_init", "initial curvature estimate", 0.1, -1e6, 1e6, 0, 0, 0}, P(quad_init)},
+    {{"p_init", "initial RLS covariance", 5e-5, 0.0, 1e6, 0, 0, 0}, P(p_init)},
+    {{"quad_min", "curvature floor keeping the precision positive", 1e-8, 0.0, 1e6, 0, 0, 0}, P(quad_min)},
 };
 
 enum { V_LIN, V_QUAD, V_P00, V_P01, V_P11, V_PREC, N_VEC };

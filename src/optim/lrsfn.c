@@ -25,15 +25,15 @@
 #define P(field) offsetof(curvo_opt_params, lrsfn.field)
 
 static const param_desc lrsfn_params[] = {
-    {{"lr", "step alpha (first trial of the line search)", 1e-3, 0.0, 1e6, 0}, P(lr)},
-    {{"rank", "eigenpairs kept, k", 20.0, 1.0, 1000.0, 1}, P(rank)},
-    {{"oversampling", "extra random vectors, p", 10.0, 0.0, 1000.0, 1}, P(oversampling)},
-    {{"gamma", "Levenberg-Marquardt damping", 1e-3, 1e-12, 1e6, 0}, P(gamma)},
-    {{"hess_batch", "samples of the Hessian sub-batch (0: the whole batch)", 32.0, 0.0, 1e7, 1}, P(hess_batch)},
-    {{"refresh", "recompute the eigenbasis every N steps", 1.0, 1.0, 1e9, 1}, P(refresh)},
-    {{"step_rule", "0 fixed lr, 1 Armijo from lr, 2 spectral min(1e-2, 0.1/|lambda_1|)", 1.0, 0.0, 2.0, 1}, P(step_rule)},
-    {{"ls_c", "Armijo constant", 1e-4, 1e-12, 0.999, 0}, P(ls_c)},
-    {{"ls_tries", "Armijo evaluations at most", 5.0, 1.0, 100.0, 1}, P(ls_tries)},
+    {{"lr", "step alpha (first trial of the line search)", 1e-3, 0.0, 1e6, 0, 0, 0}, P(lr)},
+    {{"rank", "eigenpairs kept, k", 20.0, 1.0, 1000.0, 1, 0, 0}, P(rank)},
+    {{"oversampling", "extra random vectors, p", 10.0, 0.0, 1000.0, 1, 0, 0}, P(oversampling)},
+    {{"gamma", "Levenberg-Marquardt damping", 1e-3, 1e-12, 1e6, 0, 0, 0}, P(gamma)},
+    {{"hess_batch", "samples of the Hessian sub-batch (0: the whole batch)", 32.0, 0.0, 1e7, 1, 0, 0}, P(hess_batch)},
+    {{"refresh", "recompute the eigenbasis every N steps", 1.0, 1.0, 1e9, 1, 0, 0}, P(refresh)},
+    {{"step_rule", "0 fixed lr, 1 Armijo from lr, 2 spectral min(1e-2, 0.1/|lambda_1|)", 1.0, 0.0, 2.0, 1, 0, 0}, P(step_rule)},
+    {{"ls_c", "Armijo constant", 1e-4, 1e-12, 0.999, 0, 0, 0}, P(ls_c)},
+    {{"ls_tries", "Armijo evaluations at most", 5.0, 1.0, 100.0, 1, 0, 0}, P(ls_tries)},
 };
 
 static int lrsfn_num_vectors(const curvo_opt_params *p) { return p->lrsfn.rank; }

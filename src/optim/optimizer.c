@@ -1,12 +1,16 @@
 /* optimizer.c — the optimizer handle: algorithm names, named parameters with ranges and defaults,
  * creation, the guarded step, and state save/restore for checkpoints. */
 #include <math.h>
+<<<<<<< HEAD
 #include <stdarg.h>
 #include <stdint.h>
+=======
+>>>>>>> wt-cli
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/errmsg.h"
 #include "core/fpenv.h"
 #include "linalg/vec.h"
 #include "optim/optim.h"
@@ -42,15 +46,6 @@ int curvo_opt_param_count(curvo_algorithm alg) {
 const curvo_param_info *curvo_opt_param_info(curvo_algorithm alg, int i) {
     const opt_ops *o = ops_of(alg);
     return o && i >= 0 && i < o->n_params ? &o->params[i].info : NULL;
-}
-
-static void put_err(char *errmsg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put_err(char *errmsg, const char *fmt, ...) {
-    if (!errmsg) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errmsg, CURVO_ERRMSG_LEN, fmt, ap);
-    va_end(ap);
 }
 
 static const param_desc *find_param(const opt_ops *o, const char *name) {
@@ -89,17 +84,29 @@ void curvo_opt_params_init(curvo_opt_params *p, curvo_algorithm alg) {
     for (int i = 0; o && i < o->n_params; i++) write_param(p, &o->params[i], o->params[i].info.default_value);
 }
 
-/* Range (and integrality) check of one value. */
+/* Range (open bounds excluded) and integrality check of one value. */
 static int value_ok(const param_desc *d, double v) {
-    if (!isfinite(v) || v < d->info.min || v > d->info.max) return 0;
-    return !d->info.is_integer || v == floor(v);
+    const curvo_param_info *i = &d->info;
+    if (!isfinite(v) || v < i->min || v > i->max || (i->min_open && v == i->min) || (i->max_open && v == i->max))
+        return 0;
+    return !i->is_integer || v == floor(v);
+}
+
+const char *curvo_param_range(const curvo_param_info *info, char *buf, size_t len) {
+    if (!buf || !len) return buf;
+    if (!info) {
+        buf[0] = '\0';
+        return buf;
+    }
+    snprintf(buf, len, info->is_integer ? "%c%.0f, %.0f%c" : "%c%g, %g%c", info->min_open ? '(' : '[', info->min,
+             info->max, info->max_open ? ')' : ']');
+    return buf;
 }
 
 static void describe_range(const param_desc *d, char *buf, size_t len) {
-    if (d->info.is_integer)
-        snprintf(buf, len, "a whole number in [%.0f, %.0f]", d->info.min, d->info.max);
-    else
-        snprintf(buf, len, "a number in [%g, %g]", d->info.min, d->info.max);
+    char range[64];
+    snprintf(buf, len, "%s in %s", d->info.is_integer ? "a whole number" : "a number",
+             curvo_param_range(&d->info, range, sizeof range));
 }
 
 int curvo_opt_params_set(curvo_opt_params *p, const char *name, double value, char *errmsg) {
@@ -114,13 +121,13 @@ int curvo_opt_params_set(curvo_opt_params *p, const char *name, double value, ch
             if (w < 0 || (size_t)w >= sizeof known - used) break;
             used += (size_t)w;
         }
-        put_err(errmsg, "%s has no parameter '%s' (it has: %s)", curvo_algorithm_name(p->algorithm), name, known);
+        curvo_errf(errmsg, "%s has no parameter '%s' (it has: %s)", curvo_algorithm_name(p->algorithm), name, known);
         return CURVO_E_INVALID;
     }
     if (!value_ok(d, value)) {
         char range[96];
         describe_range(d, range, sizeof range);
-        put_err(errmsg, "%s parameter %s = %g is out of range: it must be %s", o->name, name, value, range);
+        curvo_errf(errmsg, "%s parameter %s = %g is out of range: it must be %s", o->name, name, value, range);
         return CURVO_E_INVALID;
     }
     write_param(p, d, value);
@@ -139,7 +146,7 @@ int curvo_opt_params_check(const curvo_opt_params *p, char *errmsg) {
     if (!p) return CURVO_E_INVALID;
     const opt_ops *o = ops_of(p->algorithm);
     if (!o) {
-        put_err(errmsg, "unknown optimizer algorithm %d", (int)p->algorithm);
+        curvo_errf(errmsg, "unknown optimizer algorithm %d", (int)p->algorithm);
         return CURVO_E_INVALID;
     }
     for (int i = 0; i < o->n_params; i++) {
@@ -147,7 +154,7 @@ int curvo_opt_params_check(const curvo_opt_params *p, char *errmsg) {
         if (!value_ok(&o->params[i], v)) {
             char range[96];
             describe_range(&o->params[i], range, sizeof range);
-            put_err(errmsg, "%s parameter %s = %g is out of range: it must be %s", o->name,
+            curvo_errf(errmsg, "%s parameter %s = %g is out of range: it must be %s", o->name,
                     o->params[i].info.name, v, range);
             return CURVO_E_INVALID;
         }
@@ -161,7 +168,7 @@ int curvo_optimizer_create(const curvo_opt_params *p, size_t n, curvo_optimizer 
     int rc = curvo_opt_params_check(p, errmsg);
     if (rc) return rc;
     if (n == 0) {
-        put_err(errmsg, "the model has no parameters to optimize");
+        curvo_errf(errmsg, "the model has no parameters to optimize");
         return CURVO_E_INVALID;
     }
     curvo_optimizer *opt = calloc(1, sizeof *opt);
@@ -177,7 +184,7 @@ int curvo_optimizer_create(const curvo_opt_params *p, size_t n, curvo_optimizer 
     curvo_rng_seed(&opt->rng, 0x6375727661ULL);
     if ((opt->n_vec && !opt->vec) || !opt->g || (opt->n_dstate && !opt->dstate)) {
         curvo_optimizer_free(opt);
-        put_err(errmsg, "out of memory for the optimizer state of %zu parameters", n);
+        curvo_errf(errmsg, "out of memory for the optimizer state of %zu parameters", n);
         return CURVO_E_NOMEM;
     }
     if (opt->ops->init_state) opt->ops->init_state(opt);

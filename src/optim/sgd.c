@@ -19,11 +19,11 @@
 #define P(field) offsetof(curvo_opt_params, sgd.field)
 
 static const param_desc sgd_params[] = {
-    {{"lr", "learning rate", 0.01, 0.0, 1e6, 0}, P(lr)},
-    {{"momentum", "momentum factor mu", 0.0, 0.0, 1.0, 0}, P(momentum)},
-    {{"dampening", "dampening of the momentum buffer's new gradient", 0.0, 0.0, 1.0, 0}, P(dampening)},
-    {{"weight_decay", "L2 penalty added to the gradient", 0.0, 0.0, 1e6, 0}, P(weight_decay)},
-    {{"nesterov", "Nesterov momentum (0 or 1)", 0.0, 0.0, 1.0, 1}, P(nesterov)},
+    {{"lr", "learning rate", 0.01, 0.0, 1e6, 0, 0, 0}, P(lr)},
+    {{"momentum", "momentum factor mu", 0.0, 0.0, 1.0, 0, 0, 0}, P(momentum)},
+    {{"dampening", "dampening of the momentum buffer's new gradient", 0.0, 0.0, 1.0, 0, 0, 0}, P(dampening)},
+    {{"weight_decay", "L2 penalty added to the gradient", 0.0, 0.0, 1e6, 0, 0, 0}, P(weight_decay)},
+    {{"nesterov", "Nesterov momentum (0 or 1)", 0.0, 0.0, 1.0, 1, 0, 0}, P(nesterov)},
 };
 
 static int sgd_num_vectors(const curvo_opt_params *p) { return p->sgd.momentum > 0.0 ? 1 : 0; }

@@ -20,11 +20,11 @@
 #define P(field) offsetof(curvo_opt_params, sofim.field)
 
 static const param_desc sofim_params[] = {
-    {{"lr", "step size eta", 1.0, 0.0, 1e6, 0}, P(lr)},
-    {{"beta", "decay of the first moment", 0.9, 0.0, 0.999999, 0}, P(beta)},
-    {{"rho", "Fisher regularization rho", 1.0, 1e-12, 1e12, 0}, P(rho)},
-    {{"fisher", "rank-one factor u: 0 = first moment m_hat, 1 = mini-batch gradient", 0.0, 0.0, 1.0, 1}, P(fisher)},
-    {{"weight_decay", "L2 penalty added to the gradient", 0.0, 0.0, 1e6, 0}, P(weight_decay)},
+    {{"lr", "step size eta", 1.0, 0.0, 1e6, 0, 0, 0}, P(lr)},
+    {{"beta", "decay of the first moment", 0.9, 0.0, 1.0, 0, 0, 1}, P(beta)},
+    {{"rho", "Fisher regularization rho", 1.0, 1e-12, 1e12, 0, 0, 0}, P(rho)},
+    {{"fisher", "rank-one factor u: 0 = first moment m_hat, 1 = mini-batch gradient", 0.0, 0.0, 1.0, 1, 0, 0}, P(fisher)},
+    {{"weight_decay", "L2 penalty added to the gradient", 0.0, 0.0, 1e6, 0, 0, 0}, P(weight_decay)},
 };
 
 static int sofim_num_vectors(const curvo_opt_params *p) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/errmsg.h"
 #include "io/ckpt.h"
 
 #define MAX_CONSECUTIVE_REJECTIONS 100
@@ -37,7 +38,7 @@ struct curvo_trainer {
 static int fail(curvo_trainer *tr, int rc, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(tr->errmsg, sizeof tr->errmsg, fmt, ap);
+    curvo_verrf(tr->errmsg, fmt, ap);
     va_end(ap);
     return rc;
 }
