@@ -1,11 +1,7 @@
 /* optimizer.c — the optimizer handle: algorithm names, named parameters with ranges and defaults,
  * creation, the guarded step, and state save/restore for checkpoints. */
 #include <math.h>
-<<<<<<< HEAD
-#include <stdarg.h>
 #include <stdint.h>
-=======
->>>>>>> wt-cli
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
