@@ -594,7 +594,7 @@ typedef struct curvo_progress {
     int64_t step_in_epoch, steps_per_epoch;
     double loss;                 /* step: mini-batch loss; epoch and eval: mean of the mini-batch
                                   * losses since the previous epoch or eval event */
-    int classification;          /* metrics are accuracies (1) or RMSEs (0) */
+    int classification;          /* metrics are accuracies (1: loss ce or bce) or RMSEs (0: mse) */
     /* Epoch and eval events (a set whose loss is not finite gives an infinite loss and a NaN
      * metric, and training goes on): */
     double train_metric, train_loss; /* accuracy or RMSE, and mean loss, on the training set (NaN
@@ -602,6 +602,10 @@ typedef struct curvo_progress {
     double test_metric;          /* on the test set (NaN without one) */
     double test_loss;            /* mean loss on the test set */
     double val_metric, val_loss; /* on the validation set (NaN without one) */
+    /* Regression (classification 0) also: mean absolute error and R^2 on each set, NaN where the
+     * set's metric is NaN. RMSEs (the *_metric fields) and MAEs are in the targets' original
+     * units; the losses are the training objective, on standardized targets when they were. */
+    double train_mae, train_r2, test_mae, test_r2, val_mae, val_r2;
     double seconds;              /* wall time so far (steps and evaluations), resumed runs included */
     double train_seconds;        /* of which in optimizer steps */
     double samples_per_second;   /* over the last report interval */
@@ -644,7 +648,28 @@ int curvo_trainer_resume(const char *path, const curvo_dataset *train, const cur
 int curvo_checkpoint_load_model(const char *path, curvo_model **model, curvo_loss_kind *loss,
                                 char *errmsg);
 
-/* Mean loss and metric (accuracy, or RMSE for regression) of model on d, in batches. */
+/* What curvo_evaluate_metrics measures on a dataset. */
+typedef struct curvo_metrics {
+    size_t n;            /* samples evaluated */
+    int classification;  /* 1: loss ce or bce, accuracy is set; 0: loss mse, the regression figures */
+    double loss;         /* mean loss (on standardized targets when the set's are standardized) */
+    double accuracy;     /* fraction correct (argmax; one-output bce: f > 0); NaN for regression */
+    /* Regression, in the targets' original units (NaN for classification): root mean squared and
+     * mean absolute error of the first output, and R^2 = 1 - SS_res / SS_tot with SS_tot about the
+     * evaluated set's own mean, as sklearn.metrics.r2_score (constant targets: 1 if every
+     * prediction is exact, else 0; NaN for one sample). */
+    double rmse, mae, r2;
+} curvo_metrics;
+
+/* Evaluates model on d in sequential batches. The model must fit d (input size; ce: as many
+ * outputs as classes and class labels; mse and bce: one output; bce: classes 0 and 1), else
+ * CURVO_E_INVALID or CURVO_E_SHAPE with the reason in errmsg (NULL or CURVO_ERRMSG_LEN bytes).
+ * A non-finite loss is CURVO_E_NUMERIC. */
+int curvo_evaluate_metrics(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, int batch_size,
+                           curvo_metrics *out, char *errmsg);
+
+/* Mean loss and metric (accuracy for ce and bce, RMSE in original units for mse) of model on d:
+ * curvo_evaluate_metrics without the message. */
 int curvo_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, int batch_size,
                    double *mean_loss, double *metric);
 
@@ -655,7 +680,8 @@ int curvo_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset
  * status, the method's own figures, samples_per_second, seconds; epoch and eval objects carry
  * event, epoch, step, epochs_done, loss, train_loss and train_accuracy / train_rmse (when the
  * training set is evaluated), test_accuracy / test_rmse, test_loss, val_accuracy / val_rmse and
- * val_loss (with a validation set), train_seconds, rejected_steps, seconds. docs/TRAINING.md
+ * val_loss (with a validation set), train_seconds, rejected_steps, seconds; regression objects
+ * also train_mae, train_r2, test_mae, test_r2, val_mae, val_r2. docs/TRAINING.md
  * describes every field. */
 typedef struct curvo_log curvo_log;
 /* What a run is, for the first line of its log (strings may be NULL: left out). */
