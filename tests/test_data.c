@@ -729,8 +729,25 @@ static double sparse_labels(int i) { return i % 2 ? 7 : 900; }
 static double big_whole(int i) { return 250000 + 1000 * (i % 50); }
 static double halves(int i) { return 0.5 * (i % 9); }
 
+/* Loads NAME with target y as task: it must give that many classes (0: regression) and a
+ * curvo_dataset_task description starting with want. */
+static void expect_task(const char *name, int task, int classes, const char *want) {
+    char err[CURVO_ERRMSG_LEN], got[256] = "";
+    curvo_dataset *d;
+    int rc = curvo_csv_load(tmp_path(name), "y", task, &d, err);
+    TU_CHECK(rc == CURVO_OK, "%s as task %d: %s", name, task, err);
+    if (rc) return;
+    curvo_dataset_task(d, got, sizeof got);
+    TU_CHECK(curvo_dataset_num_classes(d) == classes && (classes == 0) == (curvo_dataset_labels(d) == NULL) &&
+                 !strncmp(got, want, strlen(want)),
+             "%s as task %d: %d classes, '%s'; expected %d, '%s...'", name, task, curvo_dataset_num_classes(d), got,
+             classes, want);
+    if (classes) TU_CHECK(curvo_dataset_labels(d)[1] == (int32_t)curvo_dataset_targets(d)[1], "%s: labels", name);
+    curvo_dataset_free(d);
+}
+
 static void task_rule(void) {
-    char err[CURVO_ERRMSG_LEN], task[256];
+    char err[CURVO_ERRMSG_LEN];
     curvo_dataset *d;
     /* the diabetes-like score: ambiguous, refused with a message asking which task */
     write_targets("score.csv", 442, score);
@@ -753,51 +770,20 @@ static void task_rule(void) {
              "many distinct whole numbers are refused: %d '%s'", rc, err);
     if (!rc) curvo_dataset_free(d);
     /* asked for, either task is taken */
-    rc = curvo_csv_load(tmp_path("score.csv"), "y", CURVO_TASK_REGRESSION, &d, err);
-    TU_CHECK(rc == CURVO_OK && curvo_dataset_num_classes(d) == 0 && !curvo_dataset_labels(d), "--regression: %s", err);
-    if (!rc) {
-        curvo_dataset_task(d, task, sizeof task);
-        TU_CHECK(!strcmp(task, "regression (as asked)"), "task '%s'", task);
-        curvo_dataset_free(d);
-    }
-    rc = curvo_csv_load(tmp_path("score.csv"), "y", CURVO_TASK_CLASSIFICATION, &d, err);
-    TU_CHECK(rc == CURVO_OK && curvo_dataset_num_classes(d) == (int)hi + 1 && curvo_dataset_labels(d)[1] == (int)score(1),
-             "--classes: %s", err);
-    if (!rc) curvo_dataset_free(d);
+    expect_task("score.csv", CURVO_TASK_REGRESSION, 0, "regression (as asked)");
+    expect_task("score.csv", CURVO_TASK_CLASSIFICATION, (int)hi + 1, "classification, 347 classes (as asked)");
     /* small label sets stay classification, and say why */
     write_targets("three.csv", 30, three_labels);
-    rc = curvo_csv_load(tmp_path("three.csv"), "y", CURVO_TASK_AUTO, &d, err);
-    TU_CHECK(rc == CURVO_OK && curvo_dataset_num_classes(d) == 3, "three labels: %s", err);
-    if (!rc) {
-        curvo_dataset_task(d, task, sizeof task);
-        TU_CHECK(!strcmp(task, "classification, 3 classes (target 'y' has 3 distinct whole numbers)"), "task '%s'", task);
-        curvo_dataset_free(d);
-    }
+    expect_task("three.csv", CURVO_TASK_AUTO, 3, "classification, 3 classes (target 'y' has 3 distinct whole numbers)");
     write_targets("hundred.csv", 300, hundred_labels); /* 100 distinct values, the most taken unasked */
-    rc = curvo_csv_load(tmp_path("hundred.csv"), "y", CURVO_TASK_AUTO, &d, err);
-    TU_CHECK(rc == CURVO_OK && curvo_dataset_num_classes(d) == 199, "100 distinct labels: %s", err);
-    if (!rc) curvo_dataset_free(d);
+    expect_task("hundred.csv", CURVO_TASK_AUTO, 199, "classification, 199 classes (target 'y' has 100 distinct");
     write_targets("sparse.csv", 20, sparse_labels);
-    rc = curvo_csv_load(tmp_path("sparse.csv"), "y", CURVO_TASK_AUTO, &d, err);
-    TU_CHECK(rc == CURVO_OK && curvo_dataset_num_classes(d) == 901, "two sparse labels: %s", err);
-    if (!rc) curvo_dataset_free(d);
+    expect_task("sparse.csv", CURVO_TASK_AUTO, 901, "classification, 901 classes");
     /* values: non-integer, or whole numbers of 1000 and more (prices in whole dollars) */
     write_targets("halves.csv", 20, halves);
-    rc = curvo_csv_load(tmp_path("halves.csv"), "y", CURVO_TASK_AUTO, &d, err);
-    TU_CHECK(rc == CURVO_OK && curvo_dataset_num_classes(d) == 0, "halves: %s", err);
-    if (!rc) {
-        curvo_dataset_task(d, task, sizeof task);
-        TU_CHECK(!strcmp(task, "regression (target 'y' has non-integer values)"), "task '%s'", task);
-        curvo_dataset_free(d);
-    }
+    expect_task("halves.csv", CURVO_TASK_AUTO, 0, "regression (target 'y' has non-integer values)");
     write_targets("big.csv", 200, big_whole);
-    rc = curvo_csv_load(tmp_path("big.csv"), "y", CURVO_TASK_AUTO, &d, err);
-    TU_CHECK(rc == CURVO_OK && curvo_dataset_num_classes(d) == 0, "whole prices: %s", err);
-    if (!rc) {
-        curvo_dataset_task(d, task, sizeof task);
-        TU_CHECK(strstr(task, "regression (target 'y' has values up to 299000"), "task '%s'", task);
-        curvo_dataset_free(d);
-    }
+    expect_task("big.csv", CURVO_TASK_AUTO, 0, "regression (target 'y' has values up to 299000");
     /* class labels asked of values: refused, naming the line and the value */
     rc = curvo_csv_load(tmp_path("halves.csv"), "y", CURVO_TASK_CLASSIFICATION, &d, err);
     TU_CHECK(rc == CURVO_E_INVALID && d == NULL && strstr(err, "line 3") && strstr(err, "0.5"),
@@ -821,6 +807,7 @@ static void task_rule(void) {
     TU_CHECK(curvo_data_open(src, &opt, &tr, &te, err) == CURVO_OK && curvo_dataset_num_classes(tr) == (int)hi + 1,
              "force_classes: %s", err);
     if (tr) {
+        char task[256];
         curvo_dataset_task(te, task, sizeof task);
         TU_CHECK(strstr(task, "(as asked)") != NULL, "the test split says why: '%s'", task);
     }
