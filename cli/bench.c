@@ -28,6 +28,7 @@ typedef struct {
     long epochs, seeds, batch, threads, eval_batch, log_every;
     double seconds, eval_every, target, test_fraction; /* target: --target-accuracy or --target-rmse */
     int regression, no_eval_train, quiet, target_is_rmse;
+    int data_flags; /* CLI_DATA_* from --regression, --classes, --no-standardize-target */
     const char *opt_params[MAX_OPT_PARAMS];
     int n_opt_params;
 } bench_args;
@@ -78,8 +79,9 @@ static void bench_usage(FILE *to) {
             "  --opt-param OPT.NAME=X  an optimizer parameter, e.g. egn.lambda=0.1 (repeatable;\n"
             "                        'curvo train --help' lists them); the papers' defaults otherwise\n"
             "  --data SRC            as for 'curvo train' (default: fashion-mnist)\n"
-            "  --target NAME, --test-fraction X, --regression   CSV data, as for 'curvo train'\n"
-            "                        (--target-column NAME is the same as --target NAME)\n"
+            "  --target NAME, --test-fraction X, --regression, --classes, --no-standardize-target\n"
+            "                        CSV data, as for 'curvo train' (--target-column NAME is the\n"
+            "                        same as --target NAME)\n"
             "  --model SPEC          layers or a preset (default: mlp)\n"
             "  --loss ce|mse|bce     default: ce for class labels, mse for real-valued targets\n"
             "budget\n"
@@ -125,7 +127,8 @@ static int parse_bench_args(int argc, char **argv, bench_args *a) {
         {"target-accuracy", required_argument, 0, 'T'}, {"no-eval-train", no_argument, 0, 'N'},
         {"eval-batch", required_argument, 0, 'E'},  {"log-every", required_argument, 0, 'G'},
         {"out", required_argument, 0, 'O'},         {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},              {"classes", no_argument, 0, CLI_OPT_CLASSES},
+        {"no-standardize-target", no_argument, 0, CLI_OPT_RAW_TARGET}, {0, 0, 0, 0}};
     opterr = 0;
     optind = 1;
     int c;
@@ -149,7 +152,9 @@ static int parse_bench_args(int argc, char **argv, bench_args *a) {
         case 'd': a->data = optarg; break;
         case 'C': a->target_column = optarg; break;
         case 'f': ok = cli_parse_double_open("test-fraction", optarg, 0.0, 1.0, CLI_OPEN, &a->test_fraction); break;
-        case 'R': a->regression = 1; break;
+        case 'R': a->regression = 1, a->data_flags |= CLI_DATA_REGRESSION; break;
+        case CLI_OPT_CLASSES: a->data_flags |= CLI_DATA_CLASSES; break;
+        case CLI_OPT_RAW_TARGET: a->data_flags |= CLI_DATA_RAW_TARGET; break;
         case 'm': a->model = optarg; break;
         case 'L': a->loss = optarg; break;
         case 'e': ok = cli_parse_long("epochs", optarg, 1, UNBOUNDED_EPOCHS, &a->epochs); break;
@@ -181,7 +186,7 @@ static int parse_bench_args(int argc, char **argv, bench_args *a) {
         fprintf(stderr, "curvo bench: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    return -1;
+    return cli_data_flags_ok(a->data_flags) ? -1 : 2;
 }
 
 /* "sgd,adam,egn" into distinct algorithms. */
@@ -304,7 +309,7 @@ static void run_one(const bench_setup *s, const curvo_opt_params *op, long seed,
     curvo_run_info run = {"curvo", name, a->model, a->data, (uint64_t)seed, (int)a->batch, (int)a->threads,
                           curvo_model_num_params(model)};
     curvo_log_write_run(log, &run);
-    run_watch watch = {log, a->log_every, a->target, curvo_dataset_num_classes(s->train) > 0, r};
+    run_watch watch = {log, a->log_every, a->target, s->loss != CURVO_LOSS_MSE, r};
     r->hwm_start_kib = peak_rss_kib();
     int rc = curvo_trainer_run(tr, on_run_progress, &watch);
     if (rc) {
@@ -601,13 +606,14 @@ int cli_bench(int argc, char **argv) {
 
     /* The data and the model are made once, here; each child inherits them. */
     curvo_dataset *train = NULL, *test = NULL;
-    if (!cli_open_data(a.data, a.target_column, a.test_fraction, 1, a.regression, &train, &test))
+    if (!cli_open_data(a.data, a.target_column, a.test_fraction, 1, a.data_flags, &train, &test))
         return cli_open_data_exit_code();
     int classes = curvo_dataset_num_classes(train);
     if (!a.loss) loss = classes > 0 ? CURVO_LOSS_CE : CURVO_LOSS_MSE;
     int classification = classes > 0 && loss != CURVO_LOSS_MSE;
     int exit_code = 2;
     char err[CURVO_ERRMSG_LEN];
+    if (!cli_check_loss(loss, train, a.target_column)) goto done;
     if (a.target > 0 && a.target_is_rmse == classification) {
         fprintf(stderr, "curvo bench: --target-%s is for %s data; this data is %s (use --target-%s)\n",
                 a.target_is_rmse ? "rmse" : "accuracy", a.target_is_rmse ? "regression" : "classification",

@@ -42,11 +42,22 @@ void cli_warn_threads(long threads);
 /* setup.c: shared by train and bench; each prints one "curvo: ..." line and returns 0 on failure. */
 /* "NAME=VALUE" into the optimizer parameters. */
 int cli_apply_opt_param(curvo_opt_params *op, const char *arg);
-int cli_open_data(const char *src, const char *target, double test_fraction, long seed, int regression,
+/* flags: what --regression (CLI_DATA_REGRESSION), --classes and --no-standardize-target asked. */
+#define CLI_DATA_REGRESSION 1
+#define CLI_DATA_CLASSES 2
+#define CLI_DATA_RAW_TARGET 4
+/* getopt_long values of --classes and --no-standardize-target (long-only, past the letters) */
+#define CLI_OPT_CLASSES 1001
+#define CLI_OPT_RAW_TARGET 1002
+int cli_open_data(const char *src, const char *target, double test_fraction, long seed, int flags,
                   curvo_dataset **train, curvo_dataset **test);
 /* The exit code for cli_open_data's last failure: 2 a bad --data value (an unknown source form, a
  * bad split), 1 a file that is missing, unreadable or malformed. */
 int cli_open_data_exit_code(void);
+/* --regression with --classes is refused. */
+int cli_data_flags_ok(int flags);
+/* Before a model is built: a loss the data's task cannot take (ce without class labels). */
+int cli_check_loss(curvo_loss_kind loss, const curvo_dataset *train, const char *target);
 int cli_parse_loss(const char *s, curvo_loss_kind *k);
 int cli_parse_algorithm(const char *name, curvo_algorithm *alg);
 

@@ -28,14 +28,16 @@ static int open_data_exit_code = 1;
 
 int cli_open_data_exit_code(void) { return open_data_exit_code; }
 
-int cli_open_data(const char *src, const char *target, double test_fraction, long seed, int regression,
+int cli_open_data(const char *src, const char *target, double test_fraction, long seed, int flags,
                   curvo_dataset **train, curvo_dataset **test) {
     curvo_data_options dopt;
     curvo_data_options_init(&dopt);
     if (target) dopt.target = target;
     if (test_fraction > 0) dopt.test_fraction = test_fraction;
     dopt.seed = (uint64_t)seed;
-    dopt.force_regression = regression;
+    dopt.force_regression = (flags & CLI_DATA_REGRESSION) != 0;
+    dopt.force_classes = (flags & CLI_DATA_CLASSES) != 0;
+    dopt.standardize_target = !(flags & CLI_DATA_RAW_TARGET);
     char err[CURVO_ERRMSG_LEN];
     int rc = curvo_data_open(src, &dopt, train, test, err);
     if (rc) {
@@ -44,6 +46,23 @@ int cli_open_data(const char *src, const char *target, double test_fraction, lon
         return 0;
     }
     return 1;
+}
+
+int cli_data_flags_ok(int flags) {
+    if ((flags & CLI_DATA_REGRESSION) && (flags & CLI_DATA_CLASSES)) {
+        fprintf(stderr, "curvo: --regression and --classes contradict each other; give one\n");
+        return 0;
+    }
+    return 1;
+}
+
+int cli_check_loss(curvo_loss_kind loss, const curvo_dataset *train, const char *target) {
+    if (loss != CURVO_LOSS_CE || curvo_dataset_num_classes(train) > 0) return 1;
+    char task[256];
+    curvo_dataset_task(train, task, sizeof task);
+    fprintf(stderr, "curvo: --loss ce needs class labels, but the task is %s: use --loss mse, or --classes if "
+                    "target '%s' holds labels\n", task, target ? target : "target");
+    return 0;
 }
 
 int cli_parse_loss(const char *s, curvo_loss_kind *k) {

@@ -20,6 +20,7 @@ typedef struct {
     long epochs, batch, seed, threads, checkpoint_every, log_every, eval_batch;
     double lr, test_fraction, val_fraction, seconds, eval_every;
     int have_lr, regression, no_eval_train, quiet;
+    int data_flags; /* CLI_DATA_* from --regression, --classes, --no-standardize-target */
     const char *opt_params[MAX_OPT_PARAMS];
     int n_opt_params;
 } train_args;
@@ -41,6 +42,13 @@ static void train_usage(FILE *to) {
             "  --target NAME         CSV column holding the label or value (default: target)\n"
             "  --test-fraction X     share of csv:PATH held out for testing (default: 0.2)\n"
             "  --regression          treat a CSV target as a real value even if it looks like labels\n"
+            "  --classes             treat a CSV target as class labels (whole numbers in [0, 1000))\n"
+            "                        Without either: non-integer or negative targets, or any of 1000\n"
+            "                        or more, are values (regression); whole numbers in [0, 1000) with\n"
+            "                        at most 100 distinct values are classes; more distinct whole\n"
+            "                        numbers are refused until one of the two options says which\n"
+            "  --no-standardize-target  train on regression targets as read (default: standardized\n"
+            "                        with the training split's mean and std; metrics in original units)\n"
             "  --val-fraction X      hold out this share of the training set (seeded) as a validation\n"
             "                        set, evaluated after every epoch (default: none; give the same\n"
             "                        value again with --resume)\n"
@@ -102,6 +110,7 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
         {"quiet", no_argument, 0, 'q'},            {"help", no_argument, 0, 'h'},
         {"val-fraction", required_argument, 0, 'V'}, {"seconds", required_argument, 0, 'x'},
         {"eval-every", required_argument, 0, 'v'},
+        {"classes", no_argument, 0, CLI_OPT_CLASSES}, {"no-standardize-target", no_argument, 0, CLI_OPT_RAW_TARGET},
         {0, 0, 0, 0}};
     int o, ok = 1;
     optind = 1;
@@ -131,7 +140,9 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
         case 'c': ok = cli_parse_long("checkpoint-every", optarg, 1, 1L << 40, &a->checkpoint_every); break;
         case 'T': a->target = optarg; break;
         case 'f': ok = cli_parse_double_open("test-fraction", optarg, 0.0, 1.0, CLI_OPEN, &a->test_fraction); break;
-        case 'R': a->regression = 1; break;
+        case 'R': a->regression = 1, a->data_flags |= CLI_DATA_REGRESSION; break;
+        case CLI_OPT_CLASSES: a->data_flags |= CLI_DATA_CLASSES; break;
+        case CLI_OPT_RAW_TARGET: a->data_flags |= CLI_DATA_RAW_TARGET; break;
         case 'V': ok = cli_parse_double_open("val-fraction", optarg, 0.0, 1.0, CLI_OPEN, &a->val_fraction); break;
         case 'E': ok = cli_parse_long("eval-batch", optarg, 1, 1 << 20, &a->eval_batch); break;
         case 'N': a->no_eval_train = 1; break;
@@ -147,6 +158,7 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
         fprintf(stderr, "curvo train: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
+    if (!cli_data_flags_ok(a->data_flags)) return 2;
     if (a->checkpoint_every && !a->save) {
         fprintf(stderr, "curvo train: --checkpoint-every needs --save FILE\n");
         return 2;
@@ -172,6 +184,12 @@ static void fmt_eta(double s, char *buf, size_t len) {
         snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
     else
         snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+}
+
+/* "  test accuracy 91.20%", or "  test rmse 1234.5  mae 987.6  r2 0.9712" in the targets' units. */
+static void print_metrics(const char *set, int classification, double metric, double mae, double r2) {
+    if (classification) printf("  %s accuracy %.2f%%", set, 100.0 * metric);
+    else printf("  %s rmse %.6g  mae %.6g  r2 %.4f", set, metric, mae, r2);
 }
 
 static int on_progress(const curvo_progress *p, void *user) {
@@ -205,22 +223,33 @@ static int on_progress(const curvo_progress *p, void *user) {
                 r->last_plain = p->step;
             }
         } else if (p->event == CURVO_EVENT_EPOCH || p->event == CURVO_EVENT_EVAL) {
-            const char *m = p->classification ? "accuracy" : "rmse";
-            double scale = p->classification ? 100.0 : 1.0;
-            const char *unit = p->classification ? "%" : "";
             if (r->tty) fputc('\n', stderr);
             if (p->event == CURVO_EVENT_EPOCH && r->budget > 0 && p->epochs >= 1000000) printf("epoch %d", p->epoch);
             else if (p->event == CURVO_EVENT_EPOCH) printf("epoch %d/%d", p->epoch, p->epochs);
             else printf("step %lld (epoch %d)", (long long)p->step, p->epoch);
             printf("  loss %.4f", p->loss);
-            if (!isnan(p->train_metric)) printf("  train %s %.2f%s", m, scale * p->train_metric, unit);
-            printf("  test %s %.2f%s  test loss %.4f", m, scale * p->test_metric, unit, p->test_loss);
-            if (!isnan(p->val_loss)) printf("  val %s %.2f%s", m, scale * p->val_metric, unit);
+            if (!isnan(p->train_metric)) print_metrics("train", p->classification, p->train_metric, p->train_mae, p->train_r2);
+            print_metrics("test", p->classification, p->test_metric, p->test_mae, p->test_r2);
+            printf("  test loss %.4f", p->test_loss);
+            if (!isnan(p->val_loss)) print_metrics("val", p->classification, p->val_metric, p->val_mae, p->val_r2);
             printf("  %.1f s\n", p->seconds);
             fflush(stdout);
         }
     }
     return interrupted ? 1 : 0;
+}
+
+/* For the banner: the task and why ("regression (target 'price' has non-integer values), targets
+ * standardized (mean 301234, std 81234)"); loss: the --loss given, or -1. */
+static void describe_task(const curvo_dataset *train, int loss, char *buf, size_t len) {
+    curvo_dataset_task(train, buf, len);
+    size_t k = strlen(buf);
+    curvo_standardization st;
+    curvo_dataset_standardization(train, &st);
+    if (st.target)
+        snprintf(buf + k, len - k, ", targets standardized (mean %.6g, std %.6g)", st.target_mean, st.target_std);
+    else if (loss == CURVO_LOSS_MSE && curvo_dataset_num_classes(train) > 0)
+        snprintf(buf + k, len - k, ", the labels fitted as numbers (--loss mse)");
 }
 
 int cli_train(int argc, char **argv) {
@@ -253,7 +282,7 @@ int cli_train(int argc, char **argv) {
     char err[CURVO_ERRMSG_LEN];
     int exit_code = 1;
     curvo_dataset *val = NULL;
-    if (!cli_open_data(a.data, a.target, a.test_fraction, a.seed, a.regression, &train, &test))
+    if (!cli_open_data(a.data, a.target, a.test_fraction, a.seed, a.data_flags, &train, &test))
         return cli_open_data_exit_code();
     if (a.val_fraction > 0) {
         curvo_dataset *rest;
@@ -268,6 +297,10 @@ int cli_train(int argc, char **argv) {
     }
     int classes = curvo_dataset_num_classes(train);
     if (!a.loss) loss = classes > 0 ? CURVO_LOSS_CE : CURVO_LOSS_MSE;
+    if (!a.resume && !cli_check_loss(loss, train, a.target)) {
+        exit_code = 2;
+        goto done;
+    }
     curvo_train_options to;
     curvo_train_options_init(&to);
     to.epochs = a.epochs ? (int)a.epochs : 1;
@@ -328,11 +361,12 @@ int cli_train(int argc, char **argv) {
                               curvo_model_num_params(model)};
         curvo_log_write_run(log, &run);
     }
-    char desc[1024];
+    char desc[1024], task[320];
     curvo_model_describe(model, desc, sizeof desc);
+    describe_task(train, a.resume || !a.loss ? -1 : (int)loss, task, sizeof task);
     if (!a.quiet)
-        fprintf(stderr, "curvo train: %s on %s (%zu train, %zu test), %s, %zu parameters, %d thread%s\n", a.opt,
-                a.data, curvo_dataset_count(train), test ? curvo_dataset_count(test) : (size_t)0, desc,
+        fprintf(stderr, "curvo train: %s on %s (%zu train, %zu test), %s, %s, %zu parameters, %d thread%s\n", a.opt,
+                a.data, curvo_dataset_count(train), test ? curvo_dataset_count(test) : (size_t)0, task, desc,
                 curvo_model_num_params(model), (int)a.threads, a.threads == 1 ? "" : "s");
     reporter rep = {log, a.log_every, a.quiet, isatty(STDERR_FILENO), 0, a.opt, a.seconds, {0}, 0};
     struct sigaction sa;
@@ -387,11 +421,12 @@ static void eval_usage(FILE *to) {
             "usage: curvo eval --load FILE [OPTIONS]\n"
             "\n"
             "Evaluates a model saved by 'curvo train --save' on a dataset and prints its mean loss and\n"
-            "accuracy (classification) or RMSE (regression).\n"
+            "accuracy (classification) or RMSE, MAE and R² in the target's units (regression).\n"
             "  --load FILE          the checkpoint (required)\n"
             "  --data SRC           as for 'curvo train' (default: fashion-mnist)\n"
             "  --split test|train   which part to evaluate (default: test)\n"
-            "  --target NAME, --test-fraction X, --seed N, --regression\n"
+            "  --target NAME, --test-fraction X, --seed N, --regression, --classes,\n"
+            "  --no-standardize-target\n"
             "                       how the CSV data was opened for training (defaults as there)\n"
             "  --batch N            evaluation batch size (default: 1000)\n"
             "  --threads N          BLAS/OpenMP threads (default: 1)\n"
@@ -405,11 +440,12 @@ int cli_eval(int argc, char **argv) {
         {"test-fraction", required_argument, 0, 'f'}, {"seed", required_argument, 0, 's'},
         {"regression", no_argument, 0, 'R'},  {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
+        {"classes", no_argument, 0, CLI_OPT_CLASSES}, {"no-standardize-target", no_argument, 0, CLI_OPT_RAW_TARGET},
         {0, 0, 0, 0}};
     const char *load = NULL, *data = "fashion-mnist", *split = "test", *target = NULL;
     long seed = 1, batch = 1000, threads = 1;
     double test_fraction = 0;
-    int regression = 0, o, ok = 1;
+    int data_flags = 0, o, ok = 1; /* CLI_DATA_* */
     optind = 1;
     opterr = 0;
     while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
@@ -420,7 +456,9 @@ int cli_eval(int argc, char **argv) {
         case 'T': target = optarg; break;
         case 'f': ok = cli_parse_double_open("test-fraction", optarg, 0.0, 1.0, CLI_OPEN, &test_fraction); break;
         case 's': ok = cli_parse_long("seed", optarg, 0, 0x7fffffffL, &seed); break;
-        case 'R': regression = 1; break;
+        case 'R': data_flags |= CLI_DATA_REGRESSION; break;
+        case CLI_OPT_CLASSES: data_flags |= CLI_DATA_CLASSES; break;
+        case CLI_OPT_RAW_TARGET: data_flags |= CLI_DATA_RAW_TARGET; break;
         case 'b': ok = cli_parse_long("batch", optarg, 1, 1 << 20, &batch); break;
         case 't': ok = cli_parse_long("threads", optarg, 1, 1024, &threads); break;
         case 'h': eval_usage(stdout); return 0;
@@ -432,6 +470,7 @@ int cli_eval(int argc, char **argv) {
         fprintf(stderr, "curvo eval: %s\n", !load ? "--load FILE is required" : optind < argc ? "unexpected argument" : "--split must be test or train");
         return 2;
     }
+    if (!cli_data_flags_ok(data_flags)) return 2;
     curvo_set_threads((int)threads);
     cli_warn_threads(threads);
     curvo_model *model;
@@ -443,7 +482,7 @@ int cli_eval(int argc, char **argv) {
     }
     curvo_dataset *train = NULL, *test = NULL;
     int exit_code = 1;
-    if (!cli_open_data(data, target, test_fraction, seed, regression, &train, &test)) {
+    if (!cli_open_data(data, target, test_fraction, seed, data_flags, &train, &test)) {
         exit_code = cli_open_data_exit_code();
         goto done;
     }
@@ -452,21 +491,23 @@ int cli_eval(int argc, char **argv) {
         fprintf(stderr, "curvo eval: the data has no %s split\n", split);
         goto done;
     }
-    if (curvo_model_input_size(model) != curvo_dataset_features_per_sample(d)) {
-        fprintf(stderr, "curvo eval: the model takes %zu inputs per sample but the data has %zu\n",
-                curvo_model_input_size(model), curvo_dataset_features_per_sample(d));
+    curvo_metrics m;
+    int rc = curvo_evaluate_metrics(model, loss, d, (int)batch, &m, err);
+    if (rc && rc != CURVO_E_INVALID && rc != CURVO_E_SHAPE) {
+        fprintf(stderr, "curvo eval: %s\n", err[0] ? err : curvo_strerror(rc));
         goto done;
     }
-    double mean_loss, metric;
-    int rc = curvo_evaluate(model, loss, d, (int)batch, &mean_loss, &metric);
     if (rc) {
-        fprintf(stderr, "curvo eval: %s\n", curvo_strerror(rc));
+        char task[256];
+        curvo_dataset_task(d, task, sizeof task);
+        fprintf(stderr, "curvo eval: the data does not fit the saved model: %s; %s%s%s gives %s\n", err,
+                target ? "--target '" : "the data", target ? target : "", target ? "'" : "", task);
         goto done;
     }
-    if (curvo_dataset_num_classes(d) > 0)
-        printf("%s: %zu samples  loss %.4f  accuracy %.2f%%\n", split, curvo_dataset_count(d), mean_loss, 100 * metric);
+    if (m.classification)
+        printf("%s: %zu samples  loss %.4f  accuracy %.2f%%\n", split, m.n, m.loss, 100 * m.accuracy);
     else
-        printf("%s: %zu samples  loss %.4f  rmse %.4f\n", split, curvo_dataset_count(d), mean_loss, metric);
+        printf("%s: %zu samples  loss %.4f  rmse %.6g  mae %.6g  r2 %.4f\n", split, m.n, m.loss, m.rmse, m.mae, m.r2);
     exit_code = 0;
 done:
     curvo_model_free(model);

@@ -1,8 +1,8 @@
 /* fuzz_csv.c — libFuzzer harness for the CSV reader, curvo_csv_load.
  *
  * The whole input is written to a temporary file (under $TMPDIR, default /tmp) and loaded with the
- * target column "target" (force_regression off); a successful load is checked for consistency
- * (labels within [0, classes), finite targets) and freed. Seeds: fuzz/corpus/csv.
+ * target column "target" (the task decided by the rule, CURVO_TASK_AUTO); a successful load is
+ * checked for consistency (labels within [0, classes), finite targets) and freed. Seeds: fuzz/corpus/csv.
  * Build and run: fuzz/run.sh (CMake option CURVO_FUZZ=ON with clang). */
 #define _POSIX_C_SOURCE 200809L /* mkstemp */
 #include <math.h>

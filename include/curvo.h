@@ -156,7 +156,9 @@ int curvo_model_describe(const curvo_model *model, char *buf, size_t len);
 const char *curvo_model_errmsg(const curvo_model *model);
 
 /* Network outputs (logits for classification) for b samples: x (b, input_size), y (b, c).
- * Uses the model's own workspace, so it is not thread-safe on one model. */
+ * Uses the model's own workspace, so it is not thread-safe on one model. A regression model
+ * trained on standardized targets (the default for CSV data) outputs standardized values:
+ * curvo_unstandardize_targets with the training set's curvo_standardization gives original units. */
 int curvo_model_predict(curvo_model *model, const float *x, int b, float *y);
 
 /* ---------------------------------------------------------------- losses */
@@ -256,14 +258,30 @@ int curvo_idx_load(const char *images_path, const char *labels_path, curvo_datas
                    char *errmsg);
 
 /* Reads a CSV file with a header row and numeric cells. The column named target (NULL: "target")
- * holds the label or value; every other column, in file order, is a feature. The dataset is a
- * classification one when every target is a whole number in [0, 1000) (classes = max + 1), a
- * regression one otherwise; force_regression makes it regression regardless. Cells may be wrapped in
+ * holds the label or value; every other column, in file order, is a feature. task says what the
+ * target is (CURVO_TASK_AUTO: decided by the rule below; CURVO_TASK_REGRESSION, formerly
+ * force_regression = 1: a real value; CURVO_TASK_CLASSIFICATION: class labels, which must be whole
+ * numbers in [0, 1000), else CURVO_E_INVALID naming the first other value). The rule, in order:
+ *   - a target that is not a whole number, or is negative: regression;
+ *   - whole numbers of 1000 or more: regression;
+ *   - at most 100 distinct whole numbers in [0, 1000): classification, classes = max + 1;
+ *   - more distinct whole numbers in [0, 1000) (a score such as 25..346): ambiguous, refused with
+ *     CURVO_E_INVALID and a message asking for one of the two tasks.
+ * curvo_dataset_task says which task was chosen and why. Cells may be wrapped in
  * blanks and double quotes; blank lines are skipped. A non-numeric, non-finite or empty cell, a row
  * with the wrong number of cells, an empty file, a header without rows, an empty or duplicate
  * column name, or a missing target column gives CURVO_E_FORMAT with the line and column in errmsg. */
-int curvo_csv_load(const char *path, const char *target, int force_regression, curvo_dataset **out,
-                   char *errmsg);
+typedef enum curvo_task {
+    CURVO_TASK_AUTO = 0,
+    CURVO_TASK_REGRESSION = 1,
+    CURVO_TASK_CLASSIFICATION = 2
+} curvo_task;
+int curvo_csv_load(const char *path, const char *target, int task, curvo_dataset **out, char *errmsg);
+
+/* Writes which task d is and why into buf (len bytes, truncated to fit): "regression (target
+ * 'price' has non-integer values)", "classification, 3 classes (target 'y' has 3 distinct whole
+ * numbers)", "classification, 10 classes" (IDX). Returns CURVO_E_INVALID if d or buf is NULL. */
+int curvo_dataset_task(const curvo_dataset *d, char *buf, size_t len);
 
 /* Splits d into two new datasets: round(fraction * n) samples drawn at random (seeded) go to
  * *second, the rest to *first, each part in d's order. fraction in (0, 1) and n >= 2, else
@@ -275,6 +293,13 @@ int curvo_dataset_split(const curvo_dataset *d, double fraction, uint64_t seed,
  * standard deviation measured on d; features with zero spread are only centred. CURVO_E_SHAPE if
  * other has another number of features. */
 int curvo_dataset_standardize(curvo_dataset *d, curvo_dataset *other);
+/* Standardizes the targets of a regression set d (and of other, if not NULL) with the mean and
+ * (population) standard deviation of d's targets, recorded in d's curvo_standardization (a zero
+ * spread only centres). CURVO_E_INVALID for a classification set, CURVO_E_STATE if the targets
+ * were standardized already. Training on standardized targets keeps the loss and the gradients
+ * of order one whatever the targets' units (prices of 3e5 make SGD diverge otherwise);
+ * curvo_evaluate_metrics reports its errors in the original units. */
+int curvo_dataset_standardize_target(curvo_dataset *d, curvo_dataset *other);
 
 /* How a dataset's values were transformed after reading, so that a checkpoint can record it and
  * metrics and predictions can go back to the original units: feature j is stored as
@@ -293,6 +318,11 @@ void curvo_dataset_standardization(const curvo_dataset *d, curvo_standardization
  * standardized, CURVO_E_SHAPE if s->features is neither 0 nor d's feature count, CURVO_E_INVALID
  * for a zero or non-finite std). Used to reproduce a recorded standardization (resume, eval). */
 int curvo_dataset_apply_standardization(curvo_dataset *d, const curvo_standardization *s);
+/* Maps n values in standardized target units back to original units in place: y = y * target_std
+ * + target_mean (nothing when s->target is 0). A regression model trained on a set with
+ * standardized targets predicts standardized values: pass the outputs of curvo_model_predict
+ * through this with that set's standardization to get e.g. prices. */
+void curvo_unstandardize_targets(const curvo_standardization *s, float *y, size_t n);
 
 /* Where the named datasets come from. Set the fields you need after curvo_data_options_init. */
 typedef struct curvo_data_options {
@@ -300,6 +330,11 @@ typedef struct curvo_data_options {
     double test_fraction;     /* csv:PATH test split (default 0.2) */
     uint64_t seed;            /* seed of that split (default 1) */
     int force_regression;     /* CSV: treat the target as a real value (default 0) */
+    int force_classes;        /* CSV: treat the target as class labels (default 0; not with
+                                 * force_regression) */
+    int standardize_target;   /* CSV regression: standardize the targets with the training split's
+                                 * mean and std (default 1); 0 keeps them as read. Ignored when
+                                 * standardization is given: its target record is applied */
     const char *fashion_mnist_dir; /* default "/usr/share/datasets/fashion-mnist" */
     const curvo_standardization *standardization; /* CSV: apply these statistics instead of
                                  * measuring them on the training split (default NULL) */
@@ -315,7 +350,8 @@ void curvo_data_options_init(curvo_data_options *opt);
  *   "csv:TRAIN,TEST"  two CSV files (a comma in PATH always means this form); TEST must have
  *                     TRAIN's feature columns in the same order
  * Both sets get the same number of classes (the larger), or both are regression sets if either is.
- * CSV features are standardized with the statistics of the training set. An unknown source is
+ * CSV features, and the targets of a regression set (unless standardize_target is 0), are
+ * standardized with the statistics of the training set. An unknown source is
  * CURVO_E_INVALID with the accepted forms in errmsg. */
 int curvo_data_open(const char *source, const curvo_data_options *opt, curvo_dataset **train,
                     curvo_dataset **test, char *errmsg);
@@ -569,7 +605,7 @@ typedef struct curvo_progress {
     int64_t step_in_epoch, steps_per_epoch;
     double loss;                 /* step: mini-batch loss; epoch and eval: mean of the mini-batch
                                   * losses since the previous epoch or eval event */
-    int classification;          /* metrics are accuracies (1) or RMSEs (0) */
+    int classification;          /* metrics are accuracies (1: loss ce or bce) or RMSEs (0: mse) */
     /* Epoch and eval events (a set whose loss is not finite gives an infinite loss and a NaN
      * metric, and training goes on): */
     double train_metric, train_loss; /* accuracy or RMSE, and mean loss, on the training set (NaN
@@ -577,6 +613,10 @@ typedef struct curvo_progress {
     double test_metric;          /* on the test set (NaN without one) */
     double test_loss;            /* mean loss on the test set */
     double val_metric, val_loss; /* on the validation set (NaN without one) */
+    /* Regression (classification 0) also: mean absolute error and R^2 on each set, NaN where the
+     * set's metric is NaN. RMSEs (the *_metric fields) and MAEs are in the targets' original
+     * units; the losses are the training objective, on standardized targets when they were. */
+    double train_mae, train_r2, test_mae, test_r2, val_mae, val_r2;
     double seconds;              /* wall time so far (steps and evaluations), resumed runs included */
     double train_seconds;        /* of which in optimizer steps */
     double samples_per_second;   /* over the last report interval */
@@ -619,7 +659,28 @@ int curvo_trainer_resume(const char *path, const curvo_dataset *train, const cur
 int curvo_checkpoint_load_model(const char *path, curvo_model **model, curvo_loss_kind *loss,
                                 char *errmsg);
 
-/* Mean loss and metric (accuracy, or RMSE for regression) of model on d, in batches. */
+/* What curvo_evaluate_metrics measures on a dataset. */
+typedef struct curvo_metrics {
+    size_t n;            /* samples evaluated */
+    int classification;  /* 1: loss ce or bce, accuracy is set; 0: loss mse, the regression figures */
+    double loss;         /* mean loss (on standardized targets when the set's are standardized) */
+    double accuracy;     /* fraction correct (argmax; one-output bce: f > 0); NaN for regression */
+    /* Regression, in the targets' original units (NaN for classification): root mean squared and
+     * mean absolute error of the first output, and R^2 = 1 - SS_res / SS_tot with SS_tot about the
+     * evaluated set's own mean, as sklearn.metrics.r2_score (constant targets: 1 if every
+     * prediction is exact, else 0; NaN for one sample). */
+    double rmse, mae, r2;
+} curvo_metrics;
+
+/* Evaluates model on d in sequential batches. The model must fit d (input size; ce: as many
+ * outputs as classes and class labels; mse and bce: one output; bce: classes 0 and 1), else
+ * CURVO_E_INVALID or CURVO_E_SHAPE with the reason in errmsg (NULL or CURVO_ERRMSG_LEN bytes).
+ * A non-finite loss is CURVO_E_NUMERIC. */
+int curvo_evaluate_metrics(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, int batch_size,
+                           curvo_metrics *out, char *errmsg);
+
+/* Mean loss and metric (accuracy for ce and bce, RMSE in original units for mse) of model on d:
+ * curvo_evaluate_metrics without the message. */
 int curvo_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, int batch_size,
                    double *mean_loss, double *metric);
 
@@ -630,7 +691,8 @@ int curvo_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset
  * status, the method's own figures, samples_per_second, seconds; epoch and eval objects carry
  * event, epoch, step, epochs_done, loss, train_loss and train_accuracy / train_rmse (when the
  * training set is evaluated), test_accuracy / test_rmse, test_loss, val_accuracy / val_rmse and
- * val_loss (with a validation set), train_seconds, rejected_steps, seconds. docs/TRAINING.md
+ * val_loss (with a validation set), train_seconds, rejected_steps, seconds; regression objects
+ * also train_mae, train_r2, test_mae, test_r2, val_mae, val_r2. docs/TRAINING.md
  * describes every field. */
 typedef struct curvo_log curvo_log;
 /* What a run is, for the first line of its log (strings may be NULL: left out). */

@@ -2,7 +2,8 @@
  * directory, loaded and compared value by value; every malformed input fails with the right code,
  * no dataset and a message naming the problem; split, standardize, the batcher (each sample once
  * per epoch, seeded order, drop_last, checkpoint restore), the named sources, and Fashion-MNIST
- * when Debian's dataset-fashion-mnist package is installed. */
+ * when Debian's dataset-fashion-mnist package is installed; the CSV task rule (classes, values, or
+ * refused as ambiguous) and the standardization of regression targets. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, clock_gettime, unlink, rmdir */
 #include <math.h>
 #include <stdio.h>
@@ -711,6 +712,184 @@ static void mutations(void) {
     if (getenv("CURVO_TEST_VERBOSE")) printf("  mutations: %d of 600 still loaded\n", ok);
 }
 
+/* ---------------------------------------------------------------- the task rule */
+
+/* A CSV "x,y" of n rows whose target is value(i). */
+static void write_targets(const char *name, int n, double (*value)(int)) {
+    FILE *fp = fopen(tmp_path(name), "w");
+    fprintf(fp, "x,y\n");
+    for (int i = 0; i < n; i++) fprintf(fp, "%d,%.17g\n", i % 7, value(i));
+    fclose(fp);
+}
+/* whole numbers from 25 to 346 over 442 rows, like sklearn's diabetes disease progression */
+static double score(int i) { return 25 + (i * 37) % 322; }
+static double three_labels(int i) { return i % 3; }
+static double hundred_labels(int i) { return 2 * (i % 100); }
+static double sparse_labels(int i) { return i % 2 ? 7 : 900; }
+static double big_whole(int i) { return 250000 + 1000 * (i % 50); }
+static double halves(int i) { return 0.5 * (i % 9); }
+
+/* Loads NAME with target y as task: it must give that many classes (0: regression) and a
+ * curvo_dataset_task description starting with want. */
+static void expect_task(const char *name, int task, int classes, const char *want) {
+    char err[CURVO_ERRMSG_LEN], got[256] = "";
+    curvo_dataset *d;
+    int rc = curvo_csv_load(tmp_path(name), "y", task, &d, err);
+    TU_CHECK(rc == CURVO_OK, "%s as task %d: %s", name, task, err);
+    if (rc) return;
+    curvo_dataset_task(d, got, sizeof got);
+    TU_CHECK(curvo_dataset_num_classes(d) == classes && (classes == 0) == (curvo_dataset_labels(d) == NULL) &&
+                 !strncmp(got, want, strlen(want)),
+             "%s as task %d: %d classes, '%s'; expected %d, '%s...'", name, task, curvo_dataset_num_classes(d), got,
+             classes, want);
+    if (classes) TU_CHECK(curvo_dataset_labels(d)[1] == (int32_t)curvo_dataset_targets(d)[1], "%s: labels", name);
+    curvo_dataset_free(d);
+}
+
+static void task_rule(void) {
+    char err[CURVO_ERRMSG_LEN];
+    curvo_dataset *d;
+    /* the diabetes-like score: ambiguous, refused with a message asking which task */
+    write_targets("score.csv", 442, score);
+    int distinct = 0;
+    unsigned char seen[400] = {0};
+    double lo = 1e9, hi = -1e9;
+    for (int i = 0; i < 442; i++) {
+        int v = (int)score(i);
+        distinct += !seen[v];
+        seen[v] = 1;
+        lo = fmin(lo, v), hi = fmax(hi, v);
+    }
+    TU_CHECK(distinct > 100 && lo >= 0 && hi < 1000, "the score fixture has %d distinct values in [%g, %g]", distinct,
+             lo, hi);
+    char want[64];
+    snprintf(want, sizeof want, "%d distinct whole numbers", distinct);
+    int rc = curvo_csv_load(tmp_path("score.csv"), "y", CURVO_TASK_AUTO, &d, err);
+    TU_CHECK(rc == CURVO_E_INVALID && d == NULL && strstr(err, want) && strstr(err, "--regression") &&
+                 strstr(err, "--classes") && strstr(err, "'y'"),
+             "many distinct whole numbers are refused: %d '%s'", rc, err);
+    if (!rc) curvo_dataset_free(d);
+    /* asked for, either task is taken */
+    expect_task("score.csv", CURVO_TASK_REGRESSION, 0, "regression (as asked)");
+    expect_task("score.csv", CURVO_TASK_CLASSIFICATION, (int)hi + 1, "classification, 347 classes (as asked)");
+    /* small label sets stay classification, and say why */
+    write_targets("three.csv", 30, three_labels);
+    expect_task("three.csv", CURVO_TASK_AUTO, 3, "classification, 3 classes (target 'y' has 3 distinct whole numbers)");
+    write_targets("hundred.csv", 300, hundred_labels); /* 100 distinct values, the most taken unasked */
+    expect_task("hundred.csv", CURVO_TASK_AUTO, 199, "classification, 199 classes (target 'y' has 100 distinct");
+    write_targets("sparse.csv", 20, sparse_labels);
+    expect_task("sparse.csv", CURVO_TASK_AUTO, 901, "classification, 901 classes");
+    /* values: non-integer, or whole numbers of 1000 and more (prices in whole dollars) */
+    write_targets("halves.csv", 20, halves);
+    expect_task("halves.csv", CURVO_TASK_AUTO, 0, "regression (target 'y' has non-integer values)");
+    write_targets("big.csv", 200, big_whole);
+    expect_task("big.csv", CURVO_TASK_AUTO, 0, "regression (target 'y' has values up to 299000");
+    /* class labels asked of values: refused, naming the line and the value */
+    rc = curvo_csv_load(tmp_path("halves.csv"), "y", CURVO_TASK_CLASSIFICATION, &d, err);
+    TU_CHECK(rc == CURVO_E_INVALID && d == NULL && strstr(err, "line 3") && strstr(err, "0.5"),
+             "labels asked of 0.5: %d '%s'", rc, err);
+    rc = curvo_csv_load(tmp_path("big.csv"), "y", CURVO_TASK_CLASSIFICATION, &d, err);
+    TU_CHECK(rc == CURVO_E_INVALID && d == NULL && strstr(err, "250000"), "labels asked of 250000: '%s'", err);
+    TU_CHECK(curvo_csv_load(tmp_path("big.csv"), "y", 3, &d, err) == CURVO_E_INVALID && d == NULL, "unknown task");
+
+    /* through curvo_data_open: both options at once are refused; a split keeps the reason */
+    curvo_data_options opt;
+    curvo_data_options_init(&opt);
+    opt.target = "y";
+    char src[300];
+    curvo_dataset *tr, *te;
+    snprintf(src, sizeof src, "csv:%s", tmp_path("score.csv"));
+    TU_CHECK(curvo_data_open(src, &opt, &tr, &te, err) == CURVO_E_INVALID && strstr(err, "--classes"),
+             "data_open refuses the score: '%s'", err);
+    opt.force_regression = opt.force_classes = 1;
+    TU_CHECK(curvo_data_open(src, &opt, &tr, &te, err) == CURVO_E_INVALID && !tr && !te, "both tasks: '%s'", err);
+    opt.force_regression = 0;
+    TU_CHECK(curvo_data_open(src, &opt, &tr, &te, err) == CURVO_OK && curvo_dataset_num_classes(tr) == (int)hi + 1,
+             "force_classes: %s", err);
+    if (tr) {
+        char task[256];
+        curvo_dataset_task(te, task, sizeof task);
+        TU_CHECK(strstr(task, "(as asked)") != NULL, "the test split says why: '%s'", task);
+    }
+    curvo_dataset_free(tr);
+    curvo_dataset_free(te);
+}
+
+/* ---------------------------------------------------------------- target standardization */
+
+static double price(int i) { return 300000.0 + 80000.0 * sin(0.7 * i) + 0.25 * (i % 4); }
+
+static void target_standardization(void) {
+    char err[CURVO_ERRMSG_LEN], src[300];
+    write_targets("prices.csv", 250, price);
+    snprintf(src, sizeof src, "csv:%s", tmp_path("prices.csv"));
+    curvo_data_options opt;
+    curvo_data_options_init(&opt);
+    TU_CHECK(opt.standardize_target == 1 && opt.force_classes == 0, "defaults: standardized targets");
+    opt.target = "y";
+    curvo_dataset *tr, *te, *rtr, *rte;
+    TU_CHECK(curvo_data_open(src, &opt, &tr, &te, err) == CURVO_OK, "%s", err);
+    opt.standardize_target = 0;
+    TU_CHECK(curvo_data_open(src, &opt, &rtr, &rte, err) == CURVO_OK, "%s", err);
+    if (!tr || !rtr) return;
+    /* the raw training targets, as read, give the statistics */
+    size_t n = curvo_dataset_count(rtr), nt = curvo_dataset_count(rte);
+    const float *raw = curvo_dataset_targets(rtr), *z = curvo_dataset_targets(tr);
+    double mean = 0, ss = 0;
+    for (size_t i = 0; i < n; i++) mean += raw[i];
+    mean /= (double)n;
+    for (size_t i = 0; i < n; i++) ss += (raw[i] - mean) * (raw[i] - mean);
+    double sd = sqrt(ss / (double)n);
+    curvo_standardization st, rst;
+    curvo_dataset_standardization(tr, &st);
+    curvo_dataset_standardization(rtr, &rst);
+    TU_CHECK(st.target && fabs(st.target_mean - mean) < 1e-6 * mean && fabs(st.target_std - sd) < 1e-6 * sd,
+             "recorded target mean %g std %g, measured %g %g", st.target_mean, st.target_std, mean, sd);
+    TU_CHECK(!rst.target && rst.target_mean == 0 && rst.target_std == 1, "standardize_target = 0 records none");
+    double zmean = 0, zss = 0, worst = 0;
+    for (size_t i = 0; i < n; i++) zmean += z[i], zss += (double)z[i] * z[i];
+    zmean /= (double)n;
+    TU_CHECK(fabs(zmean) < 1e-5 && fabs(zss / (double)n - 1.0) < 1e-4, "training targets have mean %g, mean square %g",
+             zmean, zss / (double)n);
+    /* the test set uses the training statistics; unstandardizing gives the values as read */
+    float *back = malloc(nt * sizeof *back);
+    memcpy(back, curvo_dataset_targets(te), nt * sizeof *back);
+    curvo_unstandardize_targets(&st, back, nt);
+    for (size_t i = 0; i < nt; i++) worst = fmax(worst, fabs(back[i] - curvo_dataset_targets(rte)[i]));
+    TU_CHECK(worst < 0.1, "test targets round trip within %g (values near 3e5)", worst);
+    memcpy(back, curvo_dataset_targets(rte), nt * sizeof *back);
+    curvo_unstandardize_targets(&rst, back, nt);
+    TU_CHECK(!memcmp(back, curvo_dataset_targets(rte), nt * sizeof *back), "no target record: values untouched");
+    free(back);
+    /* the recorded statistics, passed back, reproduce the standardized sets bit for bit */
+    curvo_dataset *atr, *ate;
+    opt.standardization = &st;
+    TU_CHECK(curvo_data_open(src, &opt, &atr, &ate, err) == CURVO_OK, "%s", err);
+    if (atr) {
+        TU_CHECK(!memcmp(curvo_dataset_targets(atr), z, n * sizeof *z) &&
+                     !memcmp(curvo_dataset_targets(ate), curvo_dataset_targets(te), nt * sizeof *z),
+                 "recorded target statistics reproduce the targets");
+        curvo_dataset_free(atr);
+        curvo_dataset_free(ate);
+    }
+    /* directly: twice is refused, a classification set is refused, a constant target is only centred */
+    TU_CHECK(curvo_dataset_standardize_target(tr, NULL) == CURVO_E_STATE, "standardizing targets twice");
+    curvo_rng rng;
+    curvo_rng_seed(&rng, 3);
+    curvo_dataset *cls = make_dataset(10, 2, 3, &rng), *flat = make_dataset(10, 2, 0, &rng);
+    TU_CHECK(curvo_dataset_standardize_target(cls, NULL) == CURVO_E_INVALID, "class labels are not standardized");
+    for (int i = 0; i < 10; i++) flat->targets[i] = 42.0f;
+    TU_CHECK(curvo_dataset_standardize_target(flat, NULL) == CURVO_OK && flat->targets[3] == 0.0f &&
+                 flat->target_std == 1.0,
+             "a constant target is centred");
+    curvo_dataset_free(cls);
+    curvo_dataset_free(flat);
+    curvo_dataset_free(tr);
+    curvo_dataset_free(te);
+    curvo_dataset_free(rtr);
+    curvo_dataset_free(rte);
+}
+
 /* ---------------------------------------------------------------- named sources */
 
 static double now(void) {
@@ -867,6 +1046,8 @@ int main(void) {
     batcher();
     mutations();
     registry();
+    task_rule();
+    target_standardization();
     for (int i = 0; i < n_created; i++) {
         char p[256];
         if (snprintf(p, sizeof p, "%s/%s", tmpdir, created[i]) < (int)sizeof p) unlink(p);

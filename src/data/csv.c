@@ -5,7 +5,8 @@
  * line break), lines end in LF or CRLF, blank lines are skipped and a UTF-8 byte order mark is
  * dropped. Every data cell must be a finite number in float range, the whole cell parsed by strtod.
  * The column named `target` is the label or value; the others, in file order, are the features
- * (a sample of d features has shape (d, 1, 1)). Errors are CURVO_E_FORMAT with "PATH: line L,
+ * (a sample of d features has shape (d, 1, 1)). Whether the target is a class label or a value is
+ * decided by decide_task (the rule is in curvo.h) unless the caller says. Errors are CURVO_E_FORMAT with "PATH: line L,
  * column C ('name'): ..." in errmsg; lines and columns count from 1, the header is line 1. */
 #include <errno.h>
 #include <float.h>
@@ -17,7 +18,70 @@
 
 #include "data/dataset.h"
 
-#define CSV_MAX_CLASSES 1000 /* whole-number targets below this make a classification dataset */
+#define CSV_MAX_CLASSES 1000 /* class labels are whole numbers below this */
+#define CSV_AUTO_CLASSES 100 /* at most this many distinct labels make classes unasked */
+
+/* What the target column holds, gathered while reading. */
+typedef struct target_scan {
+    int non_integer, negative; /* some value is not a whole number / is below 0 */
+    double max;                /* largest value (of the whole numbers >= 0 when no other) */
+    double min;
+    size_t bad_line;           /* first line whose target is no label in [0, CSV_MAX_CLASSES) */
+    double bad_value;
+} target_scan;
+
+static void scan_target(target_scan *t, double v, size_t line, size_t row) {
+    if (v != floor(v)) t->non_integer = 1;
+    if (v < 0.0) t->negative = 1;
+    if (row == 0 || v > t->max) t->max = v;
+    if (row == 0 || v < t->min) t->min = v;
+    if (!t->bad_line && !(v >= 0.0 && v < CSV_MAX_CLASSES && v == floor(v))) t->bad_line = line, t->bad_value = v;
+}
+
+/* The task rule (curvo.h, docs/TRAINING.md): 1 classification, 0 regression, or a negative code
+ * with the reason in errmsg. Writes why into ds->task_note. tv (n) are the targets. */
+static int decide_task(curvo_dataset *ds, const double *tv, const target_scan *t, int task, const char *path,
+                       const char *target, char *errmsg) {
+    char *note = ds->task_note;
+    size_t len = sizeof ds->task_note;
+    if (task == CURVO_TASK_REGRESSION) {
+        snprintf(note, len, "as asked");
+        return 0;
+    }
+    if (task == CURVO_TASK_CLASSIFICATION) {
+        if (t->bad_line) {
+            data_seterr(errmsg, "%s: line %zu: target '%s' is %.9g, not a class label (a whole number in [0, %d))",
+                        path, t->bad_line, target, t->bad_value, CSV_MAX_CLASSES);
+            return CURVO_E_INVALID;
+        }
+        snprintf(note, len, "as asked");
+        return 1;
+    }
+    if (t->non_integer || t->negative) {
+        snprintf(note, len, "target '%.64s' has %s values", target, t->non_integer ? "non-integer" : "negative");
+        return 0;
+    }
+    if (t->max >= CSV_MAX_CLASSES) {
+        snprintf(note, len, "target '%.64s' has values up to %.9g, too large for class labels", target, t->max);
+        return 0;
+    }
+    unsigned char seen[CSV_MAX_CLASSES] = {0};
+    size_t distinct = 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        int k = (int)tv[i];
+        distinct += !seen[k];
+        seen[k] = 1;
+    }
+    if (distinct > CSV_AUTO_CLASSES) {
+        data_seterr(errmsg,
+                    "%s: target '%s' has %zu distinct whole numbers (%g to %g): a value to predict or %d "
+                    "classes? Say which: --regression or --classes",
+                    path, target, distinct, t->min, t->max, (int)t->max + 1);
+        return CURVO_E_INVALID;
+    }
+    snprintf(note, len, "target '%.64s' has %zu distinct whole numbers", target, distinct);
+    return 1;
+}
 
 typedef struct span {
     const char *s;
@@ -182,12 +246,15 @@ static int read_file(const char *path, char **out, size_t *len, char *errmsg) {
     return CURVO_OK;
 }
 
-int curvo_csv_load(const char *path, const char *target, int force_regression, curvo_dataset **out,
-                   char *errmsg) {
+int curvo_csv_load(const char *path, const char *target, int task, curvo_dataset **out, char *errmsg) {
     data_seterr(errmsg, "%s", "");
     if (out) *out = NULL;
     if (!path || !out) {
         data_seterr(errmsg, "csv: NULL argument");
+        return CURVO_E_INVALID;
+    }
+    if (task < CURVO_TASK_AUTO || task > CURVO_TASK_CLASSIFICATION) {
+        data_seterr(errmsg, "csv: unknown task %d", task);
         return CURVO_E_INVALID;
     }
     if (!target) target = "target";
@@ -289,8 +356,7 @@ int curvo_csv_load(const char *path, const char *target, int force_regression, c
     tv = malloc(nrows * sizeof *tv);
     if (!tv) goto nomem;
 
-    int all_classes = 1;
-    double maxv = 0.0;
+    target_scan ts = {0};
     size_t r = 0;
     for (const char *q = data; q < end;) {
         const char *qe = line_end(q, end);
@@ -324,8 +390,7 @@ int curvo_csv_load(const char *path, const char *target, int force_regression, c
                 }
                 if (j == tcol) {
                     tv[r] = v;
-                    if (!(v >= 0.0 && v < CSV_MAX_CLASSES && v == floor(v))) all_classes = 0;
-                    if (v > maxv) maxv = v;
+                    scan_target(&ts, v, line, r);
                 } else {
                     *xr++ = (float)v;
                 }
@@ -336,11 +401,16 @@ int curvo_csv_load(const char *path, const char *target, int force_regression, c
     }
 
     for (size_t i = 0; i < nrows; i++) ds->targets[i] = (float)tv[i];
-    if (all_classes && !force_regression) {
+    int classification = decide_task(ds, tv, &ts, task, path, target, errmsg);
+    if (classification < 0) {
+        rc = classification;
+        goto done;
+    }
+    if (classification) {
         ds->labels = malloc(nrows * sizeof *ds->labels);
         if (!ds->labels) goto nomem;
         for (size_t i = 0; i < nrows; i++) ds->labels[i] = (int32_t)tv[i];
-        ds->num_classes = (int)maxv + 1;
+        ds->num_classes = (int)ts.max + 1;
     }
     /* keep the feature names */
     ds->names = calloc(d, sizeof *ds->names);

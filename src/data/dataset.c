@@ -1,5 +1,5 @@
 /* dataset.c — the in-memory dataset: allocation, accessors, the seeded train/test split and
- * per-feature standardization (statistics in double, two passes). */
+ * per-feature and target standardization (statistics in double, two passes). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -151,6 +151,8 @@ int curvo_dataset_split(const curvo_dataset *d, double fraction, uint64_t seed,
     if ((rc = data_dataset_alloc(n1, d->c, d->h, d->w, classification, &a)) != CURVO_OK) goto fail;
     if ((rc = data_dataset_alloc(n2, d->c, d->h, d->w, classification, &b)) != CURVO_OK) goto fail;
     a->num_classes = b->num_classes = d->num_classes;
+    memcpy(a->task_note, d->task_note, sizeof a->task_note);
+    memcpy(b->task_note, d->task_note, sizeof b->task_note);
     if ((rc = data_dataset_copy_names(a, d)) != CURVO_OK) goto fail;
     if ((rc = data_dataset_copy_names(b, d)) != CURVO_OK) goto fail;
     if ((rc = data_dataset_copy_standardization(a, d)) != CURVO_OK) goto fail;
@@ -192,6 +194,14 @@ static int apply_standardize(curvo_dataset *ds, const double *mean, const double
         for (size_t j = 0; j < ds->d; j++) row[j] = (float)(((double)row[j] - mean[j]) / sd[j]);
     }
     return CURVO_OK;
+}
+
+/* targets (n) = (targets - mean) / sd, and the statistics recorded on ds. */
+static void apply_target(curvo_dataset *ds, double mean, double sd) {
+    for (size_t i = 0; i < ds->n; i++) ds->targets[i] = (float)(((double)ds->targets[i] - mean) / sd);
+    ds->target_standardized = 1;
+    ds->target_mean = mean;
+    ds->target_std = sd;
 }
 
 int curvo_dataset_standardize(curvo_dataset *d, curvo_dataset *other) {
@@ -253,11 +263,36 @@ int curvo_dataset_apply_standardization(curvo_dataset *d, const curvo_standardiz
     if (s->target && (d->labels || !isfinite(s->target_mean) || !isfinite(s->target_std) || s->target_std == 0.0))
         return CURVO_E_INVALID;
     int rc = s->features ? apply_standardize(d, s->feature_mean, s->feature_std) : CURVO_OK;
-    if (rc || !s->target) return rc;
-    for (size_t i = 0; i < d->n; i++)
-        d->targets[i] = (float)(((double)d->targets[i] - s->target_mean) / s->target_std);
-    d->target_standardized = 1;
-    d->target_mean = s->target_mean;
-    d->target_std = s->target_std;
+    if (!rc && s->target) apply_target(d, s->target_mean, s->target_std);
+    return rc;
+}
+
+int curvo_dataset_standardize_target(curvo_dataset *d, curvo_dataset *other) {
+    if (!d || d->labels || (other && other->labels)) return CURVO_E_INVALID;
+    if (d->target_standardized || (other && other->target_standardized)) return CURVO_E_STATE;
+    double mean = 0.0, ss = 0.0;
+    for (size_t i = 0; i < d->n; i++) mean += d->targets[i];
+    mean /= (double)d->n;
+    for (size_t i = 0; i < d->n; i++) ss += ((double)d->targets[i] - mean) * ((double)d->targets[i] - mean);
+    double sd = sqrt(ss / (double)d->n);
+    /* as for features: a spread at the level of float rounding of the mean counts as none */
+    if (!(sd > 0.0 && sd > 1e-6 * fabs(mean))) sd = 1.0;
+    apply_target(d, mean, sd);
+    if (other) apply_target(other, mean, sd);
+    return CURVO_OK;
+}
+
+void curvo_unstandardize_targets(const curvo_standardization *s, float *y, size_t n) {
+    if (!s || !y || !s->target) return;
+    for (size_t i = 0; i < n; i++) y[i] = (float)((double)y[i] * s->target_std + s->target_mean);
+}
+
+int curvo_dataset_task(const curvo_dataset *d, char *buf, size_t len) {
+    if (!d || !buf || len == 0) return CURVO_E_INVALID;
+    const char *open = d->task_note[0] ? " (" : "", *close = d->task_note[0] ? ")" : "";
+    if (d->labels)
+        snprintf(buf, len, "classification, %d classes%s%s%s", d->num_classes, open, d->task_note, close);
+    else
+        snprintf(buf, len, "regression%s%s%s", open, d->task_note, close);
     return CURVO_OK;
 }

@@ -20,6 +20,7 @@ struct curvo_dataset {
     double *feat_mean, *feat_std; /* (d) the standardization applied to x, NULL when none */
     int target_standardized;      /* targets hold (y - target_mean) / target_std */
     double target_mean, target_std;
+    char task_note[160];          /* why the reader chose the task ("" if it had no choice) */
 };
 
 /* Writes a printf-style message into errmsg (CURVO_ERRMSG_LEN bytes) if it is not NULL: curvo_errf

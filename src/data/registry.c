@@ -1,6 +1,7 @@
 /* registry.c — named data sources: "fashion-mnist", "idx:DIR", "csv:PATH", "csv:TRAIN,TEST".
  * Both sets of a pair get the same number of classes (the larger of the two) and must have the same
- * sample shape; CSV features are standardized with the training set's statistics. */
+ * sample shape; CSV features, and regression targets, are standardized with the training set's
+ * statistics. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@ void curvo_data_options_init(curvo_data_options *opt) {
     opt->test_fraction = 0.2;
     opt->seed = 1;
     opt->force_regression = 0;
+    opt->force_classes = 0;
+    opt->standardize_target = 1;
     opt->fashion_mnist_dir = FASHION_MNIST_DIR;
 }
 
@@ -37,9 +40,11 @@ static int find_idx(const char *dir, const char *base, char *path, size_t len) {
     return file_exists(path);
 }
 
-/* Gives both sets the larger class count; 0 if either is a regression set. */
+/* Gives both sets the larger class count; 0 if either is a regression set (both then say why). */
 static void same_classes(curvo_dataset *a, curvo_dataset *b) {
     if (!a->labels || !b->labels) {
+        if (a->labels) memcpy(a->task_note, b->task_note, sizeof a->task_note);
+        if (b->labels) memcpy(b->task_note, a->task_note, sizeof b->task_note);
         data_dataset_to_regression(a);
         data_dataset_to_regression(b);
         return;
@@ -87,12 +92,18 @@ static int open_idx_dir(const char *dir, int fashion, curvo_dataset **train, cur
     return CURVO_OK;
 }
 
+static int csv_task(const curvo_data_options *opt) {
+    return opt->force_regression ? CURVO_TASK_REGRESSION
+           : opt->force_classes  ? CURVO_TASK_CLASSIFICATION
+                                 : CURVO_TASK_AUTO;
+}
+
 /* csv:TRAIN,TEST — the test file must have the training file's feature columns, in order. */
 static int open_csv_pair(const char *trainp, const char *testp, const curvo_data_options *opt,
                          curvo_dataset **train, curvo_dataset **test, char *errmsg) {
-    int rc = curvo_csv_load(trainp, opt->target, opt->force_regression, train, errmsg);
+    int rc = curvo_csv_load(trainp, opt->target, csv_task(opt), train, errmsg);
     if (rc) return rc;
-    rc = curvo_csv_load(testp, opt->target, opt->force_regression, test, errmsg);
+    rc = curvo_csv_load(testp, opt->target, csv_task(opt), test, errmsg);
     if (rc) goto fail;
     const curvo_dataset *a = *train, *b = *test;
     if (a->d != b->d) {
@@ -144,6 +155,10 @@ int curvo_data_open(const char *source, const curvo_data_options *opt, curvo_dat
     if (!strncmp(source, "csv:", 4)) {
         const char *spec = source + 4, *comma = strchr(spec, ',');
         int rc;
+        if (opt->force_regression && opt->force_classes) {
+            data_seterr(errmsg, "a target cannot be both a real value and class labels (regression or classes, not both)");
+            return CURVO_E_INVALID;
+        }
         if (!spec[0] || comma == spec || (comma && !comma[1])) {
             data_seterr(errmsg, "'%s': expected csv:PATH or csv:TRAIN,TEST", source);
             return CURVO_E_INVALID;
@@ -162,7 +177,7 @@ int curvo_data_open(const char *source, const curvo_data_options *opt, curvo_dat
             if (rc) return rc;
         } else {
             curvo_dataset *all;
-            rc = curvo_csv_load(spec, opt->target, opt->force_regression, &all, errmsg);
+            rc = curvo_csv_load(spec, opt->target, csv_task(opt), &all, errmsg);
             if (rc) return rc;
             char sub[CURVO_ERRMSG_LEN];
             rc = curvo_dataset_split(all, opt->test_fraction, opt->seed, train, test, sub);
@@ -177,6 +192,8 @@ int curvo_data_open(const char *source, const curvo_data_options *opt, curvo_dat
             if (!rc && *test) rc = curvo_dataset_apply_standardization(*test, opt->standardization);
         } else {
             rc = curvo_dataset_standardize(*train, *test);
+            if (!rc && !(*train)->labels && opt->standardize_target)
+                rc = curvo_dataset_standardize_target(*train, *test);
         }
         if (rc) {
             if (opt->standardization && rc == CURVO_E_SHAPE)

@@ -47,6 +47,19 @@ static void put_str(FILE *f, const char *key, const char *v) {
     fputc('"', f);
 }
 
+/* SET_accuracy, or SET_rmse, SET_mae and SET_r2 for regression. */
+static void put_metrics(FILE *f, const curvo_progress *p, const char *set, const char *metric, double v, double mae,
+                        double r2) {
+    char key[32];
+    snprintf(key, sizeof key, "%s_%s", set, metric);
+    put_num(f, key, v);
+    if (p->classification) return;
+    snprintf(key, sizeof key, "%s_mae", set);
+    put_num(f, key, mae);
+    snprintf(key, sizeof key, "%s_r2", set);
+    put_num(f, key, r2);
+}
+
 static int finish_line(curvo_log *log) {
     fputs("}\n", log->f);
     if (fflush(log->f) != 0 || ferror(log->f)) log->failed = 1;
@@ -86,20 +99,16 @@ int curvo_log_write(curvo_log *log, const curvo_progress *p) {
         put_num(f, "samples_per_second", p->samples_per_second);
     } else if (p->event == CURVO_EVENT_EPOCH || p->event == CURVO_EVENT_EVAL) {
         const char *metric = p->classification ? "accuracy" : "rmse";
-        char key[32];
         put_num(f, "epochs_done", p->steps_per_epoch > 0 ? (double)p->step / (double)p->steps_per_epoch : NAN);
         put_num(f, "loss", p->loss);
         if (!isnan(p->train_loss) || !isnan(p->train_metric)) {
             put_num(f, "train_loss", p->train_loss);
-            snprintf(key, sizeof key, "train_%s", metric);
-            put_num(f, key, p->train_metric);
+            put_metrics(f, p, "train", metric, p->train_metric, p->train_mae, p->train_r2);
         }
-        snprintf(key, sizeof key, "test_%s", metric);
-        put_num(f, key, p->test_metric);
+        put_metrics(f, p, "test", metric, p->test_metric, p->test_mae, p->test_r2);
         put_num(f, "test_loss", p->test_loss);
         if (!isnan(p->val_loss)) {
-            snprintf(key, sizeof key, "val_%s", metric);
-            put_num(f, key, p->val_metric);
+            put_metrics(f, p, "val", metric, p->val_metric, p->val_mae, p->val_r2);
             put_num(f, "val_loss", p->val_loss);
         }
         put_num(f, "train_seconds", p->train_seconds);

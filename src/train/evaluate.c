@@ -1,8 +1,39 @@
-/* evaluate.c — mean loss and accuracy (classification) or RMSE (regression) of a model on a
- * dataset, in sequential batches through a curvature context (forward passes only). */
+/* evaluate.c — a model on a dataset, in sequential batches through a curvature context (forward
+ * passes only): mean loss and accuracy (ce, bce) or RMSE, MAE and R^2 in the targets' original
+ * units (mse); and the check that a model fits a dataset, shared with the trainer. */
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
-#include "curvo.h"
+#include "train/evaluate.h"
+
+int train_check_fit(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, char *errmsg) {
+    size_t outputs = curvo_model_output_size(model);
+    int classes = curvo_dataset_num_classes(d);
+    if (curvo_model_input_size(model) != curvo_dataset_features_per_sample(d)) {
+        snprintf(errmsg, CURVO_ERRMSG_LEN, "the model takes %zu inputs per sample but the data has %zu",
+                 curvo_model_input_size(model), curvo_dataset_features_per_sample(d));
+        return CURVO_E_SHAPE;
+    }
+    if (loss == CURVO_LOSS_CE && classes == 0) {
+        snprintf(errmsg, CURVO_ERRMSG_LEN, "cross-entropy needs class labels, but the data is a regression set");
+        return CURVO_E_INVALID;
+    }
+    if (loss == CURVO_LOSS_CE && outputs != (size_t)classes) {
+        snprintf(errmsg, CURVO_ERRMSG_LEN, "the model has %zu outputs but the data has %d classes", outputs, classes);
+        return CURVO_E_SHAPE;
+    }
+    if (loss != CURVO_LOSS_CE && outputs != 1) {
+        snprintf(errmsg, CURVO_ERRMSG_LEN, "%s needs a model with 1 output (it has %zu)",
+                 loss == CURVO_LOSS_MSE ? "mse" : "bce", outputs);
+        return CURVO_E_SHAPE;
+    }
+    if (loss == CURVO_LOSS_BCE && classes != 2) {
+        snprintf(errmsg, CURVO_ERRMSG_LEN, "bce needs labels 0 and 1 (the data has %d classes)", classes);
+        return CURVO_E_INVALID;
+    }
+    return CURVO_OK;
+}
 
 /* Correct predictions in a batch of outputs f (b, c): argmax for CE, f > 0 for one-output BCE. */
 static int64_t count_correct(const float *f, const curvo_batch *bt, int c) {
@@ -21,43 +52,95 @@ static int64_t count_correct(const float *f, const curvo_batch *bt, int c) {
     return correct;
 }
 
-int curvo_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, int batch_size,
-                   double *mean_loss, double *metric) {
-    if (!model || !d || batch_size < 1 || !mean_loss || !metric) return CURVO_E_INVALID;
+/* Sums over the regression errors, in original units. The targets' sums are shifted by the first
+ * target (y - shift), so SS_tot keeps its digits when the mean is large against the spread. */
+typedef struct {
+    double shift, sum_y, sum_yy, sum_e2, sum_abs;
+    int have_shift;
+} reg_sums;
+
+static void add_regression(reg_sums *s, const float *f, const curvo_batch *bt, int c, const curvo_standardization *st) {
+    for (int i = 0; i < bt->b; i++) {
+        double pred = f[(size_t)i * c], y = bt->targets[i];
+        if (st->target) {
+            pred = pred * st->target_std + st->target_mean;
+            y = y * st->target_std + st->target_mean;
+        }
+        if (!s->have_shift) s->shift = y, s->have_shift = 1;
+        double e = pred - y, yc = y - s->shift;
+        s->sum_e2 += e * e;
+        s->sum_abs += fabs(e);
+        s->sum_y += yc;
+        s->sum_yy += yc * yc;
+    }
+}
+
+static void finish_regression(const reg_sums *s, size_t n, curvo_metrics *m) {
+    double nn = (double)n, ss_tot = s->sum_yy - s->sum_y * s->sum_y / nn;
+    m->rmse = sqrt(s->sum_e2 / nn);
+    m->mae = s->sum_abs / nn;
+    if (n < 2) m->r2 = NAN;
+    else if (ss_tot > 0.0) m->r2 = 1.0 - s->sum_e2 / ss_tot;
+    else m->r2 = s->sum_e2 == 0.0 ? 1.0 : 0.0; /* constant targets, as sklearn's r2_score */
+}
+
+int curvo_evaluate_metrics(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, int batch_size,
+                           curvo_metrics *out, char *errmsg) {
+    char local[CURVO_ERRMSG_LEN];
+    if (!errmsg) errmsg = local;
+    errmsg[0] = '\0';
+    if (!model || !d || batch_size < 1 || !out || loss < CURVO_LOSS_CE || loss > CURVO_LOSS_BCE) {
+        snprintf(errmsg, CURVO_ERRMSG_LEN, "evaluate: missing model, data or output, or a bad batch size or loss");
+        return CURVO_E_INVALID;
+    }
     size_t n = curvo_dataset_count(d);
-    int classification = curvo_dataset_num_classes(d) > 0;
-    if (n == 0) return CURVO_E_INVALID;
-    if (loss == CURVO_LOSS_CE && !classification) return CURVO_E_INVALID;
+    int rc = train_check_fit(model, loss, d, errmsg);
+    if (rc) return rc;
     curvo_curv *cv;
     curvo_batcher *bt;
-    int rc = curvo_curv_create(model, loss, &cv);
-    if (rc) return rc;
+    if ((rc = curvo_curv_create(model, loss, &cv))) return rc;
     if ((rc = curvo_batcher_create(d, batch_size, &bt))) {
         curvo_curv_free(cv);
         return rc;
     }
     curvo_batcher_sequential(bt);
-    int c = (int)curvo_model_output_size(model);
-    double loss_sum = 0.0, sq_sum = 0.0;
+    curvo_standardization st;
+    curvo_dataset_standardization(d, &st);
+    int c = (int)curvo_model_output_size(model), classification = loss != CURVO_LOSS_MSE;
+    double loss_sum = 0.0;
+    reg_sums rs = {0};
     int64_t correct = 0;
     curvo_batch batch;
     while (curvo_batcher_next(bt, &batch)) {
         if ((rc = curvo_curv_set_batch(cv, &batch))) break;
         loss_sum += curvo_curv_loss(cv) * batch.b;
         const float *f = curvo_curv_outputs(cv);
-        if (classification) {
-            correct += count_correct(f, &batch, c);
-        } else {
-            for (int i = 0; i < batch.b; i++) {
-                double e = (double)f[(size_t)i * c] - batch.targets[i];
-                sq_sum += e * e;
-            }
-        }
+        if (classification) correct += count_correct(f, &batch, c);
+        else add_regression(&rs, f, &batch, c, &st);
     }
     curvo_batcher_free(bt);
     curvo_curv_free(cv);
+    if (rc) {
+        snprintf(errmsg, CURVO_ERRMSG_LEN, "evaluation failed: %s", curvo_strerror(rc));
+        return rc;
+    }
+    memset(out, 0, sizeof *out);
+    out->n = n;
+    out->classification = classification;
+    out->loss = loss_sum / (double)n;
+    out->accuracy = out->rmse = out->mae = out->r2 = NAN;
+    if (classification) out->accuracy = (double)correct / (double)n;
+    else finish_regression(&rs, n, out);
+    return CURVO_OK;
+}
+
+int curvo_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, int batch_size,
+                   double *mean_loss, double *metric) {
+    if (!mean_loss || !metric) return CURVO_E_INVALID;
+    curvo_metrics m;
+    int rc = curvo_evaluate_metrics(model, loss, d, batch_size, &m, NULL);
     if (rc) return rc;
-    *mean_loss = loss_sum / (double)n;
-    *metric = classification ? (double)correct / (double)n : sqrt(sq_sum / (double)n);
+    *mean_loss = m.loss;
+    *metric = m.classification ? m.accuracy : m.rmse;
     return CURVO_OK;
 }

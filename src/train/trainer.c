@@ -13,6 +13,7 @@
 
 #include "core/errmsg.h"
 #include "io/ckpt.h"
+#include "train/evaluate.h"
 
 #define MAX_CONSECUTIVE_REJECTIONS 100
 
@@ -75,35 +76,6 @@ static int check_options(const curvo_train_options *o, char *errmsg) {
     return CURVO_E_INVALID;
 }
 
-/* The model must fit the data: its input shape, and its outputs to the loss and the classes. */
-static int check_fit(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, char *errmsg) {
-    size_t outputs = curvo_model_output_size(model);
-    int classes = curvo_dataset_num_classes(d);
-    if (curvo_model_input_size(model) != curvo_dataset_features_per_sample(d)) {
-        snprintf(errmsg, CURVO_ERRMSG_LEN, "the model takes %zu inputs per sample but the data has %zu",
-                 curvo_model_input_size(model), curvo_dataset_features_per_sample(d));
-        return CURVO_E_SHAPE;
-    }
-    if (loss == CURVO_LOSS_CE && classes == 0) {
-        snprintf(errmsg, CURVO_ERRMSG_LEN, "cross-entropy needs class labels, but the data is a regression set");
-        return CURVO_E_INVALID;
-    }
-    if (loss == CURVO_LOSS_CE && outputs != (size_t)classes) {
-        snprintf(errmsg, CURVO_ERRMSG_LEN, "the model has %zu outputs but the data has %d classes", outputs, classes);
-        return CURVO_E_SHAPE;
-    }
-    if (loss != CURVO_LOSS_CE && outputs != 1) {
-        snprintf(errmsg, CURVO_ERRMSG_LEN, "%s needs a model with 1 output (it has %zu)",
-                 loss == CURVO_LOSS_MSE ? "mse" : "bce", outputs);
-        return CURVO_E_SHAPE;
-    }
-    if (loss == CURVO_LOSS_BCE && classes != 2) {
-        snprintf(errmsg, CURVO_ERRMSG_LEN, "bce needs labels 0 and 1 (the data has %d classes)", classes);
-        return CURVO_E_INVALID;
-    }
-    return CURVO_OK;
-}
-
 int curvo_trainer_create(curvo_model *model, curvo_loss_kind loss, const curvo_opt_params *opt,
                          const curvo_dataset *train, const curvo_dataset *test,
                          const curvo_train_options *options, curvo_trainer **out, char *errmsg) {
@@ -117,8 +89,8 @@ int curvo_trainer_create(curvo_model *model, curvo_loss_kind loss, const curvo_o
         return CURVO_E_INVALID;
     }
     int rc = check_options(options, errmsg);
-    if (rc || (rc = check_fit(model, loss, train, errmsg))) return rc;
-    if (test && (rc = check_fit(model, loss, test, errmsg))) return rc;
+    if (rc || (rc = train_check_fit(model, loss, train, errmsg))) return rc;
+    if (test && (rc = train_check_fit(model, loss, test, errmsg))) return rc;
     if (curvo_dataset_count(train) == 0) {
         snprintf(errmsg, CURVO_ERRMSG_LEN, "the training set is empty");
         return CURVO_E_INVALID;
@@ -160,7 +132,7 @@ const char *curvo_trainer_errmsg(const curvo_trainer *tr) { return tr ? tr->errm
 int curvo_trainer_set_validation(curvo_trainer *tr, const curvo_dataset *val) {
     if (!tr) return CURVO_E_INVALID;
     int rc;
-    if (val && (rc = check_fit(tr->model, tr->loss, val, tr->errmsg))) return rc;
+    if (val && (rc = train_check_fit(tr->model, tr->loss, val, tr->errmsg))) return rc;
     tr->val = val;
     return CURVO_OK;
 }
@@ -174,23 +146,32 @@ static void base_progress(const curvo_trainer *tr, curvo_progress *p, curvo_even
     p->steps_total = tr->steps_per_epoch * tr->o.epochs;
     p->step_in_epoch = tr->step_in_epoch;
     p->steps_per_epoch = tr->steps_per_epoch;
-    p->classification = curvo_dataset_num_classes(tr->train) > 0;
+    p->classification = tr->loss != CURVO_LOSS_MSE;
     p->train_metric = p->train_loss = p->test_metric = p->test_loss = p->val_metric = p->val_loss = NAN;
+    p->train_mae = p->train_r2 = p->test_mae = p->test_r2 = p->val_mae = p->val_r2 = NAN;
     p->seconds = tr->seconds;
     p->train_seconds = tr->train_seconds;
     p->rejected_steps = tr->rejected;
 }
 
-/* Loss and metric of the model on d; a loss that is not finite (a NaN in the data, or weights gone
- * huge) is reported as an infinite loss and a NaN metric (null in logs), and training goes on. */
-static int evaluate_on(curvo_trainer *tr, const curvo_dataset *d, const char *what, double *loss, double *metric) {
-    int rc = curvo_evaluate(tr->model, tr->loss, d, tr->o.eval_batch_size, loss, metric);
+/* Loss and metric (accuracy or RMSE; MAE and R^2 for regression) of the model on d; a loss that is
+ * not finite (a NaN in the data, or weights gone huge) is reported as an infinite loss and NaN
+ * metrics (null in logs), and training goes on. */
+static int evaluate_on(curvo_trainer *tr, const curvo_dataset *d, const char *what, double *loss, double *metric,
+                       double *mae, double *r2) {
+    curvo_metrics m;
+    int rc = curvo_evaluate_metrics(tr->model, tr->loss, d, tr->o.eval_batch_size, &m, NULL);
     if (rc == CURVO_E_NUMERIC) {
         *loss = INFINITY;
-        *metric = NAN;
+        *metric = *mae = *r2 = NAN;
         return CURVO_OK;
     }
-    return rc ? fail(tr, rc, "evaluation on the %s set failed: %s", what, curvo_strerror(rc)) : CURVO_OK;
+    if (rc) return fail(tr, rc, "evaluation on the %s set failed: %s", what, curvo_strerror(rc));
+    *loss = m.loss;
+    *metric = m.classification ? m.accuracy : m.rmse;
+    *mae = m.mae;
+    *r2 = m.r2;
+    return CURVO_OK;
 }
 
 /* An epoch or eval event: the mean batch loss since the last one (which restarts), and the metrics
@@ -201,9 +182,12 @@ static int evaluate_event(curvo_trainer *tr, curvo_progress *p, curvo_event ev) 
     tr->loss_sum = 0.0;
     tr->loss_count = 0;
     int rc = CURVO_OK;
-    if (tr->o.eval_train) rc = evaluate_on(tr, tr->train, "training", &p->train_loss, &p->train_metric);
-    if (!rc && tr->test) rc = evaluate_on(tr, tr->test, "test", &p->test_loss, &p->test_metric);
-    if (!rc && tr->val) rc = evaluate_on(tr, tr->val, "validation", &p->val_loss, &p->val_metric);
+    if (tr->o.eval_train)
+        rc = evaluate_on(tr, tr->train, "training", &p->train_loss, &p->train_metric, &p->train_mae, &p->train_r2);
+    if (!rc && tr->test)
+        rc = evaluate_on(tr, tr->test, "test", &p->test_loss, &p->test_metric, &p->test_mae, &p->test_r2);
+    if (!rc && tr->val)
+        rc = evaluate_on(tr, tr->val, "validation", &p->val_loss, &p->val_metric, &p->val_mae, &p->val_r2);
     return rc;
 }
 
