@@ -21,30 +21,11 @@
 #include <string.h>
 
 #include "core/errmsg.h"
+#include "curvature/curv.h"
 #include "nn/loss.h"
-#include "nn/model.h"
 
-struct curvo_curv {
-    curvo_model *model;
-    curvo_loss_kind loss;
-    char errmsg[CURVO_ERRMSG_LEN];
-    int c;              /* outputs per sample */
-    int first_param;    /* index of the lowest module with parameters (n_mods if none) */
-    nn_pass pass;       /* forward activations and module workspaces */
-    curvo_batch batch;  /* the current batch (arrays not owned) */
-    int have_batch, have_adj;
-    double loss_value;
-    int b_cap;
-    float *p, *dz;      /* (b_cap, c) */
-    float **adj;        /* (n_mods + 1): adj[l] (b_cap, size of a_l) for l >= 1 */
-    float *gscratch;    /* (n) gradient computed only for its adjoints */
-    int k_cap;          /* tangent capacity, in vectors */
-    float **tan;        /* (n_mods + 1): tan[l] (k_cap, b_cap, size of a_l) for l >= 1 */
-    float *ping, *pong; /* (k_cap, b_cap, max width) reverse-sweep buffers */
-    float *seed;        /* (k_cap, b_cap, c) output-space seeds */
-};
 
-static int fail(curvo_curv *cv, int rc, const char *fmt, ...) {
+int curv_fail(curvo_curv *cv, int rc, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     curvo_verrf(cv->errmsg, fmt, ap);
@@ -149,18 +130,18 @@ int curvo_curv_set_batch(curvo_curv *cv, const curvo_batch *batch) {
     if (!cv) return CURVO_E_INVALID;
     cv->have_batch = cv->have_adj = 0;
     if (!batch || !batch->x || batch->b < 1)
-        return fail(cv, CURVO_E_INVALID, "set_batch: empty batch or missing inputs");
+        return curv_fail(cv, CURVO_E_INVALID, "set_batch: empty batch or missing inputs");
     int rc = reserve_batch(cv, batch->b);
-    if (rc) return fail(cv, rc, "set_batch: cannot allocate workspace for %d samples", batch->b);
+    if (rc) return curv_fail(cv, rc, "set_batch: cannot allocate workspace for %d samples", batch->b);
     cv->batch = *batch;
     nn_pass_forward(&cv->pass, cv->model, cv->model->theta, batch->x, batch->b);
     rc = loss_eval(cv->loss, cv->pass.act[cv->model->n_mods], batch, cv->c, cv->p, cv->dz,
                    &cv->loss_value);
     if (rc == CURVO_E_INVALID)
-        return fail(cv, rc, "set_batch: %s", cv->loss == CURVO_LOSS_CE
+        return curv_fail(cv, rc, "set_batch: %s", cv->loss == CURVO_LOSS_CE
                                                  ? "a label is outside [0, outputs) or labels are missing"
                                                  : "targets are missing");
-    if (rc) return fail(cv, rc, "set_batch: the loss is not finite");
+    if (rc) return curv_fail(cv, rc, "set_batch: the loss is not finite");
     cv->have_batch = 1;
     return CURVO_OK;
 }
@@ -176,8 +157,8 @@ curvo_loss_kind curvo_curv_loss_kind(const curvo_curv *cv) { return cv ? cv->los
 
 static int need_batch(curvo_curv *cv, const void *a, const void *b, int k) {
     if (!cv) return CURVO_E_INVALID;
-    if (!a || !b || k < 1) return fail(cv, CURVO_E_INVALID, "NULL vector or k < 1");
-    if (!cv->have_batch) return fail(cv, CURVO_E_STATE, "no batch: call curvo_curv_set_batch first");
+    if (!a || !b || k < 1) return curv_fail(cv, CURVO_E_INVALID, "NULL vector or k < 1");
+    if (!cv->have_batch) return curv_fail(cv, CURVO_E_STATE, "no batch: call curvo_curv_set_batch first");
     return CURVO_OK;
 }
 
@@ -230,7 +211,7 @@ static void forward_sweep(curvo_curv *cv, const float *v, int k) {
 int curvo_curv_jvp(curvo_curv *cv, const float *v, int k, float *out) {
     int rc = need_batch(cv, v, out, k);
     if (rc) return rc;
-    if ((rc = reserve_tangents(cv, k))) return fail(cv, rc, "jvp: cannot allocate %d tangents", k);
+    if ((rc = reserve_tangents(cv, k))) return curv_fail(cv, rc, "jvp: cannot allocate %d tangents", k);
     size_t kbc = (size_t)k * cv->batch.b * cv->c;
     if (cv->first_param == cv->model->n_mods) {
         memset(out, 0, kbc * sizeof(float));
@@ -244,7 +225,7 @@ int curvo_curv_jvp(curvo_curv *cv, const float *v, int k, float *out) {
 int curvo_curv_vjp(curvo_curv *cv, const float *u, int k, float *out) {
     int rc = need_batch(cv, u, out, k);
     if (rc) return rc;
-    if ((rc = reserve_tangents(cv, k))) return fail(cv, rc, "vjp: cannot allocate %d cotangents", k);
+    if ((rc = reserve_tangents(cv, k))) return curv_fail(cv, rc, "vjp: cannot allocate %d cotangents", k);
     reverse_sweep(cv, u, k, out);
     return CURVO_OK;
 }
@@ -252,7 +233,7 @@ int curvo_curv_vjp(curvo_curv *cv, const float *u, int k, float *out) {
 int curvo_curv_ggn(curvo_curv *cv, const float *v, int k, float *out) {
     int rc = need_batch(cv, v, out, k);
     if (rc) return rc;
-    if ((rc = reserve_tangents(cv, k))) return fail(cv, rc, "ggn: cannot allocate %d tangents", k);
+    if ((rc = reserve_tangents(cv, k))) return curv_fail(cv, rc, "ggn: cannot allocate %d tangents", k);
     int L = cv->model->n_mods, b = cv->batch.b;
     if (cv->first_param == L) {
         memset(out, 0, (size_t)k * cv->model->n_params * sizeof(float));
@@ -268,7 +249,7 @@ int curvo_curv_hvp(curvo_curv *cv, const float *v, int k, float *out) {
     int rc = need_batch(cv, v, out, k);
     if (rc) return rc;
     if (!cv->have_adj && (rc = curvo_curv_grad(cv, cv->gscratch))) return rc;
-    if ((rc = reserve_tangents(cv, k))) return fail(cv, rc, "hvp: cannot allocate %d tangents", k);
+    if ((rc = reserve_tangents(cv, k))) return curv_fail(cv, rc, "hvp: cannot allocate %d tangents", k);
     const curvo_model *m = cv->model;
     size_t n = m->n_params;
     int L = m->n_mods, b = cv->batch.b;
@@ -295,7 +276,7 @@ int curvo_curv_hessian_factor(curvo_curv *cv, double *out) {
     int rc = need_batch(cv, out, out, 1);
     if (rc) return rc;
     if ((rc = loss_hess_factor(cv->loss, cv->p, cv->batch.b, cv->c, out)))
-        return fail(cv, rc, "the output Hessian of a sample could not be factored");
+        return curv_fail(cv, rc, "the output Hessian of a sample could not be factored");
     return CURVO_OK;
 }
 
@@ -324,9 +305,9 @@ static void whiten_seeds(const double *Lf, const double *u, int k, int b, int c,
 int curvo_curv_seeded_vjp(curvo_curv *cv, const double *seeds, const double *u, int k, float *out) {
     int rc = need_batch(cv, seeds, u, k);
     if (rc) return rc;
-    if (!out) return fail(cv, CURVO_E_INVALID, "NULL output");
+    if (!out) return curv_fail(cv, CURVO_E_INVALID, "NULL output");
     int b = cv->batch.b, c = cv->c;
-    if ((rc = reserve_tangents(cv, 1))) return fail(cv, rc, "seeded_vjp: out of memory");
+    if ((rc = reserve_tangents(cv, 1))) return curv_fail(cv, rc, "seeded_vjp: out of memory");
     /* one cotangent: sum_j u_{j,i} seed_{j,i} per sample */
     for (int i = 0; i < b; i++)
         for (int r = 0; r < c; r++) {
@@ -342,9 +323,9 @@ int curvo_curv_whitened_vjp(curvo_curv *cv, const double *u, int k, float *out) 
     int rc = need_batch(cv, u, out, k);
     if (rc) return rc;
     int b = cv->batch.b, c = cv->c;
-    if ((rc = reserve_tangents(cv, k))) return fail(cv, rc, "whitened_vjp: cannot allocate %d vectors", k);
+    if ((rc = reserve_tangents(cv, k))) return curv_fail(cv, rc, "whitened_vjp: cannot allocate %d vectors", k);
     double *Lf = malloc((size_t)b * c * c * sizeof(double));
-    if (!Lf) return fail(cv, CURVO_E_NOMEM, "whitened_vjp: out of memory");
+    if (!Lf) return curv_fail(cv, CURVO_E_NOMEM, "whitened_vjp: out of memory");
     if ((rc = curvo_curv_hessian_factor(cv, Lf))) {
         free(Lf);
         return rc;
@@ -367,7 +348,7 @@ static int gram_of_seeds(curvo_curv *cv, int k, double *gk) {
         nn_ctx ctx = nn_pass_ctx(&cv->pass, m, l);
         int rc;
         if (mod->ops->gram && (rc = mod->ops->gram(mod, &ctx, cur, k, gk)))
-            return fail(cv, rc, "gram: out of memory in module %d (%s)", l, mod->ops->name);
+            return curv_fail(cv, rc, "gram: out of memory in module %d (%s)", l, mod->ops->name);
         if (l == cv->first_param) break;
         mod->ops->vjp(mod, &ctx, cur, k, next, NULL, 0);
         cur = next;
@@ -386,7 +367,7 @@ int curvo_curv_seeded_gram(curvo_curv *cv, const double *seeds, int k, double *o
     int rc = need_batch(cv, seeds, out, k);
     if (rc) return rc;
     size_t kb = (size_t)k * cv->batch.b, len = kb * (size_t)cv->c;
-    if ((rc = reserve_tangents(cv, k))) return fail(cv, rc, "gram: cannot allocate %d cotangents", k);
+    if ((rc = reserve_tangents(cv, k))) return curv_fail(cv, rc, "gram: cannot allocate %d cotangents", k);
     for (size_t q = 0; q < len; q++) cv->seed[q] = (float)seeds[q];
     memset(out, 0, kb * kb * sizeof(double));
     return gram_of_seeds(cv, k, out);
@@ -401,7 +382,7 @@ int curvo_curv_gram(curvo_curv *cv, double *out) {
     double *seeds = malloc(bc * c * sizeof(double)); /* (c, b, c) */
     double *gk = malloc(bc * bc * sizeof(double));   /* (c*b, c*b), index j*b + i */
     if (!Lf || !seeds || !gk) {
-        rc = fail(cv, CURVO_E_NOMEM, "gram: out of memory for a %zu x %zu matrix", bc, bc);
+        rc = curv_fail(cv, CURVO_E_NOMEM, "gram: out of memory for a %zu x %zu matrix", bc, bc);
         goto done;
     }
     if ((rc = curvo_curv_hessian_factor(cv, Lf))) goto done;

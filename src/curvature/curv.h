@@ -1,0 +1,35 @@
+/* curv.h — the curvature context's internals, shared by the files of src/curvature/ (the operators
+ * in curvature.c and those built on them). Nothing outside src/curvature/ includes it. */
+#ifndef CURVO_CURVATURE_CURV_H
+#define CURVO_CURVATURE_CURV_H
+
+#include "curvo.h"
+#include "nn/model.h"
+
+struct curvo_curv {
+    curvo_model *model;
+    curvo_loss_kind loss;
+    char errmsg[CURVO_ERRMSG_LEN];
+    int c;              /* outputs per sample */
+    int first_param;    /* index of the lowest module with parameters (n_mods if none) */
+    nn_pass pass;       /* forward activations and module workspaces */
+    curvo_batch batch;  /* the current batch (arrays not owned) */
+    int have_batch, have_adj;
+    double loss_value;
+    int b_cap;
+    float *p, *dz;      /* (b_cap, c) */
+    float **adj;        /* (n_mods + 1): adj[l] (b_cap, size of a_l) for l >= 1 */
+    float *gscratch;    /* (n) gradient computed only for its adjoints */
+    int k_cap;          /* tangent capacity, in vectors */
+    float **tan;        /* (n_mods + 1): tan[l] (k_cap, b_cap, size of a_l) for l >= 1 */
+    float *ping, *pong; /* (k_cap, b_cap, max width) reverse-sweep buffers */
+    float *seed;        /* (k_cap, b_cap, c) output-space seeds */
+};
+
+/* Records a printf-style message on cv and returns rc. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+int curv_fail(curvo_curv *cv, int rc, const char *fmt, ...);
+
+#endif
