@@ -31,6 +31,10 @@ const char *cli_task_spec(const char *model, int outputs, char *buf, size_t len)
 int cli_apply_opt_param(curvo_opt_params *op, const char *arg);
 int cli_open_data(const char *src, const char *target, double test_fraction, long seed, int regression,
                   curvo_dataset **train, curvo_dataset **test);
+/* The same with recorded statistics applied instead of measuring them (NULL: measure). */
+int cli_open_data_standardized(const char *src, const char *target, double test_fraction, long seed, int regression,
+                               const curvo_standardization *standardization, curvo_dataset **train,
+                               curvo_dataset **test);
 int cli_parse_loss(const char *s, curvo_loss_kind *k);
 int cli_parse_algorithm(const char *name, curvo_algorithm *alg);
 

@@ -35,12 +35,19 @@ int cli_apply_opt_param(curvo_opt_params *op, const char *arg) {
 
 int cli_open_data(const char *src, const char *target, double test_fraction, long seed, int regression,
                   curvo_dataset **train, curvo_dataset **test) {
+    return cli_open_data_standardized(src, target, test_fraction, seed, regression, NULL, train, test);
+}
+
+int cli_open_data_standardized(const char *src, const char *target, double test_fraction, long seed, int regression,
+                               const curvo_standardization *standardization, curvo_dataset **train,
+                               curvo_dataset **test) {
     curvo_data_options dopt;
     curvo_data_options_init(&dopt);
     if (target) dopt.target = target;
     if (test_fraction > 0) dopt.test_fraction = test_fraction;
     dopt.seed = (uint64_t)seed;
     dopt.force_regression = regression;
+    dopt.standardization = standardization;
     char err[CURVO_ERRMSG_LEN];
     if (curvo_data_open(src, &dopt, train, test, err)) {
         fprintf(stderr, "curvo: %s\n", err);
