@@ -72,7 +72,7 @@ static void train_usage(FILE *to) {
             "                        epoch (fields in docs/TRAINING.md)\n"
             "  --log-every N         log every N steps (default: 10)\n"
             "  --save FILE           write a checkpoint at the end (and on Ctrl-C)\n"
-            "  --checkpoint-every N  also write it every N steps (needs --save)\n"
+            "  --checkpoint-every N  also write it every N steps (needs --save, or --resume)\n"
             "  --resume FILE         continue the run saved in FILE: its model, optimizer, data (the same\n"
             "                        split and standardization; a changed file is refused), data order and\n"
             "                        early stopping; it saves to FILE and appends to the run's log unless\n"

@@ -634,7 +634,9 @@ int curvo_trainer_stopped_early(const curvo_trainer *tr);
 int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user);
 const char *curvo_trainer_errmsg(const curvo_trainer *tr);
 /* Writes a checkpoint (model spec and parameters, loss, optimizer parameters and state, the
- * shuffling RNG, epoch, step and the data order) atomically: a crash never leaves a torn file. */
+ * shuffling RNG, epoch, step and the data order, the early-stopping state, options->log_path, the
+ * data record with the sets' sizes and the training set's standardization) atomically: a crash
+ * never leaves a torn file. */
 int curvo_trainer_save(curvo_trainer *tr, const char *path);
 /* Recreates a trainer from a checkpoint; it continues exactly where the saved one stopped (with
  * one thread, bit for bit). options->epochs is the new plan (more or fewer epochs than the saved
@@ -687,8 +689,9 @@ int curvo_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset
  * status, the method's own figures, samples_per_second, seconds; epoch and eval objects carry
  * event, epoch, step, epochs_done, loss, train_loss and train_accuracy / train_rmse (when the
  * training set is evaluated), test_accuracy / test_rmse, test_loss, val_accuracy / val_rmse and
- * val_loss (with a validation set), train_seconds, rejected_steps, seconds. docs/TRAINING.md
- * describes every field. */
+ * val_loss (with a validation set), train_seconds, rejected_steps, seconds, and best_epoch with early
+ * stopping; an early_stop object has an epoch object's fields (metrics of the parameters kept),
+ * best_epoch and best_val_loss. docs/TRAINING.md describes every field. */
 typedef struct curvo_log curvo_log;
 /* What a run is, for the first line of its log (strings may be NULL: left out). */
 typedef struct curvo_run_info {
