@@ -547,12 +547,13 @@ int cli_train(int argc, char **argv) {
             exit_code = 2;
             goto done;
         }
-        /* the data's record, so that --resume and eval reopen exactly these sets */
+        /* the data's record, so that --resume and eval reopen exactly these sets (a real-valued
+         * target counts as --regression: it makes the same sets, and repeating it is no change) */
         curvo_data_options dopt;
         curvo_data_options_init(&dopt);
         curvo_data_record rec = {a.data, a.target ? a.target : dopt.target,
                                  a.test_fraction > 0 ? a.test_fraction : dopt.test_fraction, (uint64_t)a.seed,
-                                 a.regression, a.val_fraction, (uint64_t)a.seed, 0, 0};
+                                 a.regression || classes == 0, a.val_fraction, (uint64_t)a.seed, 0, 0};
         if (curvo_data_fingerprint(a.data, &dopt, &rec.crc32, &rec.bytes, err) ||
             curvo_trainer_set_data_record(tr, &rec)) {
             fprintf(stderr, "curvo: %s\n", err);

@@ -91,7 +91,12 @@ same_data)
     "$CURVO" train --resume "$T/r.ckpt" --epochs 3 > "$T/out" 2>&1 || fail "resume alone: exit $?"
     grep -q "adam on csv:$T/cls.csv (192 train, 60 test)" "$T/out" || fail "the banner does not show the run's data"
     ref=$(metrics 3 "$T/ref"); got=$(metrics 3 "$T/out")
-    [ -n "$ref" ] && [ "$ref" = "$got" ] || fail "epoch 3 differs from the uninterrupted run's: '$got' vs '$ref'" ;;
+    [ -n "$ref" ] && [ "$ref" = "$got" ] || fail "epoch 3 differs from the uninterrupted run's: '$got' vs '$ref'"
+    # a real-valued target trains as regression anyway: repeating --regression is no change
+    "$CURVO" train --data "csv:$T/d.csv" --target value --model dense:4,tanh,dense:1 --save "$T/g.ckpt" --quiet \
+        > "$T/out" 2>&1 || fail "regression run"
+    "$CURVO" train --resume "$T/g.ckpt" --regression --epochs 2 > "$T/out" 2>&1 || fail "--regression on a regression run refused"
+    grep -q 'epoch 2/2 .*test rmse' "$T/out" || fail "the regression run did not go on" ;;
 eval_pinned)
     # eval --load F (without --data, or with it and no --seed) evaluates the training run's test split.
     "$CURVO" train $RUN --seed 7 --epochs 2 --save "$T/r.ckpt" > "$T/train" 2>&1 || fail "training"

@@ -117,7 +117,8 @@ int curvo_log_write(curvo_log *log, const curvo_progress *p) {
     } else {
         put_str(f, "path", p->checkpoint_path);
     }
-    if (p->best_epoch > 0 && p->event != CURVO_EVENT_STEP) fprintf(f, ",\"best_epoch\":%d", p->best_epoch);
+    if (p->best_epoch > 0 && p->event != CURVO_EVENT_STEP && p->event != CURVO_EVENT_CHECKPOINT)
+        fprintf(f, ",\"best_epoch\":%d", p->best_epoch);
     if (p->event == CURVO_EVENT_EARLY_STOP) put_num(f, "best_val_loss", p->best_val_loss);
     put_num(f, "seconds", p->seconds);
     return finish_line(log);
