@@ -247,10 +247,10 @@ int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
                 tr->rejected++;
                 if (++tr->consecutive_rejected > MAX_CONSECUTIVE_REJECTIONS)
                     return trainer_fail(tr, rc, "%d steps in a row were rejected (last: %s)", tr->consecutive_rejected,
-                                curvo_strerror(rc));
+                                        curvo_strerror(rc));
             } else if (rc) {
                 return trainer_fail(tr, rc, "step %lld failed: %s (%s)", (long long)tr->step + 1, curvo_strerror(rc),
-                            curvo_curv_errmsg(tr->cv));
+                                    curvo_curv_errmsg(tr->cv));
             } else {
                 tr->consecutive_rejected = 0;
             }
