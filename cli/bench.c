@@ -25,9 +25,9 @@
 typedef struct {
     const char *data, *model, *loss, *target_column, *out;
     char opts_list[256];
-    long epochs, seeds, batch, threads, eval_batch, log_every;
-    double seconds, eval_every, target, test_fraction; /* target: --target-accuracy or --target-rmse */
-    int regression, no_eval_train, quiet, target_is_rmse;
+    long epochs, seeds, batch, threads, eval_batch, log_every, early_stop;
+    double seconds, eval_every, target, test_fraction, val_fraction; /* target: --target-accuracy or --target-rmse */
+    int no_eval_train, quiet, target_is_rmse;
     int data_flags; /* CLI_DATA_* from --regression, --classes, --no-standardize-target */
     const char *opt_params[MAX_OPT_PARAMS];
     int n_opt_params;
@@ -102,6 +102,10 @@ static void bench_usage(FILE *to) {
             "  --no-eval-train       skip the pass over the training set at each evaluation\n"
             "  --eval-batch N        batch size of evaluation passes (default: 1000)\n"
             "  --log-every N         log every N-th step to the run logs (default: 10)\n"
+            "  --val-fraction X      hold out this share of the training set (seed 1) for validation\n"
+            "  --early-stop N        every run stops once its validation loss has not improved for N\n"
+            "                        epochs and keeps its best epoch's parameters; the summary reports\n"
+            "                        the test metric of those (needs --val-fraction)\n"
             "output\n"
             "  --out DIR             where logs and summaries go (default: curvo-bench; created)\n"
             "  --quiet               no line per run on standard error\n"
@@ -127,6 +131,7 @@ static int parse_bench_args(int argc, char **argv, bench_args *a) {
         {"target-accuracy", required_argument, 0, 'T'}, {"no-eval-train", no_argument, 0, 'N'},
         {"eval-batch", required_argument, 0, 'E'},  {"log-every", required_argument, 0, 'G'},
         {"out", required_argument, 0, 'O'},         {"quiet", no_argument, 0, 'q'},
+        {"val-fraction", required_argument, 0, 'V'}, {"early-stop", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},              {"classes", no_argument, 0, CLI_OPT_CLASSES},
         {"no-standardize-target", no_argument, 0, CLI_OPT_RAW_TARGET}, {0, 0, 0, 0}};
     opterr = 0;
@@ -152,7 +157,7 @@ static int parse_bench_args(int argc, char **argv, bench_args *a) {
         case 'd': a->data = optarg; break;
         case 'C': a->target_column = optarg; break;
         case 'f': ok = cli_parse_double_open("test-fraction", optarg, 0.0, 1.0, CLI_OPEN, &a->test_fraction); break;
-        case 'R': a->regression = 1, a->data_flags |= CLI_DATA_REGRESSION; break;
+        case 'R': a->data_flags |= CLI_DATA_REGRESSION; break;
         case CLI_OPT_CLASSES: a->data_flags |= CLI_DATA_CLASSES; break;
         case CLI_OPT_RAW_TARGET: a->data_flags |= CLI_DATA_RAW_TARGET; break;
         case 'm': a->model = optarg; break;
@@ -176,6 +181,8 @@ static int parse_bench_args(int argc, char **argv, bench_args *a) {
         case 'E': ok = cli_parse_long("eval-batch", optarg, 1, 1 << 20, &a->eval_batch); break;
         case 'G': ok = cli_parse_long("log-every", optarg, 1, 1L << 40, &a->log_every); break;
         case 'O': a->out = optarg; break;
+        case 'V': ok = cli_parse_double_open("val-fraction", optarg, 0.0, 1.0, CLI_OPEN, &a->val_fraction); break;
+        case 'P': ok = cli_parse_long("early-stop", optarg, 1, 1000000, &a->early_stop); break;
         case 'q': a->quiet = 1; break;
         case 'h': bench_usage(stdout); return 0;
         default: cli_bad_option("bench", argv, c); return 2;
@@ -184,6 +191,10 @@ static int parse_bench_args(int argc, char **argv, bench_args *a) {
     }
     if (optind < argc) {
         fprintf(stderr, "curvo bench: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (a->early_stop && !a->val_fraction) {
+        fprintf(stderr, "curvo bench: --early-stop needs --val-fraction X (it watches the validation loss)\n");
         return 2;
     }
     return cli_data_flags_ok(a->data_flags) ? -1 : 2;
@@ -261,12 +272,16 @@ static int on_run_progress(const curvo_progress *p, void *user) {
         int met = w->classification ? p->test_metric >= w->target : p->test_metric <= w->target;
         if (w->target > 0 && met && isnan(r->time_to_target)) r->time_to_target = p->train_seconds;
     }
+    if (p->event == CURVO_EVENT_EARLY_STOP) { /* the parameters kept */
+        r->metric = p->test_metric;
+        r->test_loss = p->test_loss;
+    }
     return interrupted;
 }
 
 typedef struct {
     const bench_args *a;
-    const curvo_dataset *train, *test;
+    const curvo_dataset *train, *test, *val;
     curvo_loss_kind loss;
     int outputs; /* of the network: classes for cross-entropy, else 1 */
 } bench_setup;
@@ -297,8 +312,13 @@ static void run_one(const bench_setup *s, const curvo_opt_params *op, long seed,
     to.eval_train = !a->no_eval_train;
     to.max_seconds = a->seconds;
     to.eval_seconds = a->eval_every > 0 ? a->eval_every : a->seconds / 10.0;
+    to.early_stop = (int)a->early_stop;
     if (curvo_trainer_create(model, s->loss, op, s->train, s->test, &to, &tr, err)) {
         snprintf(r->err, sizeof r->err, "%.250s", err);
+        goto done;
+    }
+    if (s->val && curvo_trainer_set_validation(tr, s->val)) {
+        snprintf(r->err, sizeof r->err, "%.250s", curvo_trainer_errmsg(tr));
         goto done;
     }
     if (curvo_log_open(log_path, 0, &log, err)) {
@@ -608,11 +628,21 @@ int cli_bench(int argc, char **argv) {
     curvo_dataset *train = NULL, *test = NULL;
     if (!cli_open_data(a.data, a.target_column, a.test_fraction, 1, a.data_flags, &train, &test))
         return cli_open_data_exit_code();
+    int exit_code = 2;
+    curvo_dataset *val = NULL;
+    char err[CURVO_ERRMSG_LEN];
+    if (a.val_fraction > 0) {
+        curvo_dataset *rest;
+        if (curvo_dataset_split(train, a.val_fraction, 1, &rest, &val, err)) {
+            fprintf(stderr, "curvo bench: --val-fraction: %s\n", err);
+            goto done;
+        }
+        curvo_dataset_free(train);
+        train = rest;
+    }
     int classes = curvo_dataset_num_classes(train);
     if (!a.loss) loss = classes > 0 ? CURVO_LOSS_CE : CURVO_LOSS_MSE;
     int classification = classes > 0 && loss != CURVO_LOSS_MSE;
-    int exit_code = 2;
-    char err[CURVO_ERRMSG_LEN];
     if (!cli_check_loss(loss, train, a.target_column)) goto done;
     if (a.target > 0 && a.target_is_rmse == classification) {
         fprintf(stderr, "curvo bench: --target-%s is for %s data; this data is %s (use --target-%s)\n",
@@ -647,7 +677,7 @@ int cli_bench(int argc, char **argv) {
     sa.sa_handler = on_stop_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    bench_setup setup = {&a, train, test, loss, outputs};
+    bench_setup setup = {&a, train, test, val, loss, outputs};
     if (!a.quiet)
         fprintf(stderr, "curvo bench: %d optimizer%s x %ld seed%s on %s, model %s (%zu parameters); logs in %s/\n",
                 nopt, nopt > 1 ? "s" : "", a.seeds, a.seeds > 1 ? "s" : "", a.data, a.model, params, a.out);
@@ -703,5 +733,6 @@ done_runs:;
 done:
     curvo_dataset_free(train);
     curvo_dataset_free(test);
+    curvo_dataset_free(val);
     return exit_code;
 }

@@ -58,6 +58,10 @@ int cli_open_data_exit_code(void);
 int cli_data_flags_ok(int flags);
 /* Before a model is built: a loss the data's task cannot take (ce without class labels). */
 int cli_check_loss(curvo_loss_kind loss, const curvo_dataset *train, const char *target);
+/* The same with recorded statistics applied instead of measuring them (NULL: measure). */
+int cli_open_data_standardized(const char *src, const char *target, double test_fraction, long seed, int flags,
+                               const curvo_standardization *standardization, curvo_dataset **train,
+                               curvo_dataset **test);
 int cli_parse_loss(const char *s, curvo_loss_kind *k);
 int cli_parse_algorithm(const char *name, curvo_algorithm *alg);
 

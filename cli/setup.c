@@ -30,6 +30,12 @@ int cli_open_data_exit_code(void) { return open_data_exit_code; }
 
 int cli_open_data(const char *src, const char *target, double test_fraction, long seed, int flags,
                   curvo_dataset **train, curvo_dataset **test) {
+    return cli_open_data_standardized(src, target, test_fraction, seed, flags, NULL, train, test);
+}
+
+int cli_open_data_standardized(const char *src, const char *target, double test_fraction, long seed, int flags,
+                               const curvo_standardization *standardization, curvo_dataset **train,
+                               curvo_dataset **test) {
     curvo_data_options dopt;
     curvo_data_options_init(&dopt);
     if (target) dopt.target = target;
@@ -38,6 +44,7 @@ int cli_open_data(const char *src, const char *target, double test_fraction, lon
     dopt.force_regression = (flags & CLI_DATA_REGRESSION) != 0;
     dopt.force_classes = (flags & CLI_DATA_CLASSES) != 0;
     dopt.standardize_target = !(flags & CLI_DATA_RAW_TARGET);
+    dopt.standardization = standardization;
     char err[CURVO_ERRMSG_LEN];
     int rc = curvo_data_open(src, &dopt, train, test, err);
     if (rc) {

@@ -17,12 +17,13 @@
 
 typedef struct {
     const char *data, *model, *opt, *loss, *log, *save, *resume, *target;
-    long epochs, batch, seed, threads, checkpoint_every, log_every, eval_batch;
+    long epochs, batch, seed, threads, checkpoint_every, log_every, eval_batch, early_stop;
     double lr, test_fraction, val_fraction, seconds, eval_every;
-    int have_lr, regression, no_eval_train, quiet;
+    int have_lr, no_eval_train, quiet;
     int data_flags; /* CLI_DATA_* from --regression, --classes, --no-standardize-target */
     const char *opt_params[MAX_OPT_PARAMS];
     int n_opt_params;
+    char given[128]; /* given['o']: the option with getopt value 'o' was on the command line */
 } train_args;
 
 static volatile sig_atomic_t interrupted = 0; /* the signal that stops the run (SIGINT, SIGTERM), or 0 */
@@ -50,8 +51,7 @@ static void train_usage(FILE *to) {
             "  --no-standardize-target  train on regression targets as read (default: standardized\n"
             "                        with the training split's mean and std; metrics in original units)\n"
             "  --val-fraction X      hold out this share of the training set (seeded) as a validation\n"
-            "                        set, evaluated after every epoch (default: none; give the same\n"
-            "                        value again with --resume)\n"
+            "                        set, evaluated after every epoch (default: none)\n"
             "model and loss\n"
             "  --model SPEC          layers or a preset (default: mlp); presets end in as many outputs as\n"
             "                        the task needs. See 'curvo info --help' for the spec syntax.\n"
@@ -71,14 +71,21 @@ static void train_usage(FILE *to) {
             "  --threads N           BLAS/OpenMP threads (default: 1; one thread is bit-reproducible)\n"
             "  --eval-batch N        batch size of evaluation passes (default: 1000)\n"
             "  --no-eval-train       skip the accuracy pass over the training set after each epoch\n"
+            "  --early-stop N        stop once the validation loss has not improved for N epochs and\n"
+            "                        keep the best epoch's parameters (needs --val-fraction)\n"
             "output\n"
             "  --log FILE            JSON Lines: a run object, one per logged step, evaluation and\n"
             "                        epoch (fields in docs/TRAINING.md)\n"
             "  --log-every N         log every N steps (default: 10)\n"
             "  --save FILE           write a checkpoint at the end (and on Ctrl-C)\n"
-            "  --checkpoint-every N  also write it every N steps (needs --save)\n"
-            "  --resume FILE         continue the run saved in FILE (model, optimizer, data order);\n"
-            "                        --epochs may extend it\n"
+            "  --checkpoint-every N  also write it every N steps (needs --save, or --resume)\n"
+            "  --resume FILE         continue the run saved in FILE: its model, optimizer, data (the same\n"
+            "                        split and standardization; a changed file is refused), data order and\n"
+            "                        early stopping; it saves to FILE and appends to the run's log unless\n"
+            "                        --save or --log say otherwise. --epochs (default: the run's plan),\n"
+            "                        --seconds (in all), --threads, --checkpoint-every, --eval-every,\n"
+            "                        --eval-batch, --no-eval-train, --log-every and --quiet may change;\n"
+            "                        the run's other options may be repeated but not changed\n"
             "  --quiet               no progress output: only the final result line (the last\n"
             "                        evaluation's metrics) on stdout, and errors\n"
             "  --help                this text\n"
@@ -109,13 +116,14 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
         {"eval-batch", required_argument, 0, 'E'}, {"no-eval-train", no_argument, 0, 'N'},
         {"quiet", no_argument, 0, 'q'},            {"help", no_argument, 0, 'h'},
         {"val-fraction", required_argument, 0, 'V'}, {"seconds", required_argument, 0, 'x'},
-        {"eval-every", required_argument, 0, 'v'},
+        {"eval-every", required_argument, 0, 'v'}, {"early-stop", required_argument, 0, 'P'},
         {"classes", no_argument, 0, CLI_OPT_CLASSES}, {"no-standardize-target", no_argument, 0, CLI_OPT_RAW_TARGET},
         {0, 0, 0, 0}};
     int o, ok = 1;
     optind = 1;
     opterr = 0;
     while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        if (o > 0 && o < 128) a->given[o] = 1;
         switch (o) {
         case 'd': a->data = optarg; break;
         case 'm': a->model = optarg; break;
@@ -140,7 +148,7 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
         case 'c': ok = cli_parse_long("checkpoint-every", optarg, 1, 1L << 40, &a->checkpoint_every); break;
         case 'T': a->target = optarg; break;
         case 'f': ok = cli_parse_double_open("test-fraction", optarg, 0.0, 1.0, CLI_OPEN, &a->test_fraction); break;
-        case 'R': a->regression = 1, a->data_flags |= CLI_DATA_REGRESSION; break;
+        case 'R': a->data_flags |= CLI_DATA_REGRESSION; break;
         case CLI_OPT_CLASSES: a->data_flags |= CLI_DATA_CLASSES; break;
         case CLI_OPT_RAW_TARGET: a->data_flags |= CLI_DATA_RAW_TARGET; break;
         case 'V': ok = cli_parse_double_open("val-fraction", optarg, 0.0, 1.0, CLI_OPEN, &a->val_fraction); break;
@@ -148,6 +156,7 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
         case 'N': a->no_eval_train = 1; break;
         case 'x': ok = cli_parse_double("seconds", optarg, 1e-3, 1e9, &a->seconds); break;
         case 'v': ok = cli_parse_double("eval-every", optarg, 1e-3, 1e9, &a->eval_every); break;
+        case 'P': ok = cli_parse_long("early-stop", optarg, 1, 1000000, &a->early_stop); break;
         case 'q': a->quiet = 1; break;
         case 'h': train_usage(stdout); return 0;
         default: cli_bad_option("train", argv, o); return 2;
@@ -159,8 +168,12 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
         return 2;
     }
     if (!cli_data_flags_ok(a->data_flags)) return 2;
-    if (a->checkpoint_every && !a->save) {
+    if (a->checkpoint_every && !a->save && !a->resume) {
         fprintf(stderr, "curvo train: --checkpoint-every needs --save FILE\n");
+        return 2;
+    }
+    if (a->early_stop && !a->val_fraction && !a->resume) {
+        fprintf(stderr, "curvo train: --early-stop needs --val-fraction X (it watches the validation loss)\n");
         return 2;
     }
     return -1;
@@ -234,6 +247,13 @@ static int on_progress(const curvo_progress *p, void *user) {
             if (!isnan(p->val_loss)) print_metrics("val", p->classification, p->val_metric, p->val_mae, p->val_r2);
             printf("  %.1f s\n", p->seconds);
             fflush(stdout);
+        } else if (p->event == CURVO_EVENT_EARLY_STOP) {
+            const char *m = p->classification ? "accuracy" : "rmse";
+            double scale = p->classification ? 100.0 : 1.0;
+            printf("stopped early after epoch %d: the validation loss has not improved since epoch %d (%.4f); "
+                   "its parameters are kept: test %s %.2f%s  test loss %.4f\n", p->epoch, p->best_epoch,
+                   p->best_val_loss, m, scale * p->test_metric, p->classification ? "%" : "", p->test_loss);
+            fflush(stdout);
         }
     }
     return interrupted ? 1 : 0;
@@ -250,6 +270,203 @@ static void describe_task(const curvo_dataset *train, int loss, char *buf, size_
         snprintf(buf + k, len - k, ", targets standardized (mean %.6g, std %.6g)", st.target_mean, st.target_std);
     else if (loss == CURVO_LOSS_MSE && curvo_dataset_num_classes(train) > 0)
         snprintf(buf + k, len - k, ", the labels fitted as numbers (--loss mse)");
+}
+
+/* ---------------------------------------------------------------- a checkpoint's run and data */
+
+/* One line refusing an option that contradicts the checkpoint; returns 0. */
+static int refuse(const char *who, const char *was, const char *given, const char *instead) {
+    fprintf(stderr, "curvo: %s: the checkpoint %s; drop %s or %s\n", who, was, given, instead);
+    return 0;
+}
+
+/* The data options of a command line (given[] indexed by the getopt values 'd', 'T', 'f', 's', 'R',
+ * shared by train and eval) against the checkpoint's data record; 0 after a line on a contradiction. */
+static int check_data_options(const char *given, const char *data, const char *target, double test_fraction,
+                              long seed, int flags, const curvo_checkpoint_info *ck, const char *who,
+                              const char *instead) {
+    const curvo_data_record *d = &ck->data;
+    char was[1200], arg[1200];
+    if (!ck->has_data) return 1;
+    if (given['d'] && strcmp(data, d->source)) {
+        snprintf(was, sizeof was, "trained on --data %s", d->source);
+        snprintf(arg, sizeof arg, "--data %s", data);
+        return refuse(who, was, arg, instead);
+    }
+    if (given['T'] && strcmp(target, d->target)) {
+        snprintf(was, sizeof was, "trained with --target %s", d->target);
+        snprintf(arg, sizeof arg, "--target %s", target);
+        return refuse(who, was, arg, instead);
+    }
+    if (given['f'] && test_fraction != d->test_fraction) {
+        snprintf(was, sizeof was, "trained with --test-fraction %g", d->test_fraction);
+        snprintf(arg, sizeof arg, "--test-fraction %g", test_fraction);
+        return refuse(who, was, arg, instead);
+    }
+    if (given['s'] && (uint64_t)seed != d->split_seed) {
+        snprintf(was, sizeof was, "trained with --seed %llu", (unsigned long long)d->split_seed);
+        snprintf(arg, sizeof arg, "--seed %ld", seed);
+        return refuse(who, was, arg, instead);
+    }
+    if ((flags & CLI_DATA_REGRESSION) && !d->force_regression)
+        return refuse(who, "trained on class labels", "--regression", instead);
+    if ((flags & CLI_DATA_CLASSES) && d->force_regression)
+        return refuse(who, "trained on a real-valued target", "--classes", instead);
+    if ((flags & CLI_DATA_RAW_TARGET) && ck->standardization.target)
+        return refuse(who, "trained on standardized targets", "--no-standardize-target", instead);
+    return 1;
+}
+
+/* Reopens the checkpoint's data as training opened it: the same split and validation split, the
+ * recorded standardization, after checking that the files did not change. 0 after a line. */
+static int open_recorded_data(const curvo_checkpoint_info *ck, const char *who, curvo_dataset **train,
+                              curvo_dataset **test, curvo_dataset **val) {
+    const curvo_data_record *d = &ck->data;
+    curvo_data_options dopt;
+    curvo_data_options_init(&dopt);
+    dopt.target = d->target;
+    dopt.test_fraction = d->test_fraction;
+    dopt.seed = d->split_seed;
+    dopt.force_regression = d->force_regression;
+    dopt.force_classes = d->force_classes;
+    dopt.standardization = &ck->standardization;
+    char err[CURVO_ERRMSG_LEN];
+    uint32_t crc;
+    uint64_t bytes;
+    *train = *test = *val = NULL;
+    if (curvo_data_fingerprint(d->source, &dopt, &crc, &bytes, err)) {
+        fprintf(stderr, "curvo: %s: the checkpoint's data: %s\n", who, err);
+        return 0;
+    }
+    if (crc != d->crc32 || bytes != d->bytes) {
+        fprintf(stderr, "curvo: %s: the data %s changed since the checkpoint was written (%llu bytes, CRC32 %08x; "
+                "it trained on %llu bytes, CRC32 %08x)\n", who, d->source, (unsigned long long)bytes, (unsigned)crc,
+                (unsigned long long)d->bytes, (unsigned)d->crc32);
+        return 0;
+    }
+    if (curvo_data_open(d->source, &dopt, train, test, err)) {
+        fprintf(stderr, "curvo: %s: %s\n", who, err);
+        return 0;
+    }
+    if (d->val_fraction > 0) {
+        curvo_dataset *rest;
+        if (curvo_dataset_split(*train, d->val_fraction, d->val_seed, &rest, val, err)) {
+            fprintf(stderr, "curvo: %s: the validation split: %s\n", who, err);
+            return 0;
+        }
+        curvo_dataset_free(*train);
+        *train = rest;
+    }
+    size_t got[3] = {curvo_dataset_count(*train), *test ? curvo_dataset_count(*test) : 0,
+                     *val ? curvo_dataset_count(*val) : 0};
+    size_t want[3] = {ck->train_count, ck->test_count, ck->val_count};
+    static const char *const part[3] = {"training", "test", "validation"};
+    for (int i = 0; i < 3; i++)
+        if (got[i] != want[i]) {
+            fprintf(stderr, "curvo: %s: the %s set has %zu samples, the checkpoint's had %zu\n", who, part[i], got[i],
+                    want[i]);
+            return 0;
+        }
+    return 1;
+}
+
+/* The run's options on the command line against the checkpoint: 1 if none contradicts it, else 0
+ * after one line naming the option and the checkpoint's value. */
+static int check_resume_options(const train_args *a, const curvo_checkpoint_info *ck) {
+    const char *who = "--resume", *instead = "start a new run";
+    char was[1200], arg[1200];
+    if (!check_data_options(a->given, a->data, a->target, a->test_fraction, a->seed, a->data_flags, ck, who, instead))
+        return 0;
+    if (a->given['V'] && ck->has_data && a->val_fraction != ck->data.val_fraction) {
+        if (ck->data.val_fraction > 0)
+            snprintf(was, sizeof was, "trained with --val-fraction %g", ck->data.val_fraction);
+        else
+            snprintf(was, sizeof was, "trained without --val-fraction");
+        snprintf(arg, sizeof arg, "--val-fraction %g", a->val_fraction);
+        return refuse(who, was, arg, instead);
+    }
+    if (a->given['s'] && (uint64_t)a->seed != ck->seed) {
+        snprintf(was, sizeof was, "trained with --seed %llu", (unsigned long long)ck->seed);
+        snprintf(arg, sizeof arg, "--seed %ld", a->seed);
+        return refuse(who, was, arg, instead);
+    }
+    /* a batch larger than the training set was clamped to it */
+    if (a->given['b'] && a->batch != ck->batch_size && !(a->batch > ck->batch_size && (size_t)ck->batch_size == ck->train_count)) {
+        snprintf(was, sizeof was, "trained with --batch %d", ck->batch_size);
+        snprintf(arg, sizeof arg, "--batch %ld", a->batch);
+        return refuse(who, was, arg, instead);
+    }
+    if (a->given['P'] && a->early_stop != ck->early_stop) {
+        if (ck->early_stop)
+            snprintf(was, sizeof was, "trained with --early-stop %d", ck->early_stop);
+        else
+            snprintf(was, sizeof was, "trained without --early-stop");
+        snprintf(arg, sizeof arg, "--early-stop %ld", a->early_stop);
+        return refuse(who, was, arg, instead);
+    }
+    const char *ck_opt = curvo_algorithm_name(ck->opt.algorithm);
+    if (a->given['o'] && strcmp(a->opt, ck_opt)) {
+        snprintf(was, sizeof was, "trained with --opt %s", ck_opt);
+        snprintf(arg, sizeof arg, "--opt %s", a->opt);
+        return refuse(who, was, arg, instead);
+    }
+    curvo_loss_kind loss;
+    static const char *const loss_names[] = {"ce", "mse", "bce"};
+    if (a->given['L'] && cli_parse_loss(a->loss, &loss) && loss != ck->loss) {
+        snprintf(was, sizeof was, "trained with --loss %s", loss_names[ck->loss]);
+        snprintf(arg, sizeof arg, "--loss %s", a->loss);
+        return refuse(who, was, arg, instead);
+    }
+    double v;
+    curvo_opt_params_get(&ck->opt, "lr", &v);
+    if (a->given['l'] && a->lr != v) {
+        snprintf(was, sizeof was, "trained with --lr %g", v);
+        snprintf(arg, sizeof arg, "--lr %g", a->lr);
+        return refuse(who, was, arg, instead);
+    }
+    for (int i = 0; i < a->n_opt_params; i++) {
+        curvo_opt_params op = ck->opt;
+        if (!cli_apply_opt_param(&op, a->opt_params[i])) return 0;
+        for (int k = 0; k < curvo_opt_param_count(op.algorithm); k++) {
+            const char *name = curvo_opt_param_info(op.algorithm, k)->name;
+            double mine;
+            curvo_opt_params_get(&ck->opt, name, &v);
+            curvo_opt_params_get(&op, name, &mine);
+            if (mine != v) {
+                snprintf(was, sizeof was, "trained with --opt-param %s=%g", name, v);
+                snprintf(arg, sizeof arg, "--opt-param %s", a->opt_params[i]);
+                return refuse(who, was, arg, instead);
+            }
+        }
+    }
+    if (a->given['m']) {
+        curvo_model *trained, *given = NULL;
+        curvo_loss_kind lk;
+        char err[CURVO_ERRMSG_LEN], desc[4096] = "";
+        if (curvo_checkpoint_load_model(a->resume, &trained, &lk, err)) {
+            fprintf(stderr, "curvo: --resume: %s\n", err);
+            return 0;
+        }
+        if (!curvo_model_for_task(a->model, ck->input[0], ck->input[1], ck->input[2],
+                                  (int)curvo_model_output_size(trained), &given, err))
+            curvo_model_describe(given, desc, sizeof desc);
+        curvo_model_free(given);
+        curvo_model_free(trained);
+        if (strcmp(desc, ck->model_spec)) {
+            snprintf(was, sizeof was, "trained with --model %s", ck->model_spec);
+            snprintf(arg, sizeof arg, "--model %s", a->model);
+            return refuse(who, was, arg, instead);
+        }
+    }
+    return 1;
+}
+
+static int file_is_empty(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 1;
+    int empty = fgetc(f) == EOF;
+    fclose(f);
+    return empty;
 }
 
 int cli_train(int argc, char **argv) {
@@ -279,21 +496,59 @@ int cli_train(int argc, char **argv) {
     curvo_model *model = NULL;
     curvo_trainer *tr = NULL;
     curvo_log *log = NULL;
+    curvo_checkpoint_info *ck = NULL;
     char err[CURVO_ERRMSG_LEN];
     int exit_code = 1;
     curvo_dataset *val = NULL;
-    if (!cli_open_data(a.data, a.target, a.test_fraction, a.seed, a.data_flags, &train, &test))
-        return cli_open_data_exit_code();
-    if (a.val_fraction > 0) {
-        curvo_dataset *rest;
-        if (curvo_dataset_split(train, a.val_fraction, (uint64_t)a.seed, &rest, &val, err)) {
-            fprintf(stderr, "curvo: --val-fraction: %s\n", err);
-            curvo_dataset_free(train);
-            curvo_dataset_free(test);
+    curvo_train_options to;
+    curvo_train_options_init(&to);
+    to.epochs = a.epochs ? (int)a.epochs : 1;
+    if (a.seconds > 0 && a.epochs == 0) to.epochs = 1000000;
+    if (a.resume) {
+        if (curvo_checkpoint_read_info(a.resume, &ck, err)) {
+            fprintf(stderr, "curvo: --resume: %s\n", err);
+            return 1;
+        }
+        if (!check_resume_options(&a, ck)) {
+            curvo_checkpoint_info_free(ck);
             return 2;
         }
-        curvo_dataset_free(train);
-        train = rest;
+        if (!a.given['e'] && !a.given['x']) to.epochs = ck->epochs;
+        if (ck->stopped_early || to.epochs <= ck->epochs_done) {
+            if (ck->stopped_early)
+                fprintf(stderr, "curvo: --resume: nothing to do (the run stopped early after epoch %d; the checkpoint "
+                        "holds its best epoch, %d)\n", ck->epochs_done, ck->best_epoch);
+            else
+                fprintf(stderr, "curvo: --resume: nothing to do (the checkpoint has %d epoch%s; ask for more with "
+                        "--epochs)\n", ck->epochs_done, ck->epochs_done == 1 ? "" : "s");
+            curvo_checkpoint_info_free(ck);
+            return 0;
+        }
+        if (ck->has_data) a.data = ck->data.source;
+        a.opt = curvo_algorithm_name(ck->opt.algorithm);
+        a.batch = ck->batch_size;
+        a.seed = (long)ck->seed;
+        if (!a.given['c']) a.checkpoint_every = ck->checkpoint_every;
+        if (!a.save) a.save = a.resume;
+        if (!a.log) a.log = ck->log_path;
+    }
+    if (ck && ck->has_data) {
+        if (!open_recorded_data(ck, "--resume", &train, &test, &val)) goto done;
+    } else {
+        if (!cli_open_data(a.data, a.target, a.test_fraction, a.seed, a.data_flags, &train, &test)) {
+            exit_code = cli_open_data_exit_code();
+            goto done;
+        }
+        if (a.val_fraction > 0) {
+            curvo_dataset *rest;
+            if (curvo_dataset_split(train, a.val_fraction, (uint64_t)a.seed, &rest, &val, err)) {
+                fprintf(stderr, "curvo: --val-fraction: %s\n", err);
+                exit_code = 2;
+                goto done;
+            }
+            curvo_dataset_free(train);
+            train = rest;
+        }
     }
     int classes = curvo_dataset_num_classes(train);
     if (!a.loss) loss = classes > 0 ? CURVO_LOSS_CE : CURVO_LOSS_MSE;
@@ -301,9 +556,6 @@ int cli_train(int argc, char **argv) {
         exit_code = 2;
         goto done;
     }
-    curvo_train_options to;
-    curvo_train_options_init(&to);
-    to.epochs = a.epochs ? (int)a.epochs : 1;
     to.batch_size = (int)a.batch;
     to.seed = (uint64_t)a.seed;
     to.checkpoint_every = a.checkpoint_every;
@@ -312,7 +564,8 @@ int cli_train(int argc, char **argv) {
     to.eval_train = !a.no_eval_train;
     to.max_seconds = a.seconds;
     to.eval_seconds = a.eval_every;
-    if (a.seconds > 0 && a.epochs == 0) to.epochs = 1000000;
+    to.early_stop = (int)a.early_stop;
+    to.log_path = a.log;
     if (a.resume) {
         if (curvo_trainer_resume(a.resume, train, test, &to, &tr, &model, err)) {
             fprintf(stderr, "curvo: --resume: %s\n", err);
@@ -346,24 +599,47 @@ int cli_train(int argc, char **argv) {
             exit_code = 2;
             goto done;
         }
+        /* the data's record, so that --resume and eval reopen exactly these sets (a real-valued
+         * target counts as --regression: it makes the same sets, and repeating it is no change) */
+        curvo_data_options dopt;
+        curvo_data_options_init(&dopt);
+        curvo_data_record rec = {.source = a.data,
+                                 .target = a.target ? a.target : dopt.target,
+                                 .test_fraction = a.test_fraction > 0 ? a.test_fraction : dopt.test_fraction,
+                                 .split_seed = (uint64_t)a.seed,
+                                 .force_regression = (a.data_flags & CLI_DATA_REGRESSION) || classes == 0,
+                                 .force_classes = (a.data_flags & CLI_DATA_CLASSES) != 0,
+                                 .val_fraction = a.val_fraction,
+                                 .val_seed = (uint64_t)a.seed};
+        if (curvo_data_fingerprint(a.data, &dopt, &rec.crc32, &rec.bytes, err) ||
+            curvo_trainer_set_data_record(tr, &rec)) {
+            fprintf(stderr, "curvo: %s\n", err);
+            goto done;
+        }
     }
     if (val && curvo_trainer_set_validation(tr, val)) {
         fprintf(stderr, "curvo: --val-fraction: %s\n", curvo_trainer_errmsg(tr));
         exit_code = 2;
         goto done;
     }
+    /* A resumed run appends to its log: a "resume" line (and the run line first if the log is new). */
+    int new_log = a.log && (!a.resume || file_is_empty(a.log));
     if (a.log && curvo_log_open(a.log, a.resume != NULL, &log, err)) {
         fprintf(stderr, "curvo: --log: %s\n", err);
         goto done;
     }
-    if (log && !a.resume) {
-        curvo_run_info run = {"curvo", a.opt, a.model, a.data, (uint64_t)a.seed, (int)a.batch, (int)a.threads,
-                              curvo_model_num_params(model)};
+    if (log && new_log) {
+        curvo_run_info run = {"curvo", a.opt, ck ? ck->model_spec : a.model, a.data, (uint64_t)a.seed, (int)a.batch,
+                              (int)a.threads, curvo_model_num_params(model)};
         curvo_log_write_run(log, &run);
     }
+    if (log && ck) curvo_log_write_resume(log, a.resume, ck->epochs_done + 1, ck->step, to.epochs, (int)a.threads);
     char desc[1024], task[320];
     curvo_model_describe(model, desc, sizeof desc);
     describe_task(train, a.resume || !a.loss ? -1 : (int)loss, task, sizeof task);
+    if (!a.quiet && ck)
+        fprintf(stderr, "curvo train: resuming %s after step %lld (%d of %d epochs done)\n", a.resume,
+                (long long)ck->step, ck->epochs_done, to.epochs);
     if (!a.quiet)
         fprintf(stderr, "curvo train: %s on %s (%zu train, %zu test), %s, %s, %zu parameters, %d thread%s\n", a.opt,
                 a.data, curvo_dataset_count(train), test ? curvo_dataset_count(test) : (size_t)0, task, desc,
@@ -413,6 +689,7 @@ done:
     curvo_dataset_free(train);
     curvo_dataset_free(test);
     curvo_dataset_free(val);
+    curvo_checkpoint_info_free(ck);
     return exit_code;
 }
 
@@ -423,11 +700,14 @@ static void eval_usage(FILE *to) {
             "Evaluates a model saved by 'curvo train --save' on a dataset and prints its mean loss and\n"
             "accuracy (classification) or RMSE, MAE and R² in the target's units (regression).\n"
             "  --load FILE          the checkpoint (required)\n"
-            "  --data SRC           as for 'curvo train' (default: fashion-mnist)\n"
-            "  --split test|train   which part to evaluate (default: test)\n"
+            "  --data SRC           as for 'curvo train' (default: the data the checkpoint trained on,\n"
+            "                       reopened with its split and standardization; a changed file is\n"
+            "                       refused). Other data gets the training run's standardization.\n"
+            "  --split test|train|val  which part to evaluate (default: test)\n"
             "  --target NAME, --test-fraction X, --seed N, --regression, --classes,\n"
             "  --no-standardize-target\n"
-            "                       how the CSV data was opened for training (defaults as there)\n"
+            "                       how other --data is opened (defaults as for 'curvo train'); for the\n"
+            "                       checkpoint's own data they may only repeat its values\n"
             "  --batch N            evaluation batch size (default: 1000)\n"
             "  --threads N          BLAS/OpenMP threads (default: 1)\n"
             "  --help               this text\n");
@@ -446,9 +726,11 @@ int cli_eval(int argc, char **argv) {
     long seed = 1, batch = 1000, threads = 1;
     double test_fraction = 0;
     int data_flags = 0, o, ok = 1; /* CLI_DATA_* */
+    char given[128] = {0};
     optind = 1;
     opterr = 0;
     while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        if (o > 0 && o < 128) given[o] = 1;
         switch (o) {
         case 'l': load = optarg; break;
         case 'd': data = optarg; break;
@@ -466,8 +748,8 @@ int cli_eval(int argc, char **argv) {
         }
         if (!ok) return 2;
     }
-    if (optind < argc || !load || (strcmp(split, "test") && strcmp(split, "train"))) {
-        fprintf(stderr, "curvo eval: %s\n", !load ? "--load FILE is required" : optind < argc ? "unexpected argument" : "--split must be test or train");
+    if (optind < argc || !load || (strcmp(split, "test") && strcmp(split, "train") && strcmp(split, "val"))) {
+        fprintf(stderr, "curvo eval: %s\n", !load ? "--load FILE is required" : optind < argc ? "unexpected argument" : "--split must be test, train or val");
         return 2;
     }
     if (!cli_data_flags_ok(data_flags)) return 2;
@@ -475,18 +757,31 @@ int cli_eval(int argc, char **argv) {
     cli_warn_threads(threads);
     curvo_model *model;
     curvo_loss_kind loss;
+    curvo_checkpoint_info *ck = NULL;
     char err[CURVO_ERRMSG_LEN];
-    if (curvo_checkpoint_load_model(load, &model, &loss, err)) {
+    if (curvo_checkpoint_load_model(load, &model, &loss, err) || curvo_checkpoint_read_info(load, &ck, err)) {
         fprintf(stderr, "curvo: --load: %s\n", err);
+        curvo_model_free(model);
         return 1;
     }
-    curvo_dataset *train = NULL, *test = NULL;
+    curvo_dataset *train = NULL, *test = NULL, *val = NULL;
     int exit_code = 1;
-    if (!cli_open_data(data, target, test_fraction, seed, data_flags, &train, &test)) {
-        exit_code = cli_open_data_exit_code();
-        goto done;
+    if (ck->has_data && (!given['d'] || !strcmp(data, ck->data.source))) {
+        /* the checkpoint's own data, exactly as training saw it */
+        if (!check_data_options(given, data, target, test_fraction, seed, data_flags, ck, "--load", "give other --data")) {
+            exit_code = 2;
+            goto done;
+        }
+        if (!open_recorded_data(ck, "--load", &train, &test, &val)) goto done;
+    } else {
+        const curvo_standardization *st = &ck->standardization;
+        if (!cli_open_data_standardized(data, target, test_fraction, seed, data_flags,
+                                        st->features || st->target ? st : NULL, &train, &test)) {
+            exit_code = cli_open_data_exit_code();
+            goto done;
+        }
     }
-    const curvo_dataset *d = strcmp(split, "train") ? test : train;
+    const curvo_dataset *d = !strcmp(split, "train") ? train : !strcmp(split, "val") ? val : test;
     if (!d) {
         fprintf(stderr, "curvo eval: the data has no %s split\n", split);
         goto done;
@@ -511,7 +806,9 @@ int cli_eval(int argc, char **argv) {
     exit_code = 0;
 done:
     curvo_model_free(model);
+    curvo_checkpoint_info_free(ck);
     curvo_dataset_free(train);
     curvo_dataset_free(test);
+    curvo_dataset_free(val);
     return exit_code;
 }

@@ -10,7 +10,8 @@
  *      getters with the lengths the section implies) and the names the trainer reads
  *      (ckpt_get_str/u64/f64/f32s/u32s/u64s); it is also written to a temporary file (under
  *      $TMPDIR, default /tmp) and read with curvo_checkpoint_load_model (spec parsing and model
- *      construction from a checkpoint).
+ *      construction from a checkpoint) and curvo_checkpoint_read_info (the table of training keys
+ *      and their ranges, the data record, the standardization arrays).
  * Seeds: fuzz/corpus/ckpt (a checkpoint from `curvo train --save` and damaged copies).
  * Build and run: fuzz/run.sh (CMake option CURVO_FUZZ=ON with clang). */
 #define _POSIX_C_SOURCE 200809L /* mkstemp */
@@ -39,7 +40,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 static const char *const names[] = {
     "kind", "model.spec", "model.input", "model.params", "loss", "opt.algorithm", "opt.state",
-    "rng", "train.epoch", "train.step", "train.loss_sum", "data.order", "data.position", "x", "",
+    "rng", "train.epoch", "train.step", "train.loss_sum", "data.order", "data.position", "model.best_params",
+    "data.source", "data.feature_mean", "data.feature_std", "run.log", "x", "",
 };
 
 /* Runs every getter; values are consumed so the reads are not optimised away. */
@@ -119,6 +121,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!m) abort();
         curvo_model_free(m);
     } else if (m) {
+        abort();
+    }
+    curvo_checkpoint_info *info = NULL;
+    if (curvo_checkpoint_read_info(ckpt_path, &info, err) == CURVO_OK) {
+        if (!info || !info->model_spec || !info->kind) abort();
+        if (info->standardization.features && !info->standardization.feature_std) abort();
+        curvo_checkpoint_info_free(info);
+    } else if (info) {
         abort();
     }
     return 0;

@@ -356,6 +356,14 @@ void curvo_data_options_init(curvo_data_options *opt);
 int curvo_data_open(const char *source, const curvo_data_options *opt, curvo_dataset **train,
                     curvo_dataset **test, char *errmsg);
 
+/* A fingerprint of a data source's files, so that a checkpoint can tell whether the data it was
+ * trained on changed: the CRC32 (zlib's) of the bytes of every file the source reads, in order
+ * (the CSV file or pair; the four IDX files, compressed as stored), and their total size. opt
+ * supplies fashion_mnist_dir (NULL: the default). CURVO_E_IO with the file in errmsg if one cannot
+ * be read, CURVO_E_INVALID for an unknown source. */
+int curvo_data_fingerprint(const char *source, const curvo_data_options *opt, uint32_t *crc32,
+                           uint64_t *bytes, char *errmsg);
+
 /* Mini-batches over a dataset in a seeded random order, gathered into one reusable buffer (the
  * dataset itself is never copied, and must outlive the batcher). The order is a permutation of
  * [0, n) redrawn each epoch; a new batcher starts in stored order. batch_size >= 1; one larger
@@ -588,6 +596,13 @@ typedef struct curvo_train_options {
                                * the epochs still bound the run) */
     double eval_seconds;      /* also evaluate in mid-epoch once so many seconds of optimizer
                                * steps passed since the previous evaluation (0: only at epoch ends) */
+    int early_stop;           /* patience: stop once the validation loss, evaluated at epoch ends,
+                               * has not improved on its best for this many epochs, and restore
+                               * the best epoch's parameters (default 0: off; needs a validation
+                               * set, see curvo_trainer_set_validation) */
+    const char *log_path;     /* the log the caller writes, recorded in checkpoints so that a
+                               * resumed run can append to it (NULL: none); the trainer writes no
+                               * log itself */
 } curvo_train_options;
 void curvo_train_options_init(curvo_train_options *o);
 
@@ -595,7 +610,9 @@ typedef enum curvo_event {
     CURVO_EVENT_STEP = 0,       /* after an optimizer step */
     CURVO_EVENT_EPOCH = 1,      /* after an epoch, with the train and test metrics */
     CURVO_EVENT_CHECKPOINT = 2, /* after a checkpoint was written */
-    CURVO_EVENT_EVAL = 3        /* a mid-epoch evaluation (eval_seconds, or the end of max_seconds) */
+    CURVO_EVENT_EVAL = 3,       /* a mid-epoch evaluation (eval_seconds, or the end of max_seconds) */
+    CURVO_EVENT_EARLY_STOP = 4  /* early stopping ended the run: the best epoch's parameters are back,
+                                 * with the metrics of an evaluation of them */
 } curvo_event;
 
 typedef struct curvo_progress {
@@ -623,6 +640,10 @@ typedef struct curvo_progress {
     int rejected_steps;          /* steps rejected so far */
     const curvo_step_info *info; /* step events: what the step did */
     const char *checkpoint_path; /* checkpoint events */
+    /* With early stopping (0 and NaN without): the epoch of the lowest validation loss so far, and
+     * that loss; the early-stop event also has epoch = the last epoch trained. */
+    int best_epoch;
+    double best_val_loss;
 } curvo_progress;
 
 /* Called at every event; a non-zero return stops the run (curvo_trainer_run then returns
@@ -639,18 +660,42 @@ int curvo_trainer_create(curvo_model *model, curvo_loss_kind loss, const curvo_o
 void curvo_trainer_free(curvo_trainer *tr);
 /* Evaluates val (not owned; NULL: none) after every epoch as a validation set. */
 int curvo_trainer_set_validation(curvo_trainer *tr, const curvo_dataset *val);
+/* Where a run's data came from, recorded in its checkpoints so that resuming and evaluating can
+ * reopen exactly the same sets (same split, same standardization) and notice changed files. */
+typedef struct curvo_data_record {
+    const char *source;      /* as given to curvo_data_open */
+    const char *target;      /* CSV target column (NULL: "target") */
+    double test_fraction;    /* csv:PATH test split, and its seed */
+    uint64_t split_seed;
+    int force_regression;    /* the task as opened: a real value (also when the rule chose it) */
+    int force_classes;       /* --classes: class labels although the rule would refuse them */
+    double val_fraction;     /* validation share of the training set (0: none), and its seed */
+    uint64_t val_seed;
+    uint32_t crc32;          /* curvo_data_fingerprint of source */
+    uint64_t bytes;
+} curvo_data_record;
+/* Copies rec into the trainer; every later checkpoint records it, with the sizes of the training,
+ * test and validation sets and the training set's standardization. */
+int curvo_trainer_set_data_record(curvo_trainer *tr, const curvo_data_record *rec);
+/* The epoch whose parameters early stopping kept (0: none yet), and whether it ended the run. */
+int curvo_trainer_best_epoch(const curvo_trainer *tr);
+int curvo_trainer_stopped_early(const curvo_trainer *tr);
 /* Trains until the planned epochs are done, the max_seconds budget is spent (then it evaluates,
  * reports an eval event unless the budget ran out at an epoch end, and returns CURVO_OK), fn
  * cancels, or an error occurs. */
 int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user);
 const char *curvo_trainer_errmsg(const curvo_trainer *tr);
 /* Writes a checkpoint (model spec and parameters, loss, optimizer parameters and state, the
- * shuffling RNG, epoch, step and the data order) atomically: a crash never leaves a torn file. */
+ * shuffling RNG, epoch, step and the data order, the early-stopping state, options->log_path, the
+ * data record with the sets' sizes and the training set's standardization) atomically: a crash
+ * never leaves a torn file. */
 int curvo_trainer_save(curvo_trainer *tr, const char *path);
 /* Recreates a trainer from a checkpoint; it continues exactly where the saved one stopped (with
- * one thread, bit for bit). options->epochs may raise the planned epochs; batch size and seed
- * come from the checkpoint. *model_out receives the model (owned by the caller; free it after the
- * trainer). */
+ * one thread, bit for bit). options->epochs is the new plan (more or fewer epochs than the saved
+ * run planned; none are trained when they are done already); batch size, seed, early-stopping
+ * patience and state, and the data record come from the checkpoint. *model_out receives the model
+ * (owned by the caller; free it after the trainer). Checkpoints of kind "curvo-train-1" (before
+ * data records and early stopping) still load. */
 int curvo_trainer_resume(const char *path, const curvo_dataset *train, const curvo_dataset *test,
                          const curvo_train_options *options, curvo_trainer **out,
                          curvo_model **model_out, char *errmsg);
@@ -658,6 +703,32 @@ int curvo_trainer_resume(const char *path, const curvo_dataset *train, const cur
 /* Reads the model (and the loss it was trained with) from a checkpoint. */
 int curvo_checkpoint_load_model(const char *path, curvo_model **model, curvo_loss_kind *loss,
                                 char *errmsg);
+
+/* What a checkpoint says about its run, for checking a resume's options against it and reopening
+ * its data. Strings and arrays live in the struct's allocation: free it with
+ * curvo_checkpoint_info_free. */
+typedef struct curvo_checkpoint_info {
+    const char *kind;          /* "curvo-train-2" (or "curvo-train-1") */
+    const char *model_spec;    /* as curvo_model_describe writes it */
+    int input[3];              /* (channels, height, width) */
+    curvo_loss_kind loss;
+    curvo_opt_params opt;
+    int epochs;                /* planned */
+    int epochs_done;           /* completed epochs */
+    int in_epoch;              /* 1: saved in the middle of epoch epochs_done + 1 */
+    int64_t step;
+    int batch_size;
+    uint64_t seed;
+    int64_t checkpoint_every;
+    int early_stop, best_epoch, stopped_early;
+    const char *log_path;      /* NULL: none recorded */
+    int has_data;              /* 0: no data record (made without one, or kind "curvo-train-1") */
+    curvo_data_record data;
+    size_t train_count, test_count, val_count;
+    curvo_standardization standardization; /* of the training set */
+} curvo_checkpoint_info;
+int curvo_checkpoint_read_info(const char *path, curvo_checkpoint_info **out, char *errmsg);
+void curvo_checkpoint_info_free(curvo_checkpoint_info *info);
 
 /* What curvo_evaluate_metrics measures on a dataset. */
 typedef struct curvo_metrics {
@@ -692,8 +763,9 @@ int curvo_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset
  * event, epoch, step, epochs_done, loss, train_loss and train_accuracy / train_rmse (when the
  * training set is evaluated), test_accuracy / test_rmse, test_loss, val_accuracy / val_rmse and
  * val_loss (with a validation set), train_seconds, rejected_steps, seconds; regression objects
- * also train_mae, train_r2, test_mae, test_r2, val_mae, val_r2. docs/TRAINING.md
- * describes every field. */
+ * also train_mae, train_r2, test_mae, test_r2, val_mae, val_r2. best_epoch with early
+ * stopping; an early_stop object has an epoch object's fields (metrics of the parameters kept),
+ * best_epoch and best_val_loss. docs/TRAINING.md describes every field. */
 typedef struct curvo_log curvo_log;
 /* What a run is, for the first line of its log (strings may be NULL: left out). */
 typedef struct curvo_run_info {
@@ -708,6 +780,11 @@ typedef struct curvo_run_info {
 /* Creates (or, with append, extends) the file; CURVO_E_IO with the reason in errmsg. */
 int curvo_log_open(const char *path, int append, curvo_log **out, char *errmsg);
 int curvo_log_write_run(curvo_log *log, const curvo_run_info *run);
+/* {"event":"resume","checkpoint":PATH,"epoch":E,"step":S,"epochs":N,"threads":T} — appended to a
+ * log when a run continues from a checkpoint after step S (epoch E in progress), planning N epochs
+ * from there; readers of the log (curvo plot) skip it. */
+int curvo_log_write_resume(curvo_log *log, const char *checkpoint, int epoch, int64_t step, int epochs,
+                           int threads);
 int curvo_log_write(curvo_log *log, const curvo_progress *p);
 /* Flushes and closes; CURVO_E_IO if any write failed. */
 int curvo_log_close(curvo_log *log);

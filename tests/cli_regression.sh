@@ -110,6 +110,15 @@ task_forced)
         > "$T/out" 2>&1 || fail "--classes: exit $?"
     grep -q 'classification, 347 classes (as asked)' "$T/out" || fail "--classes: the banner does not say so"
     grep -q 'test accuracy' "$T/out" || fail "--classes: no accuracy"
+    # the checkpoint records the forced task: resume and eval reopen the data as classes
+    "$CURVO" train --data "csv:$T/score.csv" --target score --model dense:8,relu,dense:347 --classes --epochs 1 \
+        --save "$T/k.ckpt" --quiet > "$T/out" 2>&1 || fail "--classes --save: exit $?"
+    "$CURVO" train --resume "$T/k.ckpt" --epochs 2 > "$T/out" 2>&1 || fail "--classes resume: exit $?"
+    grep -q 'epoch 2/2.*test accuracy' "$T/out" || fail "--classes resume: no second epoch with accuracy"
+    "$CURVO" eval --load "$T/k.ckpt" > "$T/out" 2>&1 || fail "--classes eval: exit $?"
+    grep -q '^test: .*accuracy' "$T/out" || fail "--classes eval: no accuracy"
+    "$CURVO" train --resume "$T/k.ckpt" --epochs 3 --regression > "$T/out" 2>&1 && fail "--regression on a --classes run accepted"
+    grep -q 'trained on class labels; drop --regression' "$T/out" || fail "--regression on resume: no reason"
     "$CURVO" train $H --classes > "$T/out" 2>&1 && fail "--classes on prices accepted"
     grep -q "line 2: target 'price' is [0-9.]*, not a class label" "$T/out" || fail "--classes on prices: no reason" ;;
 task_banner)
@@ -145,12 +154,18 @@ eval_target)
     cut -d, -f1-3,5 "$T/score.csv" > "$T/cls.csv" # x1, x2, x3 and label: --target x1 leaves 3 features too
     "$CURVO" train --data "csv:$T/cls.csv" --target label --model dense:8,relu,dense:3 --epochs 1 --save "$T/c.ckpt" \
         --quiet > "$T/out" 2>&1 || fail "train: exit $?"
+    # the checkpoint's own data with another target: refused, naming the target it trained with
     "$CURVO" eval --load "$T/c.ckpt" --data "csv:$T/cls.csv" --target x1 > "$T/out" 2>&1 && fail "accepted"
+    grep -q 'invalid argument' "$T/out" && fail "only 'invalid argument'"
+    grep -q "the checkpoint trained with --target label; drop --target x1" "$T/out" || fail "the target is not named"
+    # other data (a copy) with a feature as the target: the misfit is named
+    cp "$T/cls.csv" "$T/other.csv"
+    "$CURVO" eval --load "$T/c.ckpt" --data "csv:$T/other.csv" --target x1 > "$T/out" 2>&1 && fail "accepted"
     grep -q 'invalid argument' "$T/out" && fail "only 'invalid argument'"
     grep -q "cross-entropy needs class labels.*--target 'x1' gives regression (target 'x1' has non-integer values)" \
         "$T/out" || fail "the problem is not named"
     "$CURVO" eval --load "$T/c.ckpt" --data "csv:$T/score.csv" --target label > "$T/out" 2>&1 && fail "4 features accepted"
-    grep -q "the model takes 3 inputs per sample but the data has 4" "$T/out" || fail "the input size is not named"
+    grep -q "4 feature columns, the training data (its recorded standardization) had 3" "$T/out" || fail "the input size is not named"
     "$CURVO" eval --load "$T/c.ckpt" --data "csv:$T/cls.csv" --target label > "$T/out" 2>&1 || fail "eval: exit $?"
     grep -q 'test: 80 samples  loss [0-9.]*  accuracy' "$T/out" || fail "the right target: no accuracy" ;;
 bench)

@@ -43,4 +43,9 @@ int data_dataset_copy_names(curvo_dataset *dst, const curvo_dataset *src);
 /* Copies the standardization record of src into dst (dst's must be empty). */
 int data_dataset_copy_standardization(curvo_dataset *dst, const curvo_dataset *src);
 
+/* The files a named source reads (registry.c), in order: the CSV file or pair, or the four IDX files
+ * as found (.gz first). CURVO_E_IO if an IDX file is missing, CURVO_E_INVALID for an unknown form. */
+int data_source_files(const char *source, const curvo_data_options *opt, char paths[4][1024], int *count,
+                      char *errmsg);
+
 #endif

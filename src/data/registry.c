@@ -128,6 +128,34 @@ fail:
     return rc;
 }
 
+int data_source_files(const char *source, const curvo_data_options *opt, char paths[4][1024], int *count,
+                      char *errmsg) {
+    static const char *const base[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    int fashion = !strcmp(source, "fashion-mnist");
+    *count = 0;
+    if (fashion || !strncmp(source, "idx:", 4)) {
+        const char *dir = fashion ? (opt && opt->fashion_mnist_dir ? opt->fashion_mnist_dir : FASHION_MNIST_DIR)
+                                  : source + 4;
+        for (int i = 0; i < 4; i++)
+            if (strlen(dir) + strlen(base[i]) + 5 > 1024 || !find_idx(dir, base[i], paths[i], 1024)) {
+                data_seterr(errmsg, "%s: %s not found", source, base[i]);
+                return CURVO_E_IO;
+            }
+        *count = 4;
+        return CURVO_OK;
+    }
+    const char *spec = source + 4, *comma = strchr(spec, ',');
+    if (strncmp(source, "csv:", 4) || !spec[0] || strlen(spec) >= 1024 || comma == spec || (comma && !comma[1])) {
+        data_seterr(errmsg, "unknown data source '%s'; expected " SOURCE_FORMS, source);
+        return CURVO_E_INVALID;
+    }
+    snprintf(paths[0], 1024, "%.*s", comma ? (int)(comma - spec) : (int)strlen(spec), spec);
+    if (comma) snprintf(paths[1], 1024, "%s", comma + 1);
+    *count = comma ? 2 : 1;
+    return CURVO_OK;
+}
+
 int curvo_data_open(const char *source, const curvo_data_options *opt, curvo_dataset **train,
                     curvo_dataset **test, char *errmsg) {
     data_seterr(errmsg, "%s", "");
@@ -197,7 +225,7 @@ int curvo_data_open(const char *source, const curvo_data_options *opt, curvo_dat
         }
         if (rc) {
             if (opt->standardization && rc == CURVO_E_SHAPE)
-                data_seterr(errmsg, "%s: %zu feature columns, the recorded standardization has %zu", spec,
+                data_seterr(errmsg, "%s: %zu feature columns, the training data (its recorded standardization) had %zu", spec,
                             (*train)->d, opt->standardization->features);
             else
                 data_seterr(errmsg, "%s: standardizing the data failed (%s)", spec, curvo_strerror(rc));

@@ -79,9 +79,19 @@ int curvo_log_write_run(curvo_log *log, const curvo_run_info *run) {
     return finish_line(log);
 }
 
+int curvo_log_write_resume(curvo_log *log, const char *checkpoint, int epoch, int64_t step, int epochs,
+                           int threads) {
+    if (!log || !checkpoint) return CURVO_E_INVALID;
+    fputs("{\"event\":\"resume\"", log->f);
+    put_str(log->f, "checkpoint", checkpoint);
+    fprintf(log->f, ",\"epoch\":%d,\"step\":%lld,\"epochs\":%d,\"threads\":%d", epoch, (long long)step, epochs,
+            threads);
+    return finish_line(log);
+}
+
 int curvo_log_write(curvo_log *log, const curvo_progress *p) {
-    if (!log || !p || p->event < CURVO_EVENT_STEP || p->event > CURVO_EVENT_EVAL) return CURVO_E_INVALID;
-    static const char *events[] = {"step", "epoch", "checkpoint", "eval"};
+    if (!log || !p || p->event < CURVO_EVENT_STEP || p->event > CURVO_EVENT_EARLY_STOP) return CURVO_E_INVALID;
+    static const char *events[] = {"step", "epoch", "checkpoint", "eval", "early_stop"};
     FILE *f = log->f;
     fprintf(f, "{\"event\":\"%s\",\"epoch\":%d,\"step\":%lld", events[p->event], p->epoch, (long long)p->step);
     if (p->event == CURVO_EVENT_STEP) {
@@ -97,7 +107,7 @@ int curvo_log_write(curvo_log *log, const curvo_progress *p) {
             for (int i = 0; i < s->n_extra && i < CURVO_STEP_EXTRA; i++) put_num(f, s->extra_name[i], s->extra[i]);
         }
         put_num(f, "samples_per_second", p->samples_per_second);
-    } else if (p->event == CURVO_EVENT_EPOCH || p->event == CURVO_EVENT_EVAL) {
+    } else if (p->event == CURVO_EVENT_EPOCH || p->event == CURVO_EVENT_EVAL || p->event == CURVO_EVENT_EARLY_STOP) {
         const char *metric = p->classification ? "accuracy" : "rmse";
         put_num(f, "epochs_done", p->steps_per_epoch > 0 ? (double)p->step / (double)p->steps_per_epoch : NAN);
         put_num(f, "loss", p->loss);
@@ -116,6 +126,9 @@ int curvo_log_write(curvo_log *log, const curvo_progress *p) {
     } else {
         put_str(f, "path", p->checkpoint_path);
     }
+    if (p->best_epoch > 0 && p->event != CURVO_EVENT_STEP && p->event != CURVO_EVENT_CHECKPOINT)
+        fprintf(f, ",\"best_epoch\":%d", p->best_epoch);
+    if (p->event == CURVO_EVENT_EARLY_STOP) put_num(f, "best_val_loss", p->best_val_loss);
     put_num(f, "seconds", p->seconds);
     return finish_line(log);
 }

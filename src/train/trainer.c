@@ -1,7 +1,7 @@
 /* trainer.c — the training loop: epochs of shuffled mini-batches through an optimizer, evaluation
- * after each epoch (and every eval_seconds of optimizer time), a training-time budget, progress
- * events to a callback, periodic and final checkpoints, and resuming from a checkpoint exactly
- * where a run stopped. */
+ * after each epoch (and every eval_seconds of optimizer time), a training-time budget, early
+ * stopping on the validation loss, progress events to a callback, and periodic checkpoints
+ * (written and resumed by checkpoint.c). */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <math.h>
 #include <stdarg.h>
@@ -12,31 +12,12 @@
 #include <time.h>
 
 #include "core/errmsg.h"
-#include "io/ckpt.h"
 #include "train/evaluate.h"
+#include "train/trainer.h"
 
 #define MAX_CONSECUTIVE_REJECTIONS 100
 
-struct curvo_trainer {
-    curvo_model *model;              /* not owned */
-    curvo_loss_kind loss;
-    curvo_optimizer *opt;
-    curvo_curv *cv;
-    const curvo_dataset *train, *test, *val; /* not owned */
-    curvo_batcher *batcher;
-    curvo_train_options o;
-    curvo_rng rng;                   /* shuffling */
-    int epoch;                       /* epoch in progress (1-based) */
-    int in_epoch;                    /* the batcher holds this epoch's order, partly consumed */
-    int64_t step, step_in_epoch, steps_per_epoch;
-    double loss_sum;                 /* over the finite batch losses since the last evaluation */
-    int64_t loss_count;
-    int rejected, consecutive_rejected;
-    double seconds, train_seconds;   /* accumulated over this and earlier (resumed) runs */
-    char errmsg[CURVO_ERRMSG_LEN];
-};
-
-static int fail(curvo_trainer *tr, int rc, const char *fmt, ...) {
+int trainer_fail(curvo_trainer *tr, int rc, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     curvo_verrf(tr->errmsg, fmt, ap);
@@ -71,6 +52,7 @@ static int check_options(const curvo_train_options *o, char *errmsg) {
     else if (o->checkpoint_every > 0 && !o->checkpoint_path) bad = "periodic checkpoints need a path";
     else if (!(o->max_seconds >= 0.0) || !isfinite(o->max_seconds)) bad = "the time budget must be >= 0 seconds";
     else if (!(o->eval_seconds >= 0.0) || !isfinite(o->eval_seconds)) bad = "the evaluation interval must be >= 0 seconds";
+    else if (o->early_stop < 0) bad = "the early-stopping patience must be >= 0";
     if (!bad) return CURVO_OK;
     if (errmsg) snprintf(errmsg, CURVO_ERRMSG_LEN, "%s", bad);
     return CURVO_E_INVALID;
@@ -103,6 +85,7 @@ int curvo_trainer_create(curvo_model *model, curvo_loss_kind loss, const curvo_o
     tr->test = test;
     tr->o = *options;
     tr->epoch = 1;
+    tr->best_loss = INFINITY;
     curvo_rng_seed(&tr->rng, options->seed);
     int bs = options->batch_size;
     if ((size_t)bs > curvo_dataset_count(train)) bs = (int)curvo_dataset_count(train);
@@ -110,7 +93,10 @@ int curvo_trainer_create(curvo_model *model, curvo_loss_kind loss, const curvo_o
     tr->steps_per_epoch = (int64_t)((curvo_dataset_count(train) + (size_t)bs - 1) / (size_t)bs);
     if ((rc = curvo_optimizer_create(opt, curvo_model_num_params(model), &tr->opt, errmsg)) ||
         (rc = curvo_curv_create(model, loss, &tr->cv)) ||
-        (rc = curvo_batcher_create(train, bs, &tr->batcher))) {
+        (rc = curvo_batcher_create(train, bs, &tr->batcher)) ||
+        (options->early_stop > 0 &&
+         !(tr->best_params = malloc(curvo_model_num_params(model) * sizeof *tr->best_params)) &&
+         (rc = CURVO_E_NOMEM))) {
         if (!errmsg[0]) snprintf(errmsg, CURVO_ERRMSG_LEN, "trainer: %s", curvo_strerror(rc));
         curvo_trainer_free(tr);
         return rc;
@@ -124,10 +110,15 @@ void curvo_trainer_free(curvo_trainer *tr) {
     curvo_optimizer_free(tr->opt);
     curvo_curv_free(tr->cv);
     curvo_batcher_free(tr->batcher);
+    free(tr->best_params);
+    free((char *)tr->data.source);
+    free((char *)tr->data.target);
     free(tr);
 }
 
 const char *curvo_trainer_errmsg(const curvo_trainer *tr) { return tr ? tr->errmsg : ""; }
+int curvo_trainer_best_epoch(const curvo_trainer *tr) { return tr ? tr->best_epoch : 0; }
+int curvo_trainer_stopped_early(const curvo_trainer *tr) { return tr ? tr->stopped_early : 0; }
 
 int curvo_trainer_set_validation(curvo_trainer *tr, const curvo_dataset *val) {
     if (!tr) return CURVO_E_INVALID;
@@ -152,6 +143,28 @@ static void base_progress(const curvo_trainer *tr, curvo_progress *p, curvo_even
     p->seconds = tr->seconds;
     p->train_seconds = tr->train_seconds;
     p->rejected_steps = tr->rejected;
+    p->best_epoch = tr->best_epoch;
+    p->best_val_loss = tr->best_epoch > 0 ? tr->best_loss : NAN;
+}
+
+/* Early stopping after an epoch's evaluation p: a lower validation loss keeps the parameters and
+ * restarts the patience; 1 when the patience ran out, with the best parameters back in the model. */
+static int early_stop_check(curvo_trainer *tr, curvo_progress *p) {
+    size_t n = curvo_model_num_params(tr->model);
+    if (isfinite(p->val_loss) && p->val_loss < tr->best_loss) {
+        tr->best_loss = p->val_loss;
+        tr->best_epoch = p->epoch;
+        tr->since_best = 0;
+        memcpy(tr->best_params, curvo_model_params(tr->model), n * sizeof *tr->best_params);
+    } else {
+        tr->since_best++;
+    }
+    p->best_epoch = tr->best_epoch;
+    p->best_val_loss = tr->best_epoch > 0 ? tr->best_loss : NAN;
+    if (tr->since_best < tr->o.early_stop) return 0;
+    if (tr->best_epoch > 0) memcpy(curvo_model_params(tr->model), tr->best_params, n * sizeof *tr->best_params);
+    tr->stopped_early = 1;
+    return 1;
 }
 
 /* Loss and metric (accuracy or RMSE; MAE and R^2 for regression) of the model on d; a loss that is
@@ -166,7 +179,7 @@ static int evaluate_on(curvo_trainer *tr, const curvo_dataset *d, const char *wh
         *metric = *mae = *r2 = NAN;
         return CURVO_OK;
     }
-    if (rc) return fail(tr, rc, "evaluation on the %s set failed: %s", what, curvo_strerror(rc));
+    if (rc) return trainer_fail(tr, rc, "evaluation on the %s set failed: %s", what, curvo_strerror(rc));
     *loss = m.loss;
     *metric = m.classification ? m.accuracy : m.rmse;
     *mae = m.mae;
@@ -200,7 +213,9 @@ int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
     const double every = tr->o.eval_seconds;
     double next_eval = every > 0 ? tr->train_seconds + every : INFINITY; /* after the previous evaluation */
     int out_of_time = 0;
-    while (tr->epoch <= tr->o.epochs) {
+    if (tr->o.early_stop > 0 && !tr->val)
+        return trainer_fail(tr, CURVO_E_INVALID, "early stopping needs a validation set");
+    while (tr->epoch <= tr->o.epochs && !tr->stopped_early) {
         if (!tr->in_epoch) {
             curvo_batcher_shuffle(tr->batcher, &tr->rng);
             tr->in_epoch = 1;
@@ -217,11 +232,11 @@ int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
             if (rc == CURVO_E_NUMERIC || rc == CURVO_E_REJECTED) {
                 tr->rejected++;
                 if (++tr->consecutive_rejected > MAX_CONSECUTIVE_REJECTIONS)
-                    return fail(tr, rc, "%d steps in a row were rejected (last: %s)", tr->consecutive_rejected,
-                                curvo_strerror(rc));
+                    return trainer_fail(tr, rc, "%d steps in a row were rejected (last: %s)", tr->consecutive_rejected,
+                                        curvo_strerror(rc));
             } else if (rc) {
-                return fail(tr, rc, "step %lld failed: %s (%s)", (long long)tr->step + 1, curvo_strerror(rc),
-                            curvo_curv_errmsg(tr->cv));
+                return trainer_fail(tr, rc, "step %lld failed: %s (%s)", (long long)tr->step + 1, curvo_strerror(rc),
+                                    curvo_curv_errmsg(tr->cv));
             } else {
                 tr->consecutive_rejected = 0;
             }
@@ -256,251 +271,26 @@ int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
                     stop |= fn(&p, user);
                 }
             }
-            if (stop) return fail(tr, CURVO_E_CANCELLED, "stopped by request at step %lld", (long long)tr->step);
+            if (stop) return trainer_fail(tr, CURVO_E_CANCELLED, "stopped by request at step %lld", (long long)tr->step);
             if (out_of_time) break;
         }
         if (out_of_time && tr->step_in_epoch < tr->steps_per_epoch) return CURVO_OK; /* spent in mid-epoch */
         int rc = evaluate_event(tr, &p, CURVO_EVENT_EPOCH);
         if (rc) return rc;
+        int stop_early = tr->o.early_stop > 0 && early_stop_check(tr, &p);
         tr->in_epoch = 0;
         tr->epoch++;
         tr->seconds = base + (now() - t_start);
         p.seconds = tr->seconds;
-        if (fn && fn(&p, user)) return fail(tr, CURVO_E_CANCELLED, "stopped by request after epoch %d", tr->epoch - 1);
+        if (fn && fn(&p, user)) return trainer_fail(tr, CURVO_E_CANCELLED, "stopped by request after epoch %d", tr->epoch - 1);
+        if (stop_early) { /* an evaluation of the parameters kept */
+            if ((rc = evaluate_event(tr, &p, CURVO_EVENT_EARLY_STOP))) return rc;
+            p.epoch = tr->epoch - 1;
+            if (fn) fn(&p, user);
+            return CURVO_OK;
+        }
         if (out_of_time) return CURVO_OK;
         if (every > 0) next_eval = tr->train_seconds + every;
     }
-    tr->epoch = tr->o.epochs + 1;
     return CURVO_OK;
-}
-
-/* ---------------------------------------------------------------- checkpoints */
-
-#define CKPT_KIND "curvo-train-1"
-
-/* The model's description in a buffer grown until it fits (one token per module, so no fixed size holds every
- * model: 900 activations overflowed 4096 bytes and the checkpoint was refused); NULL if out of memory. */
-static char *model_spec(const curvo_model *m) {
-    for (size_t len = 4096; len <= SIZE_MAX / 2; len *= 2) {
-        char *spec = malloc(len);
-        if (!spec || curvo_model_describe(m, spec, len) == CURVO_OK) return spec;
-        free(spec);
-    }
-    return NULL;
-}
-
-int curvo_trainer_save(curvo_trainer *tr, const char *path) {
-    if (!tr || !path) return CURVO_E_INVALID;
-    ckpt_writer *w;
-    int rc = ckpt_writer_create(&w);
-    if (rc) return fail(tr, rc, "checkpoint: out of memory");
-    char *spec = NULL;
-    int c, h, wd;
-    curvo_dataset_shape(tr->train, &c, &h, &wd);
-    const curvo_opt_params *op = curvo_optimizer_params(tr->opt);
-    size_t n = curvo_model_num_params(tr->model), state_size = curvo_optimizer_state_size(tr->opt);
-    void *state = malloc(state_size);
-    uint64_t shape[3] = {(uint64_t)c, (uint64_t)h, (uint64_t)wd};
-    if (!state) {
-        ckpt_writer_free(w);
-        return fail(tr, CURVO_E_NOMEM, "checkpoint: out of memory");
-    }
-    curvo_optimizer_save_state(tr->opt, state, state_size);
-    if (!(spec = model_spec(tr->model))) {
-        rc = fail(tr, CURVO_E_NOMEM, "checkpoint: out of memory");
-        goto done;
-    }
-    rc = ckpt_put_str(w, "kind", CKPT_KIND);
-    if (!rc) rc = ckpt_put_str(w, "model.spec", spec);
-    if (!rc) rc = ckpt_put_u64s(w, "model.input", shape, 3);
-    if (!rc) rc = ckpt_put_f32s(w, "model.params", curvo_model_params(tr->model), n);
-    if (!rc) rc = ckpt_put_u64(w, "loss", (uint64_t)tr->loss);
-    if (!rc) rc = ckpt_put_str(w, "opt.algorithm", curvo_algorithm_name(op->algorithm));
-    for (int i = 0; !rc && i < curvo_opt_param_count(op->algorithm); i++) {
-        const curvo_param_info *pi = curvo_opt_param_info(op->algorithm, i);
-        char name[96];
-        double v;
-        snprintf(name, sizeof name, "opt.param.%s", pi->name);
-        curvo_opt_params_get(op, pi->name, &v);
-        rc = ckpt_put_f64(w, name, v);
-    }
-    if (!rc) rc = ckpt_put(w, "opt.state", state, state_size);
-    if (!rc) rc = ckpt_put_u64s(w, "rng", tr->rng.s, 4);
-    if (!rc) rc = ckpt_put_u64(w, "train.epoch", (uint64_t)tr->epoch);
-    if (!rc) rc = ckpt_put_u64(w, "train.in_epoch", (uint64_t)tr->in_epoch);
-    if (!rc) rc = ckpt_put_u64(w, "train.step", (uint64_t)tr->step);
-    if (!rc) rc = ckpt_put_u64(w, "train.step_in_epoch", (uint64_t)tr->step_in_epoch);
-    if (!rc) rc = ckpt_put_u64(w, "train.batch_size", (uint64_t)tr->o.batch_size);
-    if (!rc) rc = ckpt_put_u64(w, "train.seed", tr->o.seed);
-    if (!rc) rc = ckpt_put_u64(w, "train.epochs", (uint64_t)tr->o.epochs);
-    if (!rc) rc = ckpt_put_f64(w, "train.loss_sum", tr->loss_sum);
-    if (!rc) rc = ckpt_put_u64(w, "train.loss_count", (uint64_t)tr->loss_count);
-    if (!rc) rc = ckpt_put_u64(w, "train.rejected", (uint64_t)tr->rejected);
-    if (!rc) rc = ckpt_put_f64(w, "train.seconds", tr->seconds);
-    if (!rc) rc = ckpt_put_f64(w, "train.train_seconds", tr->train_seconds);
-    if (!rc) rc = ckpt_put_u32s(w, "data.order", curvo_batcher_order(tr->batcher), curvo_dataset_count(tr->train));
-    if (!rc) rc = ckpt_put_u64(w, "data.position", curvo_batcher_position(tr->batcher));
-    if (rc) {
-        rc = fail(tr, rc, "checkpoint: %s", ckpt_writer_errmsg(w));
-        goto done;
-    }
-    if ((rc = ckpt_commit(w, path, tr->errmsg))) goto done;
-done:
-    free(spec);
-    free(state);
-    ckpt_writer_free(w);
-    return rc;
-}
-
-/* Model and loss of an open checkpoint. */
-static int read_model(ckpt_reader *r, curvo_model **model, curvo_loss_kind *loss, char *errmsg) {
-    const char *kind, *spec;
-    uint64_t shape[3], lk;
-    int rc = ckpt_get_str(r, "kind", &kind);
-    if (rc || strcmp(kind, CKPT_KIND) != 0) {
-        snprintf(errmsg, CURVO_ERRMSG_LEN, "not a curvo training checkpoint");
-        return CURVO_E_FORMAT;
-    }
-    if ((rc = ckpt_get_str(r, "model.spec", &spec)) || (rc = ckpt_get_u64s(r, "model.input", shape, 3)) ||
-        (rc = ckpt_get_u64(r, "loss", &lk))) {
-        snprintf(errmsg, CURVO_ERRMSG_LEN, "%s", ckpt_errmsg(r));
-        return rc;
-    }
-    if (lk > CURVO_LOSS_BCE || shape[0] > 65536 || shape[1] > 65536 || shape[2] > 65536) {
-        snprintf(errmsg, CURVO_ERRMSG_LEN, "checkpoint holds an invalid loss or input shape");
-        return CURVO_E_FORMAT;
-    }
-    char err[CURVO_ERRMSG_LEN];
-    if ((rc = curvo_model_from_spec(spec, (int)shape[0], (int)shape[1], (int)shape[2], model, err))) {
-        snprintf(errmsg, CURVO_ERRMSG_LEN, "checkpoint's model: %.200s", err);
-        return CURVO_E_FORMAT;
-    }
-    if ((rc = ckpt_get_f32s(r, "model.params", curvo_model_params(*model), curvo_model_num_params(*model)))) {
-        snprintf(errmsg, CURVO_ERRMSG_LEN, "%s", ckpt_errmsg(r));
-        curvo_model_free(*model);
-        *model = NULL;
-        return rc;
-    }
-    *loss = (curvo_loss_kind)lk;
-    return CURVO_OK;
-}
-
-int curvo_checkpoint_load_model(const char *path, curvo_model **model, curvo_loss_kind *loss, char *errmsg) {
-    char local[CURVO_ERRMSG_LEN];
-    if (!errmsg) errmsg = local;
-    if (!path || !model || !loss) return CURVO_E_INVALID;
-    *model = NULL;
-    ckpt_reader *r;
-    int rc = ckpt_open(path, &r, errmsg);
-    if (rc) return rc;
-    rc = read_model(r, model, loss, errmsg);
-    ckpt_close(r);
-    return rc;
-}
-
-int curvo_trainer_resume(const char *path, const curvo_dataset *train, const curvo_dataset *test,
-                         const curvo_train_options *options, curvo_trainer **out,
-                         curvo_model **model_out, char *errmsg) {
-    char local[CURVO_ERRMSG_LEN];
-    if (!errmsg) errmsg = local;
-    errmsg[0] = '\0';
-    if (!out || !model_out || !path || !train || !options) return CURVO_E_INVALID;
-    *out = NULL;
-    *model_out = NULL;
-    ckpt_reader *r;
-    int rc = ckpt_open(path, &r, errmsg);
-    if (rc) return rc;
-    curvo_model *model = NULL;
-    curvo_trainer *tr = NULL;
-    curvo_loss_kind loss;
-    void *order = NULL;
-    if ((rc = read_model(r, &model, &loss, errmsg))) goto fail;
-    const char *alg_name;
-    curvo_opt_params op;
-    curvo_algorithm alg;
-    if ((rc = ckpt_get_str(r, "opt.algorithm", &alg_name))) goto format;
-    if (curvo_algorithm_from_name(alg_name, &alg)) {
-        snprintf(errmsg, CURVO_ERRMSG_LEN, "checkpoint uses optimizer '%s', unknown to this curvo", alg_name);
-        rc = CURVO_E_FORMAT;
-        goto fail;
-    }
-    curvo_opt_params_init(&op, alg);
-    for (int i = 0; i < curvo_opt_param_count(alg); i++) {
-        const curvo_param_info *pi = curvo_opt_param_info(alg, i);
-        char name[96];
-        double v;
-        snprintf(name, sizeof name, "opt.param.%s", pi->name);
-        if ((rc = ckpt_get_f64(r, name, &v))) goto format;
-        if ((rc = curvo_opt_params_set(&op, pi->name, v, errmsg))) {
-            rc = CURVO_E_FORMAT;
-            goto fail;
-        }
-    }
-    uint64_t epoch, in_epoch, step, step_in_epoch, batch_size, seed, epochs, loss_count, rejected, position;
-    double loss_sum, seconds, train_seconds;
-    if ((rc = ckpt_get_u64(r, "train.epoch", &epoch)) || (rc = ckpt_get_u64(r, "train.in_epoch", &in_epoch)) ||
-        (rc = ckpt_get_u64(r, "train.step", &step)) ||
-        (rc = ckpt_get_u64(r, "train.step_in_epoch", &step_in_epoch)) ||
-        (rc = ckpt_get_u64(r, "train.batch_size", &batch_size)) || (rc = ckpt_get_u64(r, "train.seed", &seed)) ||
-        (rc = ckpt_get_u64(r, "train.epochs", &epochs)) || (rc = ckpt_get_f64(r, "train.loss_sum", &loss_sum)) ||
-        (rc = ckpt_get_u64(r, "train.loss_count", &loss_count)) ||
-        (rc = ckpt_get_u64(r, "train.rejected", &rejected)) || (rc = ckpt_get_f64(r, "train.seconds", &seconds)) ||
-        (rc = ckpt_get_f64(r, "train.train_seconds", &train_seconds)) ||
-        (rc = ckpt_get_u64(r, "data.position", &position)))
-        goto format;
-    if (batch_size < 1 || batch_size > 1u << 30 || epoch < 1 || epoch > 1u << 30 || epochs > 1u << 30 ||
-        in_epoch > 1) {
-        snprintf(errmsg, CURVO_ERRMSG_LEN, "%s: checkpoint holds out-of-range training counters", path);
-        rc = CURVO_E_FORMAT;
-        goto fail;
-    }
-    curvo_train_options o = *options;
-    o.batch_size = (int)batch_size;
-    o.seed = seed;
-    if ((uint64_t)o.epochs < epochs) o.epochs = (int)epochs;
-    if ((rc = curvo_trainer_create(model, loss, &op, train, test, &o, &tr, errmsg))) goto fail;
-    size_t n = curvo_dataset_count(train);
-    const void *state;
-    size_t state_len;
-    if ((rc = ckpt_get(r, "opt.state", &state, &state_len))) goto format;
-    if ((rc = curvo_optimizer_load_state(tr->opt, state, state_len))) {
-        snprintf(errmsg, CURVO_ERRMSG_LEN, "%s: the optimizer state does not fit this model", path);
-        goto fail;
-    }
-    if (!(order = malloc(n * sizeof(uint32_t)))) {
-        rc = CURVO_E_NOMEM;
-        goto fail;
-    }
-    if ((rc = ckpt_get_u32s(r, "data.order", order, n))) {
-        snprintf(errmsg, CURVO_ERRMSG_LEN, "%s: the checkpoint was made on a training set of another size", path);
-        goto fail;
-    }
-    if ((rc = ckpt_get_u64s(r, "rng", tr->rng.s, 4))) goto format;
-    if (in_epoch && (rc = curvo_batcher_restore(tr->batcher, order, n, position))) {
-        snprintf(errmsg, CURVO_ERRMSG_LEN, "%s: invalid data order in the checkpoint", path);
-        rc = CURVO_E_FORMAT;
-        goto fail;
-    }
-    tr->epoch = (int)epoch;
-    tr->in_epoch = (int)in_epoch;
-    tr->step = (int64_t)step;
-    tr->step_in_epoch = (int64_t)step_in_epoch;
-    tr->loss_sum = loss_sum;
-    tr->loss_count = (int64_t)loss_count;
-    tr->rejected = (int)rejected;
-    tr->seconds = seconds;
-    tr->train_seconds = train_seconds;
-    free(order);
-    ckpt_close(r);
-    *out = tr;
-    *model_out = model;
-    return CURVO_OK;
-format:
-    snprintf(errmsg, CURVO_ERRMSG_LEN, "%s", ckpt_errmsg(r));
-fail:
-    free(order);
-    curvo_trainer_free(tr);
-    curvo_model_free(model);
-    ckpt_close(r);
-    return rc ? rc : CURVO_E_FORMAT;
 }

@@ -1,0 +1,42 @@
+/* trainer.h — the trainer's internals (private), shared by the training loop (trainer.c) and the
+ * checkpoints that save and restore it (checkpoint.c). */
+#ifndef CURVO_TRAIN_TRAINER_H
+#define CURVO_TRAIN_TRAINER_H
+
+#include "curvo.h"
+
+struct curvo_trainer {
+    curvo_model *model;              /* not owned */
+    curvo_loss_kind loss;
+    curvo_optimizer *opt;
+    curvo_curv *cv;
+    const curvo_dataset *train, *test, *val; /* not owned */
+    curvo_batcher *batcher;
+    curvo_train_options o;
+    curvo_rng rng;                   /* shuffling */
+    int epoch;                       /* epoch in progress (1-based) */
+    int in_epoch;                    /* the batcher holds this epoch's order, partly consumed */
+    int64_t step, step_in_epoch, steps_per_epoch;
+    double loss_sum;                 /* over the finite batch losses since the last evaluation */
+    int64_t loss_count;
+    int rejected, consecutive_rejected;
+    double seconds, train_seconds;   /* accumulated over this and earlier (resumed) runs */
+    /* early stopping (o.early_stop > 0) */
+    float *best_params;              /* (num_params) the parameters after best_epoch */
+    int best_epoch;                  /* 0: no finite validation loss yet */
+    int since_best;                  /* epochs ended since best_epoch */
+    int stopped_early;               /* the patience ran out; best_params are back in the model */
+    double best_loss;                /* validation loss after best_epoch (INFINITY: none) */
+    /* where the data came from (curvo_trainer_set_data_record), strings owned */
+    int has_data;
+    curvo_data_record data;
+    char errmsg[CURVO_ERRMSG_LEN];
+};
+
+/* Formats the trainer's error message and returns rc. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+int trainer_fail(curvo_trainer *tr, int rc, const char *fmt, ...);
+
+#endif
