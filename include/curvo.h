@@ -227,6 +227,30 @@ int curvo_curv_seeded_gram(curvo_curv *cv, const double *seeds, int k, double *o
  * j*b + i) -> out (n). */
 int curvo_curv_seeded_vjp(curvo_curv *cv, const double *seeds, const double *u, int k, float *out);
 
+/* The Gauss-Newton system of the current batch (EGN's operators; Korbit et al. 2024). With
+ * Q_i + eps I = L_i L_i^T (curvo_curv_hessian_factor), J~ = blockdiag(L_i^T) J, r the residual
+ * (g = -(1/b) J^T r) and G~ = J~^T J~ / b, the Levenberg-Marquardt direction is
+ *     d = -(G~ + lambda I)^-1 g = J~^T u,   (J~ J~^T + b lambda I) u = blockdiag(L_i^-1) r.
+ * curvo_curv_gn_system forms A = J~ J~^T (m, m) and rhs = blockdiag(L_i^-1) r (m) and keeps them in
+ * the context (buffers reused across batches, grown only when the batch or the model grows), in
+ * cotangent-major order (index k*b + i, m = b*c). With true_class (cross-entropy only, else
+ * CURVO_E_UNSUPPORTED) J~ keeps the true-class row of each sample, whitened by sqrt(q_i),
+ * q_i = p_{y_i} (1 - p_{y_i}) + eps, and rhs_i = (1 - p_{y_i}) / sqrt(q_i): m = b. *m receives the
+ * order. The system stays valid until the next set_batch; the operators below need it
+ * (CURVO_E_STATE otherwise) and use its J~ (full or true-class). CURVO_E_NUMERIC when a factor,
+ * A or rhs is not finite. b is the whole batch's size. */
+int curvo_curv_gn_system(curvo_curv *cv, int true_class, int *m);
+/* Copies the system out: A (m, m) and rhs (m); either may be NULL. */
+int curvo_curv_gn_copy(curvo_curv *cv, double *A, double *rhs);
+/* u (m) = (A + b lambda I)^-1 rhs through the context's SPD solver (dense Cholesky in double).
+ * CURVO_E_NUMERIC when A + b lambda I is not numerically positive definite or u is not finite
+ * (a caller may raise lambda and try again); CURVO_E_INVALID for a non-finite lambda. */
+int curvo_curv_gn_solve(curvo_curv *cv, double lambda, double *u);
+/* d (n) = J~^T u for u (m). With u from curvo_curv_gn_solve, d = -(G~ + lambda I)^-1 g. */
+int curvo_curv_gn_direction(curvo_curv *cv, const double *u, float *d);
+/* *pGp = p^T G~ p = |J~ p|^2 / b for p (n): the curvature of the system's model along p. */
+int curvo_curv_gn_curvature(curvo_curv *cv, const float *p, double *pGp);
+
 /* ---------------------------------------------------------------- datasets */
 /* A dataset holds n samples in memory: features (n, c*h*w) as floats, and either integer class
  * labels (classification) or one float target per sample (regression). */

@@ -24,6 +24,8 @@ struct curvo_curv {
     float **tan;        /* (n_mods + 1): tan[l] (k_cap, b_cap, size of a_l) for l >= 1 */
     float *ping, *pong; /* (k_cap, b_cap, max width) reverse-sweep buffers */
     float *seed;        /* (k_cap, b_cap, c) output-space seeds */
+    unsigned long long batch_gen; /* set_batch calls so far: what is built from a batch is valid while it holds */
+    struct curv_gn *gn; /* the Gauss-Newton system (gn.c), made on first use */
 };
 
 /* Records a printf-style message on cv and returns rc. */
@@ -31,5 +33,8 @@ struct curvo_curv {
 __attribute__((format(printf, 3, 4)))
 #endif
 int curv_fail(curvo_curv *cv, int rc, const char *fmt, ...);
+
+/* Releases the Gauss-Newton system (gn.c); NULL is allowed. */
+void curv_gn_free(struct curv_gn *gn);
 
 #endif

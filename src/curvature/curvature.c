@@ -79,6 +79,7 @@ void curvo_curv_free(curvo_curv *cv) {
     if (cv->adj)
         for (int l = 0; l <= cv->model->n_mods; l++) free(cv->adj[l]);
     nn_pass_release(&cv->pass);
+    curv_gn_free(cv->gn);
     free(cv->adj);
     free(cv->tan);
     free(cv->p);
@@ -129,6 +130,7 @@ static int reserve_tangents(curvo_curv *cv, int k) {
 int curvo_curv_set_batch(curvo_curv *cv, const curvo_batch *batch) {
     if (!cv) return CURVO_E_INVALID;
     cv->have_batch = cv->have_adj = 0;
+    cv->batch_gen++;
     if (!batch || !batch->x || batch->b < 1)
         return curv_fail(cv, CURVO_E_INVALID, "set_batch: empty batch or missing inputs");
     int rc = reserve_batch(cv, batch->b);
