@@ -4,8 +4,10 @@
  *
  *   d = -(G~ + lambda I)^-1 g = J~^T u,   (J~ J~^T + b lambda I) u = blockdiag(L_i^-1) r
  *
- * (Duncan-Guttman / push-through identity: only a (b c) x (b c) SPD system, by Cholesky in double;
- * the Gram J~J~^T comes from the engine without forming J). Around it:
+ * (Duncan-Guttman / push-through identity: only a (b c) x (b c) SPD system, by Cholesky in double).
+ * The curvature layer forms the system (curvo_curv_gn_system, the Gram J~J~^T without forming J),
+ * solves it (curvo_curv_gn_solve), maps u back (curvo_curv_gn_direction) and gives p^T G~ p
+ * (curvo_curv_gn_curvature); this file never sees a sample. Around it:
  *   momentum  p = dbar / (1 - mu^t), dbar = mu dbar + (1 - mu) d   (or heavy ball dbar = mu dbar + d)
  *   Armijo    alpha from min(ls_grow alpha_prev, lr), times ls_shrink until
  *             L(w + alpha p) <= L(w) + c alpha g^T p
@@ -14,14 +16,11 @@
  * True-class variant (cross-entropy): only row y_i of each sample, whitened by sqrt(q_i),
  * q_i = p_{y_i}(1 - p_{y_i}) + eps, right-hand side (1 - p_{y_i}) / sqrt(q_i): a b x b system.
  */
-#include <lapacke.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "nn/loss.h"
 #include "linalg/vec.h"
 #include "optim/optim.h"
 
@@ -66,129 +65,36 @@ static void egn_init_state(curvo_optimizer *opt) {
     opt->scalars[S_ALPHA_PREV] = opt->p.egn.lr;
 }
 
-/* The system of this batch: A (m, m) = Gram, rhs (m), and what maps u back (factors or seeds). */
-typedef struct {
-    int m, b, c, true_class;
-    double *A, *rhs, *Lf, *seeds; /* Lf (b, c, c); seeds (k, b, c) with k = c (full) or 1 */
-    double *u;                    /* (m) the solution */
-} egn_system;
-
-/* Largest system order: its work space (below) stays far from overflowing size_t, and m fits LAPACK's int. A
- * larger system (b c > 2^28) could not be allocated anyway: its Gram alone would take 2^59 bytes. */
-#define EGN_MAX_ORDER ((size_t)1 << 28)
-
-static int build_system(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *batch, int c,
-                        egn_system *s) {
-    int b = batch->b;
-    int tc = opt->p.egn.true_class;
-    size_t bc = (size_t)b * c, m = tc ? (size_t)b : bc;
-    if (bc > EGN_MAX_ORDER) return CURVO_E_NOMEM;
-    /* layout: A (m*m) | Afac (m*m) | rhs (m) | u (m) | r (b*c) | Lf (b*c*c) | seeds (c*b*c), in one buffer the
-     * optimizer keeps, grown at the first step of a larger batch or model and reused after */
-    size_t len = 2 * m * m + 2 * m + bc * (1 + 2 * (size_t)c);
-    double *w = optim_dwork(opt, len);
-    if (!w) return CURVO_E_NOMEM;
-    s->m = (int)m, s->b = b, s->c = c, s->true_class = tc;
-    s->A = w;
-    s->rhs = w + 2 * m * m;
-    s->u = s->rhs + m;
-    double *r = s->u + m;
-    s->Lf = r + bc;
-    s->seeds = s->Lf + bc * c;
-    int rc = curvo_curv_residual(cv, r);
-    if (rc) return rc;
-    if (!tc) {
-        /* seeds: column j of L_i for cotangent j of sample i, so that the seeded Gram is J~ J~^T in
-         * cotangent-major order (row j*b + i) and needs no reordering; rhs in the same order */
-        if ((rc = curvo_curv_hessian_factor(cv, s->Lf))) return rc;
-        loss_factor_seeds(s->Lf, b, c, s->seeds);
-        for (int i = 0; i < b; i++) { /* rhs_i = L_i^-1 r_i by forward substitution, in place in rhs */
-            const double *Li = s->Lf + (size_t)i * c * c;
-            double *t = s->rhs + i; /* t[k * b] = (L_i^-1 r_i)_k */
-            for (int k = 0; k < c; k++) {
-                double v = r[(size_t)i * c + k];
-                for (int j = 0; j < k; j++) v -= Li[(size_t)k * c + j] * t[(size_t)j * b];
-                t[(size_t)k * b] = v / Li[(size_t)k * c + k];
-            }
-        }
-        if ((rc = curvo_curv_seeded_gram(cv, s->seeds, c, s->A))) return rc;
-    } else {
-        memset(s->seeds, 0, (size_t)b * c * sizeof(double));
-        for (int i = 0; i < b; i++) {
-            int y = batch->labels[i]; /* checked by set_batch */
-            double py = 1.0 - r[(size_t)i * c + y];
-            double sq = sqrt(py * (1.0 - py) + CURVO_LOSS_FACTOR_EPS); /* sqrt(q_i) */
-            s->seeds[(size_t)i * c + y] = sq;
-            s->rhs[i] = r[(size_t)i * c + y] / sq;
-        }
-        if ((rc = curvo_curv_seeded_gram(cv, s->seeds, 1, s->A))) return rc;
-    }
-    return la_all_finite_d(s->A, m * m) && la_all_finite_d(s->rhs, m) ? CURVO_OK : CURVO_E_NUMERIC;
-}
-
-/* u = (A + b lambda I)^-1 rhs by Cholesky; on failure lambda grows tenfold, up to chol_retries. */
-static int solve(curvo_optimizer *opt, egn_system *s, double *lambda, double *u) {
-    size_t m = (size_t)s->m;
-    double *Af = s->A + m * m;
-    for (int attempt = 0; attempt <= opt->p.egn.chol_retries; attempt++) {
-        memcpy(Af, s->A, m * m * sizeof(double));
-        for (size_t i = 0; i < m; i++) Af[i * m + i] += s->b * *lambda;
-        /* the matrix is symmetric, so its column-major view is itself: no transposed copies */
-        if (LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'U', (int)m, Af, (int)m) == 0) {
-            memcpy(u, s->rhs, m * sizeof(double));
-            if (LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'U', (int)m, 1, Af, (int)m, u, (int)m) == 0 &&
-                la_all_finite_d(u, m))
-                return CURVO_OK;
-        }
-        *lambda = fmin(*lambda * 10.0, opt->p.egn.lambda_max);
-    }
-    return CURVO_E_NUMERIC;
-}
-
-/* p^T G~ p = (1/b) sum_i |L_i^T (J p)_i|^2 (or q_i (J p)_{i,y_i}^2 for the true-class rows). */
-static int curvature_along(curvo_curv *cv, const egn_system *s, const float *p, float *jp, double *pGp) {
-    int rc = curvo_curv_jvp(cv, p, 1, jp); /* (b, c) */
-    if (rc) return rc;
-    double t = 0.0;
-    for (int i = 0; i < s->b; i++) {
-        const float *z = jp + (size_t)i * s->c;
-        if (s->true_class) {
-            for (int k = 0; k < s->c; k++) t += s->seeds[(size_t)i * s->c + k] * s->seeds[(size_t)i * s->c + k] * z[k] * z[k];
-            continue;
-        }
-        const double *Li = s->Lf + (size_t)i * s->c * s->c;
-        for (int k = 0; k < s->c; k++) { /* (L_i^T z)_k = sum_j L_i[j][k] z_j */
-            double v = 0.0;
-            for (int j = k; j < s->c; j++) v += Li[(size_t)j * s->c + k] * z[j];
-            t += v * v;
-        }
-    }
-    *pGp = t / s->b;
-    return CURVO_OK;
-}
-
 static int egn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *batch, curvo_step_info *info) {
     const curvo_egn_params *e = &opt->p.egn;
     double lambda = opt->scalars[S_LAMBDA];
     info->damping = lambda;
-    curvo_model *model = curvo_curv_model(cv);
-    int b = batch->b, c = (int)curvo_model_output_size(model);
     size_t n = opt->n;
     if (e->true_class && curvo_curv_loss_kind(cv) != CURVO_LOSS_CE) return CURVO_E_UNSUPPORTED;
-    float *sc = optim_scratch(opt, 4);               /* theta0, d, p, dbar: (n) each */
-    float *jp = optim_fwork(opt, (size_t)b * c);     /* (b, c) J p */
-    if (!sc || !jp) return CURVO_E_NOMEM;
+    float *sc = optim_scratch(opt, 4); /* theta0, d, p, dbar: (n) each */
+    if (!sc) return CURVO_E_NOMEM;
     float *theta0 = sc, *d = sc + n, *p = sc + 2 * n, *dbar = sc + 3 * n;
-    float *theta = curvo_model_params(model);
-    egn_system s;
+    float *theta = curvo_model_params(curvo_curv_model(cv));
+    double *u; /* (m) */
+    int m;
+    /* loss, gradient and the whitened system (J~ J~^T) u = blockdiag(L_i^-1) r of this batch */
     int rc = optim_eval_gradient(opt, cv, batch, info);
     if (rc) goto out;
     double L0 = info->loss;
-    if ((rc = build_system(opt, cv, batch, c, &s))) goto out;
-    if ((rc = solve(opt, &s, &lambda, s.u))) goto reject;
-    info->damping = lambda;
-    rc = curvo_curv_seeded_vjp(cv, s.seeds, s.u, s.true_class ? 1 : c, d);
+    if ((rc = curvo_curv_gn_system(cv, e->true_class, &m))) goto out;
+    if (!(u = optim_dwork(opt, (size_t)m))) {
+        rc = CURVO_E_NOMEM;
+        goto out;
+    }
+    /* u = (J~ J~^T + b lambda I)^-1 rhs; a failed factorization raises lambda tenfold, up to chol_retries */
+    for (int retries = 0; (rc = curvo_curv_gn_solve(cv, lambda, u)) == CURVO_E_NUMERIC;) {
+        lambda = fmin(lambda * 10.0, e->lambda_max);
+        if (++retries > e->chol_retries) goto reject;
+    }
     if (rc) goto out;
+    info->damping = lambda;
+    /* d = J~^T u = -(G~ + lambda I)^-1 g */
+    if ((rc = curvo_curv_gn_direction(cv, u, d))) goto out;
     if (!la_all_finite(d, n)) {
         rc = CURVO_E_NUMERIC;
         goto reject;
@@ -214,8 +120,10 @@ static int egn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *bat
         rc = CURVO_E_REJECTED;
         goto reject;
     }
+    /* the model's curvature along p, for the gain ratio */
     double pGp;
-    if ((rc = curvature_along(cv, &s, p, jp, &pGp))) goto out;
+    if ((rc = curvo_curv_gn_curvature(cv, p, &pGp))) goto out;
+    /* Armijo line search on L(w + alpha p) */
     memcpy(theta0, theta, n * sizeof(float));
     ls_line line = {cv, batch, theta, theta0, p, n};
     double alpha, L1;
@@ -223,6 +131,7 @@ static int egn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *bat
     if ((rc = optim_line_step(&line, e->line_search, L0, slope, a0, e->ls_c, e->ls_shrink, e->ls_tries, &alpha, &L1,
                               &info->ls_tries)))
         goto reject;
+    /* damping from the gain ratio: actual over predicted decrease */
     if (e->adaptive) {
         double predicted = alpha * slope + 0.5 * alpha * alpha * pGp;
         lambda = optim_adapt_damping(lambda, (L1 - L0) / predicted, e->gain_low, e->gain_high, e->lambda_up,
