@@ -7,13 +7,16 @@
  *   scripted sequence of gains and inside the optimizers; a NaN batch leaves theta and the state
  *   unchanged; EGN fits an exponential decay to noiseless data to 1e-6 in few, superlinearly
  *   converging iterations; the EGN comparison runs with 1, 2, 65 and 200 outputs too (any number of outputs
- *   the model allows). */
+ *   the model allows). The Gauss-Newton system operators EGN is written in (curvo_curv_gn_system, _solve,
+ *   _direction, _curvature) each match a dense reference from an explicit J for CE, MSE, BCE and the true-class
+ *   rows, with 3 and 65 outputs; the SPD solver behind gn_solve matches dposv. */
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "linalg/spd.h"
 #include "optim/optim.h"
 #include "testutil.h"
 
@@ -95,6 +98,36 @@ static void step_delta(net *t, const curvo_opt_params *p, double *delta, float *
     curvo_optimizer_free(opt);
 }
 
+/* p_{y_i} of sample i's softmax, from the outputs, computed here independently of the library */
+static double true_class_prob(const net *t, int i) {
+    const float *fi = curvo_curv_outputs(t->cv) + (size_t)i * t->c;
+    double mx = fi[0], s = 0;
+    for (int k = 1; k < t->c; k++) mx = fmax(mx, fi[k]);
+    for (int k = 0; k < t->c; k++) s += exp(fi[k] - mx);
+    return exp(fi[t->labels[i]] - mx) / s;
+}
+
+/* The rows of J~ (rows, n) in cotangent-major order from an explicit J and the factors Lf: row k*b + i =
+ * sum_m L_i[m][k] J_(i,m) (column k of L_i); true class: row i = sqrt(p_y (1 - p_y) + eps) J_(i,y).
+ * Returns the number of rows. */
+static size_t whitened_rows(net *t, const double *J, const double *Lf, int true_class, double *R) {
+    size_t n = t->n;
+    int c = t->c;
+    memset(R, 0, (size_t)NB * c * n * sizeof(double));
+    for (int i = 0; i < NB; i++) {
+        if (true_class) {
+            double py = true_class_prob(t, i), w = sqrt(py * (1 - py) + 1e-6);
+            for (size_t j = 0; j < n; j++) R[(size_t)i * n + j] = w * J[((size_t)i * c + t->labels[i]) * n + j];
+            continue;
+        }
+        for (int k = 0; k < c; k++)
+            for (int m2 = 0; m2 < c; m2++)
+                for (size_t j = 0; j < n; j++)
+                    R[((size_t)k * NB + i) * n + j] += Lf[(size_t)i * c * c + m2 * c + k] * J[((size_t)i * c + m2) * n + j];
+    }
+    return true_class ? NB : (size_t)NB * c;
+}
+
 /* hidden units and outputs: the outputs range from 1 to 200, beyond any fixed per-sample buffer (EGN's
  * forward substitution once kept 64 values on the stack: 65 outputs wrote past it, 200 crashed) */
 static void egn_matches_dense(curvo_loss_kind loss, const char *label, int true_class, int hidden, int outputs) {
@@ -105,39 +138,18 @@ static void egn_matches_dense(curvo_loss_kind loss, const char *label, int true_
     size_t n = t.n, bc = (size_t)NB * t.c;
     int c = t.c;
     double *J = explicit_J(&t), *Lf = malloc((size_t)NB * c * c * sizeof(double));
-    double *R = calloc(bc * n, sizeof(double)), *dref = malloc(n * sizeof(double)), *delta = malloc(n * sizeof(double));
+    double *R = malloc(bc * n * sizeof(double)), *dref = malloc(n * sizeof(double)), *delta = malloc(n * sizeof(double));
     float *g = malloc(n * sizeof(float));
-    size_t rows = true_class ? NB : bc;
     curvo_curv_hessian_factor(t.cv, Lf);
-    const float *f = curvo_curv_outputs(t.cv);
-    for (int i = 0; i < NB; i++) {
-        if (true_class) { /* row i = sqrt(p_y (1 - p_y) + eps) J_{i, y} */
-            const float *fi = f + (size_t)i * c;
-            double mx = fi[0], s = 0;
-            for (int k = 1; k < c; k++) mx = fmax(mx, fi[k]);
-            for (int k = 0; k < c; k++) s += exp(fi[k] - mx);
-            double py = exp(fi[t.labels[i]] - mx) / s, w = sqrt(py * (1 - py) + 1e-6);
-            for (size_t j = 0; j < n; j++) R[(size_t)i * n + j] = w * J[((size_t)i * c + t.labels[i]) * n + j];
-            continue;
-        }
-        for (int k = 0; k < c; k++) /* J~ row (i,k) = sum_m L_i[m][k] J_(i,m) */
-            for (int m2 = 0; m2 < c; m2++)
-                for (size_t j = 0; j < n; j++)
-                    R[((size_t)i * c + k) * n + j] += Lf[(size_t)i * c * c + m2 * c + k] * J[((size_t)i * c + m2) * n + j];
-    }
+    size_t rows = whitened_rows(&t, J, Lf, true_class, R);
     curvo_opt_params p;
     curvo_opt_params_init(&p, CURVO_OPT_EGN);
     p.egn.line_search = 0, p.egn.adaptive = 0, p.egn.lr = 1.0, p.egn.lambda = 0.1, p.egn.true_class = true_class;
     step_delta(&t, &p, delta, g);
     if (true_class) { /* the true-class system's right-hand side is the true-class part of g */
         double *gt = calloc(n, sizeof(double));
-        const float *fo = curvo_curv_outputs(t.cv);
         for (int i = 0; i < NB; i++) {
-            const float *fi = fo + (size_t)i * c;
-            double mx = fi[0], s = 0;
-            for (int k = 1; k < c; k++) mx = fmax(mx, fi[k]);
-            for (int k = 0; k < c; k++) s += exp(fi[k] - mx);
-            double py = exp(fi[t.labels[i]] - mx) / s;
+            double py = true_class_prob(&t, i);
             for (size_t j = 0; j < n; j++) gt[j] -= (1 - py) * J[((size_t)i * c + t.labels[i]) * n + j] / NB;
         }
         for (size_t j = 0; j < n; j++) g[j] = (float)gt[j];
@@ -150,6 +162,171 @@ static void egn_matches_dense(curvo_loss_kind loss, const char *label, int true_
     tu_close(what, delta, dref, n, 1e-5);
     free(J), free(Lf), free(R), free(dref), free(delta), free(g);
     net_free(&t);
+}
+
+/* The Gauss-Newton system operators (curvo_curv_gn_*) against dense references from an explicit J:
+ *   gn_system     A = J~ J~^T and rhs = blockdiag(L_i^-1) r (by LAPACK's triangular solve), cotangent-major;
+ *                 true class: rows sqrt(q_i) J_(i,y), rhs (1 - p_y) / sqrt(q_i) from the test's own softmax
+ *   gn_solve      (A + b lambda I)^-1 rhs by a dense dposv
+ *   gn_direction  J~^T u for a random u
+ *   gn_curvature  p^T J^T (Q + eps I) J p / b with Q from the test's own softmax / sigmoid (true class:
+ *                 q_i (J p)_{i,y}^2), for a random p */
+static void gn_operators_match_dense(curvo_loss_kind loss, const char *label, int true_class, int hidden, int outputs) {
+    net t;
+    char spec[64], what[160];
+    snprintf(spec, sizeof spec, "dense:%d,%s,dense:%d", hidden, loss == CURVO_LOSS_CE ? "tanh" : "softplus", outputs);
+    net_init(&t, spec, loss, 41 + loss + (uint64_t)outputs);
+    size_t n = t.n, bc = (size_t)NB * t.c;
+    int c = t.c;
+    double *J = explicit_J(&t), *Lf = malloc((size_t)NB * c * c * sizeof(double)), *r = malloc(bc * sizeof(double));
+    double *R = malloc(bc * n * sizeof(double));
+    curvo_curv_hessian_factor(t.cv, Lf);
+    curvo_curv_residual(t.cv, r);
+    size_t m = whitened_rows(&t, J, Lf, true_class, R);
+    double *Aref = calloc(m * m, sizeof(double)), *rhsref = malloc(m * sizeof(double));
+    double *A = malloc(m * m * sizeof(double)), *rhs = malloc(m * sizeof(double)), *Af = malloc(m * m * sizeof(double));
+    double *u = malloc(m * sizeof(double)), *uref = malloc(m * sizeof(double)), *dref = calloc(n, sizeof(double));
+    double *dd = malloc(n * sizeof(double)), *z = malloc(bc * sizeof(double)), *pr = malloc((size_t)c * sizeof(double));
+    float *d = malloc(n * sizeof(float)), *p = malloc(n * sizeof(float));
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)m, (int)n, 1.0, R, (int)n, R, (int)n, 0.0, Aref,
+                (int)m);
+    for (int i = 0; i < NB; i++) {
+        if (true_class) {
+            double py = true_class_prob(&t, i);
+            rhsref[i] = (1 - py) / sqrt(py * (1 - py) + 1e-6);
+            continue;
+        }
+        double *ri = z + (size_t)i * c; /* L_i^-1 r_i */
+        memcpy(ri, r + (size_t)i * c, (size_t)c * sizeof(double));
+        TU_CHECK(LAPACKE_dtrtrs(LAPACK_ROW_MAJOR, 'L', 'N', 'N', c, 1, Lf + (size_t)i * c * c, c, ri, 1) == 0, "dtrtrs");
+        for (int k = 0; k < c; k++) rhsref[(size_t)k * NB + i] = ri[k];
+    }
+    int mo = -1;
+    snprintf(what, sizeof what, "[%s%s, %d outputs]", label, true_class ? ", true class" : "", outputs);
+    TU_CHECK(curvo_curv_gn_solve(t.cv, 0.1, u) == CURVO_E_STATE, "gn_solve before gn_system: CURVO_E_STATE %s", what);
+    TU_CHECK(curvo_curv_gn_system(t.cv, true_class, &mo) == CURVO_OK && mo == (int)m, "gn_system: order %d, expected %zu %s: %s",
+             mo, m, what, curvo_curv_errmsg(t.cv));
+    TU_CHECK(curvo_curv_gn_copy(t.cv, A, rhs) == CURVO_OK, "gn_copy");
+    char w2[256];
+    snprintf(w2, sizeof w2, "gn_system A vs explicit J~ J~^T %s", what);
+    tu_close(w2, A, Aref, m * m, 1e-5);
+    snprintf(w2, sizeof w2, "gn_system rhs vs blockdiag(L_i^-1) r %s", what);
+    tu_close(w2, rhs, rhsref, m, 1e-5);
+
+    /* gn_solve vs dposv of (A + b lambda I) on the system's own A (and the reference's, looser) */
+    const double lambda = 0.1;
+    TU_CHECK(curvo_curv_gn_solve(t.cv, lambda, u) == CURVO_OK, "gn_solve: %s", curvo_curv_errmsg(t.cv));
+    memcpy(Af, A, m * m * sizeof(double)), memcpy(uref, rhs, m * sizeof(double));
+    for (size_t q = 0; q < m; q++) Af[q * m + q] += NB * lambda;
+    TU_CHECK(LAPACKE_dposv(LAPACK_ROW_MAJOR, 'L', (int)m, 1, Af, (int)m, uref, 1) == 0, "dposv");
+    snprintf(w2, sizeof w2, "gn_solve vs dense (A + b lambda I)^-1 rhs %s", what);
+    tu_close(w2, u, uref, m, 1e-10);
+    memcpy(Af, Aref, m * m * sizeof(double)), memcpy(uref, rhsref, m * sizeof(double));
+    for (size_t q = 0; q < m; q++) Af[q * m + q] += NB * lambda;
+    TU_CHECK(LAPACKE_dposv(LAPACK_ROW_MAJOR, 'L', (int)m, 1, Af, (int)m, uref, 1) == 0, "dposv");
+    snprintf(w2, sizeof w2, "gn_solve vs dense solve of the explicit system %s", what);
+    tu_close(w2, u, uref, m, 1e-4);
+    TU_CHECK(curvo_curv_gn_solve(t.cv, -1e6, u) == CURVO_E_NUMERIC, "gn_solve of an indefinite matrix: CURVO_E_NUMERIC %s", what);
+
+    /* gn_direction: J~^T u for a random u */
+    curvo_rng rng;
+    curvo_rng_seed(&rng, 5 + (uint64_t)outputs);
+    for (size_t q = 0; q < m; q++) u[q] = curvo_rng_normal(&rng);
+    for (size_t q = 0; q < m; q++)
+        for (size_t j = 0; j < n; j++) dref[j] += R[q * n + j] * u[q];
+    TU_CHECK(curvo_curv_gn_direction(t.cv, u, d) == CURVO_OK, "gn_direction: %s", curvo_curv_errmsg(t.cv));
+    for (size_t j = 0; j < n; j++) dd[j] = d[j];
+    snprintf(w2, sizeof w2, "gn_direction vs explicit J~^T u %s", what);
+    tu_close(w2, dd, dref, n, 1e-5);
+
+    /* gn_curvature: p^T J^T (Q + eps I) J p / b */
+    tu_fill_normal(&rng, p, n, 1.0);
+    for (size_t q = 0; q < bc; q++) {
+        z[q] = 0;
+        for (size_t j = 0; j < n; j++) z[q] += J[q * n + j] * p[j];
+    }
+    double ref = 0, eps = loss == CURVO_LOSS_MSE ? 0.0 : 1e-6, pGp = NAN;
+    const float *fo = curvo_curv_outputs(t.cv);
+    for (int i = 0; i < NB; i++) {
+        const double *zi = z + (size_t)i * c;
+        if (true_class) {
+            double py = true_class_prob(&t, i), y = zi[t.labels[i]];
+            ref += (py * (1 - py) + 1e-6) * y * y;
+            continue;
+        }
+        const float *fi = fo + (size_t)i * c;
+        double mx = fi[0], s = 0, pz = 0;
+        for (int k = 1; k < c; k++) mx = fmax(mx, fi[k]);
+        for (int k = 0; k < c; k++) {
+            pr[k] = loss == CURVO_LOSS_CE ? exp(fi[k] - mx) : 1.0 / (1.0 + exp(-(double)fi[k]));
+            s += pr[k];
+        }
+        for (int k = 0; k < c; k++) {
+            if (loss == CURVO_LOSS_CE) pr[k] /= s;
+            pz += pr[k] * zi[k];
+        }
+        for (int k = 0; k < c; k++) { /* z^T Q z: CE diag(p) - p p^T, BCE diag(p (1 - p)), MSE I */
+            double q = loss == CURVO_LOSS_CE ? pr[k] : loss == CURVO_LOSS_BCE ? pr[k] * (1 - pr[k]) : 1.0;
+            ref += (q + eps) * zi[k] * zi[k];
+        }
+        if (loss == CURVO_LOSS_CE) ref -= pz * pz;
+    }
+    ref /= NB;
+    TU_CHECK(curvo_curv_gn_curvature(t.cv, p, &pGp) == CURVO_OK, "gn_curvature: %s", curvo_curv_errmsg(t.cv));
+    snprintf(w2, sizeof w2, "gn_curvature vs p^T J^T (Q + eps I) J p / b %s", what);
+    tu_close(w2, &pGp, &ref, 1, 1e-5);
+
+    /* a new batch invalidates the system; a smaller batch, then this one again, rebuilds it the same */
+    curvo_batch half = t.bt;
+    half.b = NB / 2;
+    TU_CHECK(curvo_curv_set_batch(t.cv, &half) == CURVO_OK, "set_batch");
+    TU_CHECK(curvo_curv_gn_direction(t.cv, u, d) == CURVO_E_STATE && curvo_curv_gn_curvature(t.cv, p, &pGp) == CURVO_E_STATE &&
+                 curvo_curv_gn_copy(t.cv, A, NULL) == CURVO_E_STATE,
+             "after set_batch the old system is gone: CURVO_E_STATE %s", what);
+    TU_CHECK(curvo_curv_gn_system(t.cv, true_class, &mo) == CURVO_OK && mo == (int)(true_class ? NB / 2 : NB / 2 * c),
+             "gn_system on half the batch: order %d", mo);
+    TU_CHECK(curvo_curv_set_batch(t.cv, &t.bt) == CURVO_OK && curvo_curv_gn_system(t.cv, true_class, &mo) == CURVO_OK &&
+                 curvo_curv_gn_copy(t.cv, Af, uref) == CURVO_OK,
+             "gn_system again");
+    TU_CHECK(!memcmp(Af, A, m * m * sizeof(double)) && !memcmp(uref, rhs, m * sizeof(double)),
+             "the system rebuilt after a smaller batch is the same %s", what);
+    if (loss != CURVO_LOSS_CE)
+        TU_CHECK(curvo_curv_gn_system(t.cv, 1, &mo) == CURVO_E_UNSUPPORTED, "true-class system without cross-entropy refused");
+    free(J), free(Lf), free(r), free(R), free(Aref), free(rhsref), free(A), free(rhs), free(Af), free(u), free(uref);
+    free(dref), free(dd), free(z), free(pr), free(d), free(p);
+    net_free(&t);
+}
+
+/* The SPD solver alone: (A + shift I) x = b against dposv for orders that grow and shrink, and
+ * CURVO_E_NUMERIC for an indefinite matrix. */
+static void spd_solver_matches_dense(void) {
+    spd_solver s = {0};
+    curvo_rng rng;
+    curvo_rng_seed(&rng, 3);
+    static const int orders[] = {3, 9, 4, 9};
+    for (size_t t = 0; t < sizeof orders / sizeof orders[0]; t++) {
+        int n = orders[t];
+        double B[81], A[81], Af[81], b[9], x[9], xref[9], shift = 0.5;
+        for (int q = 0; q < n * n; q++) B[q] = curvo_rng_normal(&rng);
+        for (int i = 0; i < n; i++) /* A = B B^T: symmetric positive semi-definite */
+            for (int j = 0; j < n; j++) {
+                A[i * n + j] = 0;
+                for (int k = 0; k < n; k++) A[i * n + j] += B[i * n + k] * B[j * n + k];
+            }
+        for (int i = 0; i < n; i++) b[i] = xref[i] = curvo_rng_normal(&rng);
+        memcpy(Af, A, (size_t)n * n * sizeof(double));
+        for (int i = 0; i < n; i++) Af[i * n + i] += shift;
+        TU_CHECK(LAPACKE_dposv(LAPACK_ROW_MAJOR, 'L', n, 1, Af, n, xref, 1) == 0, "dposv");
+        TU_CHECK(spd_init(&s, &spd_dense_cholesky, n) == CURVO_OK && spd_factor(&s, A, shift) == CURVO_OK &&
+                     spd_solve(&s, b, x) == CURVO_OK,
+                 "spd: order %d", n);
+        char what[64];
+        snprintf(what, sizeof what, "spd dense Cholesky vs dposv (order %d)", n);
+        tu_close(what, x, xref, (size_t)n, 1e-10);
+        TU_CHECK(spd_factor(&s, A, -1e3) == CURVO_E_NUMERIC && spd_solve(&s, b, x) == CURVO_E_STATE,
+                 "spd: an indefinite matrix fails to factor, and nothing is solved with it (order %d)", n);
+    }
+    spd_free(&s);
 }
 
 static void sgn_matches_dense(curvo_loss_kind loss, const char *label) {
@@ -348,6 +525,14 @@ int main(void) {
         egn_matches_dense(CURVO_LOSS_CE, "ce", 0, 3, c);
         egn_matches_dense(CURVO_LOSS_CE, "ce", 1, 3, c);
     }
+    static const int gn_outputs[] = {3, 65};
+    for (size_t i = 0; i < sizeof gn_outputs / sizeof gn_outputs[0]; i++) {
+        gn_operators_match_dense(CURVO_LOSS_CE, "ce", 0, 5, gn_outputs[i]);
+        gn_operators_match_dense(CURVO_LOSS_CE, "ce", 1, 5, gn_outputs[i]);
+        gn_operators_match_dense(CURVO_LOSS_MSE, "mse", 0, 5, gn_outputs[i]);
+        gn_operators_match_dense(CURVO_LOSS_BCE, "bce", 0, 5, gn_outputs[i]);
+    }
+    spd_solver_matches_dense();
     sgn_matches_dense(CURVO_LOSS_CE, "ce");
     sgn_matches_dense(CURVO_LOSS_MSE, "mse");
     sgn_matches_dense(CURVO_LOSS_BCE, "bce");
