@@ -120,9 +120,9 @@ static int egn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *bat
         rc = CURVO_E_REJECTED;
         goto reject;
     }
-    /* the model's curvature along p, for the gain ratio */
-    double pGp;
-    if ((rc = curvo_curv_gn_curvature(cv, p, &pGp))) goto out;
+    /* the model's curvature along p, for the gain ratio (one JVP, only when lambda adapts) */
+    double pGp = 0.0;
+    if (e->adaptive && (rc = curvo_curv_gn_curvature(cv, p, &pGp))) goto out;
     /* Armijo line search on L(w + alpha p) */
     memcpy(theta0, theta, n * sizeof(float));
     ls_line line = {cv, batch, theta, theta0, p, n};
