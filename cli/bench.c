@@ -2,7 +2,8 @@
  * seeds, for a budget of epochs or seconds. Every optimizer of a seed starts from the same initial
  * weights and sees the same batch order. Each run is a child process, so that its peak memory is
  * its own; it writes a JSON Lines log and sends its final figures back through a pipe. The parent
- * writes a summary table as markdown and CSV (and one CSV row per run). */
+ * writes a summary table as markdown and CSV (and one CSV row per run). The parent opens the data
+ * and probes the model once through the recipe (recipe.c); each child builds its trainer from it. */
 #define _GNU_SOURCE /* wait4 */
 #include <errno.h>
 #include <getopt.h>
@@ -20,7 +21,6 @@
 
 #define MAX_OPT_PARAMS 64
 #define MAX_SEEDS 1000
-#define UNBOUNDED_EPOCHS 1000000
 
 typedef struct {
     const char *data, *model, *loss, *target_column, *out;
@@ -162,7 +162,7 @@ static int parse_bench_args(int argc, char **argv, bench_args *a) {
         case CLI_OPT_RAW_TARGET: a->data_flags |= CLI_DATA_RAW_TARGET; break;
         case 'm': a->model = optarg; break;
         case 'L': a->loss = optarg; break;
-        case 'e': ok = cli_parse_long("epochs", optarg, 1, UNBOUNDED_EPOCHS, &a->epochs); break;
+        case 'e': ok = cli_parse_long("epochs", optarg, 1, CLI_UNBOUNDED_EPOCHS, &a->epochs); break;
         case 'x': ok = cli_parse_double("seconds", optarg, 1e-3, 1e9, &a->seconds); break;
         case 'n': ok = cli_parse_long("seeds", optarg, 1, MAX_SEEDS, &a->seeds); break;
         case 'b': ok = cli_parse_long("batch", optarg, 1, 1 << 20, &a->batch); break;
@@ -220,8 +220,14 @@ static int parse_opts_list(char *list, curvo_algorithm *algs, int *n) {
     return 1;
 }
 
-/* "egn.lambda=0.1" into the parameters of the named optimizer, which must be benchmarked. */
-static int apply_bench_param(const char *arg, const curvo_algorithm *algs, curvo_opt_params *ops, int n) {
+/* The NAME=VALUE parameters given to each optimizer, indexed by algorithm. */
+typedef struct {
+    const char *params[CURVO_NUM_ALGORITHMS][MAX_OPT_PARAMS];
+    int n[CURVO_NUM_ALGORITHMS];
+} bench_params;
+
+/* "egn.lambda=0.1": "lambda=0.1" to the parameters of the named optimizer, which must be benchmarked. */
+static int route_bench_param(const char *arg, const curvo_algorithm *algs, int n, bench_params *bp) {
     const char *dot = strchr(arg, '.'), *eq = strchr(arg, '=');
     char name[32];
     if (!dot || !eq || dot > eq || dot == arg || (size_t)(dot - arg) >= sizeof name) {
@@ -233,7 +239,10 @@ static int apply_bench_param(const char *arg, const curvo_algorithm *algs, curvo
     curvo_algorithm alg;
     if (!cli_parse_algorithm(name, &alg)) return 0;
     for (int i = 0; i < n; i++)
-        if (algs[i] == alg) return cli_apply_opt_param(&ops[i], dot + 1);
+        if (algs[i] == alg) {
+            bp->params[alg][bp->n[alg]++] = dot + 1;
+            return 1;
+        }
     fprintf(stderr, "curvo bench: --opt-param: '%s' is not in --opts\n", name);
     return 0;
 }
@@ -279,61 +288,41 @@ static int on_run_progress(const curvo_progress *p, void *user) {
     return interrupted;
 }
 
+/* What every run shares: the options, the recipe (data open, loss chosen, options set) and each
+ * optimizer's parameters. */
 typedef struct {
     const bench_args *a;
-    const curvo_dataset *train, *test, *val;
-    curvo_loss_kind loss;
-    int outputs; /* of the network: classes for cross-entropy, else 1 */
+    cli_recipe *recipe;
+    const bench_params *params;
 } bench_setup;
 
-/* One run, in the child: train, log, and fill r. */
-static void run_one(const bench_setup *s, const curvo_opt_params *op, long seed, const char *log_path,
-                    run_result *r) {
+/* One run, in the child: build the trainer from the recipe, train, log, and fill r. */
+static void run_one(const bench_setup *s, curvo_algorithm alg, long seed, const char *log_path, run_result *r) {
     const bench_args *a = s->a;
-    curvo_model *model = NULL;
-    curvo_trainer *tr = NULL;
+    cli_recipe *rp = s->recipe; /* the child's copy */
     curvo_log *log = NULL;
     char err[CURVO_ERRMSG_LEN];
-    int c, h, w;
-    curvo_dataset_shape(s->train, &c, &h, &w);
-    if (curvo_model_for_task(a->model, c, h, w, s->outputs, &model, err)) {
-        snprintf(r->err, sizeof r->err, "model: %.240s", err);
-        return;
-    }
-    curvo_rng rng;
-    curvo_rng_seed(&rng, (uint64_t)seed);
-    curvo_model_init(model, &rng);
-    curvo_train_options to;
-    curvo_train_options_init(&to);
-    to.epochs = a->epochs ? (int)a->epochs : a->seconds > 0 ? UNBOUNDED_EPOCHS : 1;
-    to.batch_size = (int)a->batch;
-    to.seed = (uint64_t)seed;
-    to.eval_batch_size = (int)a->eval_batch;
-    to.eval_train = !a->no_eval_train;
-    to.max_seconds = a->seconds;
-    to.eval_seconds = a->eval_every > 0 ? a->eval_every : a->seconds / 10.0;
-    to.early_stop = (int)a->early_stop;
-    if (curvo_trainer_create(model, s->loss, op, s->train, s->test, &to, &tr, err)) {
-        snprintf(r->err, sizeof r->err, "%.250s", err);
-        goto done;
-    }
-    if (s->val && curvo_trainer_set_validation(tr, s->val)) {
-        snprintf(r->err, sizeof r->err, "%.250s", curvo_trainer_errmsg(tr));
+    rp->alg = alg;
+    rp->opt_params = s->params->params[alg];
+    rp->n_opt_params = s->params->n[alg];
+    rp->options.seed = (uint64_t)seed;
+    rp->quiet = 1; /* the parent reports the failure */
+    if (recipe_build(rp)) {
+        snprintf(r->err, sizeof r->err, "%.250s", rp->err);
         goto done;
     }
     if (curvo_log_open(log_path, 0, &log, err)) {
         snprintf(r->err, sizeof r->err, "%.250s", err);
         goto done;
     }
-    const char *name = curvo_algorithm_name(op->algorithm);
-    curvo_run_info run = {"curvo", name, a->model, a->data, (uint64_t)seed, (int)a->batch, (int)a->threads,
-                          curvo_model_num_params(model)};
+    curvo_run_info run = {"curvo", curvo_algorithm_name(alg), a->model, a->data, (uint64_t)seed, (int)a->batch,
+                          (int)a->threads, curvo_model_num_params(rp->net)};
     curvo_log_write_run(log, &run);
-    run_watch watch = {log, a->log_every, a->target, s->loss != CURVO_LOSS_MSE, r};
+    run_watch watch = {log, a->log_every, a->target, rp->loss != CURVO_LOSS_MSE, r};
     r->hwm_start_kib = peak_rss_kib();
-    int rc = curvo_trainer_run(tr, on_run_progress, &watch);
+    int rc = curvo_trainer_run(rp->trainer, on_run_progress, &watch);
     if (rc) {
-        snprintf(r->err, sizeof r->err, "%.250s", curvo_trainer_errmsg(tr));
+        snprintf(r->err, sizeof r->err, "%.250s", curvo_trainer_errmsg(rp->trainer));
         goto done;
     }
     r->finished = 1;
@@ -342,13 +331,11 @@ done:
         snprintf(r->err, sizeof r->err, "writing %.200s failed", log_path);
         r->finished = 0;
     }
-    curvo_trainer_free(tr);
-    curvo_model_free(model);
+    recipe_free(rp);
 }
 
 /* Runs one optimizer and seed in a child process; fills rec, or returns 0 if no child could run. */
-static int run_child(const bench_setup *s, const curvo_opt_params *op, long seed, const char *log_path,
-                     run_record *rec) {
+static int run_child(const bench_setup *s, long seed, const char *log_path, run_record *rec) {
     int fds[2];
     memset(&rec->r, 0, sizeof rec->r);
     rec->r.time_to_target = rec->r.loss = rec->r.metric = rec->r.test_loss = NAN;
@@ -371,7 +358,7 @@ static int run_child(const bench_setup *s, const curvo_opt_params *op, long seed
         running_child = 0;
         curvo_set_threads((int)s->a->threads);
         run_result r = rec->r;
-        run_one(s, op, seed, log_path, &r);
+        run_one(s, rec->alg, seed, log_path, &r);
         ssize_t wrote = write(fds[1], &r, sizeof r);
         _exit(wrote == (ssize_t)sizeof r ? 0 : 1);
     }
@@ -612,54 +599,47 @@ int cli_bench(int argc, char **argv) {
     int rc = parse_bench_args(argc, argv, &a);
     if (rc >= 0) return rc;
     curvo_algorithm algs[CURVO_NUM_ALGORITHMS];
-    curvo_opt_params ops[CURVO_NUM_ALGORITHMS];
+    bench_params bp = {0};
     int nopt;
     if (!parse_opts_list(a.opts_list, algs, &nopt)) return 2;
-    for (int i = 0; i < nopt; i++) curvo_opt_params_init(&ops[i], algs[i]);
     for (int i = 0; i < a.n_opt_params; i++)
-        if (!apply_bench_param(a.opt_params[i], algs, ops, nopt)) return 2;
-    curvo_loss_kind loss = CURVO_LOSS_CE;
-    if (a.loss && !cli_parse_loss(a.loss, &loss)) return 2;
+        if (!route_bench_param(a.opt_params[i], algs, nopt, &bp)) return 2;
+    cli_recipe r;
+    recipe_init(&r);
+    r.data = a.data, r.target = a.target_column, r.test_fraction = a.test_fraction, r.data_flags = a.data_flags;
+    r.val_fraction = a.val_fraction; /* the CSV and validation splits of seed 1, for every run */
+    r.model = a.model;
+    r.options.epochs = recipe_epochs(a.epochs, a.seconds);
+    r.options.batch_size = (int)a.batch;
+    r.options.eval_batch_size = (int)a.eval_batch;
+    r.options.eval_train = !a.no_eval_train;
+    r.options.max_seconds = a.seconds;
+    r.options.eval_seconds = a.eval_every > 0 ? a.eval_every : a.seconds / 10.0;
+    r.options.early_stop = (int)a.early_stop;
+    for (int i = 0; i < nopt; i++) { /* each optimizer's parameters, checked before any run */
+        curvo_opt_params op;
+        r.alg = algs[i], r.opt_params = bp.params[algs[i]], r.n_opt_params = bp.n[algs[i]];
+        if (recipe_opt_params(&r, &op)) return 2;
+    }
+    if (a.loss && !cli_parse_loss(a.loss, &r.loss)) return 2;
+    r.have_loss = a.loss != NULL;
     cli_warn_threads(a.threads);
     /* Everything is checked before --out is created: a bad input leaves no empty folder behind. */
     if (!cli_check_output("--out", a.out, 1)) return 2;
 
-    /* The data and the model are made once, here; each child inherits them. */
-    curvo_dataset *train = NULL, *test = NULL;
-    if (!cli_open_data(a.data, a.target_column, a.test_fraction, 1, a.data_flags, &train, &test))
-        return cli_open_data_exit_code();
-    int exit_code = 2;
-    curvo_dataset *val = NULL;
-    char err[CURVO_ERRMSG_LEN];
-    if (a.val_fraction > 0) {
-        curvo_dataset *rest;
-        if (curvo_dataset_split(train, a.val_fraction, 1, &rest, &val, err)) {
-            fprintf(stderr, "curvo bench: --val-fraction: %s\n", err);
-            goto done;
-        }
-        curvo_dataset_free(train);
-        train = rest;
-    }
-    int classes = curvo_dataset_num_classes(train);
-    if (!a.loss) loss = classes > 0 ? CURVO_LOSS_CE : CURVO_LOSS_MSE;
-    int classification = classes > 0 && loss != CURVO_LOSS_MSE;
-    if (!cli_check_loss(loss, train, a.target_column)) goto done;
+    /* The data is opened and the model probed once, here; each child inherits the recipe. */
+    int exit_code = recipe_open_data(&r);
+    if (exit_code) goto done;
+    exit_code = 2;
+    int classification = curvo_dataset_num_classes(r.train) > 0 && r.loss != CURVO_LOSS_MSE;
     if (a.target > 0 && a.target_is_rmse == classification) {
         fprintf(stderr, "curvo bench: --target-%s is for %s data; this data is %s (use --target-%s)\n",
                 a.target_is_rmse ? "rmse" : "accuracy", a.target_is_rmse ? "regression" : "classification",
                 classification ? "classification" : "regression", classification ? "accuracy" : "rmse");
         goto done;
     }
-    int c, h, w, outputs = loss == CURVO_LOSS_CE ? classes : 1;
-    curvo_dataset_shape(train, &c, &h, &w);
-    curvo_model *probe = NULL;
     size_t params = 0;
-    if (curvo_model_for_task(a.model, c, h, w, outputs, &probe, err)) {
-        fprintf(stderr, "curvo bench: --model: %s\n", err);
-        goto done;
-    }
-    params = curvo_model_num_params(probe);
-    curvo_model_free(probe);
+    if (recipe_probe_model(&r, &params)) goto done;
     if (mkdir(a.out, 0777) && errno != EEXIST) {
         fprintf(stderr, "curvo bench: --out: cannot create '%s': %s\n", a.out, strerror(errno));
         goto done;
@@ -677,7 +657,7 @@ int cli_bench(int argc, char **argv) {
     sa.sa_handler = on_stop_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    bench_setup setup = {&a, train, test, val, loss, outputs};
+    bench_setup setup = {&a, &r, &bp};
     if (!a.quiet)
         fprintf(stderr, "curvo bench: %d optimizer%s x %ld seed%s on %s, model %s (%zu parameters); logs in %s/\n",
                 nopt, nopt > 1 ? "s" : "", a.seeds, a.seeds > 1 ? "s" : "", a.data, a.model, params, a.out);
@@ -689,7 +669,7 @@ int cli_bench(int argc, char **argv) {
             rec->seed = seed;
             char log_path[4096];
             snprintf(log_path, sizeof log_path, "%s/%s-seed%ld.jsonl", a.out, curvo_algorithm_name(algs[i]), seed);
-            if (!run_child(&setup, &ops[i], seed, log_path, rec)) goto done_runs;
+            if (!run_child(&setup, seed, log_path, rec)) goto done_runs;
             if (interrupted) break; /* the run was cut short: not counted */
             completed++;
             failed += !rec->r.finished;
@@ -731,8 +711,6 @@ done_runs:;
         fprintf(stderr, "curvo bench: %d of %d runs failed (see %s/runs.csv)\n", failed, planned, a.out);
     }
 done:
-    curvo_dataset_free(train);
-    curvo_dataset_free(test);
-    curvo_dataset_free(val);
+    recipe_free(&r);
     return exit_code;
 }

@@ -1,4 +1,5 @@
-/* cli.h — the subcommands of the curvo program and their shared option helpers. */
+/* cli.h — the subcommands of the curvo program, their shared option helpers, and the recipe that
+ * sets up a training run for train, bench and demo. */
 #ifndef CURVO_CLI_H
 #define CURVO_CLI_H
 
@@ -64,5 +65,59 @@ int cli_open_data_standardized(const char *src, const char *target, double test_
                                curvo_dataset **test);
 int cli_parse_loss(const char *s, curvo_loss_kind *k);
 int cli_parse_algorithm(const char *name, curvo_algorithm *alg);
+
+/* recipe.c: one recipe for "set up and run a training", shared by train, bench and demo. A command
+ * fills the description (cli_recipe_init gives the defaults), then calls recipe_open_data (or puts
+ * a dataset of its own in train), recipe_build, curvo_trainer_run(r->trainer, ...) and
+ * recipe_free. Each function prints one "curvo: ..." line on failure (r->err holds it without the
+ * prefix; quiet keeps it there only) and returns the exit code of docs/TRAINING.md's table: 2 a bad
+ * option value, 1 a missing, unreadable or malformed input file; 0 on success. */
+#define CLI_UNBOUNDED_EPOCHS 1000000 /* the plan of a run bounded by --seconds alone */
+typedef struct cli_recipe {
+    /* the data: a source for curvo_data_open, or NULL when the caller put its own set in train */
+    const char *data;
+    const char *target;      /* CSV target column (NULL: "target") */
+    double test_fraction;    /* csv:PATH test split (0: the default) */
+    int data_flags;          /* CLI_DATA_* */
+    uint64_t data_seed;      /* the seed of the CSV test split and of the validation split */
+    double val_fraction;     /* held out of the training set for validation (0: none) */
+    /* the model and loss */
+    const char *model;       /* spec or preset, sized to the task by curvo_model_for_task */
+    int have_loss;           /* 0: ce for class labels, mse for real-valued targets */
+    curvo_loss_kind loss;
+    /* the optimizer: its defaults, then lr (when have_lr), then the NAME=VALUE opt_params */
+    curvo_algorithm alg;
+    int have_lr;
+    double lr;
+    const char *const *opt_params;
+    int n_opt_params;
+    /* the trainer's options; options.seed also seeds the initialization */
+    curvo_train_options options;
+    int quiet;               /* failures go to err only (a bench child reports them to its parent) */
+    /* made by the functions below, freed by recipe_free */
+    curvo_dataset *train, *test, *val;
+    int outputs;             /* of the network: classes for cross-entropy, else 1 */
+    curvo_model *net;
+    curvo_trainer *trainer;
+    char err[CURVO_ERRMSG_LEN + 64];
+} cli_recipe;
+/* The defaults: no data, model mlp, adam, curvo_train_options_init's options, data seed 1. */
+void recipe_init(cli_recipe *r);
+/* The plan in epochs: epochs if given (non-zero), else 1, or CLI_UNBOUNDED_EPOCHS with a seconds budget. */
+int recipe_epochs(long epochs, double seconds);
+/* Opens data (unless train is set already), holds out val_fraction for validation, chooses the
+ * loss for the task (have_loss 0) and checks it against the task, and sets outputs. */
+int recipe_open_data(cli_recipe *r);
+/* The optimizer parameters of the description (bench checks each optimizer's before any run). */
+int recipe_opt_params(cli_recipe *r, curvo_opt_params *op);
+/* The number of parameters of the model for the task, built and freed (bench's parent). */
+int recipe_probe_model(cli_recipe *r, size_t *params);
+/* After recipe_open_data: the model for the task initialized from options.seed, the optimizer
+ * parameters, the trainer and its validation set. */
+int recipe_build(cli_recipe *r);
+/* After the sets are open: the trainer and model saved in the checkpoint at path (options.epochs is
+ * the new plan), and the validation set. */
+int recipe_resume(cli_recipe *r, const char *path);
+void recipe_free(cli_recipe *r);
 
 #endif

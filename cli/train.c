@@ -1,6 +1,8 @@
 /* train.c — `curvo train` and `curvo eval`: train a model on a dataset from the command line, with a
  * progress bar (or plain lines off a terminal), a JSON Lines log, checkpoints, resume, and Ctrl-C
- * or SIGTERM that stops after the current step and saves a checkpoint. */
+ * or SIGTERM that stops after the current step and saves a checkpoint. A fresh run is set up by the
+ * recipe (recipe.c); a resumed one reopens the checkpoint's data and checks its options here, then
+ * takes the recipe's trainer from the checkpoint. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -219,7 +221,7 @@ static int on_progress(const curvo_progress *p, void *user) {
             if (r->budget > 0 && r->budget - p->train_seconds < left) left = r->budget - p->train_seconds;
             fmt_eta(left, eta, sizeof eta);
             char of[32] = "";
-            if (!(r->budget > 0 && p->epochs >= 1000000)) snprintf(of, sizeof of, "/%d", p->epochs);
+            if (!(r->budget > 0 && p->epochs >= CLI_UNBOUNDED_EPOCHS)) snprintf(of, sizeof of, "/%d", p->epochs);
             if (r->tty) {
                 int width = 24, done = (int)(width * p->step_in_epoch / (p->steps_per_epoch ? p->steps_per_epoch : 1));
                 char bar[32];
@@ -237,7 +239,7 @@ static int on_progress(const curvo_progress *p, void *user) {
             }
         } else if (p->event == CURVO_EVENT_EPOCH || p->event == CURVO_EVENT_EVAL) {
             if (r->tty) fputc('\n', stderr);
-            if (p->event == CURVO_EVENT_EPOCH && r->budget > 0 && p->epochs >= 1000000) printf("epoch %d", p->epoch);
+            if (p->event == CURVO_EVENT_EPOCH && r->budget > 0 && p->epochs >= CLI_UNBOUNDED_EPOCHS) printf("epoch %d", p->epoch);
             else if (p->event == CURVO_EVENT_EPOCH) printf("epoch %d/%d", p->epoch, p->epochs);
             else printf("step %lld (epoch %d)", (long long)p->step, p->epoch);
             printf("  loss %.4f", p->loss);
@@ -476,10 +478,11 @@ int cli_train(int argc, char **argv) {
     if (rc >= 0) return rc;
     curvo_set_threads((int)a.threads);
     cli_warn_threads(a.threads);
-    curvo_algorithm alg;
-    if (!cli_parse_algorithm(a.opt, &alg)) return 2;
-    curvo_loss_kind loss = CURVO_LOSS_CE;
-    if (a.loss && !cli_parse_loss(a.loss, &loss)) return 2;
+    cli_recipe r;
+    recipe_init(&r);
+    if (!cli_parse_algorithm(a.opt, &r.alg)) return 2;
+    if (a.loss && !cli_parse_loss(a.loss, &r.loss)) return 2;
+    r.have_loss = a.loss != NULL;
     if (a.resume && access(a.resume, R_OK) != 0) {
         fprintf(stderr, "curvo: --resume: cannot read '%s': %s\n", a.resume, strerror(errno));
         return 1;
@@ -492,18 +495,12 @@ int cli_train(int argc, char **argv) {
                 a.save ? a.save : a.resume);
         return 2;
     }
-    curvo_dataset *train = NULL, *test = NULL;
-    curvo_model *model = NULL;
-    curvo_trainer *tr = NULL;
     curvo_log *log = NULL;
     curvo_checkpoint_info *ck = NULL;
     char err[CURVO_ERRMSG_LEN];
     int exit_code = 1;
-    curvo_dataset *val = NULL;
-    curvo_train_options to;
-    curvo_train_options_init(&to);
-    to.epochs = a.epochs ? (int)a.epochs : 1;
-    if (a.seconds > 0 && a.epochs == 0) to.epochs = 1000000;
+    curvo_train_options *to = &r.options;
+    to->epochs = recipe_epochs(a.epochs, a.seconds);
     if (a.resume) {
         if (curvo_checkpoint_read_info(a.resume, &ck, err)) {
             fprintf(stderr, "curvo: --resume: %s\n", err);
@@ -513,8 +510,8 @@ int cli_train(int argc, char **argv) {
             curvo_checkpoint_info_free(ck);
             return 2;
         }
-        if (!a.given['e'] && !a.given['x']) to.epochs = ck->epochs;
-        if (ck->stopped_early || to.epochs <= ck->epochs_done) {
+        if (!a.given['e'] && !a.given['x']) to->epochs = ck->epochs;
+        if (ck->stopped_early || to->epochs <= ck->epochs_done) {
             if (ck->stopped_early)
                 fprintf(stderr, "curvo: --resume: nothing to do (the run stopped early after epoch %d; the checkpoint "
                         "holds its best epoch, %d)\n", ck->epochs_done, ck->best_epoch);
@@ -531,74 +528,35 @@ int cli_train(int argc, char **argv) {
         if (!a.given['c']) a.checkpoint_every = ck->checkpoint_every;
         if (!a.save) a.save = a.resume;
         if (!a.log) a.log = ck->log_path;
+        r.have_loss = 1, r.loss = ck->loss;
     }
-    if (ck && ck->has_data) {
-        if (!open_recorded_data(ck, "--resume", &train, &test, &val)) goto done;
-    } else {
-        if (!cli_open_data(a.data, a.target, a.test_fraction, a.seed, a.data_flags, &train, &test)) {
-            exit_code = cli_open_data_exit_code();
-            goto done;
-        }
-        if (a.val_fraction > 0) {
-            curvo_dataset *rest;
-            if (curvo_dataset_split(train, a.val_fraction, (uint64_t)a.seed, &rest, &val, err)) {
-                fprintf(stderr, "curvo: --val-fraction: %s\n", err);
-                exit_code = 2;
-                goto done;
-            }
-            curvo_dataset_free(train);
-            train = rest;
-        }
-    }
-    int classes = curvo_dataset_num_classes(train);
-    if (!a.loss) loss = classes > 0 ? CURVO_LOSS_CE : CURVO_LOSS_MSE;
-    if (!a.resume && !cli_check_loss(loss, train, a.target)) {
-        exit_code = 2;
+    r.data = a.data, r.target = a.target, r.test_fraction = a.test_fraction, r.data_flags = a.data_flags;
+    r.data_seed = (uint64_t)a.seed, r.val_fraction = a.val_fraction;
+    r.model = a.model;
+    r.have_lr = a.have_lr, r.lr = a.lr;
+    r.opt_params = a.opt_params, r.n_opt_params = a.n_opt_params;
+    to->batch_size = (int)a.batch;
+    to->seed = (uint64_t)a.seed;
+    to->checkpoint_every = a.checkpoint_every;
+    to->checkpoint_path = a.save;
+    to->eval_batch_size = (int)a.eval_batch;
+    to->eval_train = !a.no_eval_train;
+    to->max_seconds = a.seconds;
+    to->eval_seconds = a.eval_every;
+    to->early_stop = (int)a.early_stop;
+    to->log_path = a.log;
+    int code;
+    if (ck && ck->has_data) { /* the checkpoint's own sets, checked against its record */
+        if (!open_recorded_data(ck, "--resume", &r.train, &r.test, &r.val)) goto done;
+    } else if ((code = recipe_open_data(&r))) {
+        exit_code = code;
         goto done;
     }
-    to.batch_size = (int)a.batch;
-    to.seed = (uint64_t)a.seed;
-    to.checkpoint_every = a.checkpoint_every;
-    to.checkpoint_path = a.save;
-    to.eval_batch_size = (int)a.eval_batch;
-    to.eval_train = !a.no_eval_train;
-    to.max_seconds = a.seconds;
-    to.eval_seconds = a.eval_every;
-    to.early_stop = (int)a.early_stop;
-    to.log_path = a.log;
-    if (a.resume) {
-        if (curvo_trainer_resume(a.resume, train, test, &to, &tr, &model, err)) {
-            fprintf(stderr, "curvo: --resume: %s\n", err);
-            goto done;
-        }
-    } else {
-        int c, h, w;
-        curvo_dataset_shape(train, &c, &h, &w);
-        if (curvo_model_for_task(a.model, c, h, w, loss == CURVO_LOSS_CE ? classes : 1, &model, err)) {
-            fprintf(stderr, "curvo: --model: %s\n", err);
-            exit_code = 2;
-            goto done;
-        }
-        curvo_rng rng;
-        curvo_rng_seed(&rng, (uint64_t)a.seed);
-        curvo_model_init(model, &rng);
-        curvo_opt_params op;
-        curvo_opt_params_init(&op, alg);
-        if (a.have_lr && curvo_opt_params_set(&op, "lr", a.lr, err)) {
-            fprintf(stderr, "curvo: --lr: %s\n", err);
-            exit_code = 2;
-            goto done;
-        }
-        for (int i = 0; i < a.n_opt_params; i++)
-            if (!cli_apply_opt_param(&op, a.opt_params[i])) {
-                exit_code = 2;
-                goto done;
-            }
-        if (curvo_trainer_create(model, loss, &op, train, test, &to, &tr, err)) {
-            fprintf(stderr, "curvo: %s\n", err);
-            exit_code = 2;
-            goto done;
-        }
+    if ((code = a.resume ? recipe_resume(&r, a.resume) : recipe_build(&r))) {
+        exit_code = code;
+        goto done;
+    }
+    if (!a.resume) {
         /* the data's record, so that --resume and eval reopen exactly these sets (a real-valued
          * target counts as --regression: it makes the same sets, and repeating it is no change) */
         curvo_data_options dopt;
@@ -607,20 +565,16 @@ int cli_train(int argc, char **argv) {
                                  .target = a.target ? a.target : dopt.target,
                                  .test_fraction = a.test_fraction > 0 ? a.test_fraction : dopt.test_fraction,
                                  .split_seed = (uint64_t)a.seed,
-                                 .force_regression = (a.data_flags & CLI_DATA_REGRESSION) || classes == 0,
+                                 .force_regression = (a.data_flags & CLI_DATA_REGRESSION) ||
+                                                     curvo_dataset_num_classes(r.train) == 0,
                                  .force_classes = (a.data_flags & CLI_DATA_CLASSES) != 0,
                                  .val_fraction = a.val_fraction,
                                  .val_seed = (uint64_t)a.seed};
         if (curvo_data_fingerprint(a.data, &dopt, &rec.crc32, &rec.bytes, err) ||
-            curvo_trainer_set_data_record(tr, &rec)) {
+            curvo_trainer_set_data_record(r.trainer, &rec)) {
             fprintf(stderr, "curvo: %s\n", err);
             goto done;
         }
-    }
-    if (val && curvo_trainer_set_validation(tr, val)) {
-        fprintf(stderr, "curvo: --val-fraction: %s\n", curvo_trainer_errmsg(tr));
-        exit_code = 2;
-        goto done;
     }
     /* A resumed run appends to its log: a "resume" line (and the run line first if the log is new). */
     int new_log = a.log && (!a.resume || file_is_empty(a.log));
@@ -630,27 +584,27 @@ int cli_train(int argc, char **argv) {
     }
     if (log && new_log) {
         curvo_run_info run = {"curvo", a.opt, ck ? ck->model_spec : a.model, a.data, (uint64_t)a.seed, (int)a.batch,
-                              (int)a.threads, curvo_model_num_params(model)};
+                              (int)a.threads, curvo_model_num_params(r.net)};
         curvo_log_write_run(log, &run);
     }
-    if (log && ck) curvo_log_write_resume(log, a.resume, ck->epochs_done + 1, ck->step, to.epochs, (int)a.threads);
+    if (log && ck) curvo_log_write_resume(log, a.resume, ck->epochs_done + 1, ck->step, to->epochs, (int)a.threads);
     char desc[1024], task[320];
-    curvo_model_describe(model, desc, sizeof desc);
-    describe_task(train, a.resume || !a.loss ? -1 : (int)loss, task, sizeof task);
+    curvo_model_describe(r.net, desc, sizeof desc);
+    describe_task(r.train, a.resume || !a.loss ? -1 : (int)r.loss, task, sizeof task);
     if (!a.quiet && ck)
         fprintf(stderr, "curvo train: resuming %s after step %lld (%d of %d epochs done)\n", a.resume,
-                (long long)ck->step, ck->epochs_done, to.epochs);
+                (long long)ck->step, ck->epochs_done, to->epochs);
     if (!a.quiet)
         fprintf(stderr, "curvo train: %s on %s (%zu train, %zu test), %s, %s, %zu parameters, %d thread%s\n", a.opt,
-                a.data, curvo_dataset_count(train), test ? curvo_dataset_count(test) : (size_t)0, task, desc,
-                curvo_model_num_params(model), (int)a.threads, a.threads == 1 ? "" : "s");
+                a.data, curvo_dataset_count(r.train), r.test ? curvo_dataset_count(r.test) : (size_t)0, task, desc,
+                curvo_model_num_params(r.net), (int)a.threads, a.threads == 1 ? "" : "s");
     reporter rep = {log, a.log_every, a.quiet, isatty(STDERR_FILENO), 0, a.opt, a.seconds, {0}, 0};
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    rc = curvo_trainer_run(tr, on_progress, &rep);
+    rc = curvo_trainer_run(r.trainer, on_progress, &rep);
     if (rep.have_last) { /* --quiet: the one result line, printed by replaying its event with output on */
         rep.quiet = rep.tty = 0;
         rep.log = NULL;
@@ -660,9 +614,9 @@ int cli_train(int argc, char **argv) {
         const char *path = a.save ? a.save : "curvo-interrupted.ckpt";
         const char *by = interrupted == SIGTERM ? "SIGTERM" : "SIGINT";
         if (rep.tty && !a.quiet) fputc('\n', stderr);
-        if (curvo_trainer_save(tr, path)) {
+        if (curvo_trainer_save(r.trainer, path)) {
             fprintf(stderr, "curvo: interrupted (%s); the checkpoint could not be written: %s\n", by,
-                    curvo_trainer_errmsg(tr));
+                    curvo_trainer_errmsg(r.trainer));
         } else {
             fprintf(stderr, "curvo: interrupted (%s); checkpoint written to %s (continue with --resume %s)\n", by, path,
                     path);
@@ -671,11 +625,12 @@ int cli_train(int argc, char **argv) {
         goto done;
     }
     if (rc) {
-        fprintf(stderr, "%scurvo: training failed: %s\n", rep.tty && !a.quiet ? "\n" : "", curvo_trainer_errmsg(tr));
+        fprintf(stderr, "%scurvo: training failed: %s\n", rep.tty && !a.quiet ? "\n" : "",
+                curvo_trainer_errmsg(r.trainer));
         goto done;
     }
-    if (a.save && curvo_trainer_save(tr, a.save)) {
-        fprintf(stderr, "curvo: --save: %s\n", curvo_trainer_errmsg(tr));
+    if (a.save && curvo_trainer_save(r.trainer, a.save)) {
+        fprintf(stderr, "curvo: --save: %s\n", curvo_trainer_errmsg(r.trainer));
         goto done;
     }
     exit_code = 0;
@@ -684,11 +639,7 @@ done:
         fprintf(stderr, "curvo: --log: writing the log failed\n");
         exit_code = 1;
     }
-    curvo_trainer_free(tr);
-    curvo_model_free(model);
-    curvo_dataset_free(train);
-    curvo_dataset_free(test);
-    curvo_dataset_free(val);
+    recipe_free(&r);
     curvo_checkpoint_info_free(ck);
     return exit_code;
 }
