@@ -98,6 +98,7 @@ typedef struct cli_recipe {
     curvo_dataset *train, *test, *val;
     int outputs;             /* of the network: classes for cross-entropy, else 1 */
     curvo_model *net;
+    curvo_opt_params op;     /* the optimizer parameters recipe_build gave the trainer */
     curvo_trainer *trainer;
     char err[CURVO_ERRMSG_LEN + 64];
 } cli_recipe;

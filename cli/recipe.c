@@ -92,14 +92,13 @@ static int attach_validation(cli_recipe *r) {
 
 int recipe_build(cli_recipe *r) {
     char err[CURVO_ERRMSG_LEN];
-    curvo_opt_params op;
     int code = model_for_task(r, &r->net);
     if (code) return code;
     curvo_rng rng;
     curvo_rng_seed(&rng, r->options.seed);
     curvo_model_init(r->net, &rng);
-    if ((code = recipe_opt_params(r, &op))) return code;
-    if (curvo_trainer_create(r->net, r->loss, &op, r->train, r->test, &r->options, &r->trainer, err))
+    if ((code = recipe_opt_params(r, &r->op))) return code;
+    if (curvo_trainer_create(r->net, r->loss, &r->op, r->train, r->test, &r->options, &r->trainer, err))
         return fail(r, 2, "%s", err);
     return attach_validation(r);
 }
