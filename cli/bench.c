@@ -2,8 +2,9 @@
  * seeds, for a budget of epochs or seconds. Every optimizer of a seed starts from the same initial
  * weights and sees the same batch order. Each run is a child process, so that its peak memory is
  * its own; it writes a JSON Lines log and sends its final figures back through a pipe. The parent
- * writes a summary table as markdown and CSV (and one CSV row per run). The parent opens the data
- * and probes the model once through the recipe (recipe.c); each child builds its trainer from it. */
+ * writes a summary table as markdown and CSV (and one CSV row per run). The options shared with
+ * `curvo train` are read into the recipe (recipe.c); the parent opens the data and probes the model
+ * once through it, and each child builds its trainer from it with its optimizer and seed. */
 #define _GNU_SOURCE /* wait4 */
 #include <errno.h>
 #include <getopt.h>
@@ -19,17 +20,16 @@
 
 #include "cli.h"
 
-#define MAX_OPT_PARAMS 64
 #define MAX_SEEDS 1000
 
 typedef struct {
-    const char *data, *model, *loss, *target_column, *out;
+    cli_recipe r; /* what every run shares: data, model, loss, training options */
+    const char *out;
     char opts_list[256];
-    long epochs, seeds, batch, threads, eval_batch, log_every, early_stop;
-    double seconds, eval_every, target, test_fraction, val_fraction; /* target: --target-accuracy or --target-rmse */
-    int no_eval_train, quiet, target_is_rmse;
-    int data_flags; /* CLI_DATA_* from --regression, --classes, --no-standardize-target */
-    const char *opt_params[MAX_OPT_PARAMS];
+    long seeds, log_every;
+    double target; /* --target-accuracy or --target-rmse */
+    int quiet, target_is_rmse;
+    const char *opt_params[CLI_MAX_OPT_PARAMS]; /* OPT.NAME=VALUE */
     int n_opt_params;
 } bench_args;
 
@@ -120,55 +120,36 @@ static void bench_usage(FILE *to) {
 
 static int parse_bench_args(int argc, char **argv, bench_args *a) {
     static const struct option opts[] = {
+        CLI_RECIPE_DATA_OPTIONS, CLI_RECIPE_MODEL_OPTIONS, CLI_RECIPE_TRAIN_OPTIONS,
         {"opts", required_argument, 0, 'o'},        {"opt-param", required_argument, 0, 'p'},
-        {"data", required_argument, 0, 'd'},        {"target-column", required_argument, 0, 'C'},
-        {"target", required_argument, 0, 'C'},      {"target-rmse", required_argument, 0, 'M'},
-        {"test-fraction", required_argument, 0, 'f'}, {"regression", no_argument, 0, 'R'},
-        {"model", required_argument, 0, 'm'},       {"loss", required_argument, 0, 'L'},
-        {"epochs", required_argument, 0, 'e'},      {"seconds", required_argument, 0, 'x'},
-        {"seeds", required_argument, 0, 'n'},       {"batch", required_argument, 0, 'b'},
-        {"threads", required_argument, 0, 't'},     {"eval-every", required_argument, 0, 'v'},
-        {"target-accuracy", required_argument, 0, 'T'}, {"no-eval-train", no_argument, 0, 'N'},
-        {"eval-batch", required_argument, 0, 'E'},  {"log-every", required_argument, 0, 'G'},
-        {"out", required_argument, 0, 'O'},         {"quiet", no_argument, 0, 'q'},
-        {"val-fraction", required_argument, 0, 'V'}, {"early-stop", required_argument, 0, 'P'},
-        {"help", no_argument, 0, 'h'},              {"classes", no_argument, 0, CLI_OPT_CLASSES},
-        {"no-standardize-target", no_argument, 0, CLI_OPT_RAW_TARGET}, {0, 0, 0, 0}};
+        {"target-column", required_argument, 0, 'T'}, {"target-rmse", required_argument, 0, 'M'},
+        {"seeds", required_argument, 0, 'n'},       {"target-accuracy", required_argument, 0, 'A'},
+        {"log-every", required_argument, 0, 'G'},   {"out", required_argument, 0, 'O'},
+        {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const cli_recipe *r = &a->r;
     opterr = 0;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         int ok = 1;
         switch (c) {
-        case 'o':
+        case 'o': /* --opts, not the recipe's --opt */
             if (strlen(optarg) >= sizeof a->opts_list) {
                 fprintf(stderr, "curvo bench: --opts: list too long\n");
                 return 2;
             }
             strcpy(a->opts_list, optarg);
             break;
-        case 'p':
-            if (a->n_opt_params == MAX_OPT_PARAMS) {
-                fprintf(stderr, "curvo bench: at most %d --opt-param\n", MAX_OPT_PARAMS);
+        case 'p': /* OPT.NAME=VALUE */
+            if (a->n_opt_params == CLI_MAX_OPT_PARAMS) {
+                fprintf(stderr, "curvo bench: at most %d --opt-param\n", CLI_MAX_OPT_PARAMS);
                 return 2;
             }
             a->opt_params[a->n_opt_params++] = optarg;
             break;
-        case 'd': a->data = optarg; break;
-        case 'C': a->target_column = optarg; break;
-        case 'f': ok = cli_parse_double_open("test-fraction", optarg, 0.0, 1.0, CLI_OPEN, &a->test_fraction); break;
-        case 'R': a->data_flags |= CLI_DATA_REGRESSION; break;
-        case CLI_OPT_CLASSES: a->data_flags |= CLI_DATA_CLASSES; break;
-        case CLI_OPT_RAW_TARGET: a->data_flags |= CLI_DATA_RAW_TARGET; break;
-        case 'm': a->model = optarg; break;
-        case 'L': a->loss = optarg; break;
-        case 'e': ok = cli_parse_long("epochs", optarg, 1, CLI_UNBOUNDED_EPOCHS, &a->epochs); break;
-        case 'x': ok = cli_parse_double("seconds", optarg, 1e-3, 1e9, &a->seconds); break;
         case 'n': ok = cli_parse_long("seeds", optarg, 1, MAX_SEEDS, &a->seeds); break;
-        case 'b': ok = cli_parse_long("batch", optarg, 1, 1 << 20, &a->batch); break;
-        case 't': ok = cli_parse_long("threads", optarg, 1, 1024, &a->threads); break;
-        case 'v': ok = cli_parse_double("eval-every", optarg, 1e-3, 1e9, &a->eval_every); break;
-        case 'T':
+        case 'A':
             ok = cli_parse_double_open("target-accuracy", optarg, 0.0, 100.0, CLI_LO_OPEN, &a->target);
             a->target_is_rmse = 0;
             if (a->target > 1.0) a->target /= 100.0; /* a percentage */
@@ -177,27 +158,20 @@ static int parse_bench_args(int argc, char **argv, bench_args *a) {
             ok = cli_parse_double_open("target-rmse", optarg, 0.0, 1e300, CLI_LO_OPEN, &a->target);
             a->target_is_rmse = 1;
             break;
-        case 'N': a->no_eval_train = 1; break;
-        case 'E': ok = cli_parse_long("eval-batch", optarg, 1, 1 << 20, &a->eval_batch); break;
         case 'G': ok = cli_parse_long("log-every", optarg, 1, 1L << 40, &a->log_every); break;
         case 'O': a->out = optarg; break;
-        case 'V': ok = cli_parse_double_open("val-fraction", optarg, 0.0, 1.0, CLI_OPEN, &a->val_fraction); break;
-        case 'P': ok = cli_parse_long("early-stop", optarg, 1, 1000000, &a->early_stop); break;
         case 'q': a->quiet = 1; break;
         case 'h': bench_usage(stdout); return 0;
-        default: cli_bad_option("bench", argv, c); return 2;
+        default: ok = recipe_option(&a->r, "bench", argv, c, optarg);
         }
         if (!ok) return 2;
     }
-    if (optind < argc) {
-        fprintf(stderr, "curvo bench: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (a->early_stop && !a->val_fraction) {
+    if (!cli_no_operands("bench", argc, argv)) return 2;
+    if (r->options.early_stop && !r->val_fraction) {
         fprintf(stderr, "curvo bench: --early-stop needs --val-fraction X (it watches the validation loss)\n");
         return 2;
     }
-    return cli_data_flags_ok(a->data_flags) ? -1 : 2;
+    return cli_data_flags_ok(r->data_flags) ? -1 : 2;
 }
 
 /* "sgd,adam,egn" into distinct algorithms. */
@@ -222,7 +196,7 @@ static int parse_opts_list(char *list, curvo_algorithm *algs, int *n) {
 
 /* The NAME=VALUE parameters given to each optimizer, indexed by algorithm. */
 typedef struct {
-    const char *params[CURVO_NUM_ALGORITHMS][MAX_OPT_PARAMS];
+    const char *params[CURVO_NUM_ALGORITHMS][CLI_MAX_OPT_PARAMS];
     int n[CURVO_NUM_ALGORITHMS];
 } bench_params;
 
@@ -303,8 +277,8 @@ static void run_one(const bench_setup *s, curvo_algorithm alg, long seed, const 
     curvo_log *log = NULL;
     char err[CURVO_ERRMSG_LEN];
     rp->alg = alg;
-    rp->opt_params = s->params->params[alg];
     rp->n_opt_params = s->params->n[alg];
+    memcpy(rp->opt_params, s->params->params[alg], sizeof s->params->params[alg]);
     rp->options.seed = (uint64_t)seed;
     rp->quiet = 1; /* the parent reports the failure */
     if (recipe_build(rp)) {
@@ -315,8 +289,8 @@ static void run_one(const bench_setup *s, curvo_algorithm alg, long seed, const 
         snprintf(r->err, sizeof r->err, "%.250s", err);
         goto done;
     }
-    curvo_run_info run = {"curvo", curvo_algorithm_name(alg), a->model, a->data, (uint64_t)seed, (int)a->batch,
-                          (int)a->threads, curvo_model_num_params(rp->net)};
+    curvo_run_info run = {"curvo", curvo_algorithm_name(alg), rp->model, rp->data, (uint64_t)seed,
+                          rp->options.batch_size, (int)rp->threads, curvo_model_num_params(rp->net)};
     curvo_log_write_run(log, &run);
     run_watch watch = {log, a->log_every, a->target, rp->loss != CURVO_LOSS_MSE, r};
     r->hwm_start_kib = peak_rss_kib();
@@ -356,7 +330,7 @@ static int run_child(const bench_setup *s, long seed, const char *log_path, run_
     if (pid == 0) {
         close(fds[0]);
         running_child = 0;
-        curvo_set_threads((int)s->a->threads);
+        curvo_set_threads((int)s->recipe->threads);
         run_result r = rec->r;
         run_one(s, rec->alg, seed, log_path, &r);
         ssize_t wrote = write(fds[1], &r, sizeof r);
@@ -482,12 +456,14 @@ static void write_markdown(FILE *f, const bench_args *a, const opt_summary *sum,
                            int classification, int completed, int planned) {
     double scale = classification ? 100.0 : 1.0;
     const char *metric = classification ? "test accuracy (%)" : "test RMSE";
-    fprintf(f, "curvo bench: %s, model %s (%zu parameters), ", a->data, a->model, params);
-    if (a->seconds > 0) fprintf(f, "%g s of optimizer time per run", a->seconds);
-    if (a->seconds > 0 && a->epochs) fprintf(f, " or ");
-    if (a->epochs || a->seconds <= 0) fprintf(f, "%ld epoch%s", a->epochs ? a->epochs : 1, a->epochs > 1 ? "s" : "");
-    fprintf(f, ", seeds 1..%ld, batch %ld, %ld thread%s; %d of %d runs done.\n\n", a->seeds, a->batch, a->threads,
-            a->threads == 1 ? "" : "s", completed, planned);
+    const cli_recipe *r = &a->r;
+    double seconds = r->options.max_seconds;
+    fprintf(f, "curvo bench: %s, model %s (%zu parameters), ", r->data, r->model, params);
+    if (seconds > 0) fprintf(f, "%g s of optimizer time per run", seconds);
+    if (seconds > 0 && r->epochs) fprintf(f, " or ");
+    if (r->epochs || seconds <= 0) fprintf(f, "%ld epoch%s", r->epochs ? r->epochs : 1, r->epochs > 1 ? "s" : "");
+    fprintf(f, ", seeds 1..%ld, batch %d, %ld thread%s; %d of %d runs done.\n\n", a->seeds, r->options.batch_size,
+            r->threads, r->threads == 1 ? "" : "s", completed, planned);
     char target_col[64] = "time to target (s)";
     if (a->target > 0)
         snprintf(target_col, sizeof target_col, "time to %s%g%s (s)", classification ? "" : "RMSE ≤ ",
@@ -593,45 +569,37 @@ static void runs_writer(FILE *f, const void *ctx) {
 /* ---------------------------------------------------------------- the command */
 
 int cli_bench(int argc, char **argv) {
-    bench_args a = {.data = "fashion-mnist", .model = "mlp", .out = "curvo-bench", .seeds = 3, .batch = 128,
-                    .threads = 1, .eval_batch = 1000, .log_every = 10};
+    bench_args a = {.out = "curvo-bench", .seeds = 3, .log_every = 10};
+    cli_recipe *r = &a.r;
+    recipe_init(r);
+    r->data = "fashion-mnist"; /* the CSV and validation splits of seed 1, for every run */
     strcpy(a.opts_list, "sgd,adam,egn,sgn,lrsfn,sofim,arturo");
     int rc = parse_bench_args(argc, argv, &a);
     if (rc >= 0) return rc;
+    recipe_plan(r);
+    if (!(r->options.eval_seconds > 0)) r->options.eval_seconds = r->options.max_seconds / 10.0;
     curvo_algorithm algs[CURVO_NUM_ALGORITHMS];
     bench_params bp = {0};
     int nopt;
     if (!parse_opts_list(a.opts_list, algs, &nopt)) return 2;
     for (int i = 0; i < a.n_opt_params; i++)
         if (!route_bench_param(a.opt_params[i], algs, nopt, &bp)) return 2;
-    cli_recipe r;
-    recipe_init(&r);
-    r.data = a.data, r.target = a.target_column, r.test_fraction = a.test_fraction, r.data_flags = a.data_flags;
-    r.val_fraction = a.val_fraction; /* the CSV and validation splits of seed 1, for every run */
-    r.model = a.model;
-    r.options.epochs = recipe_epochs(a.epochs, a.seconds);
-    r.options.batch_size = (int)a.batch;
-    r.options.eval_batch_size = (int)a.eval_batch;
-    r.options.eval_train = !a.no_eval_train;
-    r.options.max_seconds = a.seconds;
-    r.options.eval_seconds = a.eval_every > 0 ? a.eval_every : a.seconds / 10.0;
-    r.options.early_stop = (int)a.early_stop;
     for (int i = 0; i < nopt; i++) { /* each optimizer's parameters, checked before any run */
         curvo_opt_params op;
-        r.alg = algs[i], r.opt_params = bp.params[algs[i]], r.n_opt_params = bp.n[algs[i]];
-        if (recipe_opt_params(&r, &op)) return 2;
+        r->alg = algs[i];
+        r->n_opt_params = bp.n[algs[i]];
+        memcpy(r->opt_params, bp.params[algs[i]], sizeof bp.params[algs[i]]);
+        if (recipe_opt_params(r, &op)) return 2;
     }
-    if (a.loss && !cli_parse_loss(a.loss, &r.loss)) return 2;
-    r.have_loss = a.loss != NULL;
-    cli_warn_threads(a.threads);
+    cli_warn_threads(r->threads);
     /* Everything is checked before --out is created: a bad input leaves no empty folder behind. */
     if (!cli_check_output("--out", a.out, 1)) return 2;
 
     /* The data is opened and the model probed once, here; each child inherits the recipe. */
-    int exit_code = recipe_open_data(&r);
+    int exit_code = recipe_open_data(r);
     if (exit_code) goto done;
     exit_code = 2;
-    int classification = curvo_dataset_num_classes(r.train) > 0 && r.loss != CURVO_LOSS_MSE;
+    int classification = curvo_dataset_num_classes(r->train) > 0 && r->loss != CURVO_LOSS_MSE;
     if (a.target > 0 && a.target_is_rmse == classification) {
         fprintf(stderr, "curvo bench: --target-%s is for %s data; this data is %s (use --target-%s)\n",
                 a.target_is_rmse ? "rmse" : "accuracy", a.target_is_rmse ? "regression" : "classification",
@@ -639,7 +607,7 @@ int cli_bench(int argc, char **argv) {
         goto done;
     }
     size_t params = 0;
-    if (recipe_probe_model(&r, &params)) goto done;
+    if (recipe_probe_model(r, &params)) goto done;
     if (mkdir(a.out, 0777) && errno != EEXIST) {
         fprintf(stderr, "curvo bench: --out: cannot create '%s': %s\n", a.out, strerror(errno));
         goto done;
@@ -657,10 +625,10 @@ int cli_bench(int argc, char **argv) {
     sa.sa_handler = on_stop_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    bench_setup setup = {&a, &r, &bp};
+    bench_setup setup = {&a, r, &bp};
     if (!a.quiet)
         fprintf(stderr, "curvo bench: %d optimizer%s x %ld seed%s on %s, model %s (%zu parameters); logs in %s/\n",
-                nopt, nopt > 1 ? "s" : "", a.seeds, a.seeds > 1 ? "s" : "", a.data, a.model, params, a.out);
+                nopt, nopt > 1 ? "s" : "", a.seeds, a.seeds > 1 ? "s" : "", r->data, r->model, params, a.out);
     /* Seeds outermost: a slow spell of a shared machine falls on every optimizer alike. */
     for (long seed = 1; seed <= a.seeds && !interrupted; seed++)
         for (int i = 0; i < nopt && !interrupted; i++) {
@@ -711,6 +679,6 @@ done_runs:;
         fprintf(stderr, "curvo bench: %d of %d runs failed (see %s/runs.csv)\n", failed, planned, a.out);
     }
 done:
-    recipe_free(&r);
+    recipe_free(r);
     return exit_code;
 }

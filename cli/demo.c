@@ -7,12 +7,12 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "curvo.h"
 
 #define PI 3.14159265358979323846
-#define MAX_OPT_PARAMS 64
 
 /* x (n, 2), labels (n): two spirals, one turn and a half each, with a little noise. */
 static void make_spirals(curvo_rng *rng, int n, float *x, int32_t *labels) {
@@ -81,60 +81,42 @@ static int on_epoch(const curvo_progress *p, void *user) {
 
 int cli_demo(int argc, char **argv) {
     static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},   {"samples", required_argument, 0, 'n'},
-        {"epochs", required_argument, 0, 'e'},  {"batch", required_argument, 0, 'b'},
-        {"lr", required_argument, 0, 'l'},      {"opt", required_argument, 0, 'o'},
-        {"opt-param", required_argument, 0, 'p'}, {"seed", required_argument, 0, 's'},
-        {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
+        CLI_RECIPE_OPTIMIZER_OPTIONS,           CLI_RECIPE_SEED_OPTION,
+        {"model", required_argument, 0, 'm'},   {"epochs", required_argument, 0, 'e'},
+        {"batch", required_argument, 0, 'b'},   {"threads", required_argument, 0, 't'},
+        {"samples", required_argument, 0, 'n'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    const char *opt = "sgd";
-    const char *params[MAX_OPT_PARAMS + 1] = {"momentum=0.9"}; /* sgd's, before those given */
-    int n_params = 1;
-    long samples = 512, epochs = 1000, batch = 64, seed = 1, threads = 1;
+    long samples = 512;
     cli_recipe r;
     recipe_init(&r);
     r.model = "dense:64,relu,dense:64,relu,dense:2";
+    r.alg = CURVO_OPT_SGD;
+    r.epochs = 1000;
+    r.options.batch_size = 64;
     int o, ok = 1;
     optind = 1;
     opterr = 0;
     while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (o) {
-        case 'm': r.model = optarg; break;
         case 'n': ok = cli_parse_long("samples", optarg, 2, 10000000, &samples); break;
-        case 'e': ok = cli_parse_long("epochs", optarg, 1, 10000000, &epochs); break;
-        case 'b': ok = cli_parse_long("batch", optarg, 1, 1000000, &batch); break;
-        case 'l': ok = cli_parse_double("lr", optarg, 0.0, 1e6, &r.lr), r.have_lr = 1; break;
-        case 'o': opt = optarg; break;
-        case 'p':
-            if (n_params == MAX_OPT_PARAMS + 1) {
-                fprintf(stderr, "curvo: too many --opt-param options\n");
-                return 2;
-            }
-            params[n_params++] = optarg;
-            break;
-        case 's': ok = cli_parse_long("seed", optarg, 0, 0x7fffffffL, &seed); break;
-        case 't': ok = cli_parse_long("threads", optarg, 1, 1024, &threads); break;
         case 'h': demo_usage(stdout); return 0;
-        default: cli_bad_option("demo", argv, o); return 2;
+        default: ok = recipe_option(&r, "demo", argv, o, optarg);
         }
         if (!ok) return 2;
     }
-    if (optind < argc) {
-        fprintf(stderr, "curvo demo: unexpected argument '%s'\n", argv[optind]);
-        return 2;
+    if (!cli_no_operands("demo", argc, argv)) return 2;
+    if (r.alg == CURVO_OPT_SGD) { /* the demo's own defaults, before the --opt-param given */
+        if (!r.have_lr) r.lr = 0.1, r.have_lr = 1;
+        memmove(r.opt_params + 1, r.opt_params, (size_t)r.n_opt_params * sizeof r.opt_params[0]);
+        r.opt_params[0] = "momentum=0.9";
+        r.n_opt_params++;
     }
-    if (!cli_parse_algorithm(opt, &r.alg)) return 2;
-    int sgd = r.alg == CURVO_OPT_SGD; /* the demo's own defaults are for sgd */
-    if (sgd && !r.have_lr) r.lr = 0.1, r.have_lr = 1;
-    r.opt_params = params + !sgd, r.n_opt_params = n_params - !sgd;
-    if (batch > samples) batch = samples;
-    r.options.epochs = (int)epochs;
-    r.options.batch_size = (int)batch;
-    r.options.seed = (uint64_t)seed;
+    recipe_plan(&r);
+    if ((size_t)r.options.batch_size > (size_t)samples) r.options.batch_size = (int)samples;
     r.options.eval_train = 0; /* on_epoch measures it when it prints */
-    curvo_set_threads((int)threads);
-    cli_warn_threads(threads);
-    int exit_code = spiral_dataset(samples, seed, &r);
+    curvo_set_threads((int)r.threads);
+    cli_warn_threads(r.threads);
+    int exit_code = spiral_dataset(samples, (long)r.options.seed, &r);
     if (!exit_code) exit_code = recipe_open_data(&r);
     if (!exit_code) exit_code = recipe_build(&r);
     if (!exit_code) {
@@ -142,8 +124,8 @@ int cli_demo(int argc, char **argv) {
         double lr = 0;
         curvo_model_describe(r.net, desc, sizeof desc);
         curvo_opt_params_get(&r.op, "lr", &lr);
-        printf("curvo demo: %s, %zu parameters, %ld spiral samples, %s, batch %ld, lr %g\n", desc,
-               curvo_model_num_params(r.net), samples, opt, batch, lr);
+        printf("curvo demo: %s, %zu parameters, %ld spiral samples, %s, batch %d, lr %g\n", desc,
+               curvo_model_num_params(r.net), samples, curvo_algorithm_name(r.alg), r.options.batch_size, lr);
         int rc = curvo_trainer_run(r.trainer, on_epoch, &r);
         if (rc) {
             fprintf(stderr, "curvo: training failed: %s\n",

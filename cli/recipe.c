@@ -1,5 +1,5 @@
 /* recipe.c — one recipe for "set up a training run", shared by `curvo train`, `curvo bench` and
- * `curvo demo`: open the data (or take the caller's set), hold out a validation set, choose the
+ * `curvo demo`: read the options that describe it from the command line, open the data (or take the caller's set), hold out a validation set, choose the
  * loss and check it against the task, build the model for the task and initialize it from the
  * seed, fill the optimizer parameters (defaults, --lr, --opt-param), create the trainer and give
  * it the validation set. Each step prints one "curvo: ..." line on failure and returns the exit
@@ -28,11 +28,52 @@ void recipe_init(cli_recipe *r) {
     r->model = "mlp";
     r->alg = CURVO_OPT_ADAM;
     r->data_seed = 1;
+    r->threads = 1;
     curvo_train_options_init(&r->options);
 }
 
-int recipe_epochs(long epochs, double seconds) {
-    return epochs ? (int)epochs : seconds > 0 ? CLI_UNBOUNDED_EPOCHS : 1;
+int recipe_option(cli_recipe *r, const char *cmd, char **argv, int o, const char *arg) {
+    curvo_train_options *to = &r->options;
+    long v = 0;
+    int ok;
+    switch (o) {
+    case 'd': r->data = arg; return 1;
+    case 'T': r->target = arg; return 1;
+    case 'f': return cli_parse_double_open("test-fraction", arg, 0.0, 1.0, CLI_OPEN, &r->test_fraction);
+    case 'R': r->data_flags |= CLI_DATA_REGRESSION; return 1;
+    case CLI_OPT_CLASSES: r->data_flags |= CLI_DATA_CLASSES; return 1;
+    case CLI_OPT_RAW_TARGET: r->data_flags |= CLI_DATA_RAW_TARGET; return 1;
+    case 'V': return cli_parse_double_open("val-fraction", arg, 0.0, 1.0, CLI_OPEN, &r->val_fraction);
+    case 'm': r->model = arg; return 1;
+    case 'L': r->have_loss = 1; return cli_parse_loss(arg, &r->loss);
+    case 'o': return cli_parse_algorithm(arg, &r->alg);
+    case 'l': r->have_lr = 1; return cli_parse_double("lr", arg, 0.0, 1e6, &r->lr);
+    case 'p':
+        if (r->n_opt_params == CLI_MAX_OPT_PARAMS) {
+            fprintf(stderr, "curvo: too many --opt-param options (at most %d)\n", CLI_MAX_OPT_PARAMS);
+            return 0;
+        }
+        r->opt_params[r->n_opt_params++] = arg;
+        return 1;
+    case 'e': return cli_parse_long("epochs", arg, 1, CLI_UNBOUNDED_EPOCHS, &r->epochs);
+    case 'x': return cli_parse_double("seconds", arg, 1e-3, 1e9, &to->max_seconds);
+    case 'v': return cli_parse_double("eval-every", arg, 1e-3, 1e9, &to->eval_seconds);
+    case 'b': ok = cli_parse_long("batch", arg, 1, 1 << 20, &v), to->batch_size = (int)v; return ok;
+    case 't': return cli_parse_long("threads", arg, 1, 1024, &r->threads);
+    case 'E': ok = cli_parse_long("eval-batch", arg, 1, 1 << 20, &v), to->eval_batch_size = (int)v; return ok;
+    case 'N': to->eval_train = 0; return 1;
+    case 'P': ok = cli_parse_long("early-stop", arg, 1, 1000000, &v), to->early_stop = (int)v; return ok;
+    case 's':
+        ok = cli_parse_long("seed", arg, 0, 0x7fffffffL, &v);
+        to->seed = r->data_seed = (uint64_t)v;
+        return ok;
+    }
+    cli_bad_option(cmd, argv, o);
+    return 0;
+}
+
+void recipe_plan(cli_recipe *r) {
+    r->options.epochs = r->epochs ? (int)r->epochs : r->options.max_seconds > 0 ? CLI_UNBOUNDED_EPOCHS : 1;
 }
 
 int recipe_open_data(cli_recipe *r) {
