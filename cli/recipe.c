@@ -1,9 +1,10 @@
 /* recipe.c — one recipe for "set up a training run", shared by `curvo train`, `curvo bench` and
- * `curvo demo`: read the options that describe it from the command line, open the data (or take the caller's set), hold out a validation set, choose the
- * loss and check it against the task, build the model for the task and initialize it from the
- * seed, fill the optimizer parameters (defaults, --lr, --opt-param), create the trainer and give
- * it the validation set. Each step prints one "curvo: ..." line on failure and returns the exit
- * code docs/TRAINING.md documents (2 a bad option value, 1 a bad input file). */
+ * `curvo demo`: read the options that describe the run from the command line (recipe_option), open
+ * the data (or take the caller's set), hold out a validation set, choose the loss and check it
+ * against the task, build the model for the task and initialize it from the seed, fill the
+ * optimizer parameters (defaults, --lr, --opt-param), create the trainer and give it the validation
+ * set. Each step prints one "curvo: ..." line on failure and returns the exit code docs/TRAINING.md
+ * documents (2 a bad option value, 1 a bad input file). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
