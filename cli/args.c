@@ -70,3 +70,9 @@ void cli_bad_option(const char *cmd, char **argv, int ret) {
     else
         fprintf(stderr, "curvo %s: unknown option '%s' (see 'curvo %s --help')\n", cmd, opt, cmd);
 }
+
+int cli_no_operands(const char *cmd, int argc, char **argv) {
+    if (optind >= argc) return 1;
+    fprintf(stderr, "curvo %s: unexpected argument '%s'\n", cmd, argv[optind]);
+    return 0;
+}

@@ -2,7 +2,9 @@
  * seeds, for a budget of epochs or seconds. Every optimizer of a seed starts from the same initial
  * weights and sees the same batch order. Each run is a child process, so that its peak memory is
  * its own; it writes a JSON Lines log and sends its final figures back through a pipe. The parent
- * writes a summary table as markdown and CSV (and one CSV row per run). */
+ * writes a summary table as markdown and CSV (and one CSV row per run). The options shared with
+ * `curvo train` are read into the recipe (recipe.c); the parent opens the data and probes the model
+ * once through it, and each child builds its trainer from it with its optimizer and seed. */
 #define _GNU_SOURCE /* wait4 */
 #include <errno.h>
 #include <getopt.h>
@@ -18,18 +20,16 @@
 
 #include "cli.h"
 
-#define MAX_OPT_PARAMS 64
 #define MAX_SEEDS 1000
-#define UNBOUNDED_EPOCHS 1000000
 
 typedef struct {
-    const char *data, *model, *loss, *target_column, *out;
+    cli_recipe r; /* what every run shares: data, model, loss, training options */
+    const char *out;
     char opts_list[256];
-    long epochs, seeds, batch, threads, eval_batch, log_every, early_stop;
-    double seconds, eval_every, target, test_fraction, val_fraction; /* target: --target-accuracy or --target-rmse */
-    int no_eval_train, quiet, target_is_rmse;
-    int data_flags; /* CLI_DATA_* from --regression, --classes, --no-standardize-target */
-    const char *opt_params[MAX_OPT_PARAMS];
+    long seeds, log_every;
+    double target; /* --target-accuracy or --target-rmse */
+    int quiet, target_is_rmse;
+    const char *opt_params[CLI_MAX_OPT_PARAMS]; /* OPT.NAME=VALUE */
     int n_opt_params;
 } bench_args;
 
@@ -120,55 +120,36 @@ static void bench_usage(FILE *to) {
 
 static int parse_bench_args(int argc, char **argv, bench_args *a) {
     static const struct option opts[] = {
+        CLI_RECIPE_DATA_OPTIONS, CLI_RECIPE_MODEL_OPTIONS, CLI_RECIPE_TRAIN_OPTIONS,
         {"opts", required_argument, 0, 'o'},        {"opt-param", required_argument, 0, 'p'},
-        {"data", required_argument, 0, 'd'},        {"target-column", required_argument, 0, 'C'},
-        {"target", required_argument, 0, 'C'},      {"target-rmse", required_argument, 0, 'M'},
-        {"test-fraction", required_argument, 0, 'f'}, {"regression", no_argument, 0, 'R'},
-        {"model", required_argument, 0, 'm'},       {"loss", required_argument, 0, 'L'},
-        {"epochs", required_argument, 0, 'e'},      {"seconds", required_argument, 0, 'x'},
-        {"seeds", required_argument, 0, 'n'},       {"batch", required_argument, 0, 'b'},
-        {"threads", required_argument, 0, 't'},     {"eval-every", required_argument, 0, 'v'},
-        {"target-accuracy", required_argument, 0, 'T'}, {"no-eval-train", no_argument, 0, 'N'},
-        {"eval-batch", required_argument, 0, 'E'},  {"log-every", required_argument, 0, 'G'},
-        {"out", required_argument, 0, 'O'},         {"quiet", no_argument, 0, 'q'},
-        {"val-fraction", required_argument, 0, 'V'}, {"early-stop", required_argument, 0, 'P'},
-        {"help", no_argument, 0, 'h'},              {"classes", no_argument, 0, CLI_OPT_CLASSES},
-        {"no-standardize-target", no_argument, 0, CLI_OPT_RAW_TARGET}, {0, 0, 0, 0}};
+        {"target-column", required_argument, 0, 'T'}, {"target-rmse", required_argument, 0, 'M'},
+        {"seeds", required_argument, 0, 'n'},       {"target-accuracy", required_argument, 0, 'A'},
+        {"log-every", required_argument, 0, 'G'},   {"out", required_argument, 0, 'O'},
+        {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const cli_recipe *r = &a->r;
     opterr = 0;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         int ok = 1;
         switch (c) {
-        case 'o':
+        case 'o': /* --opts, not the recipe's --opt */
             if (strlen(optarg) >= sizeof a->opts_list) {
                 fprintf(stderr, "curvo bench: --opts: list too long\n");
                 return 2;
             }
             strcpy(a->opts_list, optarg);
             break;
-        case 'p':
-            if (a->n_opt_params == MAX_OPT_PARAMS) {
-                fprintf(stderr, "curvo bench: at most %d --opt-param\n", MAX_OPT_PARAMS);
+        case 'p': /* OPT.NAME=VALUE */
+            if (a->n_opt_params == CLI_MAX_OPT_PARAMS) {
+                fprintf(stderr, "curvo bench: at most %d --opt-param\n", CLI_MAX_OPT_PARAMS);
                 return 2;
             }
             a->opt_params[a->n_opt_params++] = optarg;
             break;
-        case 'd': a->data = optarg; break;
-        case 'C': a->target_column = optarg; break;
-        case 'f': ok = cli_parse_double_open("test-fraction", optarg, 0.0, 1.0, CLI_OPEN, &a->test_fraction); break;
-        case 'R': a->data_flags |= CLI_DATA_REGRESSION; break;
-        case CLI_OPT_CLASSES: a->data_flags |= CLI_DATA_CLASSES; break;
-        case CLI_OPT_RAW_TARGET: a->data_flags |= CLI_DATA_RAW_TARGET; break;
-        case 'm': a->model = optarg; break;
-        case 'L': a->loss = optarg; break;
-        case 'e': ok = cli_parse_long("epochs", optarg, 1, UNBOUNDED_EPOCHS, &a->epochs); break;
-        case 'x': ok = cli_parse_double("seconds", optarg, 1e-3, 1e9, &a->seconds); break;
         case 'n': ok = cli_parse_long("seeds", optarg, 1, MAX_SEEDS, &a->seeds); break;
-        case 'b': ok = cli_parse_long("batch", optarg, 1, 1 << 20, &a->batch); break;
-        case 't': ok = cli_parse_long("threads", optarg, 1, 1024, &a->threads); break;
-        case 'v': ok = cli_parse_double("eval-every", optarg, 1e-3, 1e9, &a->eval_every); break;
-        case 'T':
+        case 'A':
             ok = cli_parse_double_open("target-accuracy", optarg, 0.0, 100.0, CLI_LO_OPEN, &a->target);
             a->target_is_rmse = 0;
             if (a->target > 1.0) a->target /= 100.0; /* a percentage */
@@ -177,27 +158,20 @@ static int parse_bench_args(int argc, char **argv, bench_args *a) {
             ok = cli_parse_double_open("target-rmse", optarg, 0.0, 1e300, CLI_LO_OPEN, &a->target);
             a->target_is_rmse = 1;
             break;
-        case 'N': a->no_eval_train = 1; break;
-        case 'E': ok = cli_parse_long("eval-batch", optarg, 1, 1 << 20, &a->eval_batch); break;
         case 'G': ok = cli_parse_long("log-every", optarg, 1, 1L << 40, &a->log_every); break;
         case 'O': a->out = optarg; break;
-        case 'V': ok = cli_parse_double_open("val-fraction", optarg, 0.0, 1.0, CLI_OPEN, &a->val_fraction); break;
-        case 'P': ok = cli_parse_long("early-stop", optarg, 1, 1000000, &a->early_stop); break;
         case 'q': a->quiet = 1; break;
         case 'h': bench_usage(stdout); return 0;
-        default: cli_bad_option("bench", argv, c); return 2;
+        default: ok = recipe_option(&a->r, "bench", argv, c, optarg);
         }
         if (!ok) return 2;
     }
-    if (optind < argc) {
-        fprintf(stderr, "curvo bench: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (a->early_stop && !a->val_fraction) {
+    if (!cli_no_operands("bench", argc, argv)) return 2;
+    if (r->options.early_stop && !r->val_fraction) {
         fprintf(stderr, "curvo bench: --early-stop needs --val-fraction X (it watches the validation loss)\n");
         return 2;
     }
-    return cli_data_flags_ok(a->data_flags) ? -1 : 2;
+    return cli_data_flags_ok(r->data_flags) ? -1 : 2;
 }
 
 /* "sgd,adam,egn" into distinct algorithms. */
@@ -220,8 +194,14 @@ static int parse_opts_list(char *list, curvo_algorithm *algs, int *n) {
     return 1;
 }
 
-/* "egn.lambda=0.1" into the parameters of the named optimizer, which must be benchmarked. */
-static int apply_bench_param(const char *arg, const curvo_algorithm *algs, curvo_opt_params *ops, int n) {
+/* The NAME=VALUE parameters given to each optimizer, indexed by algorithm. */
+typedef struct {
+    const char *params[CURVO_NUM_ALGORITHMS][CLI_MAX_OPT_PARAMS];
+    int n[CURVO_NUM_ALGORITHMS];
+} bench_params;
+
+/* "egn.lambda=0.1": "lambda=0.1" to the parameters of the named optimizer, which must be benchmarked. */
+static int route_bench_param(const char *arg, const curvo_algorithm *algs, int n, bench_params *bp) {
     const char *dot = strchr(arg, '.'), *eq = strchr(arg, '=');
     char name[32];
     if (!dot || !eq || dot > eq || dot == arg || (size_t)(dot - arg) >= sizeof name) {
@@ -233,7 +213,10 @@ static int apply_bench_param(const char *arg, const curvo_algorithm *algs, curvo
     curvo_algorithm alg;
     if (!cli_parse_algorithm(name, &alg)) return 0;
     for (int i = 0; i < n; i++)
-        if (algs[i] == alg) return cli_apply_opt_param(&ops[i], dot + 1);
+        if (algs[i] == alg) {
+            bp->params[alg][bp->n[alg]++] = dot + 1;
+            return 1;
+        }
     fprintf(stderr, "curvo bench: --opt-param: '%s' is not in --opts\n", name);
     return 0;
 }
@@ -279,61 +262,41 @@ static int on_run_progress(const curvo_progress *p, void *user) {
     return interrupted;
 }
 
+/* What every run shares: the options, the recipe (data open, loss chosen, options set) and each
+ * optimizer's parameters. */
 typedef struct {
     const bench_args *a;
-    const curvo_dataset *train, *test, *val;
-    curvo_loss_kind loss;
-    int outputs; /* of the network: classes for cross-entropy, else 1 */
+    cli_recipe *recipe;
+    const bench_params *params;
 } bench_setup;
 
-/* One run, in the child: train, log, and fill r. */
-static void run_one(const bench_setup *s, const curvo_opt_params *op, long seed, const char *log_path,
-                    run_result *r) {
+/* One run, in the child: build the trainer from the recipe, train, log, and fill r. */
+static void run_one(const bench_setup *s, curvo_algorithm alg, long seed, const char *log_path, run_result *r) {
     const bench_args *a = s->a;
-    curvo_model *model = NULL;
-    curvo_trainer *tr = NULL;
+    cli_recipe *rp = s->recipe; /* the child's copy */
     curvo_log *log = NULL;
     char err[CURVO_ERRMSG_LEN];
-    int c, h, w;
-    curvo_dataset_shape(s->train, &c, &h, &w);
-    if (curvo_model_for_task(a->model, c, h, w, s->outputs, &model, err)) {
-        snprintf(r->err, sizeof r->err, "model: %.240s", err);
-        return;
-    }
-    curvo_rng rng;
-    curvo_rng_seed(&rng, (uint64_t)seed);
-    curvo_model_init(model, &rng);
-    curvo_train_options to;
-    curvo_train_options_init(&to);
-    to.epochs = a->epochs ? (int)a->epochs : a->seconds > 0 ? UNBOUNDED_EPOCHS : 1;
-    to.batch_size = (int)a->batch;
-    to.seed = (uint64_t)seed;
-    to.eval_batch_size = (int)a->eval_batch;
-    to.eval_train = !a->no_eval_train;
-    to.max_seconds = a->seconds;
-    to.eval_seconds = a->eval_every > 0 ? a->eval_every : a->seconds / 10.0;
-    to.early_stop = (int)a->early_stop;
-    if (curvo_trainer_create(model, s->loss, op, s->train, s->test, &to, &tr, err)) {
-        snprintf(r->err, sizeof r->err, "%.250s", err);
-        goto done;
-    }
-    if (s->val && curvo_trainer_set_validation(tr, s->val)) {
-        snprintf(r->err, sizeof r->err, "%.250s", curvo_trainer_errmsg(tr));
+    rp->alg = alg;
+    rp->n_opt_params = s->params->n[alg];
+    memcpy(rp->opt_params, s->params->params[alg], sizeof s->params->params[alg]);
+    rp->options.seed = (uint64_t)seed;
+    rp->quiet = 1; /* the parent reports the failure */
+    if (recipe_build(rp)) {
+        snprintf(r->err, sizeof r->err, "%.250s", rp->err);
         goto done;
     }
     if (curvo_log_open(log_path, 0, &log, err)) {
         snprintf(r->err, sizeof r->err, "%.250s", err);
         goto done;
     }
-    const char *name = curvo_algorithm_name(op->algorithm);
-    curvo_run_info run = {"curvo", name, a->model, a->data, (uint64_t)seed, (int)a->batch, (int)a->threads,
-                          curvo_model_num_params(model)};
+    curvo_run_info run = {"curvo", curvo_algorithm_name(alg), rp->model, rp->data, (uint64_t)seed,
+                          rp->options.batch_size, (int)rp->threads, curvo_model_num_params(rp->net)};
     curvo_log_write_run(log, &run);
-    run_watch watch = {log, a->log_every, a->target, s->loss != CURVO_LOSS_MSE, r};
+    run_watch watch = {log, a->log_every, a->target, rp->loss != CURVO_LOSS_MSE, r};
     r->hwm_start_kib = peak_rss_kib();
-    int rc = curvo_trainer_run(tr, on_run_progress, &watch);
+    int rc = curvo_trainer_run(rp->trainer, on_run_progress, &watch);
     if (rc) {
-        snprintf(r->err, sizeof r->err, "%.250s", curvo_trainer_errmsg(tr));
+        snprintf(r->err, sizeof r->err, "%.250s", curvo_trainer_errmsg(rp->trainer));
         goto done;
     }
     r->finished = 1;
@@ -342,13 +305,11 @@ done:
         snprintf(r->err, sizeof r->err, "writing %.200s failed", log_path);
         r->finished = 0;
     }
-    curvo_trainer_free(tr);
-    curvo_model_free(model);
+    recipe_free(rp);
 }
 
 /* Runs one optimizer and seed in a child process; fills rec, or returns 0 if no child could run. */
-static int run_child(const bench_setup *s, const curvo_opt_params *op, long seed, const char *log_path,
-                     run_record *rec) {
+static int run_child(const bench_setup *s, long seed, const char *log_path, run_record *rec) {
     int fds[2];
     memset(&rec->r, 0, sizeof rec->r);
     rec->r.time_to_target = rec->r.loss = rec->r.metric = rec->r.test_loss = NAN;
@@ -369,9 +330,9 @@ static int run_child(const bench_setup *s, const curvo_opt_params *op, long seed
     if (pid == 0) {
         close(fds[0]);
         running_child = 0;
-        curvo_set_threads((int)s->a->threads);
+        curvo_set_threads((int)s->recipe->threads);
         run_result r = rec->r;
-        run_one(s, op, seed, log_path, &r);
+        run_one(s, rec->alg, seed, log_path, &r);
         ssize_t wrote = write(fds[1], &r, sizeof r);
         _exit(wrote == (ssize_t)sizeof r ? 0 : 1);
     }
@@ -495,12 +456,14 @@ static void write_markdown(FILE *f, const bench_args *a, const opt_summary *sum,
                            int classification, int completed, int planned) {
     double scale = classification ? 100.0 : 1.0;
     const char *metric = classification ? "test accuracy (%)" : "test RMSE";
-    fprintf(f, "curvo bench: %s, model %s (%zu parameters), ", a->data, a->model, params);
-    if (a->seconds > 0) fprintf(f, "%g s of optimizer time per run", a->seconds);
-    if (a->seconds > 0 && a->epochs) fprintf(f, " or ");
-    if (a->epochs || a->seconds <= 0) fprintf(f, "%ld epoch%s", a->epochs ? a->epochs : 1, a->epochs > 1 ? "s" : "");
-    fprintf(f, ", seeds 1..%ld, batch %ld, %ld thread%s; %d of %d runs done.\n\n", a->seeds, a->batch, a->threads,
-            a->threads == 1 ? "" : "s", completed, planned);
+    const cli_recipe *r = &a->r;
+    double seconds = r->options.max_seconds;
+    fprintf(f, "curvo bench: %s, model %s (%zu parameters), ", r->data, r->model, params);
+    if (seconds > 0) fprintf(f, "%g s of optimizer time per run", seconds);
+    if (seconds > 0 && r->epochs) fprintf(f, " or ");
+    if (r->epochs || seconds <= 0) fprintf(f, "%ld epoch%s", r->epochs ? r->epochs : 1, r->epochs > 1 ? "s" : "");
+    fprintf(f, ", seeds 1..%ld, batch %d, %ld thread%s; %d of %d runs done.\n\n", a->seeds, r->options.batch_size,
+            r->threads, r->threads == 1 ? "" : "s", completed, planned);
     char target_col[64] = "time to target (s)";
     if (a->target > 0)
         snprintf(target_col, sizeof target_col, "time to %s%g%s (s)", classification ? "" : "RMSE ≤ ",
@@ -606,60 +569,45 @@ static void runs_writer(FILE *f, const void *ctx) {
 /* ---------------------------------------------------------------- the command */
 
 int cli_bench(int argc, char **argv) {
-    bench_args a = {.data = "fashion-mnist", .model = "mlp", .out = "curvo-bench", .seeds = 3, .batch = 128,
-                    .threads = 1, .eval_batch = 1000, .log_every = 10};
+    bench_args a = {.out = "curvo-bench", .seeds = 3, .log_every = 10};
+    cli_recipe *r = &a.r;
+    recipe_init(r);
+    r->data = "fashion-mnist"; /* the CSV and validation splits of seed 1, for every run */
     strcpy(a.opts_list, "sgd,adam,egn,sgn,lrsfn,sofim,arturo");
     int rc = parse_bench_args(argc, argv, &a);
     if (rc >= 0) return rc;
+    recipe_plan(r);
+    if (!(r->options.eval_seconds > 0)) r->options.eval_seconds = r->options.max_seconds / 10.0;
     curvo_algorithm algs[CURVO_NUM_ALGORITHMS];
-    curvo_opt_params ops[CURVO_NUM_ALGORITHMS];
+    bench_params bp = {0};
     int nopt;
     if (!parse_opts_list(a.opts_list, algs, &nopt)) return 2;
-    for (int i = 0; i < nopt; i++) curvo_opt_params_init(&ops[i], algs[i]);
     for (int i = 0; i < a.n_opt_params; i++)
-        if (!apply_bench_param(a.opt_params[i], algs, ops, nopt)) return 2;
-    curvo_loss_kind loss = CURVO_LOSS_CE;
-    if (a.loss && !cli_parse_loss(a.loss, &loss)) return 2;
-    cli_warn_threads(a.threads);
+        if (!route_bench_param(a.opt_params[i], algs, nopt, &bp)) return 2;
+    for (int i = 0; i < nopt; i++) { /* each optimizer's parameters, checked before any run */
+        curvo_opt_params op;
+        r->alg = algs[i];
+        r->n_opt_params = bp.n[algs[i]];
+        memcpy(r->opt_params, bp.params[algs[i]], sizeof bp.params[algs[i]]);
+        if (recipe_opt_params(r, &op)) return 2;
+    }
+    cli_warn_threads(r->threads);
     /* Everything is checked before --out is created: a bad input leaves no empty folder behind. */
     if (!cli_check_output("--out", a.out, 1)) return 2;
 
-    /* The data and the model are made once, here; each child inherits them. */
-    curvo_dataset *train = NULL, *test = NULL;
-    if (!cli_open_data(a.data, a.target_column, a.test_fraction, 1, a.data_flags, &train, &test))
-        return cli_open_data_exit_code();
-    int exit_code = 2;
-    curvo_dataset *val = NULL;
-    char err[CURVO_ERRMSG_LEN];
-    if (a.val_fraction > 0) {
-        curvo_dataset *rest;
-        if (curvo_dataset_split(train, a.val_fraction, 1, &rest, &val, err)) {
-            fprintf(stderr, "curvo bench: --val-fraction: %s\n", err);
-            goto done;
-        }
-        curvo_dataset_free(train);
-        train = rest;
-    }
-    int classes = curvo_dataset_num_classes(train);
-    if (!a.loss) loss = classes > 0 ? CURVO_LOSS_CE : CURVO_LOSS_MSE;
-    int classification = classes > 0 && loss != CURVO_LOSS_MSE;
-    if (!cli_check_loss(loss, train, a.target_column)) goto done;
+    /* The data is opened and the model probed once, here; each child inherits the recipe. */
+    int exit_code = recipe_open_data(r);
+    if (exit_code) goto done;
+    exit_code = 2;
+    int classification = curvo_dataset_num_classes(r->train) > 0 && r->loss != CURVO_LOSS_MSE;
     if (a.target > 0 && a.target_is_rmse == classification) {
         fprintf(stderr, "curvo bench: --target-%s is for %s data; this data is %s (use --target-%s)\n",
                 a.target_is_rmse ? "rmse" : "accuracy", a.target_is_rmse ? "regression" : "classification",
                 classification ? "classification" : "regression", classification ? "accuracy" : "rmse");
         goto done;
     }
-    int c, h, w, outputs = loss == CURVO_LOSS_CE ? classes : 1;
-    curvo_dataset_shape(train, &c, &h, &w);
-    curvo_model *probe = NULL;
     size_t params = 0;
-    if (curvo_model_for_task(a.model, c, h, w, outputs, &probe, err)) {
-        fprintf(stderr, "curvo bench: --model: %s\n", err);
-        goto done;
-    }
-    params = curvo_model_num_params(probe);
-    curvo_model_free(probe);
+    if (recipe_probe_model(r, &params)) goto done;
     if (mkdir(a.out, 0777) && errno != EEXIST) {
         fprintf(stderr, "curvo bench: --out: cannot create '%s': %s\n", a.out, strerror(errno));
         goto done;
@@ -677,10 +625,10 @@ int cli_bench(int argc, char **argv) {
     sa.sa_handler = on_stop_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    bench_setup setup = {&a, train, test, val, loss, outputs};
+    bench_setup setup = {&a, r, &bp};
     if (!a.quiet)
         fprintf(stderr, "curvo bench: %d optimizer%s x %ld seed%s on %s, model %s (%zu parameters); logs in %s/\n",
-                nopt, nopt > 1 ? "s" : "", a.seeds, a.seeds > 1 ? "s" : "", a.data, a.model, params, a.out);
+                nopt, nopt > 1 ? "s" : "", a.seeds, a.seeds > 1 ? "s" : "", r->data, r->model, params, a.out);
     /* Seeds outermost: a slow spell of a shared machine falls on every optimizer alike. */
     for (long seed = 1; seed <= a.seeds && !interrupted; seed++)
         for (int i = 0; i < nopt && !interrupted; i++) {
@@ -689,7 +637,7 @@ int cli_bench(int argc, char **argv) {
             rec->seed = seed;
             char log_path[4096];
             snprintf(log_path, sizeof log_path, "%s/%s-seed%ld.jsonl", a.out, curvo_algorithm_name(algs[i]), seed);
-            if (!run_child(&setup, &ops[i], seed, log_path, rec)) goto done_runs;
+            if (!run_child(&setup, seed, log_path, rec)) goto done_runs;
             if (interrupted) break; /* the run was cut short: not counted */
             completed++;
             failed += !rec->r.finished;
@@ -731,8 +679,6 @@ done_runs:;
         fprintf(stderr, "curvo bench: %d of %d runs failed (see %s/runs.csv)\n", failed, planned, a.out);
     }
 done:
-    curvo_dataset_free(train);
-    curvo_dataset_free(test);
-    curvo_dataset_free(val);
+    recipe_free(r);
     return exit_code;
 }

@@ -40,10 +40,7 @@ int cli_info(int argc, char **argv) {
         default: cli_bad_option("info", argv, o); return 2;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "curvo info: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
+    if (!cli_no_operands("info", argc, argv)) return 2;
     char err[CURVO_ERRMSG_LEN], desc[4096];
     curvo_model *m;
     if (curvo_model_from_spec(spec, shape[0], shape[1], shape[2], &m, err) != CURVO_OK) {

@@ -1,6 +1,9 @@
 /* train.c — `curvo train` and `curvo eval`: train a model on a dataset from the command line, with a
  * progress bar (or plain lines off a terminal), a JSON Lines log, checkpoints, resume, and Ctrl-C
- * or SIGTERM that stops after the current step and saves a checkpoint. */
+ * or SIGTERM that stops after the current step and saves a checkpoint. The options that describe the
+ * run are read into the recipe (recipe.c), which sets up a fresh run; a resumed one reopens the
+ * checkpoint's data and checks the options against the checkpoint here, then takes the recipe's
+ * trainer from the checkpoint. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -13,16 +16,11 @@
 #include "cli.h"
 #include "curvo.h"
 
-#define MAX_OPT_PARAMS 64
-
 typedef struct {
-    const char *data, *model, *opt, *loss, *log, *save, *resume, *target;
-    long epochs, batch, seed, threads, checkpoint_every, log_every, eval_batch, early_stop;
-    double lr, test_fraction, val_fraction, seconds, eval_every;
-    int have_lr, no_eval_train, quiet;
-    int data_flags; /* CLI_DATA_* from --regression, --classes, --no-standardize-target */
-    const char *opt_params[MAX_OPT_PARAMS];
-    int n_opt_params;
+    cli_recipe r; /* the run: data, model, loss, optimizer, training options */
+    const char *log, *save, *resume;
+    long checkpoint_every, log_every;
+    int quiet;
     char given[128]; /* given['o']: the option with getopt value 'o' was on the command line */
 } train_args;
 
@@ -104,75 +102,37 @@ static void train_usage(FILE *to) {
 
 static int parse_train_args(int argc, char **argv, train_args *a) {
     static const struct option opts[] = {
-        {"data", required_argument, 0, 'd'},       {"model", required_argument, 0, 'm'},
-        {"opt", required_argument, 0, 'o'},        {"loss", required_argument, 0, 'L'},
-        {"epochs", required_argument, 0, 'e'},     {"batch", required_argument, 0, 'b'},
-        {"lr", required_argument, 0, 'l'},         {"opt-param", required_argument, 0, 'p'},
-        {"seed", required_argument, 0, 's'},       {"threads", required_argument, 0, 't'},
+        CLI_RECIPE_DATA_OPTIONS, CLI_RECIPE_MODEL_OPTIONS, CLI_RECIPE_OPTIMIZER_OPTIONS, CLI_RECIPE_TRAIN_OPTIONS,
+        CLI_RECIPE_SEED_OPTION,
         {"log", required_argument, 0, 'g'},        {"log-every", required_argument, 0, 'G'},
         {"save", required_argument, 0, 'S'},       {"resume", required_argument, 0, 'r'},
-        {"checkpoint-every", required_argument, 0, 'c'}, {"target", required_argument, 0, 'T'},
-        {"test-fraction", required_argument, 0, 'f'}, {"regression", no_argument, 0, 'R'},
-        {"eval-batch", required_argument, 0, 'E'}, {"no-eval-train", no_argument, 0, 'N'},
+        {"checkpoint-every", required_argument, 0, 'c'},
         {"quiet", no_argument, 0, 'q'},            {"help", no_argument, 0, 'h'},
-        {"val-fraction", required_argument, 0, 'V'}, {"seconds", required_argument, 0, 'x'},
-        {"eval-every", required_argument, 0, 'v'}, {"early-stop", required_argument, 0, 'P'},
-        {"classes", no_argument, 0, CLI_OPT_CLASSES}, {"no-standardize-target", no_argument, 0, CLI_OPT_RAW_TARGET},
         {0, 0, 0, 0}};
+    const cli_recipe *r = &a->r;
     int o, ok = 1;
     optind = 1;
     opterr = 0;
     while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         if (o > 0 && o < 128) a->given[o] = 1;
         switch (o) {
-        case 'd': a->data = optarg; break;
-        case 'm': a->model = optarg; break;
-        case 'o': a->opt = optarg; break;
-        case 'L': a->loss = optarg; break;
-        case 'e': ok = cli_parse_long("epochs", optarg, 1, 1000000, &a->epochs); break;
-        case 'b': ok = cli_parse_long("batch", optarg, 1, 1 << 20, &a->batch); break;
-        case 'l': ok = cli_parse_double("lr", optarg, 0.0, 1e6, &a->lr), a->have_lr = 1; break;
-        case 'p':
-            if (a->n_opt_params == MAX_OPT_PARAMS) {
-                fprintf(stderr, "curvo: too many --opt-param options\n");
-                return 2;
-            }
-            a->opt_params[a->n_opt_params++] = optarg;
-            break;
-        case 's': ok = cli_parse_long("seed", optarg, 0, 0x7fffffffL, &a->seed); break;
-        case 't': ok = cli_parse_long("threads", optarg, 1, 1024, &a->threads); break;
         case 'g': a->log = optarg; break;
         case 'G': ok = cli_parse_long("log-every", optarg, 1, 1L << 40, &a->log_every); break;
         case 'S': a->save = optarg; break;
         case 'r': a->resume = optarg; break;
         case 'c': ok = cli_parse_long("checkpoint-every", optarg, 1, 1L << 40, &a->checkpoint_every); break;
-        case 'T': a->target = optarg; break;
-        case 'f': ok = cli_parse_double_open("test-fraction", optarg, 0.0, 1.0, CLI_OPEN, &a->test_fraction); break;
-        case 'R': a->data_flags |= CLI_DATA_REGRESSION; break;
-        case CLI_OPT_CLASSES: a->data_flags |= CLI_DATA_CLASSES; break;
-        case CLI_OPT_RAW_TARGET: a->data_flags |= CLI_DATA_RAW_TARGET; break;
-        case 'V': ok = cli_parse_double_open("val-fraction", optarg, 0.0, 1.0, CLI_OPEN, &a->val_fraction); break;
-        case 'E': ok = cli_parse_long("eval-batch", optarg, 1, 1 << 20, &a->eval_batch); break;
-        case 'N': a->no_eval_train = 1; break;
-        case 'x': ok = cli_parse_double("seconds", optarg, 1e-3, 1e9, &a->seconds); break;
-        case 'v': ok = cli_parse_double("eval-every", optarg, 1e-3, 1e9, &a->eval_every); break;
-        case 'P': ok = cli_parse_long("early-stop", optarg, 1, 1000000, &a->early_stop); break;
         case 'q': a->quiet = 1; break;
         case 'h': train_usage(stdout); return 0;
-        default: cli_bad_option("train", argv, o); return 2;
+        default: ok = recipe_option(&a->r, "train", argv, o, optarg);
         }
         if (!ok) return 2;
     }
-    if (optind < argc) {
-        fprintf(stderr, "curvo train: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (!cli_data_flags_ok(a->data_flags)) return 2;
+    if (!cli_no_operands("train", argc, argv) || !cli_data_flags_ok(r->data_flags)) return 2;
     if (a->checkpoint_every && !a->save && !a->resume) {
         fprintf(stderr, "curvo train: --checkpoint-every needs --save FILE\n");
         return 2;
     }
-    if (a->early_stop && !a->val_fraction && !a->resume) {
+    if (r->options.early_stop && !r->val_fraction && !a->resume) {
         fprintf(stderr, "curvo train: --early-stop needs --val-fraction X (it watches the validation loss)\n");
         return 2;
     }
@@ -219,7 +179,7 @@ static int on_progress(const curvo_progress *p, void *user) {
             if (r->budget > 0 && r->budget - p->train_seconds < left) left = r->budget - p->train_seconds;
             fmt_eta(left, eta, sizeof eta);
             char of[32] = "";
-            if (!(r->budget > 0 && p->epochs >= 1000000)) snprintf(of, sizeof of, "/%d", p->epochs);
+            if (!(r->budget > 0 && p->epochs >= CLI_UNBOUNDED_EPOCHS)) snprintf(of, sizeof of, "/%d", p->epochs);
             if (r->tty) {
                 int width = 24, done = (int)(width * p->step_in_epoch / (p->steps_per_epoch ? p->steps_per_epoch : 1));
                 char bar[32];
@@ -237,7 +197,7 @@ static int on_progress(const curvo_progress *p, void *user) {
             }
         } else if (p->event == CURVO_EVENT_EPOCH || p->event == CURVO_EVENT_EVAL) {
             if (r->tty) fputc('\n', stderr);
-            if (p->event == CURVO_EVENT_EPOCH && r->budget > 0 && p->epochs >= 1000000) printf("epoch %d", p->epoch);
+            if (p->event == CURVO_EVENT_EPOCH && r->budget > 0 && p->epochs >= CLI_UNBOUNDED_EPOCHS) printf("epoch %d", p->epoch);
             else if (p->event == CURVO_EVENT_EPOCH) printf("epoch %d/%d", p->epoch, p->epochs);
             else printf("step %lld (epoch %d)", (long long)p->step, p->epoch);
             printf("  loss %.4f", p->loss);
@@ -374,59 +334,62 @@ static int open_recorded_data(const curvo_checkpoint_info *ck, const char *who, 
  * after one line naming the option and the checkpoint's value. */
 static int check_resume_options(const train_args *a, const curvo_checkpoint_info *ck) {
     const char *who = "--resume", *instead = "start a new run";
+    const cli_recipe *r = &a->r;
+    const curvo_train_options *to = &r->options;
     char was[1200], arg[1200];
-    if (!check_data_options(a->given, a->data, a->target, a->test_fraction, a->seed, a->data_flags, ck, who, instead))
+    if (!check_data_options(a->given, r->data, r->target, r->test_fraction, (long)r->data_seed, r->data_flags, ck, who,
+                            instead))
         return 0;
-    if (a->given['V'] && ck->has_data && a->val_fraction != ck->data.val_fraction) {
+    if (a->given['V'] && ck->has_data && r->val_fraction != ck->data.val_fraction) {
         if (ck->data.val_fraction > 0)
             snprintf(was, sizeof was, "trained with --val-fraction %g", ck->data.val_fraction);
         else
             snprintf(was, sizeof was, "trained without --val-fraction");
-        snprintf(arg, sizeof arg, "--val-fraction %g", a->val_fraction);
+        snprintf(arg, sizeof arg, "--val-fraction %g", r->val_fraction);
         return refuse(who, was, arg, instead);
     }
-    if (a->given['s'] && (uint64_t)a->seed != ck->seed) {
+    if (a->given['s'] && to->seed != ck->seed) {
         snprintf(was, sizeof was, "trained with --seed %llu", (unsigned long long)ck->seed);
-        snprintf(arg, sizeof arg, "--seed %ld", a->seed);
+        snprintf(arg, sizeof arg, "--seed %llu", (unsigned long long)to->seed);
         return refuse(who, was, arg, instead);
     }
     /* a batch larger than the training set was clamped to it */
-    if (a->given['b'] && a->batch != ck->batch_size && !(a->batch > ck->batch_size && (size_t)ck->batch_size == ck->train_count)) {
+    if (a->given['b'] && to->batch_size != ck->batch_size &&
+        !(to->batch_size > ck->batch_size && (size_t)ck->batch_size == ck->train_count)) {
         snprintf(was, sizeof was, "trained with --batch %d", ck->batch_size);
-        snprintf(arg, sizeof arg, "--batch %ld", a->batch);
+        snprintf(arg, sizeof arg, "--batch %d", to->batch_size);
         return refuse(who, was, arg, instead);
     }
-    if (a->given['P'] && a->early_stop != ck->early_stop) {
+    if (a->given['P'] && to->early_stop != ck->early_stop) {
         if (ck->early_stop)
             snprintf(was, sizeof was, "trained with --early-stop %d", ck->early_stop);
         else
             snprintf(was, sizeof was, "trained without --early-stop");
-        snprintf(arg, sizeof arg, "--early-stop %ld", a->early_stop);
+        snprintf(arg, sizeof arg, "--early-stop %d", to->early_stop);
         return refuse(who, was, arg, instead);
     }
     const char *ck_opt = curvo_algorithm_name(ck->opt.algorithm);
-    if (a->given['o'] && strcmp(a->opt, ck_opt)) {
+    if (a->given['o'] && r->alg != ck->opt.algorithm) {
         snprintf(was, sizeof was, "trained with --opt %s", ck_opt);
-        snprintf(arg, sizeof arg, "--opt %s", a->opt);
+        snprintf(arg, sizeof arg, "--opt %s", curvo_algorithm_name(r->alg));
         return refuse(who, was, arg, instead);
     }
-    curvo_loss_kind loss;
     static const char *const loss_names[] = {"ce", "mse", "bce"};
-    if (a->given['L'] && cli_parse_loss(a->loss, &loss) && loss != ck->loss) {
+    if (a->given['L'] && r->loss != ck->loss) {
         snprintf(was, sizeof was, "trained with --loss %s", loss_names[ck->loss]);
-        snprintf(arg, sizeof arg, "--loss %s", a->loss);
+        snprintf(arg, sizeof arg, "--loss %s", loss_names[r->loss]);
         return refuse(who, was, arg, instead);
     }
     double v;
     curvo_opt_params_get(&ck->opt, "lr", &v);
-    if (a->given['l'] && a->lr != v) {
+    if (a->given['l'] && r->lr != v) {
         snprintf(was, sizeof was, "trained with --lr %g", v);
-        snprintf(arg, sizeof arg, "--lr %g", a->lr);
+        snprintf(arg, sizeof arg, "--lr %g", r->lr);
         return refuse(who, was, arg, instead);
     }
-    for (int i = 0; i < a->n_opt_params; i++) {
+    for (int i = 0; i < r->n_opt_params; i++) {
         curvo_opt_params op = ck->opt;
-        if (!cli_apply_opt_param(&op, a->opt_params[i])) return 0;
+        if (!cli_apply_opt_param(&op, r->opt_params[i])) return 0;
         for (int k = 0; k < curvo_opt_param_count(op.algorithm); k++) {
             const char *name = curvo_opt_param_info(op.algorithm, k)->name;
             double mine;
@@ -434,7 +397,7 @@ static int check_resume_options(const train_args *a, const curvo_checkpoint_info
             curvo_opt_params_get(&op, name, &mine);
             if (mine != v) {
                 snprintf(was, sizeof was, "trained with --opt-param %s=%g", name, v);
-                snprintf(arg, sizeof arg, "--opt-param %s", a->opt_params[i]);
+                snprintf(arg, sizeof arg, "--opt-param %s", r->opt_params[i]);
                 return refuse(who, was, arg, instead);
             }
         }
@@ -447,14 +410,14 @@ static int check_resume_options(const train_args *a, const curvo_checkpoint_info
             fprintf(stderr, "curvo: --resume: %s\n", err);
             return 0;
         }
-        if (!curvo_model_for_task(a->model, ck->input[0], ck->input[1], ck->input[2],
+        if (!curvo_model_for_task(r->model, ck->input[0], ck->input[1], ck->input[2],
                                   (int)curvo_model_output_size(trained), &given, err))
             curvo_model_describe(given, desc, sizeof desc);
         curvo_model_free(given);
         curvo_model_free(trained);
         if (strcmp(desc, ck->model_spec)) {
             snprintf(was, sizeof was, "trained with --model %s", ck->model_spec);
-            snprintf(arg, sizeof arg, "--model %s", a->model);
+            snprintf(arg, sizeof arg, "--model %s", r->model);
             return refuse(who, was, arg, instead);
         }
     }
@@ -470,16 +433,14 @@ static int file_is_empty(const char *path) {
 }
 
 int cli_train(int argc, char **argv) {
-    train_args a = {.data = "fashion-mnist", .model = "mlp", .opt = "adam", .epochs = 0, .batch = 128,
-                    .seed = 1, .threads = 1, .log_every = 10, .eval_batch = 1000};
+    train_args a = {.log_every = 10};
+    cli_recipe *r = &a.r;
+    recipe_init(r);
+    r->data = "fashion-mnist";
     int rc = parse_train_args(argc, argv, &a);
     if (rc >= 0) return rc;
-    curvo_set_threads((int)a.threads);
-    cli_warn_threads(a.threads);
-    curvo_algorithm alg;
-    if (!cli_parse_algorithm(a.opt, &alg)) return 2;
-    curvo_loss_kind loss = CURVO_LOSS_CE;
-    if (a.loss && !cli_parse_loss(a.loss, &loss)) return 2;
+    curvo_set_threads((int)r->threads);
+    cli_warn_threads(r->threads);
     if (a.resume && access(a.resume, R_OK) != 0) {
         fprintf(stderr, "curvo: --resume: cannot read '%s': %s\n", a.resume, strerror(errno));
         return 1;
@@ -492,18 +453,13 @@ int cli_train(int argc, char **argv) {
                 a.save ? a.save : a.resume);
         return 2;
     }
-    curvo_dataset *train = NULL, *test = NULL;
-    curvo_model *model = NULL;
-    curvo_trainer *tr = NULL;
     curvo_log *log = NULL;
     curvo_checkpoint_info *ck = NULL;
     char err[CURVO_ERRMSG_LEN];
     int exit_code = 1;
-    curvo_dataset *val = NULL;
-    curvo_train_options to;
-    curvo_train_options_init(&to);
-    to.epochs = a.epochs ? (int)a.epochs : 1;
-    if (a.seconds > 0 && a.epochs == 0) to.epochs = 1000000;
+    curvo_train_options *to = &r->options;
+    int given_loss = r->have_loss;
+    recipe_plan(r);
     if (a.resume) {
         if (curvo_checkpoint_read_info(a.resume, &ck, err)) {
             fprintf(stderr, "curvo: --resume: %s\n", err);
@@ -513,8 +469,8 @@ int cli_train(int argc, char **argv) {
             curvo_checkpoint_info_free(ck);
             return 2;
         }
-        if (!a.given['e'] && !a.given['x']) to.epochs = ck->epochs;
-        if (ck->stopped_early || to.epochs <= ck->epochs_done) {
+        if (!a.given['e'] && !a.given['x']) to->epochs = ck->epochs;
+        if (ck->stopped_early || to->epochs <= ck->epochs_done) {
             if (ck->stopped_early)
                 fprintf(stderr, "curvo: --resume: nothing to do (the run stopped early after epoch %d; the checkpoint "
                         "holds its best epoch, %d)\n", ck->epochs_done, ck->best_epoch);
@@ -524,104 +480,50 @@ int cli_train(int argc, char **argv) {
             curvo_checkpoint_info_free(ck);
             return 0;
         }
-        if (ck->has_data) a.data = ck->data.source;
-        a.opt = curvo_algorithm_name(ck->opt.algorithm);
-        a.batch = ck->batch_size;
-        a.seed = (long)ck->seed;
+        if (ck->has_data) r->data = ck->data.source;
+        r->alg = ck->opt.algorithm;
+        r->have_loss = 1, r->loss = ck->loss;
+        to->batch_size = ck->batch_size;
+        to->seed = r->data_seed = ck->seed;
         if (!a.given['c']) a.checkpoint_every = ck->checkpoint_every;
         if (!a.save) a.save = a.resume;
         if (!a.log) a.log = ck->log_path;
     }
-    if (ck && ck->has_data) {
-        if (!open_recorded_data(ck, "--resume", &train, &test, &val)) goto done;
-    } else {
-        if (!cli_open_data(a.data, a.target, a.test_fraction, a.seed, a.data_flags, &train, &test)) {
-            exit_code = cli_open_data_exit_code();
-            goto done;
-        }
-        if (a.val_fraction > 0) {
-            curvo_dataset *rest;
-            if (curvo_dataset_split(train, a.val_fraction, (uint64_t)a.seed, &rest, &val, err)) {
-                fprintf(stderr, "curvo: --val-fraction: %s\n", err);
-                exit_code = 2;
-                goto done;
-            }
-            curvo_dataset_free(train);
-            train = rest;
-        }
-    }
-    int classes = curvo_dataset_num_classes(train);
-    if (!a.loss) loss = classes > 0 ? CURVO_LOSS_CE : CURVO_LOSS_MSE;
-    if (!a.resume && !cli_check_loss(loss, train, a.target)) {
-        exit_code = 2;
+    to->checkpoint_every = a.checkpoint_every;
+    to->checkpoint_path = a.save;
+    to->log_path = a.log;
+    int code;
+    if (ck && ck->has_data) { /* the checkpoint's own sets, checked against its record */
+        if (!open_recorded_data(ck, "--resume", &r->train, &r->test, &r->val)) goto done;
+    } else if ((code = recipe_open_data(r))) {
+        exit_code = code;
         goto done;
     }
-    to.batch_size = (int)a.batch;
-    to.seed = (uint64_t)a.seed;
-    to.checkpoint_every = a.checkpoint_every;
-    to.checkpoint_path = a.save;
-    to.eval_batch_size = (int)a.eval_batch;
-    to.eval_train = !a.no_eval_train;
-    to.max_seconds = a.seconds;
-    to.eval_seconds = a.eval_every;
-    to.early_stop = (int)a.early_stop;
-    to.log_path = a.log;
-    if (a.resume) {
-        if (curvo_trainer_resume(a.resume, train, test, &to, &tr, &model, err)) {
-            fprintf(stderr, "curvo: --resume: %s\n", err);
-            goto done;
-        }
-    } else {
-        int c, h, w;
-        curvo_dataset_shape(train, &c, &h, &w);
-        if (curvo_model_for_task(a.model, c, h, w, loss == CURVO_LOSS_CE ? classes : 1, &model, err)) {
-            fprintf(stderr, "curvo: --model: %s\n", err);
-            exit_code = 2;
-            goto done;
-        }
-        curvo_rng rng;
-        curvo_rng_seed(&rng, (uint64_t)a.seed);
-        curvo_model_init(model, &rng);
-        curvo_opt_params op;
-        curvo_opt_params_init(&op, alg);
-        if (a.have_lr && curvo_opt_params_set(&op, "lr", a.lr, err)) {
-            fprintf(stderr, "curvo: --lr: %s\n", err);
-            exit_code = 2;
-            goto done;
-        }
-        for (int i = 0; i < a.n_opt_params; i++)
-            if (!cli_apply_opt_param(&op, a.opt_params[i])) {
-                exit_code = 2;
-                goto done;
-            }
-        if (curvo_trainer_create(model, loss, &op, train, test, &to, &tr, err)) {
-            fprintf(stderr, "curvo: %s\n", err);
-            exit_code = 2;
-            goto done;
-        }
+    if ((code = a.resume ? recipe_resume(r, a.resume) : recipe_build(r))) {
+        exit_code = code;
+        goto done;
+    }
+    if (!a.resume) {
         /* the data's record, so that --resume and eval reopen exactly these sets (a real-valued
          * target counts as --regression: it makes the same sets, and repeating it is no change) */
         curvo_data_options dopt;
         curvo_data_options_init(&dopt);
-        curvo_data_record rec = {.source = a.data,
-                                 .target = a.target ? a.target : dopt.target,
-                                 .test_fraction = a.test_fraction > 0 ? a.test_fraction : dopt.test_fraction,
-                                 .split_seed = (uint64_t)a.seed,
-                                 .force_regression = (a.data_flags & CLI_DATA_REGRESSION) || classes == 0,
-                                 .force_classes = (a.data_flags & CLI_DATA_CLASSES) != 0,
-                                 .val_fraction = a.val_fraction,
-                                 .val_seed = (uint64_t)a.seed};
-        if (curvo_data_fingerprint(a.data, &dopt, &rec.crc32, &rec.bytes, err) ||
-            curvo_trainer_set_data_record(tr, &rec)) {
+        curvo_data_record rec = {.source = r->data,
+                                 .target = r->target ? r->target : dopt.target,
+                                 .test_fraction = r->test_fraction > 0 ? r->test_fraction : dopt.test_fraction,
+                                 .split_seed = r->data_seed,
+                                 .force_regression = (r->data_flags & CLI_DATA_REGRESSION) ||
+                                                     curvo_dataset_num_classes(r->train) == 0,
+                                 .force_classes = (r->data_flags & CLI_DATA_CLASSES) != 0,
+                                 .val_fraction = r->val_fraction,
+                                 .val_seed = r->data_seed};
+        if (curvo_data_fingerprint(r->data, &dopt, &rec.crc32, &rec.bytes, err) ||
+            curvo_trainer_set_data_record(r->trainer, &rec)) {
             fprintf(stderr, "curvo: %s\n", err);
             goto done;
         }
     }
-    if (val && curvo_trainer_set_validation(tr, val)) {
-        fprintf(stderr, "curvo: --val-fraction: %s\n", curvo_trainer_errmsg(tr));
-        exit_code = 2;
-        goto done;
-    }
+    const char *opt_name = curvo_algorithm_name(r->alg);
     /* A resumed run appends to its log: a "resume" line (and the run line first if the log is new). */
     int new_log = a.log && (!a.resume || file_is_empty(a.log));
     if (a.log && curvo_log_open(a.log, a.resume != NULL, &log, err)) {
@@ -629,28 +531,28 @@ int cli_train(int argc, char **argv) {
         goto done;
     }
     if (log && new_log) {
-        curvo_run_info run = {"curvo", a.opt, ck ? ck->model_spec : a.model, a.data, (uint64_t)a.seed, (int)a.batch,
-                              (int)a.threads, curvo_model_num_params(model)};
+        curvo_run_info run = {"curvo", opt_name, ck ? ck->model_spec : r->model, r->data, to->seed, to->batch_size,
+                              (int)r->threads, curvo_model_num_params(r->net)};
         curvo_log_write_run(log, &run);
     }
-    if (log && ck) curvo_log_write_resume(log, a.resume, ck->epochs_done + 1, ck->step, to.epochs, (int)a.threads);
+    if (log && ck) curvo_log_write_resume(log, a.resume, ck->epochs_done + 1, ck->step, to->epochs, (int)r->threads);
     char desc[1024], task[320];
-    curvo_model_describe(model, desc, sizeof desc);
-    describe_task(train, a.resume || !a.loss ? -1 : (int)loss, task, sizeof task);
+    curvo_model_describe(r->net, desc, sizeof desc);
+    describe_task(r->train, a.resume || !given_loss ? -1 : (int)r->loss, task, sizeof task);
     if (!a.quiet && ck)
         fprintf(stderr, "curvo train: resuming %s after step %lld (%d of %d epochs done)\n", a.resume,
-                (long long)ck->step, ck->epochs_done, to.epochs);
+                (long long)ck->step, ck->epochs_done, to->epochs);
     if (!a.quiet)
-        fprintf(stderr, "curvo train: %s on %s (%zu train, %zu test), %s, %s, %zu parameters, %d thread%s\n", a.opt,
-                a.data, curvo_dataset_count(train), test ? curvo_dataset_count(test) : (size_t)0, task, desc,
-                curvo_model_num_params(model), (int)a.threads, a.threads == 1 ? "" : "s");
-    reporter rep = {log, a.log_every, a.quiet, isatty(STDERR_FILENO), 0, a.opt, a.seconds, {0}, 0};
+        fprintf(stderr, "curvo train: %s on %s (%zu train, %zu test), %s, %s, %zu parameters, %d thread%s\n",
+                opt_name, r->data, curvo_dataset_count(r->train), r->test ? curvo_dataset_count(r->test) : (size_t)0,
+                task, desc, curvo_model_num_params(r->net), (int)r->threads, r->threads == 1 ? "" : "s");
+    reporter rep = {log, a.log_every, a.quiet, isatty(STDERR_FILENO), 0, opt_name, to->max_seconds, {0}, 0};
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    rc = curvo_trainer_run(tr, on_progress, &rep);
+    rc = curvo_trainer_run(r->trainer, on_progress, &rep);
     if (rep.have_last) { /* --quiet: the one result line, printed by replaying its event with output on */
         rep.quiet = rep.tty = 0;
         rep.log = NULL;
@@ -660,9 +562,9 @@ int cli_train(int argc, char **argv) {
         const char *path = a.save ? a.save : "curvo-interrupted.ckpt";
         const char *by = interrupted == SIGTERM ? "SIGTERM" : "SIGINT";
         if (rep.tty && !a.quiet) fputc('\n', stderr);
-        if (curvo_trainer_save(tr, path)) {
+        if (curvo_trainer_save(r->trainer, path)) {
             fprintf(stderr, "curvo: interrupted (%s); the checkpoint could not be written: %s\n", by,
-                    curvo_trainer_errmsg(tr));
+                    curvo_trainer_errmsg(r->trainer));
         } else {
             fprintf(stderr, "curvo: interrupted (%s); checkpoint written to %s (continue with --resume %s)\n", by, path,
                     path);
@@ -671,11 +573,12 @@ int cli_train(int argc, char **argv) {
         goto done;
     }
     if (rc) {
-        fprintf(stderr, "%scurvo: training failed: %s\n", rep.tty && !a.quiet ? "\n" : "", curvo_trainer_errmsg(tr));
+        fprintf(stderr, "%scurvo: training failed: %s\n", rep.tty && !a.quiet ? "\n" : "",
+                curvo_trainer_errmsg(r->trainer));
         goto done;
     }
-    if (a.save && curvo_trainer_save(tr, a.save)) {
-        fprintf(stderr, "curvo: --save: %s\n", curvo_trainer_errmsg(tr));
+    if (a.save && curvo_trainer_save(r->trainer, a.save)) {
+        fprintf(stderr, "curvo: --save: %s\n", curvo_trainer_errmsg(r->trainer));
         goto done;
     }
     exit_code = 0;
@@ -684,11 +587,7 @@ done:
         fprintf(stderr, "curvo: --log: writing the log failed\n");
         exit_code = 1;
     }
-    curvo_trainer_free(tr);
-    curvo_model_free(model);
-    curvo_dataset_free(train);
-    curvo_dataset_free(test);
-    curvo_dataset_free(val);
+    recipe_free(r);
     curvo_checkpoint_info_free(ck);
     return exit_code;
 }

@@ -256,6 +256,15 @@ int curvo_curv_gn_curvature(curvo_curv *cv, const float *p, double *pGp);
  * labels (classification) or one float target per sample (regression). */
 typedef struct curvo_dataset curvo_dataset;
 
+/* A dataset of n samples of shape (channels, height, width) from arrays in memory, copied (the
+ * caller keeps its own): x (n, channels*height*width) features, and either labels (n) with
+ * num_classes >= 1 (classification, each label in [0, num_classes)) or targets (n) with
+ * num_classes 0 (regression), not both. Features and targets must be finite. A bad argument gives
+ * CURVO_E_INVALID and a message naming it (the first bad sample, say), CURVO_E_NOMEM when the
+ * sizes cannot be allocated; *out is NULL then. The set is as read: standardize it with
+ * curvo_dataset_standardize if wanted. */
+int curvo_dataset_create(size_t n, int channels, int height, int width, const float *x, const int32_t *labels,
+                         const float *targets, int num_classes, curvo_dataset **out, char *errmsg);
 void curvo_dataset_free(curvo_dataset *d);
 size_t curvo_dataset_count(const curvo_dataset *d);
 /* Shape of one sample: (channels, height, width); a CSV row of d features is (d, 1, 1). */

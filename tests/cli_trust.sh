@@ -4,7 +4,8 @@
 # SIGTERM stops a run with a checkpoint like Ctrl-C, stale checkpoint temporaries of dead processes
 # are removed (a live process's kept), messages give the true ranges (open bounds as open), bench
 # validates its input before creating --out and reads --target as the CSV column like train,
-# --quiet keeps the result line, too many --threads warns, and exit codes follow docs/TRAINING.md.
+# --quiet keeps the result line, too many --threads warns, exit codes follow docs/TRAINING.md, and
+# demo sizes presets to its task and takes --opt and --opt-param as train does.
 # Each CASE is its own CTest test.
 set -u
 CURVO=$1
@@ -155,6 +156,23 @@ demo_preset)
     # curvo_model_for_task: a preset in demo ends in the 2 outputs the spirals need.
     "$CURVO" demo --model mlp --epochs 1 --samples 64 > "$T/out" 2> "$T/err" || fail "exit $?"
     grep -q 'flatten,dense:256,relu,dense:2' "$T/out" || fail "the preset was not sized to 2 outputs" ;;
+demo_opt)
+    # curvo demo goes through the recipe of train: --opt and --opt-param as there; momentum 0.9 and
+    # lr 0.1 are sgd's defaults only; a model that does not fit the spirals is the trainer's exit 2.
+    "$CURVO" demo --epochs 5 > "$T/out" 2> "$T/err" || fail "default: exit $?"
+    "$CURVO" demo --epochs 5 --lr 0.1 --opt-param momentum=0.9 > "$T/b" 2>&1 || fail "explicit: exit $?"
+    cmp -s "$T/out" "$T/b" || fail "the defaults are not sgd with lr 0.1 and momentum 0.9"
+    "$CURVO" demo --epochs 5 --opt-param momentum=0 > "$T/b" 2>&1 || fail "momentum 0: exit $?"
+    ! cmp -s "$T/out" "$T/b" || fail "--opt-param momentum=0 changed nothing"
+    "$CURVO" demo --opt adam --epochs 1 > "$T/out" 2>&1 || fail "adam: exit $?"
+    grep -q 'spiral samples, adam, batch 64, lr 0.001$' "$T/out" || fail "adam did not keep its own lr"
+    "$CURVO" demo --opt adam --lr 0.01 --epochs 100 > "$T/out" 2>&1 || fail "adam --lr: exit $?"
+    grep -q 'adam, batch 64, lr 0.01$' "$T/out" || fail "--lr did not reach adam"
+    grep -Eq 'epoch +100 .*train accuracy (9[0-9]|100)\.' "$T/out" || fail "adam did not learn the spirals"
+    "$CURVO" demo --epochs 1 --opt-param momentum=2 > "$T/out" 2>&1; code=$?
+    [ $code -eq 2 ] && grep -q "momentum = 2 is out of range" "$T/out" || fail "bad --opt-param: exit $code"
+    "$CURVO" demo --model dense:3 --epochs 1 > "$T/out" 2>&1; code=$?
+    [ $code -eq 2 ] && grep -q "the model has 3 outputs but the data has 2 classes" "$T/out" || fail "3 outputs: exit $code" ;;
 *) echo "unknown case $CASE"; exit 1 ;;
 esac
 echo "PASS $CASE"

@@ -3,7 +3,8 @@
  * no dataset and a message naming the problem; split, standardize, the batcher (each sample once
  * per epoch, seeded order, drop_last, checkpoint restore), the named sources, and Fashion-MNIST
  * when Debian's dataset-fashion-mnist package is installed; the CSV task rule (classes, values, or
- * refused as ambiguous) and the standardization of regression targets. */
+ * refused as ambiguous) and the standardization of regression targets; datasets made from arrays in
+ * memory (curvo_dataset_create), good and bad. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, clock_gettime, unlink, rmdir */
 #include <math.h>
 #include <stdio.h>
@@ -1031,6 +1032,72 @@ static void registry(void) {
     curvo_dataset_free(te);
 }
 
+/* curvo_dataset_create: arrays copied value by value, labels or targets; each bad argument refused
+ * with CURVO_E_INVALID, no dataset and a message naming it. */
+static void from_arrays(void) {
+    float x[6] = {0.5f, -1.0f, 2.0f, 3.0f, -4.0f, 0.25f}; /* (3, 2) */
+    int32_t lab[3] = {1, 0, 2};
+    float y[3] = {1.5f, -2.0f, 1e6f};
+    char err[CURVO_ERRMSG_LEN];
+    curvo_dataset *d = NULL;
+    int rc = curvo_dataset_create(3, 2, 1, 1, x, lab, NULL, 3, &d, err);
+    TU_CHECK(rc == CURVO_OK && d, "labels: rc %d (%s)", rc, err);
+    if (d) {
+        int c, h, w;
+        curvo_dataset_shape(d, &c, &h, &w);
+        TU_CHECK(curvo_dataset_count(d) == 3 && c == 2 && h == 1 && w == 1 && curvo_dataset_num_classes(d) == 3,
+                 "labels: shape or classes");
+        TU_CHECK(!memcmp(curvo_dataset_features(d), x, sizeof x) && curvo_dataset_features(d) != x, "features copied");
+        TU_CHECK(!memcmp(curvo_dataset_labels(d), lab, sizeof lab), "labels copied");
+        TU_CHECK(curvo_dataset_targets(d)[0] == 1.0f && curvo_dataset_targets(d)[2] == 2.0f, "labels as targets");
+        char task[128];
+        curvo_dataset_task(d, task, sizeof task);
+        TU_CHECK(!strcmp(task, "classification, 3 classes"), "task '%s'", task);
+        curvo_dataset_free(d);
+    }
+    x[0] = 9.0f; /* the caller's arrays stay the caller's */
+    rc = curvo_dataset_create(2, 1, 1, 3, x, NULL, y, 0, &d, err);
+    TU_CHECK(rc == CURVO_OK && d, "targets: rc %d (%s)", rc, err);
+    if (d) {
+        TU_CHECK(curvo_dataset_num_classes(d) == 0 && !curvo_dataset_labels(d) &&
+                     curvo_dataset_features_per_sample(d) == 3 && curvo_dataset_features(d)[0] == 9.0f,
+                 "targets: a regression set of 2 x 3");
+        TU_CHECK(curvo_dataset_targets(d)[0] == 1.5f && curvo_dataset_targets(d)[1] == -2.0f, "targets copied");
+        TU_CHECK(curvo_dataset_standardize_target(d, NULL) == CURVO_OK, "the targets standardize");
+        curvo_dataset_free(d);
+    }
+    float nan_x[6] = {0, 0, 0, NAN, 0, 0}, inf_y[3] = {0, INFINITY, 0};
+    int32_t bad_lab[3] = {0, 3, 1}, neg_lab[3] = {0, -1, 1};
+    struct {
+        size_t n;
+        int c, classes;
+        const float *x, *y;
+        const int32_t *lab;
+        const char *msg;
+    } bad[] = {
+        {0, 2, 3, x, NULL, lab, "0 samples"},
+        {3, 0, 3, x, NULL, lab, "each must be at least 1"},
+        {3, 2, 3, NULL, NULL, lab, "no features"},
+        {3, 2, 3, x, y, lab, "both given"},
+        {3, 2, 0, x, NULL, NULL, "neither labels"},
+        {3, 2, 0, x, NULL, lab, "need at least 1 class"},
+        {3, 2, 2, x, y, NULL, "need 0 classes"},
+        {3, 2, 3, x, NULL, bad_lab, "sample 1: label 3 is not in [0, 3)"},
+        {3, 2, 3, x, NULL, neg_lab, "sample 1: label -1"},
+        {3, 2, 3, nan_x, NULL, lab, "sample 1, feature 1: nan is not finite"},
+        {3, 2, 0, x, inf_y, NULL, "sample 1: target inf is not finite"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        d = (curvo_dataset *)1;
+        rc = curvo_dataset_create(bad[k].n, bad[k].c, 1, 1, bad[k].x, bad[k].lab, bad[k].y, bad[k].classes, &d, err);
+        TU_CHECK(rc == CURVO_E_INVALID && d == NULL && strstr(err, bad[k].msg), "bad input %zu: rc %d, '%s' (want '%s')",
+                 k, rc, err, bad[k].msg);
+    }
+    rc = curvo_dataset_create((size_t)1 << 62, 1024, 1024, 1024, x, lab, NULL, 3, &d, err);
+    TU_CHECK(rc == CURVO_E_NOMEM && d == NULL && strstr(err, "out of memory"), "absurd size: rc %d, '%s'", rc, err);
+    TU_CHECK(curvo_dataset_create(3, 2, 1, 1, x, lab, NULL, 3, NULL, err) == CURVO_E_INVALID, "NULL out");
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/curvo-test-data-XXXXXX");
     if (!mkdtemp(tmpdir)) {
@@ -1048,6 +1115,7 @@ int main(void) {
     registry();
     task_rule();
     target_standardization();
+    from_arrays();
     for (int i = 0; i < n_created; i++) {
         char p[256];
         if (snprintf(p, sizeof p, "%s/%s", tmpdir, created[i]) < (int)sizeof p) unlink(p);

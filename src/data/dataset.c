@@ -1,5 +1,6 @@
-/* dataset.c — the in-memory dataset: allocation, accessors, the seeded train/test split and
- * per-feature and target standardization (statistics in double, two passes). */
+/* dataset.c — the in-memory dataset: allocation, the public constructor from arrays
+ * (curvo_dataset_create), accessors, the seeded train/test split and per-feature and target
+ * standardization (statistics in double, two passes). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -70,6 +71,62 @@ int data_dataset_copy_standardization(curvo_dataset *dst, const curvo_dataset *s
     if (!dst->feat_mean || !dst->feat_std) return CURVO_E_NOMEM; /* the caller frees dst */
     memcpy(dst->feat_mean, src->feat_mean, src->d * sizeof *dst->feat_mean);
     memcpy(dst->feat_std, src->feat_std, src->d * sizeof *dst->feat_std);
+    return CURVO_OK;
+}
+
+int curvo_dataset_create(size_t n, int channels, int height, int width, const float *x, const int32_t *labels,
+                         const float *targets, int num_classes, curvo_dataset **out, char *errmsg) {
+    data_seterr(errmsg, "%s", "");
+    if (!out) {
+        data_seterr(errmsg, "dataset: NULL output");
+        return CURVO_E_INVALID;
+    }
+    *out = NULL;
+    if (n < 1 || channels < 1 || height < 1 || width < 1) {
+        data_seterr(errmsg, "dataset: %zu samples of shape (%d, %d, %d): each must be at least 1", n, channels,
+                    height, width);
+        return CURVO_E_INVALID;
+    }
+    if (!x || !labels == !targets) {
+        data_seterr(errmsg, "dataset: %s", !x ? "no features (x is NULL)"
+                                           : labels ? "labels and targets both given: give one"
+                                                    : "neither labels (classification) nor targets (regression) given");
+        return CURVO_E_INVALID;
+    }
+    if (labels ? num_classes < 1 : num_classes != 0) {
+        data_seterr(errmsg, "dataset: %d classes: %s", num_classes,
+                    labels ? "labels need at least 1 class" : "targets (regression) need 0 classes");
+        return CURVO_E_INVALID;
+    }
+    curvo_dataset *ds;
+    int rc = data_dataset_alloc(n, channels, height, width, labels != NULL, &ds);
+    if (rc) {
+        data_seterr(errmsg, "dataset: %zu samples of shape (%d, %d, %d): out of memory", n, channels, height, width);
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (labels && (labels[i] < 0 || labels[i] >= num_classes)) {
+            data_seterr(errmsg, "dataset: sample %zu: label %d is not in [0, %d)", i, (int)labels[i], num_classes);
+            curvo_dataset_free(ds);
+            return CURVO_E_INVALID;
+        }
+        if (targets && !isfinite(targets[i])) {
+            data_seterr(errmsg, "dataset: sample %zu: target %g is not finite", i, (double)targets[i]);
+            curvo_dataset_free(ds);
+            return CURVO_E_INVALID;
+        }
+        for (size_t j = 0; j < ds->d; j++)
+            if (!isfinite(x[i * ds->d + j])) {
+                data_seterr(errmsg, "dataset: sample %zu, feature %zu: %g is not finite", i, j, (double)x[i * ds->d + j]);
+                curvo_dataset_free(ds);
+                return CURVO_E_INVALID;
+            }
+        ds->targets[i] = labels ? (float)labels[i] : targets[i];
+    }
+    memcpy(ds->x, x, n * ds->d * sizeof *ds->x);
+    if (labels) memcpy(ds->labels, labels, n * sizeof *ds->labels);
+    ds->num_classes = num_classes;
+    *out = ds;
     return CURVO_OK;
 }
 
