@@ -175,6 +175,9 @@ static int egn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *bat
     int b = batch->b, c = (int)curvo_model_output_size(model);
     size_t n = opt->n;
     if (e->true_class && curvo_curv_loss_kind(cv) != CURVO_LOSS_CE) return CURVO_E_UNSUPPORTED;
+    /* the Gram, residuals and factors are per process for now (docs/DISTRIBUTED.md): a step on one
+     * shard's system would be silently wrong */
+    if (curvo_comm_size(curvo_curv_comm(cv)) > 1) return CURVO_E_UNSUPPORTED;
     float *sc = optim_scratch(opt, 4);               /* theta0, d, p, dbar: (n) each */
     float *jp = optim_fwork(opt, (size_t)b * c);     /* (b, c) J p */
     if (!sc || !jp) return CURVO_E_NOMEM;
