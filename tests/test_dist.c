@@ -15,7 +15,8 @@
  *     the same parameters on every rank; two runs bitwise identical; EGN refused at s > 1;
  *   - a stop requested by the last rank's callback stops every rank after the same step; a
  *     checkpoint written at s = 2 resumes at s = 1, 2 and 3 and continues the same run; a failed
- *     write on rank 0 fails the save on every rank; ranks with different batch sizes are refused.
+ *     write on rank 0 fails the save on every rank; ranks with different batch sizes are refused;
+ *   - after MPI_Finalize, curvo_comm_from_mpi refuses with CURVO_E_STATE.
  * Without MPI it prints why and reports itself skipped (CTest's SKIP_RETURN_CODE 77). */
 #ifndef CURVO_HAVE_MPI
 #include <stdio.h>
@@ -442,6 +443,11 @@ int main(int argc, char **argv) {
     MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     if (world_rank == 0) printf("test_dist: %d ranks, %d checks on rank 0, %d failed on all ranks\n", world_size, checks, total);
     MPI_Finalize();
+    curvo_comm *late = NULL;
+    if (curvo_comm_from_mpi(MPI_COMM_WORLD, &late) != CURVO_E_STATE || late) {
+        fprintf(stderr, "FAIL: a communicator after MPI_Finalize must be refused with CURVO_E_STATE\n");
+        return 1;
+    }
     return total ? 1 : 0;
 }
 #endif
