@@ -52,18 +52,25 @@ static int same_everywhere(curvo_comm *c, const void *buf, size_t bytes) {
     return !differs;
 }
 
-/* Rank r's test vector: len values from a stream seeded by r and len. */
+/* Rank r's test vector: len values of both signs and many magnitudes, depending on r, len and i. */
 static void rank_vector(int r, size_t len, double *x) {
-    curvo_rng rng;
-    curvo_rng_seed(&rng, 1000 + 7 * (uint64_t)r + len);
-    for (size_t i = 0; i < len; i++) x[i] = curvo_rng_normal(&rng) * (1.0 + (double)r);
+    for (size_t i = 0; i < len; i++) {
+        uint64_t h = (i + 1) * 0x9E3779B97F4A7C15ull ^ ((uint64_t)r + 1) * 0xC2B2AE3D27D4EB4Full ^ len;
+        h ^= h >> 29;
+        x[i] = ((double)(h % 2000003) / 1000001.5 - 1.0) * (1.0 + (double)r) * ldexp(1.0, (int)(h >> 58) - 32);
+    }
 }
 
 static void test_collectives(curvo_comm *c) {
     int N = curvo_comm_size(c), me = curvo_comm_rank(c);
-    static const size_t lens[] = {1, 7, 300, 5000};
+    /* one allgather up to DIST_SMALL elements in all copies, a reduce-scatter beyond; the last
+     * length in rounds of 1000 elements (c->chunk lowered from DIST_CHUNK), the last round small */
+    const size_t lens[] = {1, 7, DIST_SMALL / (size_t)N, DIST_SMALL / (size_t)N + 1, 5000, 3001};
     for (size_t t = 0; t < sizeof lens / sizeof lens[0]; t++) {
         size_t len = lens[t];
+        c->chunk = len == 3001 ? 1000 : DIST_CHUNK;
+        curvo_comm_stats before, after;
+        curvo_comm_get_stats(c, &before);
         double *xd = malloc(len * sizeof *xd), *ref = calloc(len, sizeof *ref), *tmp = malloc(len * sizeof *tmp);
         float *xf = malloc(len * sizeof *xf), *reff = malloc(len * sizeof *reff);
         double *sumf = calloc(len, sizeof *sumf);
@@ -78,8 +85,22 @@ static void test_collectives(curvo_comm *c) {
                  "N=%d: sum of %zu doubles is the rank-order sum, bitwise", N, len);
         TU_CHECK(dist_sum_float(c, xf, len) == CURVO_OK && !memcmp(xf, reff, len * sizeof *xf),
                  "N=%d: sum of %zu floats is the rank-order sum in double, bitwise", N, len);
+        curvo_comm_get_stats(c, &after);
+        /* elements sent, 12 bytes each (a double and a float sum): by allgather, the vector to each
+         * other rank; by reduce-scatter, per round of m, all but my part to their reducers, then my
+         * reduced part to each other rank */
+        size_t rounds = (len + c->chunk - 1) / c->chunk, copies = 0, others = (size_t)N - 1;
+        for (size_t at = 0; at < len; at += c->chunk) {
+            size_t m = len - at < c->chunk ? len - at : c->chunk;
+            size_t mine = ((size_t)me + 1) * m / (size_t)N - (size_t)me * m / (size_t)N;
+            copies += m * (size_t)N <= DIST_SMALL ? m * others : m - mine + mine * others;
+        }
+        TU_CHECK(N == 1 || after.bytes_sent - before.bytes_sent == 12 * copies,
+                 "N=%d: %zu elements (%zu rounds): %llu bytes sent, %zu expected", N, len, rounds,
+                 (unsigned long long)(after.bytes_sent - before.bytes_sent), 12 * copies);
         free(xd), free(ref), free(tmp), free(xf), free(reff), free(sumf);
     }
+    c->chunk = DIST_CHUNK;
     /* allgatherv: rank r sends r + 1 bytes of value 'a' + r */
     size_t counts[8], total = 0;
     char send[8], recv[64], want[64];

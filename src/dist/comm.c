@@ -12,11 +12,6 @@
 #include "core/errmsg.h"
 #include "dist/comm.h"
 
-/* Longest vector reduced by one round, in elements: bounds the scratch and keeps every message far
- * below the transport's 2^31-byte limit. */
-#define CHUNK ((size_t)1 << 22)
-/* Vectors of at most this many elements in all ranks' copies go by one allgather. */
-#define SMALL ((size_t)2048)
 
 static double now(void) {
     struct timespec ts;
@@ -46,6 +41,7 @@ int dist_comm_create(const dist_transport *tr, void *impl, int rank, int size, c
     }
     c->rank = rank;
     c->size = size;
+    c->chunk = DIST_CHUNK;
     c->tr = tr;
     c->impl = impl;
     *out = c;
@@ -233,7 +229,7 @@ static void sum_rows(const void *parts, int size, size_t m, void *out, int is_do
 /* One round of the sum over x (m elements of es bytes). */
 static int sum_round(curvo_comm *c, void *x, size_t m, size_t es, int is_double) {
     int N = c->size, me = c->rank;
-    if (m * (size_t)N <= SMALL) { /* one allgather, then every rank adds all of it */
+    if (m * (size_t)N <= DIST_SMALL) { /* one allgather, then every rank adds all of it */
         void *all = work(c, (size_t)N * m * es);
         if (!all) return CURVO_E_NOMEM;
         int rc = dist_allgather(c, x, m * es, all);
@@ -273,8 +269,8 @@ static int sum_round(curvo_comm *c, void *x, size_t m, size_t es, int is_double)
 static int sum_vector(curvo_comm *c, void *x, size_t n, size_t es, int is_double) {
     if (!parallel(c) || n == 0) return CURVO_OK;
     if (!x) return CURVO_E_INVALID;
-    for (size_t at = 0; at < n; at += CHUNK) {
-        size_t m = n - at < CHUNK ? n - at : CHUNK;
+    for (size_t at = 0; at < n; at += c->chunk) {
+        size_t m = n - at < c->chunk ? n - at : c->chunk;
         int rc = sum_round(c, (char *)x + at * es, m, es, is_double);
         if (rc) return rc;
     }

@@ -37,6 +37,8 @@ struct curvo_comm {
     void *impl;
     curvo_comm_stats stats;
     size_t *counts, *displs, *counts2, *displs2; /* (size) each, the transport's arguments */
+    size_t chunk;                                /* elements a sum reduces per round (DIST_CHUNK;
+                                                  * tests lower it to reach several rounds) */
     void *work;                                  /* reduction scratch, work_len bytes */
     size_t work_len;
     char errmsg[CURVO_ERRMSG_LEN];
@@ -44,6 +46,12 @@ struct curvo_comm {
 
 /* A communicator over a transport (rank, size >= 1; impl released with it, also on failure). */
 int dist_comm_create(const dist_transport *tr, void *impl, int rank, int size, curvo_comm **out);
+
+/* Longest vector a sum reduces in one round, in elements: bounds the scratch and keeps every message
+ * far below the transport's 2^31-byte limit. */
+#define DIST_CHUNK ((size_t)1 << 22)
+/* A round of at most this many elements in all ranks' copies goes by one allgather. */
+#define DIST_SMALL ((size_t)2048)
 
 /* In place: x (n) becomes the sum over the ranks of their x, reduced in rank order (floats added in
  * double, rounded once). */
