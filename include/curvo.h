@@ -6,6 +6,8 @@
  *   - models: a sequence of modules with all parameters in one flat float vector, built from C or
  *     from a spec string ("conv:16:5,relu,maxpool:2,flatten,dense:10")
  *   - losses (softmax cross-entropy, mean squared error, sigmoid binary cross-entropy)
+ *   - communicators (curvo_comm): several processes training one model, data-parallel (MPI through
+ *     curvo_mpi.h; serial by default)
  *   - the curvature operators of one mini-batch (curvo_curv): loss, gradient, Jv, J^T u, GGN-vector,
  *     exact Hessian-vector products (blocked: k vectors at once) and the Gram matrix of whitened
  *     per-sample output Jacobians, formed without materialising J
@@ -21,7 +23,8 @@
  *   - Functions return CURVO_OK (0) or a negative CURVO_E_* code; none calls exit() or prints.
  *   - Notation (see docs/ENGINE.md): L(w) = (1/b) sum_i l(y_i, f_i), J is the (b*c) x n stacked
  *     output Jacobian with row i*c+k = d f_{i,k} / d w, Q_i = d^2 l / d f_i^2 = L_i L_i^T,
- *     G = (1/b) J^T Q J, H = d^2 L / dw^2.
+ *     G = (1/b) J^T Q J, H = d^2 L / dw^2. Across processes (docs/DISTRIBUTED.md) the sums run over
+ *     the global batch and b is its size.
  */
 #ifndef CURVO_H
 #define CURVO_H
@@ -176,55 +179,115 @@ typedef struct curvo_batch {
     int b;
 } curvo_batch;
 
+/* ---------------------------------------------------------------- processes */
+/* A communicator: the processes that train one model together, data-parallel (docs/DISTRIBUTED.md).
+ * Serial by default: every function that takes one accepts NULL as a single process. A communicator
+ * over MPI comes from curvo_comm_from_mpi in curvo_mpi.h (this header never includes <mpi.h>);
+ * curvo_comm_create_serial makes a one-process communicator that behaves exactly like NULL. The
+ * caller owns a communicator and frees it after every curvature context and trainer that uses it;
+ * one communicator may serve several of them, used from one thread. */
+typedef struct curvo_comm curvo_comm;
+
+/* What this process sent and received through a communicator since it was made or reset. */
+typedef struct curvo_comm_stats {
+    uint64_t bytes_sent, bytes_received; /* payload to and from the other processes */
+    uint64_t messages;    /* messages sent, counted as if each collective sent one message to each
+                           * other process it has a non-empty payload for */
+    uint64_t collectives; /* collective operations taken part in */
+    double seconds;       /* wall time in them, waiting for the other processes included */
+} curvo_comm_stats;
+
+/* 1 when libcurvo was built with MPI (curvo_mpi.h's functions exist), else 0. */
+int curvo_have_mpi(void);
+int curvo_comm_create_serial(curvo_comm **out);
+/* Frees the communicator; for one made by curvo_comm_from_mpi this is collective. */
+void curvo_comm_free(curvo_comm *c);
+/* This process's rank in [0, size) and the number of processes (NULL: 0 and 1). */
+int curvo_comm_rank(const curvo_comm *c);
+int curvo_comm_size(const curvo_comm *c);
+/* The counters (all zero for NULL and a one-process communicator, which never communicates). */
+void curvo_comm_get_stats(const curvo_comm *c, curvo_comm_stats *out);
+void curvo_comm_reset_stats(curvo_comm *c);
+/* The message of the last failed collective ("" if none). */
+const char *curvo_comm_errmsg(const curvo_comm *c);
+
 /* ---------------------------------------------------------------- curvature operators */
 /* A curvature context ties a model and a loss to one mini-batch. curvo_curv_set_batch runs the
  * forward pass at the model's current parameters and caches what every product below needs; after
  * the parameters change, call it again. The context keeps a pointer to the batch's arrays, which
- * must stay alive until the next set_batch. */
+ * must stay alive until the next set_batch.
+ *
+ * Data-parallel (curvo_curv_set_comm with N processes): every rank passes the same, global batch of
+ * B samples to set_batch and forward-passes only its shard, the contiguous samples
+ * [r*B/N, (r+1)*B/N) (curvo_curv_shard; empty when B < N). Then
+ *   global, the same on every rank (sums over the whole batch, normalized by B, reduced in rank
+ *   order so the result is bitwise the same on every rank and run to run):
+ *     curvo_curv_loss, curvo_curv_grad, curvo_curv_ggn, curvo_curv_hvp
+ *   per shard, over this rank's b = count samples only (output-space arrays have b rows; the
+ *   parameter-space results are this shard's part of the sum, not reduced):
+ *     curvo_curv_outputs, jvp, vjp, hessian_factor, residual, gram, whitened_vjp, seeded_gram,
+ *     seeded_vjp
+ * The global products are collective: every rank calls them in the same order with the same k.
+ * Without a communicator (or with one process) the shard is the whole batch and every result is
+ * the same, bit for bit, as before communicators existed. */
 typedef struct curvo_curv curvo_curv;
 
 int curvo_curv_create(curvo_model *model, curvo_loss_kind loss, curvo_curv **out);
 void curvo_curv_free(curvo_curv *cv);
 const char *curvo_curv_errmsg(const curvo_curv *cv);
 
+/* Shares the processes of comm (not owned; NULL: serial) from the next set_batch on; the current
+ * batch is dropped. */
+int curvo_curv_set_comm(curvo_curv *cv, curvo_comm *comm);
+curvo_comm *curvo_curv_comm(const curvo_curv *cv);
+
+/* With a communicator: collective; an error on any rank (a label out of range, a non-finite loss,
+ * no memory) fails it on every rank, with the same code. */
 int curvo_curv_set_batch(curvo_curv *cv, const curvo_batch *batch);
-/* Mean loss over the batch at the parameters of the last set_batch. */
+/* Which samples of the last set_batch's batch this process holds: [*offset, *offset + *count)
+ * (the whole batch without a communicator). CURVO_E_STATE before the first set_batch. */
+int curvo_curv_shard(const curvo_curv *cv, int *offset, int *count);
+/* Mean loss over the (global) batch at the parameters of the last set_batch. */
 double curvo_curv_loss(const curvo_curv *cv);
-/* Network outputs of the batch, (b, c), valid until the next set_batch. */
+/* Network outputs of this process's shard, (count, c), valid until the next set_batch. */
 const float *curvo_curv_outputs(const curvo_curv *cv);
 /* The model and loss this context was made for. */
 curvo_model *curvo_curv_model(const curvo_curv *cv);
 curvo_loss_kind curvo_curv_loss_kind(const curvo_curv *cv);
 
-/* g = dL/dw, length n. */
+/* In the per-shard operators below b is the shard's count (the batch's size without a communicator). */
+/* g = dL/dw, length n; global. */
 int curvo_curv_grad(curvo_curv *cv, float *g);
-/* Jv for k parameter-space vectors: v (k, n) -> out (k, b, c). */
+/* Jv for k parameter-space vectors: v (k, n) -> out (k, b, c); per shard. */
 int curvo_curv_jvp(curvo_curv *cv, const float *v, int k, float *out);
-/* J^T u for k output-space vectors: u (k, b, c) -> out (k, n). No 1/b factor. */
+/* J^T u for k output-space vectors: u (k, b, c) -> out (k, n). No 1/b factor; per shard. */
 int curvo_curv_vjp(curvo_curv *cv, const float *u, int k, float *out);
-/* GGN-vector products Gv = J^T Q J v / b: v (k, n) -> out (k, n). Q is the exact loss Hessian. */
+/* GGN-vector products Gv = J^T Q J v / B: v (k, n) -> out (k, n). Q is the exact loss Hessian;
+ * global. */
 int curvo_curv_ggn(curvo_curv *cv, const float *v, int k, float *out);
-/* Exact Hessian-vector products Hv: v (k, n) -> out (k, n). */
+/* Exact Hessian-vector products Hv: v (k, n) -> out (k, n); global. */
 int curvo_curv_hvp(curvo_curv *cv, const float *v, int k, float *out);
 
 /* The factor of the output Hessian used by the Gauss-Newton solvers, Q_i + eps I = L_i L_i^T with
- * L_i lower triangular (eps = 1e-6 for CE and BCE, 0 for MSE): out (b, c, c), row-major per sample. */
+ * L_i lower triangular (eps = 1e-6 for CE and BCE, 0 for MSE): out (b, c, c), row-major per sample;
+ * per shard. */
 int curvo_curv_hessian_factor(curvo_curv *cv, double *out);
-/* The per-sample residual r with g = -(1/b) J^T r (CE: onehot(y) - p; MSE: y - f; BCE: y - p):
- * out (b, c). */
+/* The per-sample residual r with g = -(1/B) J^T r (CE: onehot(y) - p; MSE: y - f; BCE: y - p):
+ * out (b, c); per shard. */
 int curvo_curv_residual(curvo_curv *cv, double *out);
 /* Gram matrix of the whitened Jacobian, J~ J~^T with J~ = blockdiag(L_i^T) J: out (b*c, b*c),
- * row/column index i*c + k, in double. Formed from per-layer factors, never from J itself. */
+ * row/column index i*c + k, in double. Formed from per-layer factors, never from J itself; per
+ * shard (the shard's diagonal block of the global Gram). */
 int curvo_curv_gram(curvo_curv *cv, double *out);
-/* J~^T u = J^T blockdiag(L_i) u for k vectors: u (k, b, c) in double -> out (k, n). */
+/* J~^T u = J^T blockdiag(L_i) u for k vectors: u (k, b, c) in double -> out (k, n); per shard. */
 int curvo_curv_whitened_vjp(curvo_curv *cv, const double *u, int k, float *out);
 /* Gram of arbitrary output seeds: row (j, i) is the per-sample parameter gradient of
  * <seeds_{j,i}, f_i>, i.e. seeds_{j,i}^T J_i, for k seeds per sample: seeds (k, b, c) ->
  * out (k*b, k*b) in double, index j*b + i (cotangent-major). With k = 1 and seed_i = sqrt(q_i) e_{y_i}
- * it is the b x b Gram of the true-class rows (EGN's cheap variant). */
+ * it is the b x b Gram of the true-class rows (EGN's cheap variant). Per shard. */
 int curvo_curv_seeded_gram(curvo_curv *cv, const double *seeds, int k, double *out);
 /* sum_{j,i} u_{j,i} (seeds_{j,i}^T J_i)^T: the transpose of the seeded rows applied to u (k*b, index
- * j*b + i) -> out (n). */
+ * j*b + i) -> out (n); per shard. */
 int curvo_curv_seeded_vjp(curvo_curv *cv, const double *seeds, const double *u, int k, float *out);
 
 /* The Gauss-Newton system of the current batch (EGN's operators; Korbit et al. 2024). With
@@ -636,6 +699,11 @@ typedef struct curvo_train_options {
     const char *log_path;     /* the log the caller writes, recorded in checkpoints so that a
                                * resumed run can append to it (NULL: none); the trainer writes no
                                * log itself */
+    curvo_comm *comm;         /* the processes that train together, data-parallel (default NULL:
+                               * this one alone; not owned, must outlive the trainer). Every rank
+                               * makes its trainer with the same model spec, data, optimizer and
+                               * options; batch_size is the global mini-batch. See "Data-parallel
+                               * training" below. */
 } curvo_train_options;
 void curvo_train_options_init(curvo_train_options *o);
 
@@ -684,6 +752,21 @@ typedef struct curvo_progress {
 typedef int (*curvo_progress_fn)(const curvo_progress *p, void *user);
 
 typedef struct curvo_trainer curvo_trainer;
+
+/* Data-parallel training (options->comm with N processes; docs/DISTRIBUTED.md). curvo_trainer_create,
+ * curvo_trainer_resume, curvo_trainer_run and curvo_trainer_save are collective: every rank calls
+ * them, in the same order. For a given seed the sequence of global batches is the one a single
+ * process draws; rank r computes on its contiguous shard of each, and the loss, gradient and
+ * curvature products are summed over the global batch in a fixed order, so every rank takes the
+ * same step and keeps the same parameters, and a run at a given N and thread count is bitwise
+ * reproducible. Creation and resume broadcast rank 0's parameters (its initialization or
+ * checkpoint) and fail on every rank when one fails, or when the ranks' models, data sizes or
+ * options differ. Evaluations are split across the ranks and reduced: every rank gets the same
+ * metrics. The callback runs on every rank (print from rank 0 only); a non-zero return on any
+ * rank stops every rank after the same step, as does a time budget or an evaluation interval
+ * reached on any rank. Rank 0 alone writes checkpoints, and a failed write fails the save on every
+ * rank; a checkpoint does not depend on N, so a run can resume at another number of processes.
+ * EGN is refused with CURVO_E_UNSUPPORTED when N > 1 (its Gram is per process for now). */
 
 /* A trainer over a model (not owned, must outlive it), a loss, an optimizer made from opt, a
  * training set and an optional test set (not owned). */

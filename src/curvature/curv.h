@@ -13,7 +13,10 @@ struct curvo_curv {
     int c;              /* outputs per sample */
     int first_param;    /* index of the lowest module with parameters (n_mods if none) */
     nn_pass pass;       /* forward activations and module workspaces */
-    curvo_batch batch;  /* the current batch (arrays not owned) */
+    curvo_comm *comm;   /* the processes sharing the batch (not owned; NULL: serial) */
+    curvo_batch batch;  /* this process's shard of the current batch (arrays not owned): b samples */
+    int shard_off;      /* the shard's first sample in the global batch */
+    int b_global;       /* B, the global batch: the 1/B of the loss and of every product */
     int have_batch, have_adj;
     double loss_value;
     int b_cap;

@@ -1,8 +1,12 @@
 /* curvature.c — the curvature operators of one mini-batch: loss, gradient, Jv, J^T u, GGN-vector
  * and exact Hessian-vector products, each for k vectors at once, and the whitened Gram matrix.
  *
- * Every sum over the batch happens here (through the modules' batched actions), so a data-parallel
- * version adds its reductions in this file only (DESIGN.md, "Scale comes later").
+ * Every sum over the batch happens here (through the modules' batched actions). Data-parallel, with
+ * a communicator of N processes: set_batch takes the global batch of B samples and keeps only this
+ * process's contiguous shard; every action below runs on the shard with the global 1/B, and the
+ * loss, gradient, GGN and Hessian products are then summed over the processes in rank order
+ * (dist/comm.h), so they are global and bitwise the same on every rank. The other operators stay
+ * per shard (curvo.h says which is which).
  *
  * Passes, for a model of modules 0..L-1 with activations a_0 (input) .. a_L (outputs f):
  *   set_batch  forward, loss, p, dz = dL/df
@@ -22,6 +26,7 @@
 
 #include "core/errmsg.h"
 #include "curvature/curv.h"
+#include "dist/comm.h"
 #include "nn/loss.h"
 
 
@@ -115,7 +120,7 @@ static int reserve_tangents(curvo_curv *cv, int k) {
     if (k <= cv->k_cap) return CURVO_OK;
     const curvo_model *m = cv->model;
     free_tangents(cv);
-    size_t kb = (size_t)k * cv->b_cap;
+    size_t kb = (size_t)k * (cv->b_cap ? cv->b_cap : 1); /* never 0 bytes, also for an empty shard */
     for (int l = 1; l <= m->n_mods; l++)
         if (!(cv->tan[l] = malloc(kb * act_size(m, l) * sizeof(float)))) return CURVO_E_NOMEM;
     size_t w = nn_max_width(m);
@@ -127,23 +132,84 @@ static int reserve_tangents(curvo_curv *cv, int k) {
     return CURVO_OK;
 }
 
+int curvo_curv_set_comm(curvo_curv *cv, curvo_comm *comm) {
+    if (!cv) return CURVO_E_INVALID;
+    cv->comm = comm;
+    cv->have_batch = cv->have_adj = 0;
+    return CURVO_OK;
+}
+
+curvo_comm *curvo_curv_comm(const curvo_curv *cv) { return cv ? cv->comm : NULL; }
+
+int curvo_curv_shard(const curvo_curv *cv, int *offset, int *count) {
+    if (!cv || !offset || !count) return CURVO_E_INVALID;
+    if (!cv->have_batch) return CURVO_E_STATE;
+    *offset = cv->shard_off;
+    *count = cv->batch.b;
+    return CURVO_OK;
+}
+
+/* This process's shard of batch: the samples [off, off + b) of it. */
+static curvo_batch shard_of(const curvo_batch *batch, size_t features, int c, int off, int b) {
+    curvo_batch s = *batch;
+    s.x = batch->x + (size_t)off * features;
+    if (batch->labels) s.labels = batch->labels + off;
+    if (batch->targets) s.targets = batch->targets + (size_t)off * c;
+    s.b = b;
+    return s;
+}
+
+/* The forward pass and loss of this process's shard: its part of the loss (sum / B) in *value. */
+static int shard_forward(curvo_curv *cv, const curvo_batch *shard, double *value) {
+    *value = 0.0;
+    if (shard->b == 0) return CURVO_OK; /* B < N: nothing here, a zero share */
+    int rc = reserve_batch(cv, shard->b);
+    if (rc) return curv_fail(cv, rc, "set_batch: cannot allocate workspace for %d samples", shard->b);
+    nn_pass_forward(&cv->pass, cv->model, cv->model->theta, shard->x, shard->b);
+    rc = loss_eval(cv->loss, cv->pass.act[cv->model->n_mods], shard, cv->c, cv->b_global, cv->p, cv->dz, value);
+    if (rc == CURVO_E_INVALID)
+        return curv_fail(cv, rc, "set_batch: %s", cv->loss == CURVO_LOSS_CE
+                                                ? "a label is outside [0, outputs) or labels are missing"
+                                                : "targets are missing");
+    if (rc) return curv_fail(cv, rc, "set_batch: the loss is not finite");
+    return CURVO_OK;
+}
+
 int curvo_curv_set_batch(curvo_curv *cv, const curvo_batch *batch) {
     if (!cv) return CURVO_E_INVALID;
     cv->have_batch = cv->have_adj = 0;
     cv->batch_gen++;
     if (!batch || !batch->x || batch->b < 1)
         return curv_fail(cv, CURVO_E_INVALID, "set_batch: empty batch or missing inputs");
-    int rc = reserve_batch(cv, batch->b);
-    if (rc) return curv_fail(cv, rc, "set_batch: cannot allocate workspace for %d samples", batch->b);
-    cv->batch = *batch;
-    nn_pass_forward(&cv->pass, cv->model, cv->model->theta, batch->x, batch->b);
-    rc = loss_eval(cv->loss, cv->pass.act[cv->model->n_mods], batch, cv->c, cv->p, cv->dz,
-                   &cv->loss_value);
-    if (rc == CURVO_E_INVALID)
-        return curv_fail(cv, rc, "set_batch: %s", cv->loss == CURVO_LOSS_CE
-                                                 ? "a label is outside [0, outputs) or labels are missing"
-                                                 : "targets are missing");
-    if (rc) return curv_fail(cv, rc, "set_batch: the loss is not finite");
+    int off, b, N = curvo_comm_size(cv->comm);
+    dist_shard(batch->b, curvo_comm_rank(cv->comm), N, &off, &b);
+    cv->batch = shard_of(batch, curvo_model_input_size(cv->model), cv->c, off, b);
+    cv->shard_off = off;
+    cv->b_global = batch->b;
+    double value;
+    int rc = shard_forward(cv, &cv->batch, &value);
+    if (N > 1) { /* every rank's share and status; the sum in rank order, the first failure */
+        double mine[2] = {rc ? 0.0 : value, (double)rc}, *all = malloc((size_t)N * sizeof mine);
+        int trc = all ? dist_allgather(cv->comm, mine, sizeof mine, all) : CURVO_E_NOMEM;
+        if (trc) {
+            free(all);
+            return curv_fail(cv, trc, "set_batch: the processes could not share the loss: %s",
+                             trc == CURVO_E_NOMEM ? "out of memory" : curvo_comm_errmsg(cv->comm));
+        }
+        value = 0.0;
+        int first = -1;
+        for (int r = 0; r < N; r++) {
+            value += all[2 * r];
+            if (first < 0 && all[2 * r + 1] != 0.0) first = r;
+        }
+        if (first >= 0 && first != curvo_comm_rank(cv->comm))
+            rc = curv_fail(cv, (int)all[2 * first + 1], "set_batch: failed on rank %d: %s", first,
+                           curvo_strerror((int)all[2 * first + 1]));
+        free(all);
+        if (!rc && !isfinite(value)) rc = curv_fail(cv, CURVO_E_NUMERIC, "set_batch: the loss is not finite");
+    }
+    if (rc) return rc;
+    cv->loss_value = value;
     cv->have_batch = 1;
     return CURVO_OK;
 }
@@ -164,12 +230,19 @@ static int need_batch(curvo_curv *cv, const void *a, const void *b, int k) {
     return CURVO_OK;
 }
 
-int curvo_curv_grad(curvo_curv *cv, float *g) {
-    int rc = need_batch(cv, g, g, 1);
-    if (rc) return rc;
+/* The global sum of this shard's parameter-space result out (len): rc, or the reduction's failure. */
+static int reduce(curvo_curv *cv, float *out, size_t len, const char *what) {
+    int rc = dist_sum_float(cv->comm, out, len);
+    if (rc) return curv_fail(cv, rc, "%s: the processes could not sum their shares: %s", what, curvo_comm_errmsg(cv->comm));
+    return CURVO_OK;
+}
+
+/* This shard's share of the gradient into g (n); keeps every adjoint adj_l = dL/da_l for hvp. */
+static void grad_sweep(curvo_curv *cv, float *g) {
     const curvo_model *m = cv->model;
     int L = m->n_mods;
     memset(g, 0, m->n_params * sizeof(float));
+    if (cv->batch.b == 0) return;
     memcpy(cv->adj[L], cv->dz, (size_t)cv->batch.b * cv->c * sizeof(float));
     for (int l = L - 1; l >= cv->first_param; l--) {
         const module *mod = &m->mods[l];
@@ -178,7 +251,13 @@ int curvo_curv_grad(curvo_curv *cv, float *g) {
                       g + mod->offset, m->n_params);
     }
     cv->have_adj = 1;
-    return CURVO_OK;
+}
+
+int curvo_curv_grad(curvo_curv *cv, float *g) {
+    int rc = need_batch(cv, g, g, 1);
+    if (rc) return rc;
+    grad_sweep(cv, g);
+    return reduce(cv, g, cv->model->n_params, "grad");
 }
 
 /* Reverse sweep of k cotangents u (k, b, c): out (k, n) = J^T u. */
@@ -186,6 +265,7 @@ static void reverse_sweep(curvo_curv *cv, const float *u, int k, float *out) {
     const curvo_model *m = cv->model;
     size_t n = m->n_params;
     memset(out, 0, (size_t)k * n * sizeof(float));
+    if (cv->batch.b == 0) return; /* an empty shard */
     const float *cur = u;
     float *next = cv->ping;
     for (int l = m->n_mods - 1; l >= cv->first_param; l--) {
@@ -215,7 +295,7 @@ int curvo_curv_jvp(curvo_curv *cv, const float *v, int k, float *out) {
     if (rc) return rc;
     if ((rc = reserve_tangents(cv, k))) return curv_fail(cv, rc, "jvp: cannot allocate %d tangents", k);
     size_t kbc = (size_t)k * cv->batch.b * cv->c;
-    if (cv->first_param == cv->model->n_mods) {
+    if (cv->first_param == cv->model->n_mods || cv->batch.b == 0) {
         memset(out, 0, kbc * sizeof(float));
         return CURVO_OK;
     }
@@ -237,28 +317,29 @@ int curvo_curv_ggn(curvo_curv *cv, const float *v, int k, float *out) {
     if (rc) return rc;
     if ((rc = reserve_tangents(cv, k))) return curv_fail(cv, rc, "ggn: cannot allocate %d tangents", k);
     int L = cv->model->n_mods, b = cv->batch.b;
-    if (cv->first_param == L) {
-        memset(out, 0, (size_t)k * cv->model->n_params * sizeof(float));
-        return CURVO_OK;
+    size_t len = (size_t)k * cv->model->n_params;
+    if (cv->first_param == L || b == 0) {
+        memset(out, 0, len * sizeof(float));
+    } else {
+        forward_sweep(cv, v, k);
+        loss_hess_apply(cv->loss, cv->p, b, cv->c, cv->tan[L], k, 1.0f / (float)cv->b_global, cv->seed);
+        reverse_sweep(cv, cv->seed, k, out);
     }
-    forward_sweep(cv, v, k);
-    loss_hess_apply(cv->loss, cv->p, b, cv->c, cv->tan[L], k, 1.0f / (float)b, cv->seed);
-    reverse_sweep(cv, cv->seed, k, out);
-    return CURVO_OK;
+    return reduce(cv, out, len, "ggn");
 }
 
 int curvo_curv_hvp(curvo_curv *cv, const float *v, int k, float *out) {
     int rc = need_batch(cv, v, out, k);
     if (rc) return rc;
-    if (!cv->have_adj && (rc = curvo_curv_grad(cv, cv->gscratch))) return rc;
+    if (!cv->have_adj) grad_sweep(cv, cv->gscratch); /* this shard's adjoints; no sum needed */
     if ((rc = reserve_tangents(cv, k))) return curv_fail(cv, rc, "hvp: cannot allocate %d tangents", k);
     const curvo_model *m = cv->model;
     size_t n = m->n_params;
     int L = m->n_mods, b = cv->batch.b;
     memset(out, 0, (size_t)k * n * sizeof(float));
-    if (cv->first_param == L) return CURVO_OK;
+    if (cv->first_param == L || b == 0) return reduce(cv, out, (size_t)k * n, "hvp");
     forward_sweep(cv, v, k);
-    loss_hess_apply(cv->loss, cv->p, b, cv->c, cv->tan[L], k, 1.0f / (float)b, cv->seed);
+    loss_hess_apply(cv->loss, cv->p, b, cv->c, cv->tan[L], k, 1.0f / (float)cv->b_global, cv->seed);
     const float *cur = cv->seed;
     float *next = cv->ping;
     for (int l = L - 1; l >= cv->first_param; l--) {
@@ -271,7 +352,7 @@ int curvo_curv_hvp(curvo_curv *cv, const float *v, int k, float *out) {
         cur = next;
         next = next == cv->ping ? cv->pong : cv->ping;
     }
-    return CURVO_OK;
+    return reduce(cv, out, (size_t)k * n, "hvp");
 }
 
 int curvo_curv_hessian_factor(curvo_curv *cv, double *out) {
@@ -326,6 +407,10 @@ int curvo_curv_whitened_vjp(curvo_curv *cv, const double *u, int k, float *out) 
     if (rc) return rc;
     int b = cv->batch.b, c = cv->c;
     if ((rc = reserve_tangents(cv, k))) return curv_fail(cv, rc, "whitened_vjp: cannot allocate %d vectors", k);
+    if (b == 0) {
+        memset(out, 0, (size_t)k * cv->model->n_params * sizeof(float));
+        return CURVO_OK;
+    }
     double *Lf = malloc((size_t)b * c * c * sizeof(double));
     if (!Lf) return curv_fail(cv, CURVO_E_NOMEM, "whitened_vjp: out of memory");
     if ((rc = curvo_curv_hessian_factor(cv, Lf))) {
@@ -372,7 +457,7 @@ int curvo_curv_seeded_gram(curvo_curv *cv, const double *seeds, int k, double *o
     if ((rc = reserve_tangents(cv, k))) return curv_fail(cv, rc, "gram: cannot allocate %d cotangents", k);
     for (size_t q = 0; q < len; q++) cv->seed[q] = (float)seeds[q];
     memset(out, 0, kb * kb * sizeof(double));
-    return gram_of_seeds(cv, k, out);
+    return kb ? gram_of_seeds(cv, k, out) : CURVO_OK;
 }
 
 int curvo_curv_gram(curvo_curv *cv, double *out) {
@@ -380,6 +465,7 @@ int curvo_curv_gram(curvo_curv *cv, double *out) {
     if (rc) return rc;
     int b = cv->batch.b, c = cv->c;
     size_t bc = (size_t)b * c;
+    if (b == 0) return CURVO_OK; /* an empty shard: a 0 x 0 Gram */
     double *Lf = malloc((size_t)b * c * c * sizeof(double));
     double *seeds = malloc(bc * c * sizeof(double)); /* (c, b, c) */
     double *gk = malloc(bc * bc * sizeof(double));   /* (c*b, c*b), index j*b + i */

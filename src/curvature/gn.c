@@ -82,6 +82,11 @@ int curvo_curv_gn_system(curvo_curv *cv, int true_class, int *m_out) {
     if (!cv->have_batch) return curv_fail(cv, CURVO_E_STATE, "no batch: call curvo_curv_set_batch first");
     if (true_class && cv->loss != CURVO_LOSS_CE)
         return curv_fail(cv, CURVO_E_UNSUPPORTED, "gn_system: the true-class system needs cross-entropy");
+    /* the system is per process for now (docs/DISTRIBUTED.md): one shard's Gram in place of the
+     * global one would make a silently wrong step */
+    if (curvo_comm_size(cv->comm) > 1)
+        return curv_fail(cv, CURVO_E_UNSUPPORTED, "gn_system: the Gauss-Newton system is not distributed yet "
+                                                  "(EGN runs on one process)");
     int b = cv->batch.b, c = cv->c;
     size_t bc = (size_t)b * c, m = true_class ? (size_t)b : bc;
     if (bc > GN_MAX_ORDER) return curv_fail(cv, CURVO_E_NOMEM, "gn_system: a system of order %zu is too large", bc);

@@ -16,7 +16,7 @@ static inline float target(curvo_loss_kind kind, const curvo_batch *bt, int c, i
     return bt->targets[(size_t)i * c + k];
 }
 
-int loss_eval(curvo_loss_kind kind, const float *f, const curvo_batch *bt, int c, float *p,
+int loss_eval(curvo_loss_kind kind, const float *f, const curvo_batch *bt, int c, int norm, float *p,
               float *dz, double *value) {
     int b = bt->b;
     double total = 0.0;
@@ -47,9 +47,9 @@ int loss_eval(curvo_loss_kind kind, const float *f, const curvo_batch *bt, int c
                 total += (z > 0 ? z : 0.0) - y * z + log1p(exp(-fabs(z)));
             }
         }
-        for (int k = 0; k < c; k++) dz[(size_t)i * c + k] = (pi[k] - target(kind, bt, c, i, k)) / (float)b;
+        for (int k = 0; k < c; k++) dz[(size_t)i * c + k] = (pi[k] - target(kind, bt, c, i, k)) / (float)norm;
     }
-    *value = total / b;
+    *value = total / norm;
     return isfinite(*value) ? CURVO_OK : CURVO_E_NUMERIC;
 }
 

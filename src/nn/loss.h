@@ -8,10 +8,11 @@
 /* Ridge added to Q_i before it is factored for CE and BCE (CE's Q_i is singular). */
 #define CURVO_LOSS_FACTOR_EPS 1e-6
 
-/* Mean loss over the batch. Writes p (b, c): softmax (CE), sigmoid (BCE) or f itself (MSE), and
- * dz (b, c) = d(mean loss)/df = (p - y) / b. Returns CURVO_E_INVALID for a label outside [0, c)
- * and CURVO_E_NUMERIC for a non-finite loss. */
-int loss_eval(curvo_loss_kind kind, const float *f, const curvo_batch *batch, int c, float *p,
+/* Loss over the batch's b samples divided by norm (b for the batch's mean; the global batch when
+ * this batch is one process's shard of it). Writes p (b, c): softmax (CE), sigmoid (BCE) or f
+ * itself (MSE), and dz (b, c) = d(value)/df = (p - y) / norm. Returns CURVO_E_INVALID for a label
+ * outside [0, c) and CURVO_E_NUMERIC for a non-finite loss. */
+int loss_eval(curvo_loss_kind kind, const float *f, const curvo_batch *batch, int c, int norm, float *p,
               float *dz, double *value);
 /* out_j = scale * Q zdot_j for k vectors (k, b, c); Q from p (b, c). */
 void loss_hess_apply(curvo_loss_kind kind, const float *p, int b, int c, const float *zdot, int k,

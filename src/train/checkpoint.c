@@ -5,7 +5,12 @@
  *
  * Kinds: "curvo-train-2" (written) adds early stopping, the checkpoint interval, the log path and
  * the data record (source, split, sizes, fingerprint, standardization) to "curvo-train-1", which
- * still loads (the new keys take their defaults: no early stopping, no data record). */
+ * still loads (the new keys take their defaults: no early stopping, no data record).
+ *
+ * With processes (the trainer's comm): rank 0 alone writes, and the ranks agree on the outcome of a
+ * save; every rank reads the checkpoint it resumes from (so it must be readable by all), and they
+ * agree on the outcome and take rank 0's parameters (trainer_join). Nothing saved depends on the
+ * number of processes. */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist/comm.h"
 #include "io/ckpt.h"
 #include "train/trainer.h"
 
@@ -161,8 +167,8 @@ static char *model_spec(const curvo_model *m) {
     return NULL;
 }
 
-int curvo_trainer_save(curvo_trainer *tr, const char *path) {
-    if (!tr || !path) return CURVO_E_INVALID;
+/* Writes the checkpoint from this process. */
+static int save_local(curvo_trainer *tr, const char *path) {
     ckpt_writer *w;
     int rc = ckpt_writer_create(&w);
     if (rc) return trainer_fail(tr, rc, "checkpoint: out of memory");
@@ -206,6 +212,17 @@ done:
     free(state);
     ckpt_writer_free(w);
     return rc;
+}
+
+int curvo_trainer_save(curvo_trainer *tr, const char *path) {
+    if (!tr || !path) return CURVO_E_INVALID;
+    curvo_comm *comm = tr->o.comm;
+    int rc = curvo_comm_rank(comm) == 0 ? save_local(tr, path) : CURVO_OK;
+    if (curvo_comm_size(comm) == 1) return rc;
+    int from, agreed = dist_agree(comm, rc, &from);
+    if (agreed && !rc && from >= 0) return trainer_fail(tr, agreed, "checkpoint: rank %d could not write %s", from, path);
+    if (agreed && !rc) return trainer_fail(tr, agreed, "checkpoint: %s", curvo_comm_errmsg(comm));
+    return agreed;
 }
 
 /* ---------------------------------------------------------------- reading */
@@ -325,15 +342,10 @@ int curvo_trainer_set_data_record(curvo_trainer *tr, const curvo_data_record *re
     return CURVO_OK;
 }
 
-int curvo_trainer_resume(const char *path, const curvo_dataset *train, const curvo_dataset *test,
-                         const curvo_train_options *options, curvo_trainer **out,
-                         curvo_model **model_out, char *errmsg) {
-    char local[CURVO_ERRMSG_LEN];
-    if (!errmsg) errmsg = local;
-    errmsg[0] = '\0';
-    if (!out || !model_out || !path || !train || !options) return CURVO_E_INVALID;
-    *out = NULL;
-    *model_out = NULL;
+/* curvo_trainer_resume on this process alone: *out and *model_out are set on success. */
+static int resume_local(const char *path, const curvo_dataset *train, const curvo_dataset *test,
+                        const curvo_train_options *options, curvo_trainer **out, curvo_model **model_out,
+                        char *errmsg) {
     ckpt_reader *r;
     int rc = ckpt_open(path, &r, errmsg);
     if (rc) return rc;
@@ -354,7 +366,7 @@ int curvo_trainer_resume(const char *path, const curvo_dataset *train, const cur
         if (train_keys[i].flags & K_RUN)
             memcpy((char *)&o + (train_keys[i].offset - offsetof(struct curvo_trainer, o)),
                    (const char *)&saved + train_keys[i].offset, key_size(train_keys[i].type));
-    if ((rc = curvo_trainer_create(model, loss, &op, train, test, &o, &tr, errmsg))) goto fail;
+    if ((rc = trainer_create_local(model, loss, &op, train, test, &o, &tr, errmsg))) goto fail;
     for (size_t i = 0; i < NUM_KEYS; i++)
         if (train_keys[i].flags & K_STATE)
             memcpy((char *)tr + train_keys[i].offset, (const char *)&saved + train_keys[i].offset,
@@ -405,6 +417,23 @@ fail:
     curvo_model_free(model);
     ckpt_close(r);
     return rc ? rc : CURVO_E_FORMAT;
+}
+
+int curvo_trainer_resume(const char *path, const curvo_dataset *train, const curvo_dataset *test,
+                         const curvo_train_options *options, curvo_trainer **out,
+                         curvo_model **model_out, char *errmsg) {
+    char local[CURVO_ERRMSG_LEN];
+    if (!errmsg) errmsg = local;
+    errmsg[0] = '\0';
+    if (!out || !model_out || !path || !train || !options) return CURVO_E_INVALID;
+    *out = NULL;
+    *model_out = NULL;
+    int rc = resume_local(path, train, test, options, out, model_out, errmsg);
+    if ((rc = trainer_join(out, rc, options->comm, errmsg))) {
+        curvo_model_free(*model_out);
+        *model_out = NULL;
+    }
+    return rc;
 }
 
 /* ---------------------------------------------------------------- checkpoint info */

@@ -1,10 +1,13 @@
 /* evaluate.c — a model on a dataset, in sequential batches through a curvature context (forward
  * passes only): mean loss and accuracy (ce, bce) or RMSE, MAE and R^2 in the targets' original
- * units (mse); and the check that a model fits a dataset, shared with the trainer. */
+ * units (mse); and the check that a model fits a dataset, shared with the trainer. With a
+ * communicator each batch is split across the ranks by the curvature context, and the counts and
+ * sums are added over the ranks at the end, so every rank gets the same metrics. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "dist/comm.h"
 #include "train/evaluate.h"
 
 int train_check_fit(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, char *errmsg) {
@@ -52,21 +55,20 @@ static int64_t count_correct(const float *f, const curvo_batch *bt, int c) {
     return correct;
 }
 
-/* Sums over the regression errors, in original units. The targets' sums are shifted by the first
- * target (y - shift), so SS_tot keeps its digits when the mean is large against the spread. */
+/* Sums over the regression errors, in original units. The targets' sums are shifted by the set's
+ * first target (y - shift), so SS_tot keeps its digits when the mean is large against the spread. */
 typedef struct {
     double shift, sum_y, sum_yy, sum_e2, sum_abs;
-    int have_shift;
 } reg_sums;
+
+/* A standardized target in original units. */
+static double original(double y, const curvo_standardization *st) {
+    return st->target ? y * st->target_std + st->target_mean : y;
+}
 
 static void add_regression(reg_sums *s, const float *f, const curvo_batch *bt, int c, const curvo_standardization *st) {
     for (int i = 0; i < bt->b; i++) {
-        double pred = f[(size_t)i * c], y = bt->targets[i];
-        if (st->target) {
-            pred = pred * st->target_std + st->target_mean;
-            y = y * st->target_std + st->target_mean;
-        }
-        if (!s->have_shift) s->shift = y, s->have_shift = 1;
+        double pred = original(f[(size_t)i * c], st), y = original(bt->targets[i], st);
         double e = pred - y, yc = y - s->shift;
         s->sum_e2 += e * e;
         s->sum_abs += fabs(e);
@@ -84,8 +86,8 @@ static void finish_regression(const reg_sums *s, size_t n, curvo_metrics *m) {
     else m->r2 = s->sum_e2 == 0.0 ? 1.0 : 0.0; /* constant targets, as sklearn's r2_score */
 }
 
-int curvo_evaluate_metrics(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, int batch_size,
-                           curvo_metrics *out, char *errmsg) {
+int train_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, int batch_size,
+                   curvo_comm *comm, curvo_metrics *out, char *errmsg) {
     char local[CURVO_ERRMSG_LEN];
     if (!errmsg) errmsg = local;
     errmsg[0] = '\0';
@@ -98,7 +100,10 @@ int curvo_evaluate_metrics(curvo_model *model, curvo_loss_kind loss, const curvo
     if (rc) return rc;
     curvo_curv *cv;
     curvo_batcher *bt;
-    if ((rc = curvo_curv_create(model, loss, &cv))) return rc;
+    if ((rc = curvo_curv_create(model, loss, &cv)) || (rc = curvo_curv_set_comm(cv, comm))) {
+        curvo_curv_free(cv);
+        return rc;
+    }
     if ((rc = curvo_batcher_create(d, batch_size, &bt))) {
         curvo_curv_free(cv);
         return rc;
@@ -109,29 +114,48 @@ int curvo_evaluate_metrics(curvo_model *model, curvo_loss_kind loss, const curvo
     int c = (int)curvo_model_output_size(model), classification = loss != CURVO_LOSS_MSE;
     double loss_sum = 0.0;
     reg_sums rs = {0};
-    int64_t correct = 0;
+    if (n && !classification) rs.shift = original(curvo_dataset_targets(d)[0], &st);
+    double correct = 0.0; /* a count: exact in double, and summed over the ranks with rs */
     curvo_batch batch;
     while (curvo_batcher_next(bt, &batch)) {
-        if ((rc = curvo_curv_set_batch(cv, &batch))) break;
-        loss_sum += curvo_curv_loss(cv) * batch.b;
+        if ((rc = curvo_curv_set_batch(cv, &batch))) break; /* collective: every rank stops alike */
+        loss_sum += curvo_curv_loss(cv) * batch.b;           /* the global batch's */
+        int off, count;
+        curvo_curv_shard(cv, &off, &count);
+        curvo_batch mine = batch; /* this rank's samples, whose outputs the context holds */
+        mine.b = count;
+        if (mine.labels) mine.labels += off;
+        mine.targets += off;
         const float *f = curvo_curv_outputs(cv);
-        if (classification) correct += count_correct(f, &batch, c);
-        else add_regression(&rs, f, &batch, c, &st);
+        if (classification) correct += (double)count_correct(f, &mine, c);
+        else add_regression(&rs, f, &mine, c, &st);
     }
     curvo_batcher_free(bt);
+    if (rc) snprintf(errmsg, CURVO_ERRMSG_LEN, "evaluation failed: %s", curvo_strerror(rc));
     curvo_curv_free(cv);
-    if (rc) {
-        snprintf(errmsg, CURVO_ERRMSG_LEN, "evaluation failed: %s", curvo_strerror(rc));
-        return rc;
+    if (rc) return rc;
+    if (curvo_comm_size(comm) > 1) {
+        double sums[5] = {correct, rs.sum_y, rs.sum_yy, rs.sum_e2, rs.sum_abs};
+        if ((rc = dist_sum_double(comm, sums, 5))) {
+            snprintf(errmsg, CURVO_ERRMSG_LEN, "evaluation failed: %s", curvo_comm_errmsg(comm));
+            return rc;
+        }
+        correct = sums[0];
+        rs.sum_y = sums[1], rs.sum_yy = sums[2], rs.sum_e2 = sums[3], rs.sum_abs = sums[4];
     }
     memset(out, 0, sizeof *out);
     out->n = n;
     out->classification = classification;
     out->loss = loss_sum / (double)n;
     out->accuracy = out->rmse = out->mae = out->r2 = NAN;
-    if (classification) out->accuracy = (double)correct / (double)n;
+    if (classification) out->accuracy = correct / (double)n;
     else finish_regression(&rs, n, out);
     return CURVO_OK;
+}
+
+int curvo_evaluate_metrics(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, int batch_size,
+                           curvo_metrics *out, char *errmsg) {
+    return train_evaluate(model, loss, d, batch_size, NULL, out, errmsg);
 }
 
 int curvo_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, int batch_size,

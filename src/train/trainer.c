@@ -1,7 +1,9 @@
 /* trainer.c — the training loop: epochs of shuffled mini-batches through an optimizer, evaluation
  * after each epoch (and every eval_seconds of optimizer time), a training-time budget, early
  * stopping on the validation loss, progress events to a callback, and periodic checkpoints
- * (written and resumed by checkpoint.c). */
+ * (written and resumed by checkpoint.c). With a communicator (options.comm) the ranks join at
+ * creation (trainer_join: one outcome, the same setup, rank 0's parameters) and agree every step on
+ * whether to stop, evaluate or run out of time, so that none is left waiting in a collective. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <math.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 #include <time.h>
 
 #include "core/errmsg.h"
+#include "dist/comm.h"
 #include "train/evaluate.h"
 #include "train/trainer.h"
 
@@ -58,17 +61,18 @@ static int check_options(const curvo_train_options *o, char *errmsg) {
     return CURVO_E_INVALID;
 }
 
-int curvo_trainer_create(curvo_model *model, curvo_loss_kind loss, const curvo_opt_params *opt,
+int trainer_create_local(curvo_model *model, curvo_loss_kind loss, const curvo_opt_params *opt,
                          const curvo_dataset *train, const curvo_dataset *test,
                          const curvo_train_options *options, curvo_trainer **out, char *errmsg) {
-    char local[CURVO_ERRMSG_LEN];
-    if (!errmsg) errmsg = local;
-    errmsg[0] = '\0';
-    if (!out) return CURVO_E_INVALID;
     *out = NULL;
     if (!model || !opt || !train || !options || loss < CURVO_LOSS_CE || loss > CURVO_LOSS_BCE) {
         snprintf(errmsg, CURVO_ERRMSG_LEN, "trainer: missing model, optimizer, data or options");
         return CURVO_E_INVALID;
+    }
+    if (opt->algorithm == CURVO_OPT_EGN && curvo_comm_size(options->comm) > 1) {
+        snprintf(errmsg, CURVO_ERRMSG_LEN, "egn does not train on more than one process yet (its Gram matrix "
+                                           "is not global; docs/DISTRIBUTED.md)");
+        return CURVO_E_UNSUPPORTED;
     }
     int rc = check_options(options, errmsg);
     if (rc || (rc = train_check_fit(model, loss, train, errmsg))) return rc;
@@ -103,6 +107,51 @@ int curvo_trainer_create(curvo_model *model, curvo_loss_kind loss, const curvo_o
     }
     *out = tr;
     return CURVO_OK;
+}
+
+int trainer_join(curvo_trainer **trp, int rc, curvo_comm *comm, char *errmsg) {
+    int N = curvo_comm_size(comm), from;
+    if (!rc && *trp) curvo_curv_set_comm((*trp)->cv, comm);
+    if (N == 1) return rc;
+    int agreed = dist_agree(comm, rc, &from);
+    if (agreed && !rc && from >= 0)
+        snprintf(errmsg, CURVO_ERRMSG_LEN, "trainer: rank %d failed: %s", from, curvo_strerror(agreed));
+    else if (agreed && !rc)
+        snprintf(errmsg, CURVO_ERRMSG_LEN, "trainer: %s", curvo_comm_errmsg(comm));
+    curvo_trainer *tr = *trp;
+    if (!agreed) { /* the same setup everywhere, then rank 0's parameters */
+        size_t n = curvo_model_num_params(tr->model);
+        int64_t mine[7] = {(int64_t)n, (int64_t)curvo_dataset_count(tr->train),
+                           tr->test ? (int64_t)curvo_dataset_count(tr->test) : -1, tr->o.batch_size,
+                           (int64_t)tr->o.seed, curvo_optimizer_params(tr->opt)->algorithm, tr->loss};
+        int64_t *all = malloc((size_t)N * sizeof mine);
+        agreed = all ? dist_allgather(comm, mine, sizeof mine, all) : CURVO_E_NOMEM;
+        for (int r = 1; !agreed && r < N; r++)
+            if (memcmp(all, all + 7 * r, sizeof mine)) {
+                snprintf(errmsg, CURVO_ERRMSG_LEN, "trainer: rank %d has another model, data size, batch size, seed, "
+                         "optimizer or loss than rank 0", r);
+                agreed = CURVO_E_INVALID;
+            }
+        free(all);
+        if (!agreed) agreed = dist_bcast(comm, curvo_model_params(tr->model), n * sizeof(float), 0);
+        if (agreed == CURVO_E_IO) snprintf(errmsg, CURVO_ERRMSG_LEN, "trainer: %s", curvo_comm_errmsg(comm));
+    }
+    if (agreed) {
+        curvo_trainer_free(*trp);
+        *trp = NULL;
+    }
+    return agreed;
+}
+
+int curvo_trainer_create(curvo_model *model, curvo_loss_kind loss, const curvo_opt_params *opt,
+                         const curvo_dataset *train, const curvo_dataset *test,
+                         const curvo_train_options *options, curvo_trainer **out, char *errmsg) {
+    char local[CURVO_ERRMSG_LEN];
+    if (!errmsg) errmsg = local;
+    errmsg[0] = '\0';
+    if (!out) return CURVO_E_INVALID;
+    int rc = trainer_create_local(model, loss, opt, train, test, options, out, errmsg);
+    return trainer_join(out, rc, options ? options->comm : NULL, errmsg);
 }
 
 void curvo_trainer_free(curvo_trainer *tr) {
@@ -173,7 +222,7 @@ static int early_stop_check(curvo_trainer *tr, curvo_progress *p) {
 static int evaluate_on(curvo_trainer *tr, const curvo_dataset *d, const char *what, double *loss, double *metric,
                        double *mae, double *r2) {
     curvo_metrics m;
-    int rc = curvo_evaluate_metrics(tr->model, tr->loss, d, tr->o.eval_batch_size, &m, NULL);
+    int rc = train_evaluate(tr->model, tr->loss, d, tr->o.eval_batch_size, tr->o.comm, &m, NULL);
     if (rc == CURVO_E_NUMERIC) {
         *loss = INFINITY;
         *metric = *mae = *r2 = NAN;
@@ -202,6 +251,18 @@ static int evaluate_event(curvo_trainer *tr, curvo_progress *p, curvo_event ev) 
     if (!rc && tr->val)
         rc = evaluate_on(tr, tr->val, "validation", &p->val_loss, &p->val_metric, &p->val_mae, &p->val_r2);
     return rc;
+}
+
+/* With processes: the flags (0 or 1; out_of_time and eval_due may be NULL) become their logical or over
+ * the ranks, so that every rank stops, evaluates or runs out of time after the same step. */
+static int agree_flags(curvo_trainer *tr, int *stop, int *out_of_time, int *eval_due) {
+    int flags = (*stop != 0) | (out_of_time && *out_of_time) << 1 | (eval_due && *eval_due) << 2;
+    int rc = dist_or_int(tr->o.comm, &flags);
+    if (rc) return trainer_fail(tr, rc, "the processes could not agree to go on: %s", curvo_comm_errmsg(tr->o.comm));
+    *stop = flags & 1;
+    if (out_of_time) *out_of_time = (flags >> 1) & 1;
+    if (eval_due) *eval_due = (flags >> 2) & 1;
+    return CURVO_OK;
 }
 
 int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
@@ -245,7 +306,7 @@ int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
             tr->step_in_epoch++;
             report_samples += batch.b;
             tr->seconds = base + (now() - t_start);
-            int stop = 0;
+            int stop = 0, late = 0; /* late: a callback ran after the step's agreement */
             if (fn && (tr->step % tr->o.report_every == 0 || tr->step_in_epoch == tr->steps_per_epoch)) {
                 base_progress(tr, &p, CURVO_EVENT_STEP);
                 double t = now();
@@ -254,23 +315,26 @@ int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
                 p.samples_per_second = t > t_report ? report_samples / (t - t_report) : 0.0;
                 t_report = t;
                 report_samples = 0;
-                stop = fn(&p, user);
+                stop = fn(&p, user) != 0;
             }
             out_of_time = tr->o.max_seconds > 0 && tr->train_seconds >= tr->o.max_seconds;
-            if (tr->step_in_epoch < tr->steps_per_epoch && (out_of_time || tr->train_seconds >= next_eval)) {
+            int eval_due = tr->train_seconds >= next_eval;
+            if ((rc = agree_flags(tr, &stop, &out_of_time, &eval_due))) return rc;
+            if (tr->step_in_epoch < tr->steps_per_epoch && (out_of_time || eval_due)) {
                 if ((rc = evaluate_event(tr, &p, CURVO_EVENT_EVAL))) return rc;
                 if (every > 0) next_eval = tr->train_seconds + every;
                 tr->seconds = p.seconds = base + (now() - t_start);
-                if (fn) stop |= fn(&p, user);
+                if (fn) stop |= fn(&p, user) != 0, late = 1;
             }
             if (tr->o.checkpoint_every > 0 && tr->step % tr->o.checkpoint_every == 0) {
                 if ((rc = curvo_trainer_save(tr, tr->o.checkpoint_path))) return rc;
                 if (fn) {
                     base_progress(tr, &p, CURVO_EVENT_CHECKPOINT);
                     p.checkpoint_path = tr->o.checkpoint_path;
-                    stop |= fn(&p, user);
+                    stop |= fn(&p, user) != 0, late = 1;
                 }
             }
+            if (late && (rc = agree_flags(tr, &stop, NULL, NULL))) return rc;
             if (stop) return trainer_fail(tr, CURVO_E_CANCELLED, "stopped by request at step %lld", (long long)tr->step);
             if (out_of_time) break;
         }
@@ -282,7 +346,9 @@ int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
         tr->epoch++;
         tr->seconds = base + (now() - t_start);
         p.seconds = tr->seconds;
-        if (fn && fn(&p, user)) return trainer_fail(tr, CURVO_E_CANCELLED, "stopped by request after epoch %d", tr->epoch - 1);
+        int stop = fn && fn(&p, user);
+        if ((rc = agree_flags(tr, &stop, NULL, NULL))) return rc;
+        if (stop) return trainer_fail(tr, CURVO_E_CANCELLED, "stopped by request after epoch %d", tr->epoch - 1);
         if (stop_early) { /* an evaluation of the parameters kept */
             if ((rc = evaluate_event(tr, &p, CURVO_EVENT_EARLY_STOP))) return rc;
             p.epoch = tr->epoch - 1;

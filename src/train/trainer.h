@@ -33,6 +33,17 @@ struct curvo_trainer {
     char errmsg[CURVO_ERRMSG_LEN];
 };
 
+/* curvo_trainer_create without its collective part: checks, allocates, returns rc with *out set
+ * (NULL on failure) and the reason in errmsg (CURVO_ERRMSG_LEN bytes). */
+int trainer_create_local(curvo_model *model, curvo_loss_kind loss, const curvo_opt_params *opt,
+                         const curvo_dataset *train, const curvo_dataset *test,
+                         const curvo_train_options *options, curvo_trainer **out, char *errmsg);
+/* The collective end of creating or resuming a trainer *trp (NULL when this rank's rc failed) over
+ * comm (NULL or one process: nothing is exchanged): the ranks agree on one outcome (the first
+ * failure in rank order, with a message naming the rank), check that they built the same setup,
+ * and take rank 0's parameters. On failure *trp is freed and NULL on every rank. */
+int trainer_join(curvo_trainer **trp, int rc, curvo_comm *comm, char *errmsg);
+
 /* Formats the trainer's error message and returns rc. */
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))

@@ -1,0 +1,474 @@
+/* test_dist.c — data-parallel training over MPI, run by CTest under mpirun with 1, 2 and 3 processes.
+ * For every size s up to the world's, the first s ranks form a communicator (MPI_Comm_split) and
+ * check, against references computed in the same program by each rank alone (comm NULL):
+ *   - the collectives: sums of float and double vectors (one allgather for short ones, a
+ *     reduce-scatter and allgather for long ones) equal the sum in rank order, bitwise, on every
+ *     rank; allgatherv, bcast, max, or and agreement; the counters count the payload;
+ *   - the curvature operators of a sharded batch (7 and 12 samples, and 1 and 2, fewer than the
+ *     ranks, so some shards are empty): loss, gradient, GGN and Hessian products within 1e-5 of
+ *     the whole batch on one process, bitwise the same on every rank; each rank's outputs are its
+ *     shard's; a bad label on one rank's shard fails set_batch on every rank;
+ *   - evaluation split across the ranks (classification and standardized regression): loss,
+ *     accuracy, RMSE, MAE and R^2 within 1e-6 of one process;
+ *   - 20 trainer steps (a global batch of 25: no size divides it) of SGD, Adam, AdamW, SOFIM and
+ *     arTuRO within 1e-5, and SGN and LRSFN within 1e-4, of one process; at one process bitwise;
+ *     the same parameters on every rank; two runs bitwise identical; EGN refused at s > 1;
+ *   - a stop requested by the last rank's callback stops every rank after the same step; a
+ *     checkpoint written at s = 2 resumes at s = 1, 2 and 3 and continues the same run; a failed
+ *     write on rank 0 fails the save on every rank; ranks with different batch sizes are refused;
+ *   - after MPI_Finalize, curvo_comm_from_mpi refuses with CURVO_E_STATE.
+ * Without MPI it prints why and reports itself skipped (CTest's SKIP_RETURN_CODE 77). */
+#ifndef CURVO_HAVE_MPI
+#include <stdio.h>
+int main(void) {
+    printf("curvo built without MPI (no Open MPI found, or -DCURVO_MPI=OFF): the data-parallel tests are skipped\n");
+    return 77;
+}
+#else
+#define _DEFAULT_SOURCE /* mkdtemp */
+#include <math.h>
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "curvo_mpi.h"
+#include "dist/comm.h"
+#include "distutil.h"
+#include "testutil.h"
+#include "train/evaluate.h"
+
+static int world_rank, world_size;
+static char dir[64], ckpt_path[128];
+static curvo_dataset *train_set, *test_set, *reg_train, *reg_test;
+
+/* Whether buf (bytes) is the same on every rank of c: rank 0's copy compared with each rank's. */
+static int same_everywhere(curvo_comm *c, const void *buf, size_t bytes) {
+    void *zero = malloc(bytes);
+    memcpy(zero, buf, bytes);
+    int differs = dist_bcast(c, zero, bytes, 0) != CURVO_OK || memcmp(zero, buf, bytes) != 0;
+    free(zero);
+    dist_or_int(c, &differs);
+    return !differs;
+}
+
+/* Rank r's test vector: len values of both signs and many magnitudes, depending on r, len and i. */
+static void rank_vector(int r, size_t len, double *x) {
+    for (size_t i = 0; i < len; i++) {
+        uint64_t h = (i + 1) * 0x9E3779B97F4A7C15ull ^ ((uint64_t)r + 1) * 0xC2B2AE3D27D4EB4Full ^ len;
+        h ^= h >> 29;
+        x[i] = ((double)(h % 2000003) / 1000001.5 - 1.0) * (1.0 + (double)r) * ldexp(1.0, (int)(h >> 58) - 32);
+    }
+}
+
+static void test_collectives(curvo_comm *c) {
+    int N = curvo_comm_size(c), me = curvo_comm_rank(c);
+    /* one allgather up to DIST_SMALL elements in all copies, a reduce-scatter beyond; the last
+     * length in rounds of 1000 elements (c->chunk lowered from DIST_CHUNK), the last round small */
+    const size_t lens[] = {1, 7, DIST_SMALL / (size_t)N, DIST_SMALL / (size_t)N + 1, 5000, 3001};
+    for (size_t t = 0; t < sizeof lens / sizeof lens[0]; t++) {
+        size_t len = lens[t];
+        c->chunk = len == 3001 ? 1000 : DIST_CHUNK;
+        curvo_comm_stats before, after;
+        curvo_comm_get_stats(c, &before);
+        double *xd = malloc(len * sizeof *xd), *ref = calloc(len, sizeof *ref), *tmp = malloc(len * sizeof *tmp);
+        float *xf = malloc(len * sizeof *xf), *reff = malloc(len * sizeof *reff);
+        double *sumf = calloc(len, sizeof *sumf);
+        for (int r = 0; r < N; r++) { /* the reference: every rank's vector, added in rank order */
+            rank_vector(r, len, tmp);
+            for (size_t i = 0; i < len; i++) ref[i] += tmp[i], sumf[i] += (double)(float)tmp[i];
+        }
+        for (size_t i = 0; i < len; i++) reff[i] = (float)sumf[i];
+        rank_vector(me, len, xd);
+        for (size_t i = 0; i < len; i++) xf[i] = (float)xd[i];
+        TU_CHECK(dist_sum_double(c, xd, len) == CURVO_OK && !memcmp(xd, ref, len * sizeof *xd),
+                 "N=%d: sum of %zu doubles is the rank-order sum, bitwise", N, len);
+        TU_CHECK(dist_sum_float(c, xf, len) == CURVO_OK && !memcmp(xf, reff, len * sizeof *xf),
+                 "N=%d: sum of %zu floats is the rank-order sum in double, bitwise", N, len);
+        curvo_comm_get_stats(c, &after);
+        /* elements sent, 12 bytes each (a double and a float sum): by allgather, the vector to each
+         * other rank; by reduce-scatter, per round of m, all but my part to their reducers, then my
+         * reduced part to each other rank */
+        size_t rounds = (len + c->chunk - 1) / c->chunk, copies = 0, others = (size_t)N - 1;
+        for (size_t at = 0; at < len; at += c->chunk) {
+            size_t m = len - at < c->chunk ? len - at : c->chunk;
+            size_t mine = ((size_t)me + 1) * m / (size_t)N - (size_t)me * m / (size_t)N;
+            copies += m * (size_t)N <= DIST_SMALL ? m * others : m - mine + mine * others;
+        }
+        TU_CHECK(N == 1 || after.bytes_sent - before.bytes_sent == 12 * copies,
+                 "N=%d: %zu elements (%zu rounds): %llu bytes sent, %zu expected", N, len, rounds,
+                 (unsigned long long)(after.bytes_sent - before.bytes_sent), 12 * copies);
+        free(xd), free(ref), free(tmp), free(xf), free(reff), free(sumf);
+    }
+    c->chunk = DIST_CHUNK;
+    /* allgatherv: rank r sends r + 1 bytes of value 'a' + r */
+    size_t counts[8], total = 0;
+    char send[8], recv[64], want[64];
+    for (int r = 0; r < N; r++) {
+        counts[r] = (size_t)r + 1;
+        for (int k = 0; k <= r; k++) want[total++] = (char)('a' + r);
+    }
+    memset(send, 'a' + me, sizeof send);
+    TU_CHECK(dist_allgatherv(c, send, counts, recv) == CURVO_OK && !memcmp(recv, want, total),
+             "N=%d: allgatherv in rank order", N);
+    int v = me == N - 1 ? 42 : me;
+    TU_CHECK(dist_bcast(c, &v, sizeof v, N - 1) == CURVO_OK && v == 42, "N=%d: bcast from the last rank", N);
+    v = 10 * me;
+    TU_CHECK(dist_max_int(c, &v) == CURVO_OK && v == 10 * (N - 1), "N=%d: max", N);
+    v = 1 << me;
+    TU_CHECK(dist_or_int(c, &v) == CURVO_OK && v == (1 << N) - 1, "N=%d: or", N);
+    int from, rc = me == 0 ? CURVO_OK : me == 1 ? CURVO_E_IO : CURVO_E_NOMEM;
+    rc = dist_agree(c, rc, &from);
+    TU_CHECK(N == 1 ? rc == CURVO_OK && from == -1 : rc == CURVO_E_IO && from == 1,
+             "N=%d: agreement on the first failure in rank order (%d from %d)", N, rc, from);
+    /* counters: one allgather of 8 bytes per rank */
+    curvo_comm_stats a, b;
+    curvo_comm_get_stats(c, &a);
+    double eight[1] = {1.0}, got[8];
+    TU_CHECK(dist_allgather(c, eight, sizeof eight, got) == CURVO_OK, "allgather");
+    curvo_comm_get_stats(c, &b);
+    uint64_t others = (uint64_t)N - 1;
+    TU_CHECK(b.bytes_sent - a.bytes_sent == 8 * others && b.bytes_received - a.bytes_received == 8 * others &&
+                 b.messages - a.messages == others && b.collectives - a.collectives == (N > 1) &&
+                 b.seconds >= a.seconds,
+             "N=%d: the counters count one allgather (%llu bytes sent, %llu messages)", N,
+             (unsigned long long)(b.bytes_sent - a.bytes_sent), (unsigned long long)(b.messages - a.messages));
+}
+
+/* loss, gradient, 2 GGN and 2 Hessian products of the first b samples of d: out (5, n) */
+static int products(curvo_comm *comm, curvo_model *m, curvo_loss_kind loss, const curvo_dataset *d, int b,
+                    double *value, float *out, float *outputs, int *off, int *count) {
+    size_t n = curvo_model_num_params(m);
+    float *v = malloc(2 * n * sizeof *v);
+    curvo_rng rng;
+    curvo_rng_seed(&rng, 3);
+    tu_fill_normal(&rng, v, 2 * n, 1.0);
+    curvo_batch bt = {curvo_dataset_features(d), curvo_dataset_labels(d), curvo_dataset_targets(d), b};
+    curvo_curv *cv;
+    int rc = curvo_curv_create(m, loss, &cv);
+    if (!rc) rc = curvo_curv_set_comm(cv, comm);
+    if (!rc) rc = curvo_curv_set_batch(cv, &bt);
+    if (!rc) {
+        *value = curvo_curv_loss(cv);
+        curvo_curv_shard(cv, off, count);
+        if (*count) memcpy(outputs, curvo_curv_outputs(cv), (size_t)*count * curvo_model_output_size(m) * sizeof(float));
+        rc = curvo_curv_grad(cv, out);
+    }
+    if (!rc) rc = curvo_curv_ggn(cv, v, 2, out + n);
+    if (!rc) rc = curvo_curv_hvp(cv, v, 2, out + 3 * n);
+    curvo_curv_free(cv);
+    free(v);
+    return rc;
+}
+
+static void test_operators(curvo_comm *c, curvo_loss_kind loss, const curvo_dataset *d) {
+    int N = curvo_comm_size(c), me = curvo_comm_rank(c), outs = loss == CURVO_LOSS_CE ? 3 : 1;
+    curvo_model *m = du_model(5, outs);
+    size_t n = curvo_model_num_params(m);
+    static const int sizes[] = {7, 12, 1, 2};
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+        int b = sizes[t], off, count, off1, count1;
+        float *ref = malloc(5 * n * sizeof *ref), *got = malloc(5 * n * sizeof *got);
+        float *fref = malloc((size_t)b * outs * sizeof *fref), *fgot = malloc((size_t)b * outs * sizeof *fgot);
+        double lref, lgot;
+        int r1 = products(NULL, m, loss, d, b, &lref, ref, fref, &off1, &count1);
+        int r2 = products(c, m, loss, d, b, &lgot, got, fgot, &off, &count);
+        TU_CHECK(r1 == CURVO_OK && r2 == CURVO_OK, "N=%d b=%d: products (%d, %d)", N, b, r1, r2);
+        int want_off, want_count;
+        dist_shard(b, me, N, &want_off, &want_count);
+        TU_CHECK(off == want_off && count == want_count, "N=%d b=%d: rank %d holds [%d, +%d)", N, b, me, off, count);
+        char what[96];
+        snprintf(what, sizeof what, "N=%d b=%d loss %d: loss", N, b, (int)loss);
+        tu_close(what, &lgot, &lref, 1, 1e-5);
+        static const char *const names[] = {"gradient", "GGN products", "Hessian products"};
+        static const size_t at[] = {0, 1, 3}, len[] = {1, 2, 2};
+        for (int k = 0; k < 3; k++) {
+            snprintf(what, sizeof what, "N=%d b=%d loss %d: %s", N, b, (int)loss, names[k]);
+            tu_close_f(what, got + at[k] * n, ref + at[k] * n, len[k] * n, 1e-5);
+        }
+        if (count) {
+            snprintf(what, sizeof what, "N=%d b=%d: this rank's outputs", N, b);
+            tu_close_f(what, fgot, fref + (size_t)off * outs, (size_t)count * outs, 1e-6);
+        }
+        TU_CHECK(same_everywhere(c, got, 5 * n * sizeof *got) && same_everywhere(c, &lgot, sizeof lgot),
+                 "N=%d b=%d: every rank has the same loss and products, bitwise", N, b);
+        if (N == 1)
+            TU_CHECK(lgot == lref && !memcmp(got, ref, 5 * n * sizeof *got),
+                     "N=1 b=%d: an MPI communicator of one process changes no bit", b);
+        free(ref), free(got), free(fref), free(fgot);
+    }
+    curvo_model_free(m);
+}
+
+/* A label out of range on the last rank's shard only: set_batch fails on every rank. */
+static void test_bad_label(curvo_comm *c) {
+    int N = curvo_comm_size(c);
+    curvo_model *m = du_model(5, 3);
+    int32_t labels[6] = {0, 1, 2, 0, 1, 2};
+    labels[5] = 7;
+    curvo_batch bt = {curvo_dataset_features(train_set), labels, curvo_dataset_targets(train_set), 6};
+    curvo_curv *cv;
+    curvo_curv_create(m, CURVO_LOSS_CE, &cv);
+    curvo_curv_set_comm(cv, c);
+    int rc = curvo_curv_set_batch(cv, &bt);
+    TU_CHECK(rc == CURVO_E_INVALID, "N=%d: a bad label on the last rank fails every rank (%d: %s)", N, rc,
+             curvo_curv_errmsg(cv));
+    TU_CHECK(isnan(curvo_curv_loss(cv)), "N=%d: no loss after a failed set_batch", N);
+    curvo_curv_free(cv);
+    curvo_model_free(m);
+}
+
+static void test_evaluation(curvo_comm *c) {
+    int N = curvo_comm_size(c);
+    for (int reg = 0; reg < 2; reg++) {
+        const curvo_dataset *d = reg ? reg_test : test_set;
+        curvo_loss_kind loss = reg ? CURVO_LOSS_MSE : CURVO_LOSS_CE;
+        curvo_model *m = du_model(5, reg ? 1 : 3);
+        curvo_metrics a, b;
+        int ra = train_evaluate(m, loss, d, 15, NULL, &a, NULL), rb = train_evaluate(m, loss, d, 15, c, &b, NULL);
+        TU_CHECK(ra == CURVO_OK && rb == CURVO_OK && a.n == b.n, "N=%d: evaluations (%d, %d)", N, ra, rb);
+        double va[5] = {a.loss, reg ? a.rmse : a.accuracy, reg ? a.mae : 0, reg ? a.r2 : 0, 0};
+        double vb[5] = {b.loss, reg ? b.rmse : b.accuracy, reg ? b.mae : 0, reg ? b.r2 : 0, 0};
+        char what[64];
+        snprintf(what, sizeof what, "N=%d: %s metrics", N, reg ? "regression" : "classification");
+        tu_close(what, vb, va, 5, 1e-6);
+        TU_CHECK(same_everywhere(c, &b, sizeof b), "N=%d: every rank has the same metrics", N);
+        curvo_model_free(m);
+    }
+}
+
+static void test_training(curvo_comm *c) {
+    int N = curvo_comm_size(c);
+    for (int alg = 0; alg < CURVO_NUM_ALGORITHMS; alg++) {
+        if (alg == CURVO_OPT_EGN) continue;
+        curvo_opt_params op;
+        du_opt_params(&op, (curvo_algorithm)alg);
+        const char *name = curvo_algorithm_name(op.algorithm);
+        float *t1, *t2, *t3;
+        size_t n1, n2, n3;
+        /* 100 samples in batches of 25: 4 steps an epoch, 20 steps */
+        int r1 = du_train(&op, NULL, 5, train_set, test_set, NULL, NULL, &t1, &n1);
+        int r2 = du_train(&op, c, 5, train_set, test_set, NULL, NULL, &t2, &n2);
+        int r3 = du_train(&op, c, 5, train_set, test_set, NULL, NULL, &t3, &n3);
+        TU_CHECK(!r1 && !r2 && !r3 && n1 == n2 && n2 == n3, "N=%d %s: runs (%d, %d, %d)", N, name, r1, r2, r3);
+        if (!t1 || !t2 || !t3 || n1 != n2 || n2 != n3) continue;
+        char what[64];
+        snprintf(what, sizeof what, "N=%d %s: theta after 20 steps vs one process", N, name);
+        tu_close_f(what, t2, t1, n1, alg == CURVO_OPT_SGN || alg == CURVO_OPT_LRSFN ? 1e-4 : 1e-5);
+        TU_CHECK(!memcmp(t2, t3, n2 * sizeof *t2), "N=%d %s: two runs are bitwise identical", N, name);
+        TU_CHECK(same_everywhere(c, t2, n2 * sizeof *t2), "N=%d %s: every rank ends with the same theta", N, name);
+        if (N == 1) TU_CHECK(!memcmp(t1, t2, n1 * sizeof *t1), "N=1 %s: bitwise the serial run", name);
+        free(t1), free(t2), free(t3);
+    }
+}
+
+static void test_egn(curvo_comm *c) {
+    int N = curvo_comm_size(c);
+    if (N == 1) return;
+    curvo_opt_params op;
+    curvo_opt_params_init(&op, CURVO_OPT_EGN);
+    curvo_model *m = du_model(5, 3);
+    curvo_train_options o;
+    du_options(&o, 1, c);
+    curvo_trainer *tr = NULL;
+    char err[CURVO_ERRMSG_LEN] = "";
+    int rc = curvo_trainer_create(m, CURVO_LOSS_CE, &op, train_set, test_set, &o, &tr, err);
+    TU_CHECK(rc == CURVO_E_UNSUPPORTED && !tr && strstr(err, "egn"), "N=%d: the trainer refuses EGN (%d: %s)", N, rc,
+             err);
+    curvo_optimizer *opt;
+    curvo_curv *cv;
+    curvo_optimizer_create(&op, curvo_model_num_params(m), &opt, NULL);
+    curvo_curv_create(m, CURVO_LOSS_CE, &cv);
+    curvo_curv_set_comm(cv, c);
+    curvo_batch bt = {curvo_dataset_features(train_set), curvo_dataset_labels(train_set), curvo_dataset_targets(train_set), 10};
+    TU_CHECK(curvo_optimizer_step(opt, cv, &bt, NULL) == CURVO_E_UNSUPPORTED, "N=%d: an EGN step is refused", N);
+    curvo_curv_free(cv);
+    curvo_optimizer_free(opt);
+    curvo_model_free(m);
+}
+
+/* The progress callback: records the step; the last rank asks to stop at *user steps. */
+typedef struct {
+    int64_t stop_at, last_step;
+    int last_rank;
+} stopper;
+
+static int stop_on_last_rank(const curvo_progress *p, void *user) {
+    stopper *s = user;
+    if (p->event == CURVO_EVENT_STEP) s->last_step = p->step;
+    return s->last_rank && p->event == CURVO_EVENT_STEP && p->step == s->stop_at;
+}
+
+/* A trainer (epochs 5) over c, or resumed from ckpt_path when resume is set. */
+static curvo_trainer *make_trainer(curvo_comm *c, const curvo_opt_params *op, int resume, curvo_model **m) {
+    curvo_train_options o;
+    du_options(&o, 5, c);
+    curvo_trainer *tr = NULL;
+    char err[CURVO_ERRMSG_LEN] = "";
+    int rc;
+    if (resume) {
+        rc = curvo_trainer_resume(ckpt_path, train_set, test_set, &o, &tr, m, err);
+    } else {
+        *m = du_model(5, 3);
+        rc = curvo_trainer_create(*m, CURVO_LOSS_CE, op, train_set, test_set, &o, &tr, err);
+    }
+    TU_CHECK(rc == CURVO_OK, "N=%d: %s: %s", curvo_comm_size(c), resume ? "resume" : "create", err);
+    return tr;
+}
+
+/* Stops a run at s = 2 after 10 steps (asked by the last rank), saves it, and checks the save's
+ * failure on an unwritable path. */
+static void write_checkpoint(curvo_comm *c, const curvo_opt_params *op) {
+    curvo_model *m;
+    curvo_trainer *tr = make_trainer(c, op, 0, &m);
+    if (!tr) return;
+    stopper s = {10, 0, curvo_comm_rank(c) == curvo_comm_size(c) - 1};
+    int rc = curvo_trainer_run(tr, stop_on_last_rank, &s);
+    TU_CHECK(rc == CURVO_E_CANCELLED && s.last_step == 10, "N=2: every rank stops after step 10 (%d at %lld)", rc,
+             (long long)s.last_step);
+    TU_CHECK(curvo_trainer_save(tr, ckpt_path) == CURVO_OK, "N=2: save: %s", curvo_trainer_errmsg(tr));
+    rc = curvo_trainer_save(tr, "/nonexistent-dir/x.ckpt");
+    TU_CHECK(rc == CURVO_E_IO, "N=2: a failed write on rank 0 fails every rank (%d: %s)", rc, curvo_trainer_errmsg(tr));
+    if (curvo_comm_rank(c) == 1)
+        TU_CHECK(strstr(curvo_trainer_errmsg(tr), "rank 0") != NULL, "rank 1 says rank 0 failed: %s",
+                 curvo_trainer_errmsg(tr));
+    curvo_trainer_free(tr);
+    curvo_model_free(m);
+}
+
+/* The final parameters of a run at c from the start (resume 0) or from the checkpoint. */
+static float *finish_run(curvo_comm *c, const curvo_opt_params *op, int resume, size_t *n) {
+    curvo_model *m = NULL;
+    curvo_trainer *tr = make_trainer(c, op, resume, &m);
+    float *theta = NULL;
+    if (tr) {
+        int rc = curvo_trainer_run(tr, NULL, NULL);
+        TU_CHECK(rc == CURVO_OK, "N=%d: run: %s", curvo_comm_size(c), curvo_trainer_errmsg(tr));
+        *n = curvo_model_num_params(m);
+        theta = malloc(*n * sizeof *theta);
+        memcpy(theta, curvo_model_params(m), *n * sizeof *theta);
+    }
+    curvo_trainer_free(tr);
+    curvo_model_free(m);
+    return theta;
+}
+
+/* Ranks with different batch sizes are refused on every rank. */
+static void test_mismatch(curvo_comm *c) {
+    if (curvo_comm_size(c) == 1) return;
+    curvo_opt_params op;
+    curvo_opt_params_init(&op, CURVO_OPT_SGD);
+    curvo_model *m = du_model(5, 3);
+    curvo_train_options o;
+    du_options(&o, 1, c);
+    o.batch_size = curvo_comm_rank(c) == 1 ? 20 : 25;
+    curvo_trainer *tr = NULL;
+    char err[CURVO_ERRMSG_LEN] = "";
+    int rc = curvo_trainer_create(m, CURVO_LOSS_CE, &op, train_set, test_set, &o, &tr, err);
+    TU_CHECK(rc == CURVO_E_INVALID && !tr && strstr(err, "rank 1"), "N=%d: different batch sizes refused (%d: %s)",
+             curvo_comm_size(c), rc, err);
+    curvo_model_free(m);
+}
+
+/* A communicator over the first s ranks of the world (NULL on the others). */
+static curvo_comm *first_ranks(int s) {
+    MPI_Comm sub;
+    MPI_Comm_split(MPI_COMM_WORLD, world_rank < s ? 0 : MPI_UNDEFINED, world_rank, &sub);
+    if (sub == MPI_COMM_NULL) return NULL;
+    curvo_comm *c = NULL;
+    TU_CHECK(curvo_comm_from_mpi(sub, &c) == CURVO_OK && curvo_comm_size(c) == s, "communicator of %d", s);
+    MPI_Comm_free(&sub);
+    return c;
+}
+
+/* The checkpoint test for one optimizer: an uninterrupted run at 2, the checkpoint at 2 after 10
+ * steps, resumed at 1, 2 and 3 (as far as the world goes). */
+static void test_checkpoint(curvo_algorithm alg, double tol) {
+    curvo_opt_params op;
+    du_opt_params(&op, alg);
+    size_t n = 0, nr = 0;
+    float *whole = NULL;
+    curvo_comm *c2 = first_ranks(2);
+    if (c2) {
+        whole = finish_run(c2, &op, 0, &n);
+        write_checkpoint(c2, &op);
+        curvo_comm_free(c2);
+    }
+    MPI_Bcast(&n, sizeof n, MPI_BYTE, 0, MPI_COMM_WORLD);
+    if (!whole) whole = malloc(n * sizeof *whole);
+    MPI_Bcast(whole, (int)(n * sizeof *whole), MPI_BYTE, 0, MPI_COMM_WORLD); /* the N = 2 run's */
+    for (int s = 1; s <= 3 && s <= world_size; s++) {
+        curvo_comm *c = first_ranks(s);
+        if (!c) continue;
+        float *resumed = finish_run(c, &op, 1, &nr);
+        if (resumed && nr == n) {
+            char what[96];
+            snprintf(what, sizeof what, "%s: checkpoint at N=2 resumed at N=%d vs the uninterrupted run",
+                     curvo_algorithm_name(alg), s);
+            tu_close_f(what, resumed, whole, n, tol);
+            if (s == 2)
+                TU_CHECK(!memcmp(resumed, whole, n * sizeof *whole), "%s: resumed at N=2: bitwise the same run",
+                         curvo_algorithm_name(alg));
+        }
+        free(resumed);
+        curvo_comm_free(c);
+    }
+    free(whole);
+}
+
+int main(int argc, char **argv) {
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+    curvo_set_threads(1);
+    TU_CHECK(curvo_have_mpi() == 1, "built with MPI");
+    train_set = du_dataset(100, 5, 3, 1);
+    test_set = du_dataset(40, 5, 3, 2);
+    reg_train = du_dataset(100, 5, 0, 3);
+    reg_test = du_dataset(37, 5, 0, 4);
+    if (world_rank == 0) {
+        snprintf(dir, sizeof dir, "/tmp/curvo_dist_XXXXXX");
+        TU_CHECK(mkdtemp(dir) != NULL, "temporary directory");
+    }
+    MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+    snprintf(ckpt_path, sizeof ckpt_path, "%s/run.ckpt", dir);
+    for (int s = 1; s <= world_size; s++) {
+        curvo_comm *c = first_ranks(s);
+        if (c) {
+            test_collectives(c);
+            test_operators(c, CURVO_LOSS_CE, train_set);
+            test_operators(c, CURVO_LOSS_MSE, reg_train);
+            test_bad_label(c);
+            test_evaluation(c);
+            test_training(c);
+            test_egn(c);
+            test_mismatch(c);
+            curvo_comm_free(c);
+        }
+        MPI_Barrier(MPI_COMM_WORLD);
+    }
+    if (world_size >= 2) {
+        test_checkpoint(CURVO_OPT_ADAM, 1e-5);
+        test_checkpoint(CURVO_OPT_LRSFN, 1e-4);
+    }
+    curvo_dataset_free(train_set);
+    curvo_dataset_free(test_set);
+    curvo_dataset_free(reg_train);
+    curvo_dataset_free(reg_test);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (world_rank == 0) {
+        remove(ckpt_path);
+        rmdir(dir);
+    }
+    int failures = tu_failures, total = 0, checks = tu_checks;
+    MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (world_rank == 0) printf("test_dist: %d ranks, %d checks on rank 0, %d failed on all ranks\n", world_size, checks, total);
+    MPI_Finalize();
+    curvo_comm *late = NULL;
+    if (curvo_comm_from_mpi(MPI_COMM_WORLD, &late) != CURVO_E_STATE || late) {
+        fprintf(stderr, "FAIL: a communicator after MPI_Finalize must be refused with CURVO_E_STATE\n");
+        return 1;
+    }
+    return total ? 1 : 0;
+}
+#endif
