@@ -9,7 +9,9 @@
  *         dWdot += dYdot_i cols_i^T + dY_i cols(Xdot_i)^T;  dbdot += dYdot_i 1
  *   gram: the per-sample gradient of cotangent row (j, i) is [dY_{j,i} cols_i^T, dY_{j,i} 1]
  *         (out*CKK + out numbers); conv shares few weights, so these rows are materialised as a
- *         (k*b, n_params) matrix M and the Gram block is M M^T.
+ *         (k*b, n_params) matrix M (gram_rows, which the data-parallel Gram gathers across processes
+ *         when they are smaller than the layer's input and output cotangents) and the Gram block is
+ *         M M^T (nn_gram_add_rows).
  * How it runs. The batch goes in groups of g = conv_group(m, b) samples whose columns (about
  * CONV_GROUP_FLOATS floats) stay in cache from im2col through the GEMMs to col2im: writing the
  * whole batch's columns out to memory and reading them back costs more than rebuilding a group's
@@ -518,19 +520,16 @@ static void sample_gram_rows(const module *m, const float *dy, int k, int b, int
     }
 }
 
-static int conv_gram(const module *m, const nn_ctx *c, const float *dy, int k, double *gram) {
+/* rows (k*b, n_params), row j*b + i: the per-sample parameter gradients of the k cotangents. */
+static int conv_gram_rows(const module *m, const nn_ctx *c, const float *dy, int k, float *gs) {
     int b = c->b, ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units;
     int g = conv_group(m, b);
     size_t n = m->n_params, in = module_in_size(m), csz = (size_t)ckk * np;
-    size_t osz = (size_t)out * np, kb = (size_t)k * b, kout = (size_t)k * out;
+    size_t osz = (size_t)out * np, kout = (size_t)k * out;
     conv_bufs w = conv_bufs_of(m, c->ws, b);
-    float *gs = malloc(kb * n * sizeof(float));  /* (k*b, n_params): per-sample gradients */
-    float *gg = malloc(kb * kb * sizeof(float)); /* (k*b, k*b) = gs gs^T */
     float *dk = malloc((size_t)np * kout * sizeof(float)); /* (P, k*out) */
     float *gt = malloc((size_t)ckk * kout * sizeof(float));  /* (CKK, k*out) */
-    if (!gs || !gg || !dk || !gt) {
-        free(gs);
-        free(gg);
+    if (!dk || !gt) {
         free(dk);
         free(gt);
         return CURVO_E_NOMEM;
@@ -552,7 +551,15 @@ static int conv_gram(const module *m, const nn_ctx *c, const float *dy, int k, d
             }
         }
     }
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)kb, (int)n, 1.0f, gs, (int)n, 0.0f,
+    free(dk);
+    free(gt);
+    return CURVO_OK;
+}
+
+int nn_gram_add_rows(const float *rows, size_t kb, size_t n, double *gram) {
+    float *gg = malloc((kb ? kb * kb : 1) * sizeof(float)); /* (k*b, k*b) = rows rows^T */
+    if (!gg) return CURVO_E_NOMEM;
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)kb, (int)n, 1.0f, rows, (int)n, 0.0f,
                 gg, (int)kb);
     /* upper triangle only (the caller mirrors it), row by row */
     for (size_t r = 0; r < kb; r++) {
@@ -560,11 +567,17 @@ static int conv_gram(const module *m, const nn_ctx *c, const float *dy, int k, d
         double *gr = gram + r * kb;
         for (size_t q = r; q < kb; q++) gr[q] += (double)ggr[q];
     }
-    free(gs);
     free(gg);
-    free(dk);
-    free(gt);
     return CURVO_OK;
+}
+
+static int conv_gram(const module *m, const nn_ctx *c, const float *dy, int k, double *gram) {
+    size_t kb = (size_t)k * c->b, n = m->n_params;
+    float *gs = malloc(kb * n * sizeof(float));  /* (k*b, n_params): per-sample gradients */
+    int rc = gs ? conv_gram_rows(m, c, dy, k, gs) : CURVO_E_NOMEM;
+    if (!rc) rc = nn_gram_add_rows(gs, kb, n, gram);
+    free(gs);
+    return rc;
 }
 
 const module_ops nn_conv2d_ops = {
@@ -576,4 +589,5 @@ const module_ops nn_conv2d_ops = {
     .jvp = conv_jvp,
     .soa = conv_soa,
     .gram = conv_gram,
+    .gram_rows = conv_gram_rows,
 };

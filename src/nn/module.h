@@ -59,6 +59,12 @@ typedef struct module_ops {
      * may be left as it is: the caller mirrors the upper one. NULL for modules without parameters.
      * Returns CURVO_OK or CURVO_E_NOMEM. */
     int (*gram)(const module *m, const nn_ctx *c, const float *dy, int k, double *gram);
+    /* Optional (modules that materialise them, conv2d): the per-sample parameter gradients
+     * themselves, rows (k*b, n_params), row j*b + i, so that gram adds rows rows^T
+     * (nn_gram_add_rows). The data-parallel Gram gathers these rows across processes in place of
+     * the module's input and output cotangents when they are fewer bytes. NULL otherwise.
+     * Returns CURVO_OK or CURVO_E_NOMEM. */
+    int (*gram_rows)(const module *m, const nn_ctx *c, const float *dy, int k, float *rows);
 } module_ops;
 
 struct module {
@@ -74,6 +80,10 @@ struct module {
 
 static inline size_t module_in_size(const module *m) { return (size_t)m->in_c * m->in_h * m->in_w; }
 static inline size_t module_out_size(const module *m) { return (size_t)m->out_c * m->out_h * m->out_w; }
+
+/* Adds the upper triangle of rows rows^T (rows (kb, n) float, accumulated in float by one syrk) to
+ * gram (kb, kb) double: the Gram block of materialised per-sample gradients. CURVO_E_NOMEM. */
+int nn_gram_add_rows(const float *rows, size_t kb, size_t n, double *gram);
 
 /* Module kinds; each file defines its table and a constructor that fills shapes and n_params
  * from the input shape already set in *m, returning CURVO_E_SHAPE if it does not fit. */
