@@ -37,6 +37,13 @@ __attribute__((format(printf, 3, 4)))
 #endif
 int curv_fail(curvo_curv *cv, int rc, const char *fmt, ...);
 
+/* The Gram of the seeded rows over the GLOBAL batch: seeds (k, b, c) are this shard's, out
+ * (k B, k B) in double, index j*B + i with i the global sample index, the same on every rank. Each
+ * parametric module's block is formed from factors allgathered across the processes (its input
+ * activations and output cotangents, or its per-sample gradient rows, whichever is smaller; see
+ * curvature.c). Collective; without a communicator (or with one process) it is
+ * curvo_curv_seeded_gram, bit for bit. A failure on any rank fails every rank. */
+int curv_global_seeded_gram(curvo_curv *cv, const double *seeds, int k, double *out);
 /* Releases the Gauss-Newton system (gn.c); NULL is allowed. */
 void curv_gn_free(struct curv_gn *gn);
 

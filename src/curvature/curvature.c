@@ -423,6 +423,15 @@ int curvo_curv_whitened_vjp(curvo_curv *cv, const double *u, int k, float *out) 
     return CURVO_OK;
 }
 
+/* The upper triangle of g (n, n) mirrored to the lower, in tiles so that both sides stay in cache. */
+static void mirror_upper(double *g, size_t n) {
+    size_t t = 64;
+    for (size_t r0 = 0; r0 < n; r0 += t)
+        for (size_t s0 = r0; s0 < n; s0 += t)
+            for (size_t r = r0; r < r0 + t && r < n; r++)
+                for (size_t s = s0 > r ? s0 : r + 1; s < s0 + t && s < n; s++) g[s * n + r] = g[r * n + s];
+}
+
 /* Adds to gk (k*b, k*b), index j*b + i, the Gram of the per-sample gradients of <seed_{j,i}, f_i>
  * for the k seeds already in cv->seed: one reverse sweep of k cotangents, each parametric module
  * adding its block. */
@@ -441,12 +450,160 @@ static int gram_of_seeds(curvo_curv *cv, int k, double *gk) {
         cur = next;
         next = next == cv->ping ? cv->pong : cv->ping;
     }
-    /* the modules filled the upper triangle: mirror it, in tiles so that both sides stay in cache */
-    size_t kb = (size_t)k * cv->batch.b, t = 64;
-    for (size_t r0 = 0; r0 < kb; r0 += t)
-        for (size_t s0 = r0; s0 < kb; s0 += t)
-            for (size_t r = r0; r < r0 + t && r < kb; r++)
-                for (size_t s = s0 > r ? s0 : r + 1; s < s0 + t && s < kb; s++) gk[s * kb + r] = gk[r * kb + s];
+    mirror_upper(gk, (size_t)k * cv->batch.b); /* the modules filled the upper triangle */
+    return CURVO_OK;
+}
+
+/* ---------------------------------------------------------------- the global Gram (N > 1)
+ * With N processes, module l's Gram block over the whole batch needs, for every sample of every
+ * rank, what its gram op reads: its input activation x_i (in) and the k cotangents arriving at its
+ * output dy_{j,i} (k, out), or, for a module that can materialise them (conv2d's gram_rows), its k
+ * per-sample gradient rows (k, n_l). Each parametric module, in the same reverse sweep of the k
+ * seeds, allgathers whichever is fewer floats per sample (in + k out, or k n_l: the same choice on
+ * every rank, as it depends on the module's shape only) in one allgatherv, rank r's block holding
+ * its b_r samples ([x (b_r, in) | dy (k, b_r, out)] or rows (k, b_r, n_l)); the blocks are placed
+ * at the ranks' shard offsets, so that the global arrays are the single-process ones ((B, in),
+ * (k, B, out), (k, B, n_l), sample index global), and the module's own gram op (or
+ * nn_gram_add_rows) adds its block of the global (k B, k B) Gram on every rank. The cotangents
+ * propagate through this shard's samples only (the vjp is per sample). Bytes a rank sends per
+ * module: (N - 1) * 4 b (in + k out), or (N - 1) * 4 b k n_l. */
+
+/* Whether module mod gathers its per-sample gradient rows rather than its input and cotangents. */
+static int gathers_rows(const module *mod, int k) {
+    return mod->ops->gram_rows && (size_t)k * mod->n_params < module_in_size(mod) + (size_t)k * module_out_size(mod);
+}
+
+/* Floats per sample that module mod sends for a Gram of k cotangents (0: no Gram block). */
+static size_t gram_floats(const module *mod, int k) {
+    if (!mod->ops->gram) return 0;
+    if (gathers_rows(mod, k)) return (size_t)k * mod->n_params;
+    return module_in_size(mod) + (size_t)k * module_out_size(mod);
+}
+
+/* What the global Gram's sweep needs beyond the context's buffers, sized for the largest module. */
+typedef struct gram_work {
+    size_t *counts;  /* (N) bytes each rank sends */
+    int *offs, *cnts; /* (N) the ranks' shards */
+    float *send;     /* this rank's block */
+    float *recv;     /* (B * per) every rank's block, rank-major */
+    float *gx;       /* (B, in) global activations */
+    float *gy;       /* (k, B, out) global cotangents, or (k, B, n_l) global rows */
+    void *ws;        /* the module's workspace for B samples */
+} gram_work;
+
+static void gram_work_free(gram_work *w) {
+    free(w->counts), free(w->offs), free(w->cnts), free(w->send), free(w->recv), free(w->gx), free(w->gy), free(w->ws);
+}
+
+static int gram_work_alloc(curvo_curv *cv, int k, gram_work *w) {
+    const curvo_model *m = cv->model;
+    int N = curvo_comm_size(cv->comm), B = cv->b_global, b = cv->batch.b;
+    size_t per = 1, in = 1, ky = 1, ws = 1;
+    for (int l = cv->first_param; l < m->n_mods; l++) {
+        const module *mod = &m->mods[l];
+        size_t f = gram_floats(mod, k);
+        if (!f) continue;
+        per = f > per ? f : per;
+        size_t y = gathers_rows(mod, k) ? (size_t)k * mod->n_params : (size_t)k * module_out_size(mod);
+        ky = y > ky ? y : ky;
+        in = module_in_size(mod) > in ? module_in_size(mod) : in;
+        size_t wb = mod->ops->ws_bytes ? mod->ops->ws_bytes(mod, B) : 0;
+        ws = wb > ws ? wb : ws;
+    }
+    w->counts = malloc((size_t)N * sizeof *w->counts);
+    w->offs = malloc((size_t)N * sizeof *w->offs);
+    w->cnts = malloc((size_t)N * sizeof *w->cnts);
+    w->send = malloc((size_t)(b ? b : 1) * per * sizeof(float));
+    w->recv = malloc((size_t)B * per * sizeof(float));
+    w->gx = malloc((size_t)B * in * sizeof(float));
+    w->gy = malloc((size_t)B * ky * sizeof(float));
+    w->ws = malloc(ws);
+    if (!w->counts || !w->offs || !w->cnts || !w->send || !w->recv || !w->gx || !w->gy || !w->ws) return CURVO_E_NOMEM;
+    for (int r = 0; r < N; r++) dist_shard(B, r, N, &w->offs[r], &w->cnts[r]);
+    return CURVO_OK;
+}
+
+/* Module mod's Gram block of the whole batch, added to gk (k B, k B) from this shard's ctx and
+ * cotangents dy (k, b, out): one allgatherv, then the module's gram op on the global arrays. Returns
+ * the transport's failure; a local one (no memory for the rows or in the gram op) goes to *local,
+ * after the collective, so that every rank joins the same collectives. */
+static int gram_module_global(curvo_curv *cv, const module *mod, const nn_ctx *ctx, const float *dy, int k,
+                              gram_work *w, double *gk, int *local) {
+    int N = curvo_comm_size(cv->comm), B = cv->b_global, b = cv->batch.b;
+    int rows = gathers_rows(mod, k), rc = CURVO_OK;
+    size_t per = gram_floats(mod, k), in = module_in_size(mod), out = rows ? mod->n_params : module_out_size(mod);
+    if (b > 0) { /* this rank's block: [x (b, in) | dy (k, b, out)] or rows (k, b, n_l) */
+        if (rows) rc = mod->ops->gram_rows(mod, ctx, dy, k, w->send);
+        else {
+            memcpy(w->send, ctx->x, (size_t)b * in * sizeof(float));
+            memcpy(w->send + (size_t)b * in, dy, (size_t)k * b * out * sizeof(float));
+        }
+    }
+    for (int r = 0; r < N; r++) w->counts[r] = (size_t)w->cnts[r] * per * sizeof(float);
+    int trc = dist_allgatherv(cv->comm, w->send, w->counts, w->recv);
+    if (trc) return curv_fail(cv, trc, "gram: the processes could not gather module %s's factors: %s", mod->ops->name,
+                              curvo_comm_errmsg(cv->comm));
+    if (rc || *local) { /* nothing more to add here */
+        if (!*local) *local = rc;
+        return CURVO_OK;
+    }
+    const float *blk = w->recv;
+    for (int r = 0; r < N; r++) { /* rank r's samples go to [offs[r], offs[r] + cnts[r]) */
+        size_t br = (size_t)w->cnts[r], o = (size_t)w->offs[r];
+        if (!rows) {
+            memcpy(w->gx + o * in, blk, br * in * sizeof(float));
+            blk += br * in;
+        }
+        for (int j = 0; j < k; j++, blk += br * out)
+            memcpy(w->gy + ((size_t)j * B + o) * out, blk, br * out * sizeof(float));
+    }
+    if (rows) {
+        *local = nn_gram_add_rows(w->gy, (size_t)k * B, out, gk);
+    } else {
+        nn_ctx g = {cv->model->theta + mod->offset, w->gx, NULL, w->ws, B};
+        *local = mod->ops->gram(mod, &g, w->gy, k, gk);
+    }
+    return CURVO_OK;
+}
+
+int curv_global_seeded_gram(curvo_curv *cv, const double *seeds, int k, double *out) {
+    int rc = need_batch(cv, seeds, out, k);
+    if (rc) return rc;
+    if (curvo_comm_size(cv->comm) <= 1) return curvo_curv_seeded_gram(cv, seeds, k, out);
+    const curvo_model *m = cv->model;
+    int b = cv->batch.b, B = cv->b_global;
+    size_t kB = (size_t)k * B;
+    gram_work w = {0};
+    if ((rc = reserve_tangents(cv, k))) rc = curv_fail(cv, rc, "gram: cannot allocate %d cotangents", k);
+    else if ((rc = gram_work_alloc(cv, k, &w))) rc = curv_fail(cv, rc, "gram: out of memory for the global factors");
+    int from, arc = dist_agree(cv->comm, rc, &from); /* before the first gather: every rank joins, or none */
+    if (arc) {
+        gram_work_free(&w);
+        return rc ? rc : curv_fail(cv, arc, "gram: failed on rank %d: %s", from, curvo_strerror(arc));
+    }
+    size_t len = (size_t)k * b * (size_t)cv->c;
+    for (size_t q = 0; q < len; q++) cv->seed[q] = (float)seeds[q];
+    memset(out, 0, kB * kB * sizeof(double));
+    const float *cur = cv->seed;
+    float *next = cv->ping;
+    int local = CURVO_OK;
+    for (int l = m->n_mods - 1; l >= cv->first_param; l--) {
+        const module *mod = &m->mods[l];
+        nn_ctx ctx = b > 0 ? nn_pass_ctx(&cv->pass, m, l) : (nn_ctx){0};
+        if (mod->ops->gram && (rc = gram_module_global(cv, mod, &ctx, cur, k, &w, out, &local))) {
+            gram_work_free(&w); /* the transport failed: no more collectives */
+            return rc;
+        }
+        if (l == cv->first_param) break;
+        if (b > 0) mod->ops->vjp(mod, &ctx, cur, k, next, NULL, 0);
+        cur = next;
+        next = next == cv->ping ? cv->pong : cv->ping;
+    }
+    gram_work_free(&w);
+    if (local) curv_fail(cv, local, "gram: out of memory for the global Gram's blocks");
+    if ((arc = dist_agree(cv->comm, local, &from)))
+        return local ? local : curv_fail(cv, arc, "gram: failed on rank %d: %s", from, curvo_strerror(arc));
+    mirror_upper(out, kB);
     return CURVO_OK;
 }
 

@@ -1,6 +1,6 @@
 /* gn.c — the Gauss-Newton system of the current batch, the operators EGN is written in (Korbit,
  * Adeoye, Bemporad, Zanon, 2024; see curvo.h). With Q_i + eps I = L_i L_i^T, J~ = blockdiag(L_i^T) J
- * and r the residual (g = -(1/b) J^T r):
+ * and r the residual (g = -(1/b) J^T r), b the global batch:
  *   gn_system     A = J~ J~^T (m, m) by the seeded Gram (seed (k, i) = column k of L_i, so A comes
  *                 in cotangent-major order, index k b + i) and rhs = blockdiag(L_i^-1) r in the same
  *                 order; true class: one seed sqrt(q_i) e_{y_i} per sample, rhs_i = r_{i,y_i} / sqrt(q_i)
@@ -8,15 +8,23 @@
  *   gn_direction  d = J~^T u, the seeded VJP
  *   gn_curvature  p^T G~ p = (1/b) sum_i |L_i^T (J p)_i|^2 (true class: q_i (J p)_{i,y_i}^2)
  * The per-sample work (residuals, factors, labels, seeds) lives here, so an optimizer never sees a
- * sample; its buffers belong to the context, grow with the batch or the model and are reused. A
- * data-parallel build assembles the global Gram from allgathered per-layer factors behind the same
- * calls.
+ * sample; its buffers belong to the context, grow with the batch or the model and are reused.
+ * Data-parallel (N processes, this rank's shard of b samples at offset o of the global batch B):
+ * the system is the GLOBAL one, m = k B, index j B + i with i global. Residuals, factors and seeds
+ * stay per shard; A is the global Gram from allgathered per-layer factors (curv_global_seeded_gram),
+ * rhs the allgather of the shards' parts placed at their offsets; both are bitwise the same on
+ * every rank, so gn_solve factors the same matrix redundantly on every rank (no communication) and
+ * every rank gets the same u. gn_direction applies this shard's rows of J~^T to its entries of u
+ * (j B + o + i) and sums the n-vector over the ranks in rank order; gn_curvature sums the shards'
+ * |L_i^T (J p)_i|^2 and divides by B. Without a communicator every path is the serial one, bit for
+ * bit.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "curvature/curv.h"
+#include "dist/comm.h"
 #include "linalg/spd.h"
 #include "linalg/vec.h"
 #include "nn/loss.h"
@@ -27,15 +35,17 @@
 
 struct curv_gn {
     unsigned long long gen; /* the batch generation the system belongs to (0: none) */
-    int m, b, c, k;         /* order, samples, outputs, seeds per sample (c, or 1 for the true class) */
+    int m, b, c, k;         /* order (k B), this shard's samples, outputs, seeds per sample (c, or 1) */
+    int B, off;             /* the global batch and this shard's offset in it (B = b, off = 0 serial) */
     int true_class;
     size_t cap;             /* doubles in buf */
-    double *buf;            /* A | rhs | r | Lf | seeds */
-    double *A;              /* (m, m) J~ J~^T, symmetric */
-    double *rhs;            /* (m) blockdiag(L_i^-1) r */
+    double *buf;            /* A | rhs | r | Lf | seeds | uloc */
+    double *A;              /* (m, m) J~ J~^T over the global batch, symmetric */
+    double *rhs;            /* (m) blockdiag(L_i^-1) r over the global batch */
     double *r;              /* (b, c) residual */
     double *Lf;             /* (b, c, c) factors L_i, row-major (full system) */
     double *seeds;          /* (k, b, c) output-space seeds of J~'s rows */
+    double *uloc;           /* (k, b) this shard's part of rhs (gn_system), or of u (gn_direction); N > 1 */
     size_t jp_cap;          /* floats in jp */
     float *jp;              /* (b, c) J p */
     spd_solver solver;      /* factors A + b lambda I */
@@ -76,40 +86,19 @@ static int need_system(curvo_curv *cv, const char *op) {
     return CURVO_OK;
 }
 
-int curvo_curv_gn_system(curvo_curv *cv, int true_class, int *m_out) {
-    if (!cv) return CURVO_E_INVALID;
-    if (!m_out) return curv_fail(cv, CURVO_E_INVALID, "gn_system: NULL order");
-    if (!cv->have_batch) return curv_fail(cv, CURVO_E_STATE, "no batch: call curvo_curv_set_batch first");
-    if (true_class && cv->loss != CURVO_LOSS_CE)
-        return curv_fail(cv, CURVO_E_UNSUPPORTED, "gn_system: the true-class system needs cross-entropy");
-    /* the system is per process for now (docs/DISTRIBUTED.md): one shard's Gram in place of the
-     * global one would make a silently wrong step */
-    if (curvo_comm_size(cv->comm) > 1)
-        return curv_fail(cv, CURVO_E_UNSUPPORTED, "gn_system: the Gauss-Newton system is not distributed yet "
-                                                  "(EGN runs on one process)");
-    int b = cv->batch.b, c = cv->c;
-    size_t bc = (size_t)b * c, m = true_class ? (size_t)b : bc;
-    if (bc > GN_MAX_ORDER) return curv_fail(cv, CURVO_E_NOMEM, "gn_system: a system of order %zu is too large", bc);
-    size_t len = m * m + m + bc * (1 + 2 * (size_t)c);
-    int rc = gn_reserve(cv, len, bc);
-    if (rc) return curv_fail(cv, rc, "gn_system: out of memory for a %zu x %zu system", m, m);
-    struct curv_gn *g = cv->gn;
-    g->gen = 0;
-    g->m = (int)m, g->b = b, g->c = c, g->k = true_class ? 1 : c, g->true_class = !!true_class;
-    g->A = g->buf;
-    g->rhs = g->A + m * m;
-    g->r = g->rhs + m;
-    g->Lf = g->r + bc;
-    g->seeds = g->Lf + bc * c;
+/* This shard's residual, factors and seeds, and its part of rhs into rl (k, b), index j b + i. */
+static int shard_system(curvo_curv *cv, struct curv_gn *g, double *rl) {
+    int b = g->b, c = g->c, rc;
+    size_t bc = (size_t)b * c;
     if ((rc = curvo_curv_residual(cv, g->r))) return rc;
-    if (!true_class) {
+    if (!g->true_class) {
         /* seeds: column k of L_i for cotangent k of sample i, so that the seeded Gram is J~ J~^T in
          * cotangent-major order (row k*b + i) and needs no reordering; rhs in the same order */
         if ((rc = curvo_curv_hessian_factor(cv, g->Lf))) return rc;
         loss_factor_seeds(g->Lf, b, c, g->seeds);
-        for (int i = 0; i < b; i++) { /* rhs_i = L_i^-1 r_i by forward substitution, in place in rhs */
+        for (int i = 0; i < b; i++) { /* rhs_i = L_i^-1 r_i by forward substitution, in place in rl */
             const double *Li = g->Lf + (size_t)i * c * c;
-            double *t = g->rhs + i; /* t[k * b] = (L_i^-1 r_i)_k */
+            double *t = rl + i; /* t[k * b] = (L_i^-1 r_i)_k */
             for (int k = 0; k < c; k++) {
                 double v = g->r[(size_t)i * c + k];
                 for (int j = 0; j < k; j++) v -= Li[(size_t)k * c + j] * t[(size_t)j * b];
@@ -123,10 +112,74 @@ int curvo_curv_gn_system(curvo_curv *cv, int true_class, int *m_out) {
             double py = 1.0 - g->r[(size_t)i * c + y];
             double sq = sqrt(py * (1.0 - py) + CURVO_LOSS_FACTOR_EPS); /* sqrt(q_i) */
             g->seeds[(size_t)i * c + y] = sq;
-            g->rhs[i] = g->r[(size_t)i * c + y] / sq;
+            rl[i] = g->r[(size_t)i * c + y] / sq;
         }
     }
-    if ((rc = curvo_curv_seeded_gram(cv, g->seeds, g->k, g->A))) return rc;
+    return CURVO_OK;
+}
+
+/* The global rhs (k, B) from every shard's part uloc (k, b): one allgatherv into all (k B), rank r's
+ * block (k, b_r) then placed at its shard's offset; counts (N) the byte counts. */
+static int gather_rhs(curvo_curv *cv, struct curv_gn *g, size_t *counts, double *all) {
+    int N = curvo_comm_size(cv->comm), k = g->k, B = g->B, rc;
+    for (int r = 0; r < N; r++) {
+        int o, br;
+        dist_shard(B, r, N, &o, &br);
+        counts[r] = (size_t)k * br * sizeof(double);
+    }
+    if ((rc = dist_allgatherv(cv->comm, g->uloc, counts, all))) return rc;
+    const double *blk = all;
+    for (int r = 0; r < N; r++) {
+        int o, br;
+        dist_shard(B, r, N, &o, &br);
+        for (int j = 0; j < k; j++, blk += br) memcpy(g->rhs + (size_t)j * B + o, blk, (size_t)br * sizeof(double));
+    }
+    return CURVO_OK;
+}
+
+int curvo_curv_gn_system(curvo_curv *cv, int true_class, int *m_out) {
+    if (!cv) return CURVO_E_INVALID;
+    if (!m_out) return curv_fail(cv, CURVO_E_INVALID, "gn_system: NULL order");
+    if (!cv->have_batch) return curv_fail(cv, CURVO_E_STATE, "no batch: call curvo_curv_set_batch first");
+    if (true_class && cv->loss != CURVO_LOSS_CE)
+        return curv_fail(cv, CURVO_E_UNSUPPORTED, "gn_system: the true-class system needs cross-entropy");
+    int N = curvo_comm_size(cv->comm);
+    int b = cv->batch.b, c = cv->c, B = N > 1 ? cv->b_global : b, k = true_class ? 1 : c;
+    size_t bc = (size_t)b * c, Bc = (size_t)B * c, m = (size_t)k * B;
+    if (Bc > GN_MAX_ORDER) return curv_fail(cv, CURVO_E_NOMEM, "gn_system: a system of order %zu is too large", Bc);
+    /* serial: A | rhs | r | Lf | seeds as ever; N > 1 adds uloc */
+    size_t len = m * m + m + bc * (1 + 2 * (size_t)c) + (N > 1 ? (size_t)k * b : 0);
+    int rc = gn_reserve(cv, len, bc);
+    if (rc) rc = curv_fail(cv, rc, "gn_system: out of memory for a %zu x %zu system", m, m);
+    struct curv_gn *g = cv->gn;
+    if (!rc) {
+        g->gen = 0;
+        g->m = (int)m, g->b = b, g->c = c, g->k = k, g->true_class = !!true_class;
+        g->B = B, g->off = cv->shard_off;
+        g->A = g->buf;
+        g->rhs = g->A + m * m;
+        g->r = g->rhs + m;
+        g->Lf = g->r + bc;
+        g->seeds = g->Lf + bc * c;
+        g->uloc = N > 1 ? g->seeds + bc * c : NULL;
+        rc = shard_system(cv, g, N > 1 ? g->uloc : g->rhs);
+    }
+    if (N > 1) { /* agreed, then the global rhs and Gram: collectives every rank joins */
+        size_t *counts = malloc((size_t)N * sizeof *counts);
+        double *all = malloc(m * sizeof *all); /* (k B) the shards' parts in rank order */
+        if (!rc && (!counts || !all)) rc = curv_fail(cv, CURVO_E_NOMEM, "gn_system: out of memory");
+        int from, arc = dist_agree(cv->comm, rc, &from);
+        if (!arc && (arc = gather_rhs(cv, g, counts, all)))
+            rc = curv_fail(cv, arc, "gn_system: the processes could not gather the right-hand side: %s",
+                           curvo_comm_errmsg(cv->comm));
+        free(counts);
+        free(all);
+        if (arc) return rc ? rc : curv_fail(cv, arc, "gn_system: failed on rank %d: %s", from, curvo_strerror(arc));
+        rc = curv_global_seeded_gram(cv, g->seeds, k, g->A);
+    } else if (!rc) {
+        rc = curvo_curv_seeded_gram(cv, g->seeds, k, g->A);
+    }
+    if (rc) return rc;
     if (!la_all_finite_d(g->A, m * m) || !la_all_finite_d(g->rhs, m))
         return curv_fail(cv, CURVO_E_NUMERIC, "gn_system: the Gram matrix or the right-hand side is not finite");
     g->gen = cv->batch_gen;
@@ -143,14 +196,24 @@ int curvo_curv_gn_copy(curvo_curv *cv, double *A, double *rhs) {
     return CURVO_OK;
 }
 
+/* The SPD solver for a system of order m. Every rank holds the whole system, so the dense Cholesky
+ * runs redundantly on each, which is right while m is small (m = 1280 for 128 samples of 10 classes:
+ * 13 MB, a few hundredths of a second). The seam for a distributed solver (ScaLAPACK's pdpotrf over
+ * all ranks, above a threshold on m, with A redistributed block-cyclically) is here: another
+ * spd_type chosen by m and the communicator, the callers unchanged. */
+static const spd_type *gn_solver_type(const curvo_curv *cv, int m) {
+    (void)cv, (void)m;
+    return &spd_dense_cholesky;
+}
+
 int curvo_curv_gn_solve(curvo_curv *cv, double lambda, double *u) {
     int rc = need_system(cv, "gn_solve");
     if (rc) return rc;
     if (!u || !isfinite(lambda)) return curv_fail(cv, CURVO_E_INVALID, "gn_solve: NULL solution or non-finite lambda");
     struct curv_gn *g = cv->gn;
-    if ((rc = spd_init(&g->solver, &spd_dense_cholesky, g->m)))
+    if ((rc = spd_init(&g->solver, gn_solver_type(cv, g->m), g->m)))
         return curv_fail(cv, rc, "gn_solve: out of memory for a %d x %d factor", g->m, g->m);
-    if ((rc = spd_factor(&g->solver, g->A, g->b * lambda)))
+    if ((rc = spd_factor(&g->solver, g->A, g->B * lambda)))
         return curv_fail(cv, rc, "gn_solve: A + b lambda I is not positive definite (lambda %g)", lambda);
     if ((rc = spd_solve(&g->solver, g->rhs, u)))
         return curv_fail(cv, rc, "gn_solve: the solution is not finite (lambda %g)", lambda);
@@ -160,16 +223,25 @@ int curvo_curv_gn_solve(curvo_curv *cv, double lambda, double *u) {
 int curvo_curv_gn_direction(curvo_curv *cv, const double *u, float *d) {
     int rc = need_system(cv, "gn_direction");
     if (rc) return rc;
-    return curvo_curv_seeded_vjp(cv, cv->gn->seeds, u, cv->gn->k, d);
+    struct curv_gn *g = cv->gn;
+    if (curvo_comm_size(cv->comm) <= 1) return curvo_curv_seeded_vjp(cv, g->seeds, u, g->k, d);
+    if (!u || !d) return curv_fail(cv, CURVO_E_INVALID, "gn_direction: NULL vector");
+    for (int j = 0; j < g->k; j++) /* this shard's entries of u: (k, b) from (k, B) */
+        memcpy(g->uloc + (size_t)j * g->b, u + (size_t)j * g->B + g->off, (size_t)g->b * sizeof(double));
+    /* no local failure here: gn_system reserved the tangents, and a new batch drops the system */
+    if ((rc = curvo_curv_seeded_vjp(cv, g->seeds, g->uloc, g->k, d))) return rc;
+    if ((rc = dist_sum_float(cv->comm, d, cv->model->n_params)))
+        return curv_fail(cv, rc, "gn_direction: the processes could not sum their shares: %s", curvo_comm_errmsg(cv->comm));
+    return CURVO_OK;
 }
 
 int curvo_curv_gn_curvature(curvo_curv *cv, const float *p, double *pGp) {
     int rc = need_system(cv, "gn_curvature");
     if (rc) return rc;
-    if (!pGp) return curv_fail(cv, CURVO_E_INVALID, "gn_curvature: NULL result");
+    if (!pGp || !p) return curv_fail(cv, CURVO_E_INVALID, "gn_curvature: NULL vector or result");
     const struct curv_gn *g = cv->gn;
     int b = g->b, c = g->c;
-    if ((rc = curvo_curv_jvp(cv, p, 1, g->jp))) return rc; /* (b, c) */
+    if (b > 0 && (rc = curvo_curv_jvp(cv, p, 1, g->jp))) return rc; /* (b, c) */
     double t = 0.0;
     for (int i = 0; i < b; i++) {
         const float *z = g->jp + (size_t)i * c;
@@ -185,6 +257,8 @@ int curvo_curv_gn_curvature(curvo_curv *cv, const float *p, double *pGp) {
             t += v * v;
         }
     }
-    *pGp = t / b;
+    if ((rc = dist_sum_double(cv->comm, &t, 1))) /* the shards' sums in rank order; serial: a no-op */
+        return curv_fail(cv, rc, "gn_curvature: the processes could not sum their shares: %s", curvo_comm_errmsg(cv->comm));
+    *pGp = t / g->B;
     return CURVO_OK;
 }
