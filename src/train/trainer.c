@@ -69,11 +69,6 @@ int trainer_create_local(curvo_model *model, curvo_loss_kind loss, const curvo_o
         snprintf(errmsg, CURVO_ERRMSG_LEN, "trainer: missing model, optimizer, data or options");
         return CURVO_E_INVALID;
     }
-    if (opt->algorithm == CURVO_OPT_EGN && curvo_comm_size(options->comm) > 1) {
-        snprintf(errmsg, CURVO_ERRMSG_LEN, "egn does not train on more than one process yet (its Gram matrix "
-                                           "is not global; docs/DISTRIBUTED.md)");
-        return CURVO_E_UNSUPPORTED;
-    }
     int rc = check_options(options, errmsg);
     if (rc || (rc = train_check_fit(model, loss, train, errmsg))) return rc;
     if (test && (rc = train_check_fit(model, loss, test, errmsg))) return rc;
