@@ -222,7 +222,8 @@ const char *curvo_comm_errmsg(const curvo_comm *c);
  * [r*B/N, (r+1)*B/N) (curvo_curv_shard; empty when B < N). Then
  *   global, the same on every rank (sums over the whole batch, normalized by B, reduced in rank
  *   order so the result is bitwise the same on every rank and run to run):
- *     curvo_curv_loss, curvo_curv_grad, curvo_curv_ggn, curvo_curv_hvp
+ *     curvo_curv_loss, curvo_curv_grad, curvo_curv_ggn, curvo_curv_hvp, and the Gauss-Newton
+ *     system's operators (curvo_curv_gn_system, gn_copy, gn_solve, gn_direction, gn_curvature)
  *   per shard, over this rank's b = count samples only (output-space arrays have b rows; the
  *   parameter-space results are this shard's part of the sum, not reduced):
  *     curvo_curv_outputs, jvp, vjp, hessian_factor, residual, gram, whitened_vjp, seeded_gram,
@@ -301,7 +302,10 @@ int curvo_curv_seeded_vjp(curvo_curv *cv, const double *seeds, const double *u, 
  * q_i = p_{y_i} (1 - p_{y_i}) + eps, and rhs_i = (1 - p_{y_i}) / sqrt(q_i): m = b. *m receives the
  * order. The system stays valid until the next set_batch; the operators below need it
  * (CURVO_E_STATE otherwise) and use its J~ (full or true-class). CURVO_E_NUMERIC when a factor,
- * A or rhs is not finite. b is the whole batch's size. */
+ * A or rhs is not finite. b is the whole batch's size. Data-parallel, the system is the GLOBAL one:
+ * b = B, i the sample's index in the global batch, A and rhs the same on every rank (A formed from
+ * per-layer factors allgathered across the processes, docs/DISTRIBUTED.md), u the same on every
+ * rank, d and p^T G~ p global; collective, and a failure on any rank fails every rank. */
 int curvo_curv_gn_system(curvo_curv *cv, int true_class, int *m);
 /* Copies the system out: A (m, m) and rhs (m); either may be NULL. */
 int curvo_curv_gn_copy(curvo_curv *cv, double *A, double *rhs);
@@ -766,7 +770,7 @@ typedef struct curvo_trainer curvo_trainer;
  * rank stops every rank after the same step, as does a time budget or an evaluation interval
  * reached on any rank. Rank 0 alone writes checkpoints, and a failed write fails the save on every
  * rank; a checkpoint does not depend on N, so a run can resume at another number of processes.
- * EGN is refused with CURVO_E_UNSUPPORTED when N > 1 (its Gram is per process for now). */
+ * EGN solves the global Gauss-Newton system of each batch (curvo_curv_gn_system). */
 
 /* A trainer over a model (not owned, must outlive it), a loss, an optimizer made from opt, a
  * training set and an optional test set (not owned). */

@@ -12,7 +12,12 @@
  *     accuracy, RMSE, MAE and R^2 within 1e-6 of one process;
  *   - 20 trainer steps (a global batch of 25: no size divides it) of SGD, Adam, AdamW, SOFIM and
  *     arTuRO within 1e-5, and SGN and LRSFN within 1e-4, of one process; at one process bitwise;
- *     the same parameters on every rank; two runs bitwise identical; EGN refused at s > 1;
+ *     the same parameters on every rank; two runs bitwise identical;
+ *   - EGN's Gauss-Newton system of a sharded batch (dense and conv nets, CE, MSE, the true-class
+ *     rows; 7, 12, 2 and 1 samples): A, rhs, u, the direction and the curvature within 1e-6 of one
+ *     process, bitwise the same on every rank, and the bytes gn_system sends by the formula; 20 EGN
+ *     trainer steps (full, true-class, adaptive damping) within 1e-4 of one process, the same on
+ *     every rank, two runs bitwise identical;
  *   - a stop requested by the last rank's callback stops every rank after the same step; a
  *     checkpoint written at s = 2 resumes at s = 1, 2 and 3 and continues the same run; a failed
  *     write on rank 0 fails the save on every rank; ranks with different batch sizes are refused;
