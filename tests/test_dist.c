@@ -15,7 +15,8 @@
  *     the same parameters on every rank; two runs bitwise identical;
  *   - EGN's Gauss-Newton system of a sharded batch (dense and conv nets, CE, MSE, the true-class
  *     rows; 7, 12, 2 and 1 samples): A, rhs, u, the direction and the curvature within 1e-6 of one
- *     process, bitwise the same on every rank, and the bytes gn_system sends by the formula; 20 EGN
+ *     process, bitwise the same on every rank, and the bytes gn_system and whole EGN steps send by
+ *     their formulas; 20 EGN
  *     trainer steps (full, true-class, adaptive damping) within 1e-4 of one process, the same on
  *     every rank, two runs bitwise identical;
  *   - a stop requested by the last rank's callback stops every rank after the same step; a
@@ -397,6 +398,47 @@ static void test_gn_system(curvo_comm *c) {
     curvo_dataset_free(img);
 }
 
+/* The bytes of whole EGN steps on a batch of 25 (dense CE, the full system): the loss of the batch
+ * and of every line-search trial (16 bytes to each other rank), the gradient and the direction (n
+ * floats each; n N <= 2048, so one allgather: 4 n), gn_system (its formula) and, with adaptive
+ * damping, the curvature (one double). */
+static void test_egn_step_bytes(curvo_comm *c) {
+    int N = curvo_comm_size(c), me = curvo_comm_rank(c), B = 25, off, b;
+    static const size_t dense3[][3] = {{5, 8, 0}, {8, 3, 0}};
+    dist_shard(B, me, N, &off, &b);
+    for (int adaptive = 0; adaptive < 2; adaptive++) {
+        curvo_opt_params op;
+        du_opt_params(&op, CURVO_OPT_EGN);
+        op.egn.adaptive = adaptive;
+        curvo_model *m = du_model(5, 3);
+        size_t n = curvo_model_num_params(m);
+        curvo_optimizer *opt = NULL;
+        curvo_curv *cv = NULL;
+        int rc = curvo_optimizer_create(&op, n, &opt, NULL);
+        if (!rc) rc = curvo_curv_create(m, CURVO_LOSS_CE, &cv);
+        if (!rc) rc = curvo_curv_set_comm(cv, c);
+        curvo_batch bt = {curvo_dataset_features(train_set), curvo_dataset_labels(train_set),
+                          curvo_dataset_targets(train_set), B};
+        for (int step = 0; step < 3 && !rc; step++) {
+            curvo_comm_stats s0, s1;
+            curvo_step_info info;
+            curvo_comm_get_stats(c, &s0);
+            rc = curvo_optimizer_step(opt, cv, &bt, &info);
+            curvo_comm_get_stats(c, &s1);
+            uint64_t want = N == 1 ? 0
+                                   : (uint64_t)(N - 1) * (16 * (1 + (uint64_t)info.ls_tries) + 8 * n + 12 + 8 * 3 * (uint64_t)b +
+                                                          4 * (uint64_t)b * gram_floats_per_sample(dense3, 2, 3) +
+                                                          8 * (uint64_t)adaptive);
+            TU_CHECK(!rc && s1.bytes_sent - s0.bytes_sent == want,
+                     "N=%d EGN step %d (adaptive %d, %d trials): %llu bytes sent, formula %llu (%d)", N, step, adaptive,
+                     info.ls_tries, (unsigned long long)(s1.bytes_sent - s0.bytes_sent), (unsigned long long)want, rc);
+        }
+        curvo_curv_free(cv);
+        curvo_optimizer_free(opt);
+        curvo_model_free(m);
+    }
+}
+
 /* 20 EGN steps (the full system; the true-class one; adaptive damping, which uses gn_curvature)
  * over the ranks against one process at the same global batch (25: no N divides it): within 1e-4,
  * the same on every rank, two runs bitwise identical, and bitwise the serial run at N = 1. */
@@ -588,6 +630,7 @@ int main(int argc, char **argv) {
             test_evaluation(c);
             test_training(c);
             test_gn_system(c);
+            test_egn_step_bytes(c);
             test_egn(c);
             test_mismatch(c);
             curvo_comm_free(c);
