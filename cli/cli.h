@@ -165,6 +165,8 @@ int cli_procs_rank(void);
 int cli_procs_size(void);
 curvo_comm *cli_procs_comm(void);
 int cli_procs_agree(int code);
+/* Collective: the first non-zero value in rank order (0 if every rank passes 0), reported by none. */
+int cli_procs_first(int value);
 int cli_procs_end(int code);
 
 #endif

@@ -124,8 +124,9 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-int cli_procs_agree(int code) {
-    if (!started || world_size == 1) return code;
+/* The first non-zero of the ranks' codes in rank order (0 if none) and its rank; a failed rank
+ * (code != 0) aborts the job if the others do not join within CLI_AGREE_TIMEOUT. */
+static int first_nonzero(int code, int *from) {
     int *all = malloc((size_t)world_size * sizeof *all);
     if (!all) {
         if (world_rank != 0) report(code);
@@ -144,12 +145,25 @@ int cli_procs_agree(int code) {
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
     }
-    int agreed = all[0], from = 0;
+    int agreed = all[0];
+    *from = 0;
     for (int r = 1; r < world_size && !agreed; r++)
-        if (all[r]) agreed = all[r], from = r;
+        if (all[r]) agreed = all[r], *from = r;
     free(all);
+    return agreed;
+}
+
+int cli_procs_agree(int code) {
+    if (!started || world_size == 1) return code;
+    int from, agreed = first_nonzero(code, &from);
     if (agreed > 0 && from == world_rank && world_rank != 0) report(agreed);
     return agreed;
+}
+
+int cli_procs_first(int value) {
+    if (!started || world_size == 1) return value;
+    int from;
+    return first_nonzero(value, &from);
 }
 
 int cli_procs_end(int code) {

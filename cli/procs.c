@@ -39,5 +39,6 @@ int cli_procs_rank(void) { return 0; }
 int cli_procs_size(void) { return 1; }
 curvo_comm *cli_procs_comm(void) { return NULL; }
 int cli_procs_agree(int code) { return code; }
+int cli_procs_first(int value) { return value; }
 int cli_procs_end(int code) { return code; }
 #endif

@@ -598,6 +598,9 @@ int cli_train(int argc, char **argv) {
         on_progress(&rep.last, &rep);
     }
     if (rc == CURVO_E_CANCELLED) {
+        /* The stop is agreed; the signal may have reached another rank only (SIGINT or SIGTERM). */
+        int sig = cli_procs_first(interrupted);
+        interrupted = sig ? sig : SIGINT;
         const char *path = a.save ? a.save : "curvo-interrupted.ckpt";
         const char *by = interrupted == SIGTERM ? "SIGTERM" : "SIGINT";
         if (rep.tty && !a.quiet) fputc('\n', stderr);

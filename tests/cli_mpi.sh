@@ -11,7 +11,8 @@
 #   kill_rank       kill -9 of rank 1 mid-run ends the job non-zero within 30 s; the last periodic
 #                   checkpoint loads (curvo eval) and resumes
 #   signal          SIGTERM and SIGINT to mpirun: the ranks stop after an agreed step, rank 0 writes
-#                   the checkpoint, the job ends non-zero within 30 s, and the checkpoint resumes
+#                   the checkpoint, the job ends non-zero within 30 s, and the checkpoint resumes;
+#                   SIGTERM to rank 1 alone: the same, with one interrupt line and exit code 143
 set -u
 CURVO=$1
 CASE=$2
@@ -36,6 +37,14 @@ one_line() {
     grep -q -- "$2" err || fail "the line does not say '$2'"
 }
 seconds() { date +%s; }
+# The process id of this job's rank $1 (by its working folder and rank).
+rank_pid() {
+    for p in $(pgrep -f "$CURVO train"); do
+        [ "$(readlink /proc/$p/cwd)" = "$T" ] &&
+            tr '\0' '\n' < /proc/$p/environ 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1\\|PMI_RANK=$1\\|PMIX_RANK=$1" &&
+            echo $p
+    done
+}
 # The run in $1 loads and continues for one more epoch (one process).
 resume_briefly() {
     done_=$("$CURVO" train --resume "$1" --epochs 1 2>&1 | sed -n 's/.*nothing to do (the checkpoint has \([0-9]*\) epoch.*/\1/p')
@@ -109,12 +118,7 @@ kill_rank)
     job=$!
     i=0; while [ ! -f k.ckpt ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
     [ -f k.ckpt ] || { kill $job; fail "no periodic checkpoint within 30 s"; }
-    victim=
-    for p in $(pgrep -f "$CURVO train"); do # this job's rank 1: by its folder and rank
-        [ "$(readlink /proc/$p/cwd)" = "$T" ] &&
-            tr '\0' '\n' < /proc/$p/environ 2> /dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1\|PMI_RANK=1\|PMIX_RANK=1' &&
-            victim=$p
-    done
+    victim=$(rank_pid 1)
     [ -n "$victim" ] || { kill $job; fail "rank 1's process not found"; }
     t0=$(seconds)
     kill -9 "$victim"
@@ -145,6 +149,21 @@ signal)
         [ -n "$(eval_loss s.ckpt)" ] || fail "SIG$sig: no checkpoint was written"
         resume_briefly s.ckpt
     done
+    # A signal to one of the processes (rank 1): every rank stops after the same step, rank 0 writes
+    # the checkpoint and says so, and every rank (so mpirun) exits 128 + the signal.
+    rm -f s.ckpt
+    "$MPIEXEC" -q $FLAGS -np 2 "$CURVO" train $BIG --epochs 1000000 --save s.ckpt > out 2> err &
+    job=$!
+    sleep 3
+    victim=$(rank_pid 1)
+    [ -n "$victim" ] || { kill $job; fail "rank 1's process not found"; }
+    kill -TERM "$victim"
+    wait $job; code=$?
+    echo "SIGTERM to rank 1: the job ended with $code"
+    [ $code -eq 143 ] || fail "SIGTERM to rank 1: exit $code, not 143"
+    grep -q '^curvo: interrupted (SIGTERM); checkpoint written to s.ckpt' err || fail "no interrupt line from rank 0"
+    [ "$(grep -c '^curvo: interrupted' err)" = 1 ] || fail "the interrupt line printed other than once"
+    resume_briefly s.ckpt
     ;;
 *)
     echo "unknown case $CASE"
