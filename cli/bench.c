@@ -290,7 +290,7 @@ static void run_one(const bench_setup *s, curvo_algorithm alg, long seed, const 
         goto done;
     }
     curvo_run_info run = {"curvo", curvo_algorithm_name(alg), rp->model, rp->data, (uint64_t)seed,
-                          rp->options.batch_size, (int)rp->threads, curvo_model_num_params(rp->net)};
+                          rp->options.batch_size, (int)rp->threads, curvo_model_num_params(rp->net), 1};
     curvo_log_write_run(log, &run);
     run_watch watch = {log, a->log_every, a->target, rp->loss != CURVO_LOSS_MSE, r};
     r->hwm_start_kib = peak_rss_kib();

@@ -148,4 +148,25 @@ int recipe_build(cli_recipe *r);
 int recipe_resume(cli_recipe *r, const char *path);
 void recipe_free(cli_recipe *r);
 
+/* procs.c and mpi.c: the program under mpirun (docs/DISTRIBUTED.md). cli_launched: 1 and this
+ * process's rank and the job's size when an MPI launcher started it (read from the environment, in
+ * every build), else 0 with rank 0 of 1. Built with MPI, cli_procs_start initializes MPI only when
+ * launched, broadcasts rank 0's argv into *argc, *argv (every rank parses the same options) and sends
+ * the other ranks' stdout to /dev/null and their stderr aside; it returns -1 to go on, else an exit
+ * code. cli_procs_rank/size/comm: this rank, the number of processes, the communicator for
+ * curvo_train_options.comm (NULL without MPI). cli_procs_agree: collective; every rank passes its exit
+ * code and gets the agreed one (rank 0's if it failed, else the first failing rank's, which prints
+ * "curvo: rank R: " and the line it printed); a failed rank whose peers do not reach it within 10 s
+ * prints that line and aborts the job. cli_procs_end: the agreed code after freeing the communicator
+ * and finalizing MPI. Without MPI: one process, and these do nothing. */
+int cli_launched(int *rank, int *size);
+int cli_procs_start(int *argc, char ***argv);
+int cli_procs_rank(void);
+int cli_procs_size(void);
+curvo_comm *cli_procs_comm(void);
+int cli_procs_agree(int code);
+/* Collective: the first non-zero value in rank order (0 if every rank passes 0), reported by none. */
+int cli_procs_first(int value);
+int cli_procs_end(int code);
+
 #endif

@@ -31,6 +31,7 @@ void recipe_init(cli_recipe *r) {
     r->data_seed = 1;
     r->threads = 1;
     curvo_train_options_init(&r->options);
+    r->options.comm = cli_procs_comm(); /* under mpirun (train): all the processes; else NULL, one */
 }
 
 int recipe_option(cli_recipe *r, const char *cmd, char **argv, int o, const char *arg) {

@@ -5,6 +5,7 @@
  * checkpoint's data and checks the options against the checkpoint here, then takes the recipe's
  * trainer from the checkpoint. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -25,7 +26,18 @@ typedef struct {
 } train_args;
 
 static volatile sig_atomic_t interrupted = 0; /* the signal that stops the run (SIGINT, SIGTERM), or 0 */
-static void on_stop_signal(int sig) { interrupted = sig; }
+/* Under mpirun: once mpirun is signalled it stops reading the processes' output, and a rank writing
+ * to its full pipe would never reach the agreed stop and the checkpoint; after the signal, output
+ * that cannot be written at once is dropped instead (a write blocked when it came is interrupted:
+ * the handler is installed without SA_RESTART). */
+static volatile sig_atomic_t output_may_block = 0;
+static void on_stop_signal(int sig) {
+    interrupted = sig;
+    for (int fd = STDOUT_FILENO; output_may_block && fd <= STDERR_FILENO; fd++) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    }
+}
 
 static void train_usage(FILE *to) {
     fprintf(to,
@@ -33,6 +45,10 @@ static void train_usage(FILE *to) {
             "\n"
             "Trains a network on a dataset and reports progress; Ctrl-C (SIGINT) or SIGTERM stops after\n"
             "the current step and writes a checkpoint (to --save, or curvo-interrupted.ckpt).\n"
+            "Under 'mpirun -np N' (a curvo built with MPI) the N processes train together: --batch is the\n"
+            "global mini-batch, rank 0 alone prints, logs and writes checkpoints, and a checkpoint resumes\n"
+            "at any N (as root: mpirun --allow-run-as-root; --oversubscribe for more processes than cores;\n"
+            "see docs/DISTRIBUTED.md).\n"
             "\n"
             "data\n"
             "  --data SRC            fashion-mnist (default; Debian's dataset-fashion-mnist package),\n"
@@ -437,22 +453,32 @@ int cli_train(int argc, char **argv) {
     cli_recipe *r = &a.r;
     recipe_init(r);
     r->data = "fashion-mnist";
+    /* Under mpirun every rank parses rank 0's command line (main.c), so all reach the same outcome
+     * here; after this, each phase ends with cli_procs_agree, so that no rank goes on to a collective
+     * step when another failed (one process: it returns the code as it is). */
+    int rank = cli_procs_rank(), procs = cli_procs_size();
     int rc = parse_train_args(argc, argv, &a);
     if (rc >= 0) return rc;
+    if (rank != 0) a.quiet = 1; /* rank 0 alone reports (the others' output is set aside: mpi.c) */
+    output_may_block = procs > 1;
     curvo_set_threads((int)r->threads);
     cli_warn_threads(r->threads);
-    if (a.resume && access(a.resume, R_OK) != 0) {
+    int code = 0;
+    if (a.resume && access(a.resume, R_OK) != 0) { /* every rank reads the checkpoint */
         fprintf(stderr, "curvo: --resume: cannot read '%s': %s\n", a.resume, strerror(errno));
-        return 1;
+        code = 1;
+    } else if (rank == 0) {
+        /* Outputs are checked before any work, so that a run cannot end in a checkpoint it cannot
+         * write; rank 0 alone writes them. */
+        if ((a.save && !cli_check_output("--save", a.save, 0)) || (a.log && !cli_check_output("--log", a.log, 0)))
+            code = 2;
+        else if (a.log && ((a.save && cli_same_file(a.log, a.save)) || (a.resume && cli_same_file(a.log, a.resume)))) {
+            fprintf(stderr, "curvo: --log '%s' and --%s '%s' are the same file\n", a.log,
+                    a.save ? "save" : "resume", a.save ? a.save : a.resume);
+            code = 2;
+        }
     }
-    /* Outputs are checked before any work, so that a run cannot end in a checkpoint it cannot write. */
-    if ((a.save && !cli_check_output("--save", a.save, 0)) || (a.log && !cli_check_output("--log", a.log, 0)))
-        return 2;
-    if (a.log && ((a.save && cli_same_file(a.log, a.save)) || (a.resume && cli_same_file(a.log, a.resume)))) {
-        fprintf(stderr, "curvo: --log '%s' and --%s '%s' are the same file\n", a.log, a.save ? "save" : "resume",
-                a.save ? a.save : a.resume);
-        return 2;
-    }
+    if ((code = cli_procs_agree(code))) return code;
     curvo_log *log = NULL;
     curvo_checkpoint_info *ck = NULL;
     char err[CURVO_ERRMSG_LEN];
@@ -461,24 +487,27 @@ int cli_train(int argc, char **argv) {
     int given_loss = r->have_loss;
     recipe_plan(r);
     if (a.resume) {
+        enum { NOTHING_TO_DO = -1 }; /* agreed like a failure, then exit 0 */
         if (curvo_checkpoint_read_info(a.resume, &ck, err)) {
             fprintf(stderr, "curvo: --resume: %s\n", err);
-            return 1;
+            code = 1;
+        } else if (!check_resume_options(&a, ck)) {
+            code = 2;
+        } else {
+            if (!a.given['e'] && !a.given['x']) to->epochs = ck->epochs;
+            if (ck->stopped_early || to->epochs <= ck->epochs_done) {
+                if (ck->stopped_early)
+                    fprintf(stderr, "curvo: --resume: nothing to do (the run stopped early after epoch %d; the "
+                            "checkpoint holds its best epoch, %d)\n", ck->epochs_done, ck->best_epoch);
+                else
+                    fprintf(stderr, "curvo: --resume: nothing to do (the checkpoint has %d epoch%s; ask for more "
+                            "with --epochs)\n", ck->epochs_done, ck->epochs_done == 1 ? "" : "s");
+                code = NOTHING_TO_DO;
+            }
         }
-        if (!check_resume_options(&a, ck)) {
+        if ((code = cli_procs_agree(code))) {
             curvo_checkpoint_info_free(ck);
-            return 2;
-        }
-        if (!a.given['e'] && !a.given['x']) to->epochs = ck->epochs;
-        if (ck->stopped_early || to->epochs <= ck->epochs_done) {
-            if (ck->stopped_early)
-                fprintf(stderr, "curvo: --resume: nothing to do (the run stopped early after epoch %d; the checkpoint "
-                        "holds its best epoch, %d)\n", ck->epochs_done, ck->best_epoch);
-            else
-                fprintf(stderr, "curvo: --resume: nothing to do (the checkpoint has %d epoch%s; ask for more with "
-                        "--epochs)\n", ck->epochs_done, ck->epochs_done == 1 ? "" : "s");
-            curvo_checkpoint_info_free(ck);
-            return 0;
+            return code == NOTHING_TO_DO ? 0 : code;
         }
         if (ck->has_data) r->data = ck->data.source;
         r->alg = ck->opt.algorithm;
@@ -492,14 +521,19 @@ int cli_train(int argc, char **argv) {
     to->checkpoint_every = a.checkpoint_every;
     to->checkpoint_path = a.save;
     to->log_path = a.log;
-    int code;
-    if (ck && ck->has_data) { /* the checkpoint's own sets, checked against its record */
-        if (!open_recorded_data(ck, "--resume", &r->train, &r->test, &r->val)) goto done;
-    } else if ((code = recipe_open_data(r))) {
+    /* Every rank opens the data itself (replicated); one outcome for all. */
+    if (ck && ck->has_data) /* the checkpoint's own sets, checked against its record */
+        code = open_recorded_data(ck, "--resume", &r->train, &r->test, &r->val) ? 0 : 1;
+    else
+        code = recipe_open_data(r);
+    if ((code = cli_procs_agree(code))) {
         exit_code = code;
         goto done;
     }
-    if ((code = a.resume ? recipe_resume(r, a.resume) : recipe_build(r))) {
+    /* Creating or resuming the trainer joins the ranks (the library agrees on the outcome and takes
+     * rank 0's parameters); the agreement here also covers a rank failing before it joins. */
+    code = a.resume ? recipe_resume(r, a.resume) : recipe_build(r);
+    if ((code = cli_procs_agree(code))) {
         exit_code = code;
         goto done;
     }
@@ -517,22 +551,26 @@ int cli_train(int argc, char **argv) {
                                  .force_classes = (r->data_flags & CLI_DATA_CLASSES) != 0,
                                  .val_fraction = r->val_fraction,
                                  .val_seed = r->data_seed};
+        code = 0;
         if (curvo_data_fingerprint(r->data, &dopt, &rec.crc32, &rec.bytes, err) ||
             curvo_trainer_set_data_record(r->trainer, &rec)) {
             fprintf(stderr, "curvo: %s\n", err);
-            goto done;
+            code = 1;
         }
+        if (cli_procs_agree(code)) goto done;
     }
     const char *opt_name = curvo_algorithm_name(r->alg);
     /* A resumed run appends to its log: a "resume" line (and the run line first if the log is new). */
-    int new_log = a.log && (!a.resume || file_is_empty(a.log));
-    if (a.log && curvo_log_open(a.log, a.resume != NULL, &log, err)) {
+    int new_log = a.log && rank == 0 && (!a.resume || file_is_empty(a.log));
+    code = 0;
+    if (a.log && rank == 0 && curvo_log_open(a.log, a.resume != NULL, &log, err)) { /* rank 0 alone logs */
         fprintf(stderr, "curvo: --log: %s\n", err);
-        goto done;
+        code = 1;
     }
+    if (cli_procs_agree(code)) goto done;
     if (log && new_log) {
         curvo_run_info run = {"curvo", opt_name, ck ? ck->model_spec : r->model, r->data, to->seed, to->batch_size,
-                              (int)r->threads, curvo_model_num_params(r->net)};
+                              (int)r->threads, curvo_model_num_params(r->net), procs};
         curvo_log_write_run(log, &run);
     }
     if (log && ck) curvo_log_write_resume(log, a.resume, ck->epochs_done + 1, ck->step, to->epochs, (int)r->threads);
@@ -543,9 +581,10 @@ int cli_train(int argc, char **argv) {
         fprintf(stderr, "curvo train: resuming %s after step %lld (%d of %d epochs done)\n", a.resume,
                 (long long)ck->step, ck->epochs_done, to->epochs);
     if (!a.quiet)
-        fprintf(stderr, "curvo train: %s on %s (%zu train, %zu test), %s, %s, %zu parameters, %d thread%s\n",
+        fprintf(stderr, "curvo train: %s on %s (%zu train, %zu test), %s, %s, %zu parameters, %d thread%s%s\n",
                 opt_name, r->data, curvo_dataset_count(r->train), r->test ? curvo_dataset_count(r->test) : (size_t)0,
-                task, desc, curvo_model_num_params(r->net), (int)r->threads, r->threads == 1 ? "" : "s");
+                task, desc, curvo_model_num_params(r->net), (int)r->threads, r->threads == 1 ? "" : "s",
+                procs > 1 ? (snprintf(err, sizeof err, ", %d processes", procs), err) : "");
     reporter rep = {log, a.log_every, a.quiet, isatty(STDERR_FILENO), 0, opt_name, to->max_seconds, {0}, 0};
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -559,6 +598,9 @@ int cli_train(int argc, char **argv) {
         on_progress(&rep.last, &rep);
     }
     if (rc == CURVO_E_CANCELLED) {
+        /* The stop is agreed; the signal may have reached another rank only (SIGINT or SIGTERM). */
+        int sig = cli_procs_first(interrupted);
+        interrupted = sig ? sig : SIGINT;
         const char *path = a.save ? a.save : "curvo-interrupted.ckpt";
         const char *by = interrupted == SIGTERM ? "SIGTERM" : "SIGINT";
         if (rep.tty && !a.quiet) fputc('\n', stderr);
@@ -589,7 +631,7 @@ done:
     }
     recipe_free(r);
     curvo_checkpoint_info_free(ck);
-    return exit_code;
+    return cli_procs_agree(exit_code); /* a rank that failed alone in training reports itself here */
 }
 
 static void eval_usage(FILE *to) {

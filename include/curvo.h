@@ -896,6 +896,7 @@ typedef struct curvo_run_info {
     uint64_t seed;
     int batch_size, threads;
     size_t params;
+    int processes;              /* processes training together (MPI); 0 or 1: one, and not written */
 } curvo_run_info;
 /* Creates (or, with append, extends) the file; CURVO_E_IO with the reason in errmsg. */
 int curvo_log_open(const char *path, int append, curvo_log **out, char *errmsg);

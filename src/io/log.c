@@ -76,6 +76,7 @@ int curvo_log_write_run(curvo_log *log, const curvo_run_info *run) {
     put_str(f, "dataset", run->dataset);
     fprintf(f, ",\"seed\":%llu,\"batch_size\":%d,\"threads\":%d,\"params\":%zu", (unsigned long long)run->seed,
             run->batch_size, run->threads, run->params);
+    if (run->processes > 1) fprintf(f, ",\"processes\":%d", run->processes);
     return finish_line(log);
 }
 
