@@ -88,17 +88,22 @@ def fmt_int(v):
     return "—" if v is None else f"{v:,.0f}"
 
 
+def fmt_sec(v):
+    return "—" if v is None else f"{v:.2g}" if v < 10 else f"{v:.0f}"
+
+
 def cell(runs, key):
     """Median over the seeds that reached the target, and how many did."""
+    fmt = fmt_sec if key.startswith("seconds") else fmt_int
     vals = [r[key] for r in runs if r[key] is not None]
     if not runs:
         return None, ""
     if len(vals) < len(runs):  # a seed missed: the median is not defined by the reached ones alone
         caps = sorted({f"{r['stop']} at {r['steps']}" for r in runs if r[key] is None})
         med = None if len(vals) * 2 <= len(runs) else median_or_none(vals)
-        return med, f"{fmt_int(med) if med else '—'} ({len(vals)}/{len(runs)}; {', '.join(caps)})"
+        return med, f"{fmt(med) if med else '—'} ({len(vals)}/{len(runs)}; {', '.join(caps)})"
     med = statistics.median(vals)
-    return med, f"{fmt_int(med)} ({len(vals)}/{len(runs)})"
+    return med, f"{fmt(med)} ({len(vals)}/{len(runs)})"
 
 
 def cmd_summary(path, out_dir, skipped_path=None):
