@@ -309,10 +309,16 @@ int curvo_curv_seeded_vjp(curvo_curv *cv, const double *seeds, const double *u, 
 int curvo_curv_gn_system(curvo_curv *cv, int true_class, int *m);
 /* Copies the system out: A (m, m) and rhs (m); either may be NULL. */
 int curvo_curv_gn_copy(curvo_curv *cv, double *A, double *rhs);
-/* u (m) = (A + b lambda I)^-1 rhs through the context's SPD solver (dense Cholesky in double).
+/* u (m) = (A + b lambda I)^-1 rhs through the context's SPD solver (dense Cholesky in double, on
+ * every rank redundantly; ScaLAPACK over all ranks from the order set below on).
  * CURVO_E_NUMERIC when A + b lambda I is not numerically positive definite or u is not finite
  * (a caller may raise lambda and try again); CURVO_E_INVALID for a non-finite lambda. */
 int curvo_curv_gn_solve(curvo_curv *cv, double lambda, double *u);
+/* From system order `order` on (0: never, the default), with a communicator of more than one
+ * process, curvo_curv_gn_solve factors the system with ScaLAPACK's pdpotrf/pdpotrs over all ranks
+ * (2-D block-cyclic) instead of redundantly on each; u is the same on every rank either way. Without
+ * MPI or ScaLAPACK built in it is recorded and changes nothing. CURVO_E_INVALID for order < 0. */
+int curvo_curv_gn_set_distributed_min(curvo_curv *cv, int order);
 /* d (n) = J~^T u for u (m). With u from curvo_curv_gn_solve, d = -(G~ + lambda I)^-1 g. */
 int curvo_curv_gn_direction(curvo_curv *cv, const double *u, float *d);
 /* *pGp = p^T G~ p = |J~ p|^2 / b for p (n): the curvature of the system's model along p. */
@@ -545,6 +551,10 @@ typedef struct curvo_egn_params {
     int heavy_ball;      /* 0: bias-corrected average of directions; 1: heavy ball (default 0) */
     int true_class;      /* cross-entropy only: keep the true-class output, a b x b system (default 0) */
     int chol_retries;    /* on a failed Cholesky, retry with 10x lambda this often (default 8) */
+    int scalapack_min;   /* data-parallel with more than one process: factor the system with ScaLAPACK
+                            over all ranks from this order on, else redundantly on each (0: never;
+                            default 4096; no effect without MPI and ScaLAPACK;
+                            docs/DISTRIBUTED.md) */
 } curvo_egn_params;
 
 /* SGN: (G + rho I) delta = -g_hat by conjugate gradient with Gv = J^T Q J v / b (docs/OPTIMIZERS.md). */

@@ -13,6 +13,12 @@
  *   - 20 trainer steps (a global batch of 25: no size divides it) of SGD, Adam, AdamW, SOFIM and
  *     arTuRO within 1e-5, and SGN and LRSFN within 1e-4, of one process; at one process bitwise;
  *     the same parameters on every rank; two runs bitwise identical;
+ *   - EGN's distributed SPD solver (ScaLAPACK, when built in) against the dense Cholesky on SPD
+ *     systems of orders 1 to 301 (within 1e-10, the same u on every rank), an indefinite one failing
+ *     with CURVO_E_NUMERIC on every rank; EGN's scalapack_min at 1 (ScaLAPACK on the test's systems)
+ *     against the redundant solve: gn_solve within 1e-10, 20 EGN steps within 1e-6, two runs bitwise
+ *     identical; without ScaLAPACK (or at N = 1) the parameter changes nothing, bitwise; with --spd
+ *     only these, over the whole world (CTest: 4 processes, a 2 x 2 grid);
  *   - EGN's Gauss-Newton system of a sharded batch (dense and conv nets, CE, MSE, the true-class
  *     rows; 7, 12, 2 and 1 samples): A, rhs, u, the direction and the curvature within 1e-6 of one
  *     process, bitwise the same on every rank, and the bytes gn_system and whole EGN steps send by
@@ -41,6 +47,7 @@ int main(void) {
 #include "curvo_mpi.h"
 #include "dist/comm.h"
 #include "distutil.h"
+#include "linalg/spd.h"
 #include "testutil.h"
 #include "train/evaluate.h"
 
@@ -475,6 +482,136 @@ static void test_egn(curvo_comm *c) {
     }
 }
 
+/* EGN's distributed SPD solver (linalg/spd_scalapack.c) alone against the dense Cholesky: for SPD
+ * systems of several orders (below one block, not a multiple of the block SPD_SCALAPACK_NB nor of the
+ * grid, below N blocks) the solutions agree within 1e-10 and are bitwise the same on every rank; a
+ * matrix that is not positive definite gives CURVO_E_NUMERIC on every rank, and the solver works
+ * again afterwards. Without ScaLAPACK there is no such type (and EGN's scalapack_min changes
+ * nothing: test_egn_scalapack). */
+static void spd_test_matrix(int n, double *A) { /* (n, n) A = M M^T / n + 1e-2 I, M from rank_vector */
+    double *M = malloc((size_t)n * n * sizeof *M);
+    rank_vector(7, (size_t)n * n, M);
+    for (size_t i = 0; i < (size_t)n * n; i++) M[i] = tanh(M[i] * 1e9); /* entries in (-1, 1) */
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i <= j; i++) {
+            double t = 0.0;
+            for (int k = 0; k < n; k++) t += M[(size_t)k * n + i] * M[(size_t)k * n + j];
+            A[(size_t)j * n + i] = A[(size_t)i * n + j] = t / n + (i == j ? 1e-2 : 0.0);
+        }
+    free(M);
+}
+
+static void test_spd_scalapack(curvo_comm *c) {
+    int N = curvo_comm_size(c);
+    const spd_type *dist = spd_distributed_type();
+    if (!dist) {
+        if (curvo_comm_rank(c) == 0) printf("test_dist: built without ScaLAPACK: its solver is not tested\n");
+        return;
+    }
+    static const int orders[] = {1, 7, 64, 65, 100, 130, 200, 301};
+    spd_solver sd = {0}, ss = {0};
+    for (size_t t = 0; t < sizeof orders / sizeof *orders; t++) {
+        int n = orders[t];
+        double *A = malloc((size_t)n * n * sizeof *A), *b = malloc((size_t)n * sizeof *b);
+        double *x1 = malloc((size_t)n * sizeof *x1), *x2 = malloc((size_t)n * sizeof *x2);
+        spd_test_matrix(n, A);
+        rank_vector(3, (size_t)n, b);
+        for (int i = 0; i < n; i++) b[i] = tanh(b[i] * 1e9);
+        double shift = 0.5 / (1 + t);
+        int r1 = spd_init(&sd, &spd_dense_cholesky, n), r2 = spd_init_comm(&ss, dist, n, c);
+        if (!r1) r1 = spd_factor(&sd, A, shift);
+        if (!r2) r2 = spd_factor(&ss, A, shift);
+        if (!r1) r1 = spd_solve(&sd, b, x1);
+        if (!r2) r2 = spd_solve(&ss, b, x2);
+        TU_CHECK(!r1 && !r2, "N=%d spd n=%d: dense %d, scalapack %d", N, n, r1, r2);
+        if (!r1 && !r2) {
+            char what[80];
+            snprintf(what, sizeof what, "N=%d spd n=%d: scalapack vs dense Cholesky", N, n);
+            tu_close(what, x2, x1, (size_t)n, 1e-10);
+            TU_CHECK(same_everywhere(c, x2, (size_t)n * sizeof *x2), "N=%d spd n=%d: the same u on every rank", N, n);
+        }
+        if (n == 130) { /* indefinite: A - 2 I (A's eigenvalues lie far below 2 for some) */
+            int bad = spd_factor(&ss, A, -2.0), from_all = bad;
+            dist_max_int(c, &from_all);
+            TU_CHECK(bad == CURVO_E_NUMERIC && from_all == bad, "N=%d spd n=%d: not positive definite: %d on this rank",
+                     N, n, bad);
+            TU_CHECK(spd_solve(&ss, b, x2) == CURVO_E_STATE, "N=%d spd: no solve after a failed factorization", N);
+            int again = spd_factor(&ss, A, shift);
+            if (!again) again = spd_solve(&ss, b, x2);
+            TU_CHECK(again == CURVO_OK, "N=%d spd n=%d: factors again after a failure (%d)", N, n, again);
+            if (!again) tu_close("scalapack after a failure vs dense", x2, x1, (size_t)n, 1e-10);
+        }
+        free(A), free(b), free(x1), free(x2);
+    }
+    spd_free(&sd);
+    spd_free(&ss);
+}
+
+/* EGN's parameter scalapack_min through the curvature layer. gn_solve with the threshold at 1 (so
+ * the test's small systems, m = 75 and 25, are factored by ScaLAPACK) against the redundant path:
+ * with more than one process and ScaLAPACK the solve communicates (it ran) and u agrees within 1e-10,
+ * the same on every rank; otherwise it sends nothing and u is bitwise the redundant one. Then 20 EGN
+ * steps (full and true-class systems) with scalapack_min 1 against the default (the redundant path
+ * on these systems): within 1e-6, two runs bitwise identical, the same on every rank. */
+static void test_egn_scalapack(curvo_comm *c) {
+    int N = curvo_comm_size(c);
+    int used = spd_distributed_type() != NULL && N > 1;
+    for (int tc = 0; tc < 2; tc++) {
+        curvo_model *model = du_model(5, 3);
+        curvo_batch bt = {curvo_dataset_features(train_set), curvo_dataset_labels(train_set), NULL, 25};
+        curvo_curv *cv = NULL;
+        int m = 0, rc = curvo_curv_create(model, CURVO_LOSS_CE, &cv);
+        if (!rc) rc = curvo_curv_set_comm(cv, c);
+        if (!rc) rc = curvo_curv_set_batch(cv, &bt);
+        if (!rc) rc = curvo_curv_gn_system(cv, tc, &m);
+        TU_CHECK(!rc && m == (tc ? 25 : 75), "N=%d gn system (true class %d): %d, m %d", N, tc, rc, m);
+        if (!rc) {
+            double *u1 = malloc((size_t)m * sizeof *u1), *u2 = malloc((size_t)m * sizeof *u2);
+            curvo_comm_stats s0, s1;
+            rc = curvo_curv_gn_solve(cv, 0.05, u1);
+            if (!rc) rc = curvo_curv_gn_set_distributed_min(cv, 1);
+            curvo_comm_get_stats(c, &s0);
+            if (!rc) rc = curvo_curv_gn_solve(cv, 0.05, u2);
+            curvo_comm_get_stats(c, &s1);
+            TU_CHECK(!rc, "N=%d gn_solve with scalapack_min 1: %d", N, rc);
+            TU_CHECK(curvo_curv_gn_set_distributed_min(cv, -1) == CURVO_E_INVALID, "a negative threshold is refused");
+            if (!rc) {
+                TU_CHECK(used ? s1.bytes_sent > s0.bytes_sent : s1.bytes_sent == s0.bytes_sent,
+                         "N=%d true class %d: ScaLAPACK %s (%llu bytes sent by the solve)", N, tc,
+                         used ? "used" : "not used", (unsigned long long)(s1.bytes_sent - s0.bytes_sent));
+                char what[80];
+                snprintf(what, sizeof what, "N=%d true class %d: gn_solve ScaLAPACK vs redundant", N, tc);
+                tu_close(what, u2, u1, (size_t)m, 1e-10);
+                if (!used) TU_CHECK(!memcmp(u1, u2, (size_t)m * sizeof *u1), "N=%d: bitwise the redundant u", N);
+                TU_CHECK(same_everywhere(c, u2, (size_t)m * sizeof *u2), "N=%d: the same u on every rank", N);
+            }
+            free(u1), free(u2);
+        }
+        curvo_curv_free(cv);
+        curvo_model_free(model);
+
+        curvo_opt_params op;
+        du_opt_params(&op, CURVO_OPT_EGN);
+        op.egn.true_class = tc;
+        float *t1, *t2, *t3;
+        size_t n1, n2, n3;
+        int r1 = du_train(&op, c, 5, train_set, test_set, NULL, NULL, &t1, &n1);
+        op.egn.scalapack_min = 1;
+        int r2 = du_train(&op, c, 5, train_set, test_set, NULL, NULL, &t2, &n2);
+        int r3 = du_train(&op, c, 5, train_set, test_set, NULL, NULL, &t3, &n3);
+        TU_CHECK(!r1 && !r2 && !r3 && n1 == n2 && n2 == n3, "N=%d egn scalapack_min 1: runs (%d, %d, %d)", N, r1, r2, r3);
+        if (t1 && t2 && t3 && n1 == n2 && n2 == n3) {
+            char what[80];
+            snprintf(what, sizeof what, "N=%d egn (true class %d) scalapack_min 1 vs redundant, 20 steps", N, tc);
+            tu_close_f(what, t2, t1, n1, 1e-6);
+            TU_CHECK(!memcmp(t2, t3, n2 * sizeof *t2), "N=%d egn scalapack_min 1: two runs bitwise identical", N);
+            TU_CHECK(same_everywhere(c, t2, n2 * sizeof *t2), "N=%d egn scalapack_min 1: the same theta on every rank", N);
+            if (!used) TU_CHECK(!memcmp(t1, t2, n1 * sizeof *t1), "N=%d: scalapack_min changes nothing here", N);
+        }
+        free(t1), free(t2), free(t3);
+    }
+}
+
 /* The progress callback: records the step; the last rank asks to stop at *user steps. */
 typedef struct {
     int64_t stop_at, last_step;
@@ -620,9 +757,16 @@ int main(int argc, char **argv) {
     }
     MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
     snprintf(ckpt_path, sizeof ckpt_path, "%s/run.ckpt", dir);
-    for (int s = 1; s <= world_size; s++) {
+    /* --spd: only the distributed solver's tests, over the whole world (CTest runs them at 4
+     * processes for a 2 x 2 BLACS grid; the full run at 1, 2 and 3 has 1 x N grids) */
+    int spd_only = argc > 1 && !strcmp(argv[1], "--spd");
+    for (int s = spd_only ? world_size : 1; s <= world_size; s++) {
         curvo_comm *c = first_ranks(s);
-        if (c) {
+        if (c && spd_only) {
+            test_spd_scalapack(c);
+            test_egn_scalapack(c);
+            curvo_comm_free(c);
+        } else if (c) {
             test_collectives(c);
             test_operators(c, CURVO_LOSS_CE, train_set);
             test_operators(c, CURVO_LOSS_MSE, reg_train);
@@ -632,12 +776,14 @@ int main(int argc, char **argv) {
             test_gn_system(c);
             test_egn_step_bytes(c);
             test_egn(c);
+            test_spd_scalapack(c);
+            test_egn_scalapack(c);
             test_mismatch(c);
             curvo_comm_free(c);
         }
         MPI_Barrier(MPI_COMM_WORLD);
     }
-    if (world_size >= 2) {
+    if (world_size >= 2 && !spd_only) {
         test_checkpoint(CURVO_OPT_ADAM, 1e-5);
         test_checkpoint(CURVO_OPT_LRSFN, 1e-4);
     }

@@ -388,11 +388,12 @@ static void data_record(void) {
     TU_CHECK(curvo_data_fingerprint("nosuch:x", NULL, &crc, &bytes, err) == CURVO_E_INVALID, "unknown source");
 }
 
-/* A checkpoint of kind "curvo-train-1" (without the keys of kind 2) still resumes. */
+/* A checkpoint of kind "curvo-train-1" (without the keys of kind 2, and without the optimizer
+ * parameters added since: EGN's scalapack_min) still resumes. */
 static void old_kind_loads(void) {
     run a;
     curvo_opt_params op;
-    curvo_opt_params_init(&op, CURVO_OPT_ADAM);
+    curvo_opt_params_init(&op, CURVO_OPT_EGN);
     new_run(&a, &op, 1, 0);
     TU_CHECK(curvo_trainer_run(a.tr, NULL, NULL) == CURVO_OK, "first epoch");
     TU_CHECK(curvo_trainer_save(a.tr, ckpt_path) == CURVO_OK, "save");
@@ -401,7 +402,8 @@ static void old_kind_loads(void) {
                                           "train.since_best", "train.stopped_early", "train.best_loss",
                                           "data.train_count", "data.test_count", "data.val_count",
                                           "data.feature_mean", "data.feature_std", "data.target_standardized",
-                                          "data.target_mean", "data.target_std", "kind"};
+                                          "data.target_mean", "data.target_std", "kind",
+                                          "opt.param.scalapack_min"};
     char err[CURVO_ERRMSG_LEN];
     ckpt_reader *r;
     ckpt_writer *w;

@@ -29,6 +29,7 @@ struct curvo_curv {
     float *seed;        /* (k_cap, b_cap, c) output-space seeds */
     unsigned long long batch_gen; /* set_batch calls so far: what is built from a batch is valid while it holds */
     struct curv_gn *gn; /* the Gauss-Newton system (gn.c), made on first use */
+    int gn_dist_min;    /* gn_solve's distributed Cholesky from this order on, N > 1 (0: never) */
 };
 
 /* Records a printf-style message on cv and returns rc. */

@@ -4,7 +4,8 @@
  *   gn_system     A = J~ J~^T (m, m) by the seeded Gram (seed (k, i) = column k of L_i, so A comes
  *                 in cotangent-major order, index k b + i) and rhs = blockdiag(L_i^-1) r in the same
  *                 order; true class: one seed sqrt(q_i) e_{y_i} per sample, rhs_i = r_{i,y_i} / sqrt(q_i)
- *   gn_solve      u = (A + b lambda I)^-1 rhs by the SPD solver of linalg/spd.h (dense Cholesky)
+ *   gn_solve      u = (A + b lambda I)^-1 rhs by the SPD solver of linalg/spd.h (dense Cholesky, or
+ *                 ScaLAPACK over the ranks for a large system: gn_solver_type)
  *   gn_direction  d = J~^T u, the seeded VJP
  *   gn_curvature  p^T G~ p = (1/b) sum_i |L_i^T (J p)_i|^2 (true class: q_i (J p)_{i,y_i}^2)
  * The per-sample work (residuals, factors, labels, seeds) lives here, so an optimizer never sees a
@@ -14,7 +15,8 @@
  * stay per shard; A is the global Gram from allgathered per-layer factors (curv_global_seeded_gram),
  * rhs the allgather of the shards' parts placed at their offsets; both are bitwise the same on
  * every rank, so gn_solve factors the same matrix redundantly on every rank (no communication) and
- * every rank gets the same u. gn_direction applies this shard's rows of J~^T to its entries of u
+ * every rank gets the same u; from the distributed threshold on (curvo_curv_gn_set_distributed_min)
+ * the ranks factor it together with ScaLAPACK and allgather u, again the same on every rank. gn_direction applies this shard's rows of J~^T to its entries of u
  * (j B + o + i) and sums the n-vector over the ranks in rank order; gn_curvature sums the shards'
  * |L_i^T (J p)_i|^2 and divides by B. Without a communicator every path is the serial one, bit for
  * bit.
@@ -198,12 +200,21 @@ int curvo_curv_gn_copy(curvo_curv *cv, double *A, double *rhs) {
 
 /* The SPD solver for a system of order m. Every rank holds the whole system, so the dense Cholesky
  * runs redundantly on each, which is right while m is small (m = 1280 for 128 samples of 10 classes:
- * 13 MB, a few hundredths of a second). The seam for a distributed solver (ScaLAPACK's pdpotrf over
- * all ranks, above a threshold on m, with A redistributed block-cyclically) is here: another
- * spd_type chosen by m and the communicator, the callers unchanged. */
+ * 13 MB, a few hundredths of a second, and no communication). From the order set by
+ * curvo_curv_gn_set_distributed_min on, with more than one process and ScaLAPACK built in, the
+ * system is factored by ScaLAPACK over all ranks instead (linalg/spd_scalapack.c; the choice is the
+ * same on every rank: m, the process count and the threshold are). */
 static const spd_type *gn_solver_type(const curvo_curv *cv, int m) {
-    (void)cv, (void)m;
+    const spd_type *dist = spd_distributed_type();
+    if (dist && cv->gn_dist_min > 0 && m >= cv->gn_dist_min && curvo_comm_size(cv->comm) > 1) return dist;
     return &spd_dense_cholesky;
+}
+
+int curvo_curv_gn_set_distributed_min(curvo_curv *cv, int order) {
+    if (!cv) return CURVO_E_INVALID;
+    if (order < 0) return curv_fail(cv, CURVO_E_INVALID, "gn_set_distributed_min: negative order %d", order);
+    cv->gn_dist_min = order;
+    return CURVO_OK;
 }
 
 int curvo_curv_gn_solve(curvo_curv *cv, double lambda, double *u) {
@@ -211,8 +222,8 @@ int curvo_curv_gn_solve(curvo_curv *cv, double lambda, double *u) {
     if (rc) return rc;
     if (!u || !isfinite(lambda)) return curv_fail(cv, CURVO_E_INVALID, "gn_solve: NULL solution or non-finite lambda");
     struct curv_gn *g = cv->gn;
-    if ((rc = spd_init(&g->solver, gn_solver_type(cv, g->m), g->m)))
-        return curv_fail(cv, rc, "gn_solve: out of memory for a %d x %d factor", g->m, g->m);
+    if ((rc = spd_init_comm(&g->solver, gn_solver_type(cv, g->m), g->m, cv->comm)))
+        return curv_fail(cv, rc, "gn_solve: no solver for a %d x %d system: %s", g->m, g->m, curvo_strerror(rc));
     if ((rc = spd_factor(&g->solver, g->A, g->B * lambda)))
         return curv_fail(cv, rc, "gn_solve: A + b lambda I is not positive definite (lambda %g)", lambda);
     if ((rc = spd_solve(&g->solver, g->rhs, u)))

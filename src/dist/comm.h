@@ -75,6 +75,11 @@ int dist_or_int(curvo_comm *c, int *v);
  * from (-1 for CURVO_OK). */
 int dist_agree(curvo_comm *c, int rc, int *from);
 
+/* MPI builds only (comm_mpi.c): *(MPI_Comm *)mpi_comm receives the MPI communicator under c (the
+ * duplicate curvo_comm_from_mpi made), for a library that runs its own collectives on it (ScaLAPACK's
+ * BLACS grid, linalg/spd_scalapack.c). CURVO_E_STATE when c is serial or not over MPI. */
+int dist_mpi_comm(const curvo_comm *c, void *mpi_comm);
+
 /* The contiguous shard [offset, offset + count) of b samples that rank r of n takes:
  * [r*b/n, (r+1)*b/n), so shards differ by at most one sample and some are empty when b < n. */
 void dist_shard(int b, int rank, int size, int *offset, int *count);

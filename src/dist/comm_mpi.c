@@ -87,6 +87,12 @@ static void mpi_release(void *impl) {
 
 static const dist_transport mpi_transport = {mpi_allgatherv, mpi_alltoallv, mpi_bcast, mpi_barrier, mpi_release};
 
+int dist_mpi_comm(const curvo_comm *c, void *mpi_comm) {
+    if (!c || c->tr != &mpi_transport || !mpi_comm) return CURVO_E_STATE;
+    *(MPI_Comm *)mpi_comm = ((const mpi_impl *)c->impl)->comm;
+    return CURVO_OK;
+}
+
 int curvo_comm_from_mpi(MPI_Comm comm, curvo_comm **out) {
     if (!out) return CURVO_E_INVALID;
     *out = NULL;

@@ -9,12 +9,14 @@
 #include "linalg/vec.h"
 
 /* ---------------------------------------------------------------- the handle */
-int spd_init(spd_solver *s, const spd_type *type, int n) {
+int spd_init(spd_solver *s, const spd_type *type, int n) { return spd_init_comm(s, type, n, NULL); }
+
+int spd_init_comm(spd_solver *s, const spd_type *type, int n, curvo_comm *comm) {
     if (!s || !type || n < 1) return CURVO_E_INVALID;
     if (s->type && s->type != type) spd_free(s);
     s->type = type;
     s->factored = 0;
-    int rc = type->init(&s->state, n);
+    int rc = type->init(&s->state, n, comm);
     s->n = rc ? 0 : n;
     return rc;
 }
@@ -46,7 +48,8 @@ typedef struct {
     double *F;  /* (n, n) the Cholesky factor of A + shift I, upper triangle column-major */
 } dense_chol;
 
-static int chol_init(void **state, int n) {
+static int chol_init(void **state, int n, curvo_comm *comm) {
+    (void)comm; /* every process factors its own copy */
     dense_chol *d = *state;
     if (!d) {
         if (!(d = calloc(1, sizeof *d))) return CURVO_E_NOMEM;
@@ -86,3 +89,10 @@ static void chol_free(void *state) {
 }
 
 const spd_type spd_dense_cholesky = {"dense-cholesky", chol_init, chol_factor, chol_solve, chol_free};
+
+#ifdef CURVO_HAVE_SCALAPACK
+extern const spd_type spd_scalapack; /* spd_scalapack.c */
+const spd_type *spd_distributed_type(void) { return &spd_scalapack; }
+#else
+const spd_type *spd_distributed_type(void) { return NULL; }
+#endif

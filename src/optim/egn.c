@@ -45,6 +45,9 @@ static const param_desc egn_params[] = {
     {{"heavy_ball", "momentum as heavy ball instead of a bias-corrected average", 0.0, 0.0, 1.0, 1, 0, 0}, P(heavy_ball)},
     {{"true_class", "cross-entropy: keep only the true-class output (b x b system)", 0.0, 0.0, 1.0, 1, 0, 0}, P(true_class)},
     {{"chol_retries", "retries with 10x lambda after a failed Cholesky", 8.0, 0.0, 30.0, 1, 0, 0}, P(chol_retries)},
+    /* measured on 2 cores (docs/DISTRIBUTED.md, bench/bench_spd.c) */
+    {{"scalapack_min", "distributed Cholesky (ScaLAPACK) from this system order on, with more than one process; 0: never",
+      4096.0, 0.0, 268435456.0, 1, 0, 0}, P(scalapack_min)},
 };
 
 enum { S_LAMBDA = 0, S_ALPHA_PREV = 1 };
@@ -86,7 +89,9 @@ static int egn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *bat
         rc = CURVO_E_NOMEM;
         goto out;
     }
-    /* u = (J~ J~^T + b lambda I)^-1 rhs; a failed factorization raises lambda tenfold, up to chol_retries */
+    /* u = (J~ J~^T + b lambda I)^-1 rhs; a failed factorization raises lambda tenfold, up to chol_retries.
+     * The curvature layer picks the solver: ScaLAPACK over the processes from scalapack_min on. */
+    if ((rc = curvo_curv_gn_set_distributed_min(cv, e->scalapack_min))) goto out;
     for (int retries = 0; (rc = curvo_curv_gn_solve(cv, lambda, u)) == CURVO_E_NUMERIC;) {
         lambda = fmin(lambda * 10.0, e->lambda_max);
         if (++retries > e->chol_retries) goto reject;

@@ -268,6 +268,12 @@ static int read_model(ckpt_reader *r, curvo_model **model, curvo_loss_kind *loss
     return CURVO_OK;
 }
 
+static int has_section(const ckpt_reader *r, const char *name) {
+    for (size_t i = 0; i < ckpt_num_sections(r); i++)
+        if (!strcmp(ckpt_section_name(r, i), name)) return 1;
+    return 0;
+}
+
 static int read_opt(ckpt_reader *r, curvo_opt_params *op, char *errmsg) {
     const char *alg_name;
     curvo_algorithm alg;
@@ -286,6 +292,7 @@ static int read_opt(ckpt_reader *r, curvo_opt_params *op, char *errmsg) {
         char name[96];
         double v;
         snprintf(name, sizeof name, "opt.param.%s", pi->name);
+        if (!has_section(r, name)) continue; /* a parameter newer than the checkpoint keeps its default */
         if ((rc = ckpt_get_f64(r, name, &v))) {
             snprintf(errmsg, CURVO_ERRMSG_LEN, "%s", ckpt_errmsg(r));
             return rc;
