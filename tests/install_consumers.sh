@@ -37,6 +37,15 @@ readelf -d "$LIBDIR/libcurvo.so" | grep -q 'Library soname: \[libcurvo.so.0\]' |
 if grep -q 'curvo_comm_from_mpi' "$SRC/src/dist/comm_mpi.c" && nm -D "$LIBDIR/libcurvo.so" | grep -q ' T curvo_comm_from_mpi'; then
   [ -f "$P/include/curvo_mpi.h" ] || fail "an MPI build without include/curvo_mpi.h installed"
 fi
+# the shared library exports the API's curvo_* names and nothing else (cmake/libcurvo.map)
+nm -D --defined-only "$LIBDIR/libcurvo.so" | awk '{print $3}' | sort -u >"$TMP/exported.txt"
+! grep -v '^curvo_' "$TMP/exported.txt" >"$TMP/extra.txt" || { head "$TMP/extra.txt"; fail "libcurvo.so exports names other than curvo_*"; }
+for h in "$P"/include/curvo*.h; do
+  sed -n 's/^[a-z].*[ *]\(curvo_[a-z0-9_]*\)(.*/\1/p' "$h"
+done | sort -u >"$TMP/declared.txt"
+[ "$(wc -l <"$TMP/declared.txt")" -gt 100 ] || fail "could not read the functions of the installed headers"
+comm -23 "$TMP/declared.txt" "$TMP/exported.txt" >"$TMP/missing.txt"
+[ ! -s "$TMP/missing.txt" ] || { cat "$TMP/missing.txt"; fail "libcurvo.so does not export these functions of the headers"; }
 if [ -f "$BUILD/curvo.1" ]; then
   [ -f "$P/share/man/man1/curvo.1" ] || fail "curvo.1 was built but not installed"
   grep -q '^\.SH' "$P/share/man/man1/curvo.1" || fail "curvo.1 is no man page"
@@ -98,6 +107,13 @@ for e in $EXAMPLES; do
     || fail "$e: pkg-config static link"
   run "$e-static" "$TMP/pc" static
 done
+
+# the README's "Using the library" program, as printed there, with its shared link line
+awk '/^## Using the library/{u=1} u&&/^```c$/{c=1;next} c&&/^```$/{exit} c' "$SRC/README.md" >"$TMP/pc/readme.c"
+grep -q 'int main' "$TMP/pc/readme.c" || fail "no program in the README's Using the library section"
+$CC -std=c11 -Wall -Wextra -Werror "$TMP/pc/readme.c" $(pkg-config --cflags --libs curvo) -lm -Wl,-rpath,"$LIBDIR" \
+    -o "$TMP/pc/readme" || fail "the README's program does not build"
+run readme "$TMP/pc" shared
 
 # ---- 4. add_subdirectory() of the source tree
 say "add_subdirectory($SRC)"
