@@ -1,10 +1,10 @@
 /* curvature_loop.c — the curvature operators of a mini-batch, and a training loop of your own.
  *
  * The README's "Using the library" snippet, complete: the "cnn" preset on a batch of 32 28x28 images
- * (generated here: each class is a bright square at its own place, in noise), its gradient, 20
+ * (generated here: each class is a bright square at its own place, in noise), its gradient, 10
  * exact Hessian-vector products and the Gram matrix of the per-sample output Jacobians. Then a
  * loop that uses the operators directly instead of curvo_optimizer: a damped Gauss-Newton step
- * per mini-batch, (G + lambda I) d = -g with lambda = 1 solved by conjugate gradient with G v from curvo_curv_ggn.
+ * per mini-batch, (G + lambda I) d = -g with Levenberg-Marquardt damping lambda, solved by conjugate gradient with G v from curvo_curv_ggn.
  * Exits 0 only if the Hessian products are symmetric, the Gram is a Gram matrix, and the loop
  * lowered the loss.
  *
@@ -20,9 +20,9 @@
 #define B 32      /* mini-batch (the Gram is (B*C)^2 doubles) */
 #define C 10      /* classes */
 #define D (28 * 28)
-#define K 20      /* Hessian-vector products at once */
+#define K 10      /* Hessian-vector products at once */
 
-/* b images (b, 28*28): noise, plus a 6x6 square of ones at a place that depends on the label. */
+/* b images (b, 28*28): noise, plus a 5x5 square of ones at a place that depends on the label. */
 static void make_batch(curvo_rng *rng, float *x, int32_t *labels, int b)
 {
     curvo_rng_fill_normal(rng, x, (size_t)b * D);
@@ -32,9 +32,11 @@ static void make_batch(curvo_rng *rng, float *x, int32_t *labels, int b)
             img[j] *= 0.3f;
         int c = (int)(fabsf(img[0]) * 1000.0f) % C; /* a pseudo-random label from the noise */
         labels[i] = c;
-        int r0 = 2 + 8 * (c / 3), c0 = 2 + 8 * (c % 3) - (c == 9 ? 8 : 0);
-        for (int r = 0; r < 6; r++)
-            for (int q = 0; q < 6; q++)
+        /* classes 0-8 on a 3x3 grid of corners (1, 8, 15), class 9 at (22, 22): rows and columns
+         * r0 .. r0 + 4 stay inside the 28x28 image */
+        int r0 = c == 9 ? 22 : 1 + 7 * (c / 3), c0 = c == 9 ? 22 : 1 + 7 * (c % 3);
+        for (int r = 0; r < 5; r++)
+            for (int q = 0; q < 5; q++)
                 img[(r0 + r) * 28 + c0 + q] += 1.0f;
     }
 }
@@ -113,7 +115,7 @@ int main(void)
     }
     curvo_curv_grad(cv, g);                      /* g (n) */
     curvo_rng_fill_normal(&rng, V, (size_t)K * n);
-    curvo_curv_hvp(cv, V, K, HV);                /* 20 exact Hessian-vector products, V, HV (20, n) */
+    curvo_curv_hvp(cv, V, K, HV);                /* 10 exact Hessian-vector products, V, HV (10, n) */
     curvo_curv_gram(cv, gram);                   /* (b*c, b*c) whitened Jacobian Gram, in double */
     printf("cnn: %zu parameters, batch loss %.4f, |g| %.4f\n", n, curvo_curv_loss(cv), sqrt(dot(g, g, n)));
 
@@ -139,10 +141,12 @@ int main(void)
         ok = 0;
     }
 
-    /* ---- a training loop of our own: one damped Gauss-Newton step per fresh mini-batch */
+    /* ---- a training loop of our own: one damped Gauss-Newton step per fresh mini-batch, with
+     * Levenberg-Marquardt damping: a step that does not lower the batch's loss is undone and
+     * lambda grows; one that does lets lambda shrink. */
     float *theta = curvo_model_params(m); /* the flat parameter vector, updated in place */
-    double first = 0.0, last = 0.0;
-    for (int step = 0; step < 12; step++) {
+    double first = 0.0, last = 0.0, lambda = 1.0;
+    for (int step = 0; step < 8; step++) {
         make_batch(&rng, x, labels, B);
         if (curvo_curv_set_batch(cv, &batch) || curvo_curv_grad(cv, g)) {
             fprintf(stderr, "%s\n", curvo_curv_errmsg(cv));
@@ -152,13 +156,24 @@ int main(void)
         if (step == 0)
             first = loss;
         last = loss;
-        if (gn_direction(cv, g, 1.0, 8, d, r, p, gp, n)) {
+        if (gn_direction(cv, g, lambda, 5, d, r, p, gp, n)) {
             fprintf(stderr, "%s\n", curvo_curv_errmsg(cv));
             return 1;
         }
         for (size_t i = 0; i < n; i++)
             theta[i] += d[i];
-        printf("step %2d  loss before the step %.4f  |d| %.4f\n", step, loss, sqrt(dot(d, d, n)));
+        int st = curvo_curv_set_batch(cv, &batch); /* the same batch at the new parameters */
+        double after = st == CURVO_OK ? curvo_curv_loss(cv) : INFINITY;
+        int accepted = after < loss;
+        if (!accepted) { /* undo, and damp more */
+            for (size_t i = 0; i < n; i++)
+                theta[i] -= d[i];
+            lambda *= 4.0;
+        } else {
+            lambda = fmax(0.5 * lambda, 1e-2);
+        }
+        printf("step %d  loss %.4f -> %.4f  |d| %.4f  %s  lambda now %g\n", step, loss, after, sqrt(dot(d, d, n)),
+               accepted ? "accepted" : "rejected", lambda);
     }
     printf("loss on a fresh batch: %.4f -> %.4f\n", first, last);
     if (!(last < 0.5 * first)) {
