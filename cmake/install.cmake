@@ -39,12 +39,15 @@ install(FILES ${PROJECT_BINARY_DIR}/curvoConfig.cmake ${PROJECT_BINARY_DIR}/curv
         DESTINATION ${CURVO_CMAKE_DIR})
 
 # curvo.pc. Libs is the shared library; Libs.private and Requires.private are what linking the
-# static one adds (pkg-config --static): LAPACKE, OpenBLAS (with its rpath), libm, OpenMP, zlib,
-# and Open MPI's C library when built with MPI. prefix is found from the .pc file's own place, so
+# static one adds (pkg-config --static): ScaLAPACK when built with it, LAPACKE, OpenBLAS (with its
+# rpath), libm, OpenMP, zlib, and Open MPI's C library when built with MPI. prefix is found from the .pc file's own place, so
 # `cmake --install --prefix P` (chosen after configuring) gives a correct file.
 set(CURVO_PC_LIBS_PRIVATE "")
 if(CURVO_OPENBLAS_RPATH)
   string(APPEND CURVO_PC_LIBS_PRIVATE "-Wl,--disable-new-dtags,-rpath,${CURVO_OPENBLAS_RPATH} -L${CURVO_OPENBLAS_RPATH} ")
+endif()
+if(CURVO_HAVE_SCALAPACK) # before LAPACK and BLAS, which ScaLAPACK calls
+  string(APPEND CURVO_PC_LIBS_PRIVATE "${SCALAPACK_LIB} ")
 endif()
 string(APPEND CURVO_PC_LIBS_PRIVATE "-llapacke -lopenblas")
 if(MATH_LIB)
