@@ -135,39 +135,26 @@ def cmd_summary(path, out_dir, skipped_path=None):
              "steps over the seeds (seeds that reached / seeds run; a missed seed names its stop and step). "
              "sgd and adam: the learning rate picked per batch (table at the end).", ""]
 
-    def table(title, key, scale=1):
+    def table(title, render):
+        """One Markdown table of methods by batch; render(runs) gives a cell's text."""
         lines.append(f"## {title}")
         lines.append("")
         lines.append("| method | " + " | ".join(f"B = {b}" for b in batches) + " |")
         lines.append("|---|" + "---:|" * len(batches))
         for label in labels:
-            cs = []
-            for b in batches:
-                rs = cells.get((label, b))
-                if not rs:
-                    cs.append("not run")
-                    continue
-                _, txt = cell(rs, key)
-                cs.append(txt)
+            cs = [render(cells[(label, b)]) if cells.get((label, b)) else "not run" for b in batches]
             lines.append(f"| {label} | " + " | ".join(cs) + " |")
         lines.append("")
 
-    table(f"Steps to {ta:.0%} test accuracy", "steps_acc")
-    table(f"Steps to training loss {tl:.2f}", "steps_loss")
-    table(f"Samples (steps × B) to {ta:.0%} test accuracy", "samples_acc")
-    table(f"Optimizer seconds to {ta:.0%} test accuracy (one thread; hardware-dependent)", "seconds_acc")
+    def median_of(key):
+        return lambda rs: cell(rs, key)[1]
 
-    lines.append("## Milliseconds per step (median over the cell's runs, one thread)")
-    lines.append("")
-    lines.append("| method | " + " | ".join(f"B = {b}" for b in batches) + " |")
-    lines.append("|---|" + "---:|" * len(batches))
-    for label in labels:
-        cs = []
-        for b in batches:
-            rs = cells.get((label, b))
-            cs.append(f"{statistics.median(r['ms_per_step'] for r in rs):.3g}" if rs else "not run")
-        lines.append(f"| {label} | " + " | ".join(cs) + " |")
-    lines.append("")
+    table(f"Steps to {ta:.0%} test accuracy", median_of("steps_acc"))
+    table(f"Steps to training loss {tl:.2f}", median_of("steps_loss"))
+    table(f"Samples (steps × B) to {ta:.0%} test accuracy", median_of("samples_acc"))
+    table(f"Optimizer seconds to {ta:.0%} test accuracy (one thread; hardware-dependent)", median_of("seconds_acc"))
+    table("Milliseconds per step (median over the cell's runs, one thread)",
+          lambda rs: f"{statistics.median(r['ms_per_step'] for r in rs):.3g}")
 
     if pick_info:
         lines.append("## Learning rates picked (seed 1, fewest steps to the training-loss target)")
