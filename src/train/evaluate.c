@@ -86,28 +86,22 @@ static void finish_regression(const reg_sums *s, size_t n, curvo_metrics *m) {
     else m->r2 = s->sum_e2 == 0.0 ? 1.0 : 0.0; /* constant targets, as sklearn's r2_score */
 }
 
-int train_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, int batch_size,
-                   curvo_comm *comm, curvo_metrics *out, char *errmsg) {
+int train_evaluate_in(curvo_curv *cv, const curvo_dataset *d, int batch_size, curvo_metrics *out, char *errmsg) {
     char local[CURVO_ERRMSG_LEN];
     if (!errmsg) errmsg = local;
     errmsg[0] = '\0';
-    if (!model || !d || batch_size < 1 || !out || loss < CURVO_LOSS_CE || loss > CURVO_LOSS_BCE) {
-        snprintf(errmsg, CURVO_ERRMSG_LEN, "evaluate: missing model, data or output, or a bad batch size or loss");
+    if (!cv || !d || batch_size < 1 || !out) {
+        snprintf(errmsg, CURVO_ERRMSG_LEN, "evaluate: missing context, data or output, or a bad batch size");
         return CURVO_E_INVALID;
     }
+    curvo_model *model = curvo_curv_model(cv);
+    curvo_loss_kind loss = curvo_curv_loss_kind(cv);
+    curvo_comm *comm = curvo_curv_comm(cv);
     size_t n = curvo_dataset_count(d);
     int rc = train_check_fit(model, loss, d, errmsg);
     if (rc) return rc;
-    curvo_curv *cv;
     curvo_batcher *bt;
-    if ((rc = curvo_curv_create(model, loss, &cv)) || (rc = curvo_curv_set_comm(cv, comm))) {
-        curvo_curv_free(cv);
-        return rc;
-    }
-    if ((rc = curvo_batcher_create(d, batch_size, &bt))) {
-        curvo_curv_free(cv);
-        return rc;
-    }
+    if ((rc = curvo_batcher_create(d, batch_size, &bt))) return rc;
     curvo_batcher_sequential(bt);
     curvo_standardization st;
     curvo_dataset_standardization(d, &st);
@@ -131,9 +125,10 @@ int train_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset
         else add_regression(&rs, f, &mine, c, &st);
     }
     curvo_batcher_free(bt);
-    if (rc) snprintf(errmsg, CURVO_ERRMSG_LEN, "evaluation failed: %s", curvo_strerror(rc));
-    curvo_curv_free(cv);
-    if (rc) return rc;
+    if (rc) {
+        snprintf(errmsg, CURVO_ERRMSG_LEN, "evaluation failed: %s", curvo_strerror(rc));
+        return rc;
+    }
     if (curvo_comm_size(comm) > 1) {
         double sums[5] = {correct, rs.sum_y, rs.sum_yy, rs.sum_e2, rs.sum_abs};
         if ((rc = dist_sum_double(comm, sums, 5))) {
@@ -151,6 +146,23 @@ int train_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset
     if (classification) out->accuracy = correct / (double)n;
     else finish_regression(&rs, n, out);
     return CURVO_OK;
+}
+
+int train_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, int batch_size,
+                   curvo_comm *comm, curvo_metrics *out, char *errmsg) {
+    char local[CURVO_ERRMSG_LEN];
+    if (!errmsg) errmsg = local;
+    errmsg[0] = '\0';
+    if (!model || !d || batch_size < 1 || !out || loss < CURVO_LOSS_CE || loss > CURVO_LOSS_BCE) {
+        snprintf(errmsg, CURVO_ERRMSG_LEN, "evaluate: missing model, data or output, or a bad batch size or loss");
+        return CURVO_E_INVALID;
+    }
+    curvo_curv *cv;
+    int rc = curvo_curv_create(model, loss, &cv);
+    if (!rc) rc = curvo_curv_set_comm(cv, comm);
+    if (!rc) rc = train_evaluate_in(cv, d, batch_size, out, errmsg);
+    curvo_curv_free(cv);
+    return rc;
 }
 
 int curvo_evaluate_metrics(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, int batch_size,

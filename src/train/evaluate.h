@@ -13,5 +13,9 @@ int train_check_fit(curvo_model *model, curvo_loss_kind loss, const curvo_datase
  * the ranks and the sums are reduced, so every rank gets the same metrics and the same status. */
 int train_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, int batch_size,
                    curvo_comm *comm, curvo_metrics *out, char *errmsg);
+/* The same in a curvature context the caller keeps (its model, loss and communicator), so that
+ * repeated evaluations (the trainer's, after every epoch) reuse its buffers instead of allocating
+ * them for every pass. */
+int train_evaluate_in(curvo_curv *cv, const curvo_dataset *d, int batch_size, curvo_metrics *out, char *errmsg);
 
 #endif

@@ -153,6 +153,7 @@ void curvo_trainer_free(curvo_trainer *tr) {
     if (!tr) return;
     curvo_optimizer_free(tr->opt);
     curvo_curv_free(tr->cv);
+    curvo_curv_free(tr->eval_cv);
     curvo_batcher_free(tr->batcher);
     free(tr->best_params);
     free((char *)tr->data.source);
@@ -217,7 +218,13 @@ static int early_stop_check(curvo_trainer *tr, curvo_progress *p) {
 static int evaluate_on(curvo_trainer *tr, const curvo_dataset *d, const char *what, double *loss, double *metric,
                        double *mae, double *r2) {
     curvo_metrics m;
-    int rc = train_evaluate(tr->model, tr->loss, d, tr->o.eval_batch_size, tr->o.comm, &m, NULL);
+    int rc = CURVO_OK;
+    if (!tr->eval_cv && !(rc = curvo_curv_create(tr->model, tr->loss, &tr->eval_cv)) &&
+        (rc = curvo_curv_set_comm(tr->eval_cv, tr->o.comm))) {
+        curvo_curv_free(tr->eval_cv);
+        tr->eval_cv = NULL;
+    }
+    if (!rc) rc = train_evaluate_in(tr->eval_cv, d, tr->o.eval_batch_size, &m, NULL);
     if (rc == CURVO_E_NUMERIC) {
         *loss = INFINITY;
         *metric = *mae = *r2 = NAN;

@@ -10,6 +10,7 @@ struct curvo_trainer {
     curvo_loss_kind loss;
     curvo_optimizer *opt;
     curvo_curv *cv;
+    curvo_curv *eval_cv;             /* evaluation passes' own context, made at the first one */
     const curvo_dataset *train, *test, *val; /* not owned */
     curvo_batcher *batcher;
     curvo_train_options o;
