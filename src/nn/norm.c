@@ -38,6 +38,8 @@
 #define NORM_EPS 1e-5
 /* below this many elements a loop is not worth starting threads for */
 #define NORM_OMP_MIN 16384
+/* independent partial sums in the reductions (lets the compiler vectorize them) */
+#define NORM_LANES 16
 
 int nn_groupnorm_setup(module *m, const module_ops *ops, int groups) {
     if (ops != &nn_groupnorm_ops && ops != &nn_layernorm_ops) return CURVO_E_INVALID;
@@ -61,17 +63,52 @@ typedef struct group_view {
 
 static size_t group_len(const group_view *v) { return (size_t)v->cpg * v->hw; }
 
+/* Reductions in NORM_LANES independent double partial sums, so that they vectorize (one running
+ * sum is a chain of dependent additions that the compiler may not reorder). */
+
+/* the sum of a (n) */
+static double lane_sum(const float *restrict a, size_t n) {
+    double lane[NORM_LANES] = {0.0};
+    size_t p = 0;
+    for (; p + NORM_LANES <= n; p += NORM_LANES)
+        for (int l = 0; l < NORM_LANES; l++) lane[l] += a[p + l];
+    double t = 0.0;
+    for (int l = 0; l < NORM_LANES; l++) t += lane[l];
+    for (; p < n; p++) t += a[p];
+    return t;
+}
+
+/* the sum of (a - shift) b over n values */
+static double lane_dot(const float *restrict a, double shift, const float *restrict b, size_t n) {
+    double lane[NORM_LANES] = {0.0};
+    size_t p = 0;
+    for (; p + NORM_LANES <= n; p += NORM_LANES)
+        for (int l = 0; l < NORM_LANES; l++) lane[l] += ((double)a[p + l] - shift) * b[p + l];
+    double t = 0.0;
+    for (int l = 0; l < NORM_LANES; l++) t += lane[l];
+    for (; p < n; p++) t += ((double)a[p] - shift) * b[p];
+    return t;
+}
+
+/* the sum of (a - shift)^2 over n values */
+static double lane_sqdev(const float *restrict a, double shift, size_t n) {
+    double lane[NORM_LANES] = {0.0};
+    size_t p = 0;
+    for (; p + NORM_LANES <= n; p += NORM_LANES)
+        for (int l = 0; l < NORM_LANES; l++) {
+            double d = (double)a[p + l] - shift;
+            lane[l] += d * d;
+        }
+    double t = 0.0;
+    for (int l = 0; l < NORM_LANES; l++) t += lane[l];
+    for (; p < n; p++) t += ((double)a[p] - shift) * ((double)a[p] - shift);
+    return t;
+}
+
 /* mu and s of the n values of x (two passes: the variance does not cancel) */
 static void group_stats(const float *x, size_t n, double *mu, double *s) {
-    double sum = 0.0, sq = 0.0;
-    for (size_t e = 0; e < n; e++) sum += x[e];
-    double mean = sum / (double)n;
-    for (size_t e = 0; e < n; e++) {
-        double d = x[e] - mean;
-        sq += d * d;
-    }
-    *mu = mean;
-    *s = 1.0 / sqrt(sq / (double)n + NORM_EPS);
+    *mu = lane_sum(x, n) / (double)n;
+    *s = 1.0 / sqrt(lane_sqdev(x, *mu, n) / (double)n + NORM_EPS);
 }
 
 /* The view of group g of sample i: statistics from forward's workspace (stats != NULL) or
@@ -102,123 +139,111 @@ static void norm_init(const module *m, float *theta, curvo_rng *rng, int next_is
 /* <xdot> and <xh xdot> over a group */
 static void tangent_moments(const group_view *v, const float *x, const float *xdot, double *a, double *q) {
     size_t n = group_len(v);
-    double sa = 0.0, sq = 0.0;
-    for (size_t e = 0; e < n; e++) {
-        sa += xdot[e];
-        sq += (x[e] - v->mu) * v->s * xdot[e];
-    }
-    *a = sa / (double)n;
-    *q = sq / (double)n;
+    *a = lane_sum(xdot, n) / (double)n;
+    *q = v->s * lane_dot(x, v->mu, xdot, n) / (double)n;
 }
 
 /* ydot (m) of one group: gamma, gdot, bdot point at the group's first channel; xdot, gdot, bdot
- * may be NULL (zero). */
-static void group_jvp(const group_view *v, const float *x, const float *gamma, const float *xdot,
-                      const float *gdot, const float *bdot, float *ydot) {
+ * may be NULL (zero). Per channel, ydot = gamma s xdot + cx (x - mu) + c0 with
+ * cx = s (gdot - gamma s <xh xdot>), c0 = bdot - gamma s <xdot>. */
+static void group_jvp(const group_view *v, const float *restrict x, const float *gamma,
+                      const float *restrict xdot, const float *gdot, const float *bdot,
+                      float *restrict ydot) {
     double a = 0.0, q = 0.0, s = v->s, mu = v->mu;
     if (xdot) tangent_moments(v, x, xdot, &a, &q);
     for (int cc = 0; cc < v->cpg; cc++) {
         size_t o = (size_t)cc * v->hw;
         double gm = gamma[cc], gd = gdot ? gdot[cc] : 0.0, bd = bdot ? bdot[cc] : 0.0;
-        for (size_t p = 0; p < v->hw; p++) {
-            double xh = (x[o + p] - mu) * s;
-            double xhd = xdot ? s * (xdot[o + p] - a - xh * q) : 0.0;
-            ydot[o + p] = (float)(gm * xhd + gd * xh + bd);
-        }
+        double c1 = gm * s, cx = s * (gd - gm * s * q), c0 = bd - gm * s * a;
+        if (xdot)
+            for (size_t p = 0; p < v->hw; p++)
+                ydot[o + p] = (float)(c1 * xdot[o + p] + cx * ((double)x[o + p] - mu) + c0);
+        else
+            for (size_t p = 0; p < v->hw; p++) ydot[o + p] = (float)(cx * ((double)x[o + p] - mu) + c0);
     }
 }
 
 /* The vjp of one group: dx (m) overwritten if not NULL; dgamma, dbeta (cpg) accumulated if not
- * NULL. */
-static void group_vjp(const group_view *v, const float *x, const float *gamma, const float *dy,
-                      float *dx, float *dgamma, float *dbeta) {
-    double s = v->s, mu = v->mu;
+ * NULL. Per channel, dx = gamma s dy - s <g> - s^2 <xh g> (x - mu). */
+static void group_vjp(const group_view *v, const float *restrict x, const float *gamma,
+                      const float *restrict dy, float *restrict dx, float *dgamma, float *dbeta) {
+    double s = v->s, mu = v->mu, n = (double)group_len(v);
     if (dx) {
-        double g1 = 0.0, g2 = 0.0; /* sums of g and xh g */
+        double g1 = 0.0, g2 = 0.0; /* <g>, <xh g> */
         for (int cc = 0; cc < v->cpg; cc++) {
             size_t o = (size_t)cc * v->hw;
-            double gm = gamma[cc], a1 = 0.0, a2 = 0.0;
-            for (size_t p = 0; p < v->hw; p++) {
-                a1 += dy[o + p];
-                a2 += (x[o + p] - mu) * s * dy[o + p];
-            }
-            g1 += gm * a1;
-            g2 += gm * a2;
+            g1 += gamma[cc] * lane_sum(dy + o, v->hw);
+            g2 += gamma[cc] * s * lane_dot(x + o, mu, dy + o, v->hw);
         }
-        double n = (double)group_len(v);
         g1 /= n, g2 /= n;
         for (int cc = 0; cc < v->cpg; cc++) {
             size_t o = (size_t)cc * v->hw;
-            double gm = gamma[cc];
-            for (size_t p = 0; p < v->hw; p++) {
-                double xh = (x[o + p] - mu) * s;
-                dx[o + p] = (float)(s * (gm * dy[o + p] - g1 - xh * g2));
-            }
+            double c1 = gamma[cc] * s, cx = s * s * g2, c0 = s * g1;
+            for (size_t p = 0; p < v->hw; p++)
+                dx[o + p] = (float)(c1 * dy[o + p] - cx * ((double)x[o + p] - mu) - c0);
         }
     }
     if (!dgamma) return;
     for (int cc = 0; cc < v->cpg; cc++) {
         size_t o = (size_t)cc * v->hw;
-        double sg = 0.0, sb = 0.0;
-        for (size_t p = 0; p < v->hw; p++) {
-            sg += (x[o + p] - mu) * s * dy[o + p];
-            sb += dy[o + p];
-        }
-        dgamma[cc] += (float)sg;
-        dbeta[cc] += (float)sb;
+        dgamma[cc] += (float)(s * lane_dot(x + o, mu, dy + o, v->hw));
+        dbeta[cc] += (float)lane_sum(dy + o, v->hw);
     }
 }
 
 /* The soa of one group (see the top comment): dxdot (m) overwritten if not NULL; dgdot, dbdot
- * (cpg) accumulated if not NULL. xdot and gdot (the gamma tangent) may be NULL (zero). */
-static void group_soa(const group_view *v, const float *x, const float *gamma, const float *gdot,
-                      const float *xdot, const float *dy, const float *dydot, float *dxdot,
-                      float *dgdot, float *dbdot) {
+ * (cpg) accumulated if not NULL. xdot and gdot (the gamma tangent) may be NULL (zero). All its
+ * group means come from per-channel sums of dy, dydot, (x - mu) dy, (x - mu) dydot and xdot dy;
+ * the parameter part is sums alone: sum_c dy xhdot = s (sum xdot dy - <xdot> sum dy - <xh xdot>
+ * sum xh dy). */
+static void group_soa(const group_view *v, const float *restrict x, const float *gamma,
+                      const float *gdot, const float *restrict xdot, const float *restrict dy,
+                      const float *restrict dydot, float *restrict dxdot, float *dgdot, float *dbdot) {
     double s = v->s, mu = v->mu, n = (double)group_len(v);
+    size_t hw = v->hw;
     double a = 0.0, q = 0.0; /* <xdot>, <xh xdot> */
     if (xdot) tangent_moments(v, x, xdot, &a, &q);
     if (dxdot) {
-        /* <g>, <xh g>, <xdot g>, <gdot>, <xh gdot> */
-        double g1 = 0.0, g2 = 0.0, r = 0.0, h1 = 0.0, h2 = 0.0;
+        double g1 = 0.0, g2 = 0.0, r = 0.0, h1 = 0.0, h2 = 0.0; /* <g>, <xh g>, <xdot g>, <gdot>, <xh gdot> */
         for (int cc = 0; cc < v->cpg; cc++) {
-            size_t o = (size_t)cc * v->hw;
+            size_t o = (size_t)cc * hw;
             double gm = gamma[cc], gd = gdot ? gdot[cc] : 0.0;
-            for (size_t p = 0; p < v->hw; p++) {
-                double xh = (x[o + p] - mu) * s, g = gm * dy[o + p];
-                double gdt = gd * dy[o + p] + gm * dydot[o + p];
-                g1 += g;
-                g2 += xh * g;
-                if (xdot) r += xdot[o + p] * g;
-                h1 += gdt;
-                h2 += xh * gdt;
-            }
+            double sd = lane_sum(dy + o, hw), cd = s * lane_dot(x + o, mu, dy + o, hw);
+            double sdd = lane_sum(dydot + o, hw), cdd = s * lane_dot(x + o, mu, dydot + o, hw);
+            g1 += gm * sd;
+            g2 += gm * cd;
+            if (xdot) r += gm * lane_dot(xdot + o, 0.0, dy + o, hw);
+            h1 += gd * sd + gm * sdd;
+            h2 += gd * cd + gm * cdd;
         }
         g1 /= n, g2 /= n, r /= n, h1 /= n, h2 /= n;
         double t = s * (r - a * g1 - q * g2); /* <xhdot g> */
+        /* dxdot = -s q dx + s (gdot - h1 - xhdot g2 - xh (t + h2)), with dx = s (g - g1 - xh g2) and
+         * xhdot = s (xdot - a - xh q): per channel, cdy dy + cdd dydot + cxd xdot + cx (x - mu) + c0 */
         for (int cc = 0; cc < v->cpg; cc++) {
-            size_t o = (size_t)cc * v->hw;
+            size_t o = (size_t)cc * hw;
             double gm = gamma[cc], gd = gdot ? gdot[cc] : 0.0;
-            for (size_t p = 0; p < v->hw; p++) {
-                double xh = (x[o + p] - mu) * s, g = gm * dy[o + p];
-                double gdt = gd * dy[o + p] + gm * dydot[o + p];
-                double xhd = xdot ? s * (xdot[o + p] - a - xh * q) : 0.0;
-                double dx = s * (g - g1 - xh * g2);
-                dxdot[o + p] = (float)(-s * q * dx + s * (gdt - h1 - xhd * g2 - xh * (t + h2)));
-            }
+            double cdy = -s * q * s * gm + s * gd, cdd = s * gm, cxd = -s * s * g2;
+            double cx = s * s * (s * q * g2 + s * q * g2 - t - h2);
+            double c0 = s * s * q * g1 - s * h1 + s * s * a * g2;
+            if (xdot)
+                for (size_t p = 0; p < hw; p++)
+                    dxdot[o + p] = (float)(cdy * dy[o + p] + cdd * dydot[o + p] + cxd * xdot[o + p] +
+                                           cx * ((double)x[o + p] - mu) + c0);
+            else
+                for (size_t p = 0; p < hw; p++)
+                    dxdot[o + p] = (float)(cdy * dy[o + p] + cdd * dydot[o + p] + cx * ((double)x[o + p] - mu) + c0);
         }
     }
     if (!dgdot) return;
     for (int cc = 0; cc < v->cpg; cc++) {
-        size_t o = (size_t)cc * v->hw;
-        double sg = 0.0, sb = 0.0;
-        for (size_t p = 0; p < v->hw; p++) {
-            double xh = (x[o + p] - mu) * s;
-            double xhd = xdot ? s * (xdot[o + p] - a - xh * q) : 0.0;
-            sg += dydot[o + p] * xh + dy[o + p] * xhd;
-            sb += dydot[o + p];
-        }
+        size_t o = (size_t)cc * hw;
+        double sg = s * lane_dot(x + o, mu, dydot + o, hw);
+        if (xdot)
+            sg += s * (lane_dot(xdot + o, 0.0, dy + o, hw) - a * lane_sum(dy + o, hw) -
+                       q * s * lane_dot(x + o, mu, dy + o, hw));
         dgdot[cc] += (float)sg;
-        dbdot[cc] += (float)sb;
+        dbdot[cc] += (float)lane_sum(dydot + o, hw);
     }
 }
 
