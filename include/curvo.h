@@ -113,17 +113,26 @@ void curvo_model_free(curvo_model *model);
  *   conv2d: out_channels filters of kernel x kernel, given stride (>= 1) and zero padding (>= 0);
  *           W (out_channels, in_channels, kernel, kernel), b (out_channels).
  *   maxpool / avgpool: window kernel x kernel with the given stride, no padding.
- *   flatten: (c, h, w) -> (c*h*w, 1, 1). */
+ *   flatten: (c, h, w) -> (c*h*w, 1, 1).
+ *   groupnorm: per sample, normalizes each of `groups` groups of channels (groups must divide the
+ *           channels) to mean 0, variance 1 (eps 1e-5), then y = gamma_c xh + beta_c with a learned
+ *           scale and shift per channel (init 1, 0): torch.nn.GroupNorm(groups, channels).
+ *   layernorm: groupnorm with one group: per sample over all of (c, h, w), gamma and beta per
+ *           channel (torch.nn.GroupNorm(1, channels)).
+ *   gap: global average pooling, (c, h, w) -> (c, 1, 1), the mean of each channel. */
 int curvo_model_add_dense(curvo_model *model, int units);
 int curvo_model_add_conv2d(curvo_model *model, int out_channels, int kernel, int stride, int padding);
 int curvo_model_add_maxpool(curvo_model *model, int kernel, int stride);
 int curvo_model_add_avgpool(curvo_model *model, int kernel, int stride);
 int curvo_model_add_flatten(curvo_model *model);
 int curvo_model_add_activation(curvo_model *model, curvo_activation act);
+int curvo_model_add_groupnorm(curvo_model *model, int groups);
+int curvo_model_add_layernorm(curvo_model *model);
+int curvo_model_add_gap(curvo_model *model);
 
 /* Builds a model from a spec string: comma-separated tokens
  *   dense:UNITS   conv:OUT:K[:STRIDE[:PAD]]   maxpool:K[:STRIDE]   avgpool:K[:STRIDE]
- *   flatten   relu   tanh   sigmoid   softplus   exp
+ *   flatten   relu   tanh   sigmoid   softplus   exp   layernorm   groupnorm:GROUPS   gap
  * or a preset name: "mlp" = "flatten,dense:256,relu,dense:10",
  *                   "cnn" = "conv:16:5,relu,maxpool:2,conv:32:5,relu,maxpool:2,flatten,dense:10".
  * Pool strides default to the kernel size; conv stride to 1 and padding to 0.

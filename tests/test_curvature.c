@@ -397,6 +397,10 @@ int main(void) {
         {"dense:6,tanh,dense:5,softplus,dense:3", 4, 1, 1, 1},
         {"conv:2:3:1:1,sigmoid,avgpool:2,flatten,dense:3", 1, 4, 4, 1},
         {"conv:3:3:2:1,relu,maxpool:2:1,flatten,dense:4,tanh,dense:3", 2, 5, 5, 0},
+        {"conv:4:3:1:1,relu,groupnorm:2,gap,flatten,dense:3", 1, 4, 4, 0},
+        {"conv:4:3:1:1,groupnorm:2,softplus,gap,flatten,dense:3", 1, 4, 4, 1},
+        {"conv:4:3:1:1,layernorm,tanh,gap,flatten,dense:3", 2, 3, 3, 0}, /* h = 1e-3: curved */
+        {"dense:8,groupnorm:2,softplus,dense:3", 4, 1, 1, 0}, /* h = 1e-3: curved */
     };
     static const curvo_loss_kind losses[] = {CURVO_LOSS_CE, CURVO_LOSS_MSE, CURVO_LOSS_BCE};
     curvo_set_threads(1);

@@ -340,11 +340,21 @@ static void test_gn_system(curvo_comm *c) {
         curvo_rng_seed(&rng, 11);
         curvo_model_init(conv, &rng);
     }
-    TU_CHECK(img && conv, "conv model and data");
-    if (!img || !conv) return;
+    /* normalization: conv 4x3x3 (4x4x4), groupnorm:2, gap (4), dense 8, layernorm (8x1x1), dense 3; layernorm's
+     * Gram goes by its input and cotangents (its 2 x 8 rows are not fewer), which its gram op reads alone */
+    curvo_model *norm = NULL;
+    if (curvo_model_from_spec("conv:4:3,groupnorm:2,relu,gap,flatten,dense:8,layernorm,tanh,dense:3", 1, 6, 6, &norm,
+                              NULL) == CURVO_OK) {
+        curvo_rng rng;
+        curvo_rng_seed(&rng, 12);
+        curvo_model_init(norm, &rng);
+    }
+    TU_CHECK(img && conv && norm, "conv models and data");
+    if (!img || !conv || !norm) return;
     /* (in, out, rows-capable n_l) per parametric module, bottom to top */
     static const size_t dense3[][3] = {{5, 8, 0}, {8, 3, 0}}, dense1[][3] = {{5, 8, 0}, {8, 1, 0}};
     static const size_t convm[][3] = {{36, 32, 20}, {32, 12, 57}, {12, 3, 0}};
+    static const size_t normm[][3] = {{36, 64, 40}, {64, 64, 8}, {4, 8, 0}, {8, 8, 16}, {8, 3, 0}};
     struct {
         const char *name;
         curvo_loss_kind loss;
@@ -358,11 +368,13 @@ static void test_gn_system(curvo_comm *c) {
         {"dense MSE", CURVO_LOSS_MSE, 0, 1, reg_train, dense1, 2},
         {"conv CE", CURVO_LOSS_CE, 0, 3, img, convm, 3},
         {"conv CE true class", CURVO_LOSS_CE, 1, 3, img, convm, 3},
+        {"norm CE", CURVO_LOSS_CE, 0, 3, img, normm, 5},
+        {"norm CE true class", CURVO_LOSS_CE, 1, 3, img, normm, 5},
     };
     static const int sizes[] = {7, 12, 2, 1};
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
         int is_conv = cases[t].d == img;
-        curvo_model *m = is_conv ? conv : du_model(5, cases[t].outs);
+        curvo_model *m = cases[t].mods == normm ? norm : is_conv ? conv : du_model(5, cases[t].outs);
         size_t n = curvo_model_num_params(m);
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
             int B = sizes[s], k = cases[t].true_class ? 1 : cases[t].outs, off, b;
@@ -402,6 +414,7 @@ static void test_gn_system(curvo_comm *c) {
         if (!is_conv) curvo_model_free(m);
     }
     curvo_model_free(conv);
+    curvo_model_free(norm);
     curvo_dataset_free(img);
 }
 

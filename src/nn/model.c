@@ -143,6 +143,28 @@ int curvo_model_add_activation(curvo_model *m, curvo_activation act) {
     return push_module(m, &mod);
 }
 
+static int add_norm(curvo_model *m, const module_ops *ops, int groups) {
+    if (!m) return CURVO_E_INVALID;
+    module mod = next_module(m);
+    if (nn_groupnorm_setup(&mod, ops, groups) != CURVO_OK) {
+        curvo_errf(m->errmsg, "groupnorm: %d groups must be >= 1 and divide the %d input channels", groups,
+                   mod.in_c);
+        return CURVO_E_SHAPE;
+    }
+    return push_module(m, &mod);
+}
+
+int curvo_model_add_groupnorm(curvo_model *m, int groups) { return add_norm(m, &nn_groupnorm_ops, groups); }
+
+int curvo_model_add_layernorm(curvo_model *m) { return add_norm(m, &nn_layernorm_ops, 1); }
+
+int curvo_model_add_gap(curvo_model *m) {
+    if (!m) return CURVO_E_INVALID;
+    module mod = next_module(m);
+    if (nn_gap_setup(&mod) != CURVO_OK) return CURVO_E_SHAPE;
+    return push_module(m, &mod);
+}
+
 int curvo_model_init(curvo_model *m, curvo_rng *rng) {
     if (!m || !rng) return CURVO_E_INVALID;
     for (int l = 0; l < m->n_mods; l++) {
@@ -185,6 +207,8 @@ int curvo_model_describe(const curvo_model *m, char *buf, size_t len) {
             snprintf(tok, sizeof tok, "%s:%d:%d", mod->ops->name, mod->kernel, mod->stride);
         else if (mod->ops == &nn_activation_ops)
             snprintf(tok, sizeof tok, "%s", act_names[mod->act]);
+        else if (mod->ops == &nn_groupnorm_ops)
+            snprintf(tok, sizeof tok, "groupnorm:%d", mod->groups);
         else
             snprintf(tok, sizeof tok, "%s", mod->ops->name);
         int w = snprintf(buf + used, len - used, "%s%s", l ? "," : "", tok);

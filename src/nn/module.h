@@ -76,6 +76,7 @@ struct module {
     int units;               /* dense: output units; conv2d: output channels */
     int kernel, stride, pad; /* conv2d and pooling */
     curvo_activation act;    /* activation modules */
+    int groups;              /* groupnorm: channel groups (layernorm: 1) */
 };
 
 static inline size_t module_in_size(const module *m) { return (size_t)m->in_c * m->in_h * m->in_w; }
@@ -94,5 +95,9 @@ int nn_conv2d_setup(module *m, int out_channels, int kernel, int stride, int pad
 int nn_pool_setup(module *m, const module_ops *ops, int kernel, int stride);
 int nn_flatten_setup(module *m);
 int nn_activation_setup(module *m, curvo_activation act);
+/* Normalization (norm.c): ops is nn_groupnorm_ops or nn_layernorm_ops (groups ignored, 1). */
+extern const module_ops nn_groupnorm_ops, nn_layernorm_ops, nn_gap_ops;
+int nn_groupnorm_setup(module *m, const module_ops *ops, int groups);
+int nn_gap_setup(module *m);
 
 #endif
