@@ -9,7 +9,7 @@
  * standardization); labels int32; num_classes is always 10.
  *
  * Also here: the six files "cifar10:DIR" stands for (data_batch_1.bin .. data_batch_5.bin,
- * test_batch.bin), for the registry and the fingerprint. */
+ * test_batch.bin), for the registry and the fingerprint, and the source itself. */
 #define _POSIX_C_SOURCE 200809L /* stat */
 #include <errno.h>
 #include <stdio.h>
@@ -189,4 +189,22 @@ int data_cifar10_files(const char *dir, char paths[DATA_MAX_FILES][1024], char *
         return CURVO_E_IO;
     }
     return CURVO_OK;
+}
+
+int data_cifar10_open(const char *dir, curvo_dataset **train, curvo_dataset **test, char *errmsg) {
+    char paths[DATA_MAX_FILES][1024];
+    int rc = data_cifar10_files(dir, paths, errmsg);
+    for (int k = 0; k < DATA_CIFAR10_FILES && !rc; k++) { /* all sizes before either set is allocated */
+        unsigned long long records;
+        rc = check_file(paths[k], &records, errmsg);
+    }
+    if (rc) return rc;
+    const char *train_paths[DATA_CIFAR10_FILES - 1], *test_path = paths[DATA_CIFAR10_FILES - 1];
+    for (int k = 0; k < DATA_CIFAR10_FILES - 1; k++) train_paths[k] = paths[k];
+    if ((rc = curvo_cifar10_load(train_paths, DATA_CIFAR10_FILES - 1, train, errmsg))) return rc;
+    if ((rc = curvo_cifar10_load(&test_path, 1, test, errmsg))) {
+        curvo_dataset_free(*train);
+        *train = NULL;
+    }
+    return rc;
 }

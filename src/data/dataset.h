@@ -56,4 +56,8 @@ int data_source_files(const char *source, const curvo_data_options *opt, char pa
  * DIR/test_batch.bin. CURVO_E_IO naming the directory or the first missing file. */
 int data_cifar10_files(const char *dir, char paths[DATA_MAX_FILES][1024], char *errmsg);
 
+/* "cifar10:DIR" (cifar.c): the five training batches are *train, test_batch.bin *test. All six
+ * files are checked (present, sizes) before either set is allocated. */
+int data_cifar10_open(const char *dir, curvo_dataset **train, curvo_dataset **test, char *errmsg);
+
 #endif

@@ -129,21 +129,6 @@ fail:
     return rc;
 }
 
-/* cifar10:DIR — the five training batches are the training set, test_batch.bin the test set. */
-static int open_cifar10_dir(const char *dir, curvo_dataset **train, curvo_dataset **test, char *errmsg) {
-    char paths[DATA_MAX_FILES][1024];
-    int rc = data_cifar10_files(dir, paths, errmsg);
-    if (rc) return rc;
-    const char *train_paths[DATA_CIFAR10_FILES - 1], *test_path = paths[DATA_CIFAR10_FILES - 1];
-    for (int i = 0; i < DATA_CIFAR10_FILES - 1; i++) train_paths[i] = paths[i];
-    if ((rc = curvo_cifar10_load(train_paths, DATA_CIFAR10_FILES - 1, train, errmsg))) return rc;
-    if ((rc = curvo_cifar10_load(&test_path, 1, test, errmsg))) {
-        curvo_dataset_free(*train);
-        *train = NULL;
-    }
-    return rc;
-}
-
 int data_source_files(const char *source, const curvo_data_options *opt, char paths[DATA_MAX_FILES][1024],
                       int *count, char *errmsg) {
     static const char *const base[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -201,7 +186,7 @@ int curvo_data_open(const char *source, const curvo_data_options *opt, curvo_dat
         }
         return open_idx_dir(source + 4, 0, train, test, errmsg);
     }
-    if (!strncmp(source, "cifar10:", 8)) return open_cifar10_dir(source + 8, train, test, errmsg);
+    if (!strncmp(source, "cifar10:", 8)) return data_cifar10_open(source + 8, train, test, errmsg);
     if (!strncmp(source, "csv:", 4)) {
         const char *spec = source + 4, *comma = strchr(spec, ',');
         int rc;
