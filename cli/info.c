@@ -16,7 +16,7 @@ static void info_usage(FILE *to) {
             "                 tokens: dense:UNITS conv:OUT:K[:STRIDE[:PAD]] maxpool:K[:STRIDE]\n"
             "                 avgpool:K[:STRIDE] flatten relu tanh sigmoid softplus exp\n"
             "                 layernorm groupnorm:GROUPS gap\n"
-            "  --input C,H,W  input shape (default: 1,28,28)\n"
+            "  --input C,H,W  input shape (default: 1,28,28, as Fashion-MNIST; CIFAR-10: 3,32,32)\n"
             "  --help         this text\n",
             curvo_model_preset("mlp"), curvo_model_preset("cnn"));
 }

@@ -1,6 +1,7 @@
 /* fuzz_idx.c — libFuzzer harness for the IDX reader, curvo_idx_load (raw and gzip-compressed).
  *
- * curvo_idx_load takes two paths, so the input is split into an image file and a label file:
+ * curvo_idx_load takes two paths, so the input is split into an image file and a label file
+ * (fuzz_pair_write in fuzzutil.h):
  *   bytes 0..1   big-endian u16 s; the split point is s % (size - 2 + 1)
  *   bytes 2..    the image file's bytes [0, split), then the label file's bytes [split, end)
  * Both are written to temporary files (under $TMPDIR, default /tmp) and loaded; a successful load
@@ -16,32 +17,19 @@
 #include "curvo.h"
 #include "fuzzutil.h"
 
-static char img_path[4096], lbl_path[4096];
-
-static void cleanup(void) {
-    unlink(img_path);
-    unlink(lbl_path);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
-    fuzz_make_temp(img_path, sizeof img_path, "idx_images");
-    fuzz_make_temp(lbl_path, sizeof lbl_path, "idx_labels");
-    atexit(cleanup);
+    fuzz_pair_init("idx_images", "idx_labels");
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size < 2) return 0;
-    size_t rest = size - 2;
-    size_t split = (((size_t)data[0] << 8) | data[1]) % (rest + 1);
-    fuzz_write_file(img_path, data + 2, split);
-    fuzz_write_file(lbl_path, data + 2 + split, rest - split);
+    if (!fuzz_pair_write(data, size)) return 0;
 
     curvo_dataset *d = NULL;
     char err[CURVO_ERRMSG_LEN];
-    int rc = curvo_idx_load(img_path, lbl_path, &d, err);
+    int rc = curvo_idx_load(fuzz_pair_path[0], fuzz_pair_path[1], &d, err);
     if (rc == CURVO_OK) {
         size_t n = curvo_dataset_count(d);
         int classes = curvo_dataset_num_classes(d);

@@ -11,7 +11,7 @@
  *   - the curvature operators of one mini-batch (curvo_curv): loss, gradient, Jv, J^T u, GGN-vector,
  *     exact Hessian-vector products (blocked: k vectors at once) and the Gram matrix of whitened
  *     per-sample output Jacobians, formed without materialising J
- *   - datasets (IDX, CSV, Fashion-MNIST) and seeded mini-batches
+ *   - datasets (IDX, CSV, Fashion-MNIST, CIFAR-10) and seeded mini-batches
  *   - optimizers behind one handle: SGD, Adam, AdamW, EGN, SGN, LRSFN, SOFIM, arTuRO
  *   - the trainer (epochs, evaluation, progress callback, checkpoints, resume) and JSON Lines logs
  *
@@ -372,6 +372,17 @@ const float *curvo_dataset_targets(const curvo_dataset *d);
 int curvo_idx_load(const char *images_path, const char *labels_path, curvo_dataset **out,
                    char *errmsg);
 
+/* Reads CIFAR-10 batch files of the binary version (data_batch_1.bin .. data_batch_5.bin,
+ * test_batch.bin from cifar-10-binary.tar.gz), count >= 1 of them, into one dataset in file order.
+ * A record is 3073 bytes: a label byte (0 to 9), then 1024 red, 1024 green and 1024 blue bytes,
+ * each 32 x 32 row-major; a sample is (3, 32, 32) with pixels scaled to [0, 1] (byte / 255, no
+ * per-channel standardization); classes = 10. The official files hold 10000 records; any whole
+ * number is accepted. Every file's size is checked before any large allocation: a missing or
+ * unreadable file (or not a regular file) is CURVO_E_IO; an empty file, a size that is not a whole
+ * number of 3073-byte records (truncated), or a label above 9 is CURVO_E_FORMAT, with a message
+ * naming the file (and the record). *out is NULL on failure. */
+int curvo_cifar10_load(const char *const *paths, int count, curvo_dataset **out, char *errmsg);
+
 /* Reads a CSV file with a header row and numeric cells. The column named target (NULL: "target")
  * holds the label or value; every other column, in file order, is a feature. task says what the
  * target is (CURVO_TASK_AUTO: decided by the rule below; CURVO_TASK_REGRESSION, formerly
@@ -461,6 +472,9 @@ void curvo_data_options_init(curvo_data_options *opt);
  *                     the apt-get command that installs it in errmsg)
  *   "idx:DIR"         DIR/train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], and the
  *                     t10k-* pair, as in MNIST's layout (the .gz name is tried first)
+ *   "cifar10:DIR"     CIFAR-10's binary version: DIR/data_batch_1.bin .. data_batch_5.bin (training)
+ *                     and DIR/test_batch.bin (test), read by curvo_cifar10_load; a missing one is
+ *                     CURVO_E_IO naming it
  *   "csv:PATH"        one CSV split into train and test by test_fraction with seed
  *   "csv:TRAIN,TEST"  two CSV files (a comma in PATH always means this form); TEST must have
  *                     TRAIN's feature columns in the same order
@@ -473,8 +487,8 @@ int curvo_data_open(const char *source, const curvo_data_options *opt, curvo_dat
 
 /* A fingerprint of a data source's files, so that a checkpoint can tell whether the data it was
  * trained on changed: the CRC32 (zlib's) of the bytes of every file the source reads, in order
- * (the CSV file or pair; the four IDX files, compressed as stored), and their total size. opt
- * supplies fashion_mnist_dir (NULL: the default). CURVO_E_IO with the file in errmsg if one cannot
+ * (the CSV file or pair; the four IDX files, compressed as stored; the six CIFAR-10 batches), and
+ * their total size. opt supplies fashion_mnist_dir (NULL: the default). CURVO_E_IO with the file in errmsg if one cannot
  * be read, CURVO_E_INVALID for an unknown source. */
 int curvo_data_fingerprint(const char *source, const curvo_data_options *opt, uint32_t *crc32,
                            uint64_t *bytes, char *errmsg);

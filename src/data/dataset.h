@@ -43,9 +43,21 @@ int data_dataset_copy_names(curvo_dataset *dst, const curvo_dataset *src);
 /* Copies the standardization record of src into dst (dst's must be empty). */
 int data_dataset_copy_standardization(curvo_dataset *dst, const curvo_dataset *src);
 
-/* The files a named source reads (registry.c), in order: the CSV file or pair, or the four IDX files
- * as found (.gz first). CURVO_E_IO if an IDX file is missing, CURVO_E_INVALID for an unknown form. */
-int data_source_files(const char *source, const curvo_data_options *opt, char paths[4][1024], int *count,
-                      char *errmsg);
+#define DATA_MAX_FILES 6     /* files a named source reads, at most (cifar10:DIR) */
+#define DATA_CIFAR10_FILES 6 /* data_batch_1.bin .. data_batch_5.bin, test_batch.bin */
+
+/* The files a named source reads (registry.c), in order: the CSV file or pair, the four IDX files
+ * as found (.gz first), or the six CIFAR-10 batches. CURVO_E_IO if an IDX or CIFAR-10 file is
+ * missing, CURVO_E_INVALID for an unknown form. */
+int data_source_files(const char *source, const curvo_data_options *opt, char paths[DATA_MAX_FILES][1024],
+                      int *count, char *errmsg);
+
+/* The six files of "cifar10:DIR" (cifar.c), in order: DIR/data_batch_1.bin .. data_batch_5.bin, then
+ * DIR/test_batch.bin. CURVO_E_IO naming the directory or the first missing file. */
+int data_cifar10_files(const char *dir, char paths[DATA_MAX_FILES][1024], char *errmsg);
+
+/* "cifar10:DIR" (cifar.c): the five training batches are *train, test_batch.bin *test. All six
+ * files are checked (present, sizes) before either set is allocated. */
+int data_cifar10_open(const char *dir, curvo_dataset **train, curvo_dataset **test, char *errmsg);
 
 #endif

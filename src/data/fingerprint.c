@@ -1,7 +1,8 @@
 /* fingerprint.c — a data source's fingerprint: zlib's CRC32 over the bytes of its files, in the order
  * the source reads them, and their total size. Checkpoints record it so that resuming and evaluating
  * can refuse data that changed since training. Reading Fashion-MNIST's four compressed files (30 MB)
- * takes about 20 ms once they are in the page cache, so every source is checksummed in full. */
+ * takes about 20 ms once they are in the page cache, so every source is checksummed in full (CIFAR-10's
+ * six batches, 184 MB, included). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +17,7 @@ int curvo_data_fingerprint(const char *source, const curvo_data_options *opt, ui
         data_seterr(errmsg, "data fingerprint: NULL argument");
         return CURVO_E_INVALID;
     }
-    char paths[4][1024];
+    char paths[DATA_MAX_FILES][1024];
     int count;
     int rc = data_source_files(source, opt, paths, &count, errmsg);
     if (rc) return rc;

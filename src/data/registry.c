@@ -1,4 +1,5 @@
-/* registry.c — named data sources: "fashion-mnist", "idx:DIR", "csv:PATH", "csv:TRAIN,TEST".
+/* registry.c — named data sources: "fashion-mnist", "idx:DIR", "cifar10:DIR", "csv:PATH",
+ * "csv:TRAIN,TEST".
  * Both sets of a pair get the same number of classes (the larger of the two) and must have the same
  * sample shape; CSV features, and regression targets, are standardized with the training set's
  * statistics. */
@@ -10,7 +11,7 @@
 
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 #define FASHION_MNIST_HINT "install it with: apt-get install dataset-fashion-mnist"
-#define SOURCE_FORMS "fashion-mnist, idx:DIR, csv:PATH or csv:TRAIN,TEST"
+#define SOURCE_FORMS "fashion-mnist, idx:DIR, cifar10:DIR, csv:PATH or csv:TRAIN,TEST"
 
 void curvo_data_options_init(curvo_data_options *opt) {
     if (!opt) return;
@@ -128,12 +129,17 @@ fail:
     return rc;
 }
 
-int data_source_files(const char *source, const curvo_data_options *opt, char paths[4][1024], int *count,
-                      char *errmsg) {
+int data_source_files(const char *source, const curvo_data_options *opt, char paths[DATA_MAX_FILES][1024],
+                      int *count, char *errmsg) {
     static const char *const base[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
     int fashion = !strcmp(source, "fashion-mnist");
     *count = 0;
+    if (!strncmp(source, "cifar10:", 8)) {
+        int rc = data_cifar10_files(source + 8, paths, errmsg);
+        if (!rc) *count = DATA_CIFAR10_FILES;
+        return rc;
+    }
     if (fashion || !strncmp(source, "idx:", 4)) {
         const char *dir = fashion ? (opt && opt->fashion_mnist_dir ? opt->fashion_mnist_dir : FASHION_MNIST_DIR)
                                   : source + 4;
@@ -180,6 +186,7 @@ int curvo_data_open(const char *source, const curvo_data_options *opt, curvo_dat
         }
         return open_idx_dir(source + 4, 0, train, test, errmsg);
     }
+    if (!strncmp(source, "cifar10:", 8)) return data_cifar10_open(source + 8, train, test, errmsg);
     if (!strncmp(source, "csv:", 4)) {
         const char *spec = source + 4, *comma = strchr(spec, ',');
         int rc;
