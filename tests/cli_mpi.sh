@@ -12,7 +12,9 @@
 #                   checkpoint loads (curvo eval) and resumes
 #   signal          SIGTERM and SIGINT to mpirun: the ranks stop after an agreed step, rank 0 writes
 #                   the checkpoint, the job ends non-zero within 30 s, and the checkpoint resumes;
-#                   SIGTERM to rank 1 alone: the same, with one interrupt line and exit code 143
+#                   SIGTERM to rank 1 alone: the same, with one interrupt line and exit code 143;
+#                   SIGINT to every rank (pkill -INT -P mpirun, what Ctrl-C does without mpirun):
+#                   one "interrupted (SIGINT)" line and exit code 130
 set -u
 CURVO=$1
 CASE=$2
@@ -164,6 +166,26 @@ signal)
     grep -q '^curvo: interrupted (SIGTERM); checkpoint written to s.ckpt' err || fail "no interrupt line from rank 0"
     [ "$(grep -c '^curvo: interrupted' err)" = 1 ] || fail "the interrupt line printed other than once"
     resume_briefly s.ckpt
+    # SIGINT to every rank, mpirun's children (Open MPI's mpirun exits 1 whatever its ranks do once it
+    # is signalled itself; signalled ranks make it return their code): 130 and the checkpoint.
+    if command -v pkill > /dev/null; then
+        rm -f s.ckpt s.jsonl
+        "$MPIEXEC" -q $FLAGS -np 2 "$CURVO" train $BIG --epochs 1000000 --save s.ckpt --log s.jsonl --log-every 1 \
+            > out 2> err &
+        job=$!
+        # signal once training runs (a logged step): before, the ranks have no handler yet
+        i=0
+        while ! grep -q '"step":[1-9]' s.jsonl 2> /dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+        pkill -INT -P $job || { kill $job; fail "no child of mpirun to signal"; }
+        wait $job; code=$?
+        echo "SIGINT to mpirun's children: the job ended with $code"
+        [ $code -eq 130 ] || fail "SIGINT to the ranks: exit $code, not 130"
+        grep -q '^curvo: interrupted (SIGINT); checkpoint written to s.ckpt' err || fail "no SIGINT line from rank 0"
+        [ "$(grep -c '^curvo: interrupted' err)" = 1 ] || fail "the interrupt line printed other than once"
+        resume_briefly s.ckpt
+    else
+        echo "pkill not found: SIGINT to mpirun's children not checked"
+    fi
     ;;
 *)
     echo "unknown case $CASE"
