@@ -93,6 +93,10 @@ def allreduce_ring(N, S):  # NCCL / Gloo ring: reduce-scatter + allgather in N -
     return (2 * (N - 1), 2 * (N - 1) / N * S) if N > 1 else (0, 0)
 
 
+def allreduce_halving(N, S):  # Rabenseifner: recursive-halving reduce-scatter + recursive-doubling allgather
+    return (2 * log2c(N), 2 * (N - 1) / N * S) if N > 1 else (0, 0)
+
+
 def cost(terms, link):
     return sum(t[0] for t in terms) * link["alpha"] + sum(t[1] for t in terms) * link["beta"]
 
@@ -157,37 +161,36 @@ def fit(x, y, powers):
 
 
 class EGNParts:
-    """EGN's step split into the per-shard work and the redundant work: gn_system(b) ~ s1 b + s2 b^2
-    (the sweep of the shard's seeds, linear; the Gram's arithmetic, quadratic in the GLOBAL batch),
-    gn_solve(m) ~ c2 m^2 + c3 m^3 (the Cholesky of order m = K B, redundant). The rest of a step
-    (forward, backward, direction, line search) is per shard, scaled beyond the measured shards
-    by the forward + backward time."""
+    """EGN's step from its operators, measured together at each shard size (one bench_cost --ops run
+    at a time, so their ratios are consistent even when the level is not): the per-shard work,
+    forward (the batch's and one line-search trial's), backward, direction, and the seeded sweep of
+    gn_system, linear in b; the Gram's arithmetic, the quadratic part of gn_system(b) ~ s1 b + s2 b^2,
+    done for the GLOBAL batch on every rank; the Cholesky, gn_solve(m) ~ c3 m^3 at m = K B, on every
+    rank. Every part is multiplied by k, which makes the modelled N = 1 step at B = 128 benchmark 2's
+    quiet one; all results are calibrated seconds."""
 
     def __init__(self, inp, model):
-        self.inp, self.model = inp, model
+        self.inp, self.model, self.k = inp, model, 1.0
         b, t = inp.series(model, "gn_system")
         keep = b >= 4
         self.sys = fit(b[keep], t[keep], [1, 2])
         b, t = inp.series(model, "gn_solve")
         keep = b >= 32
-        self.chol = np.concatenate([[0.0], fit(K * b[keep], t[keep], [3])])
-        self.bmax = max(bb for (m, w, bb, e) in inp.rows if m == model and w == "step_egn")
+        self.chol = fit(K * b[keep], t[keep], [3])[0]
+        self.dmax = int(max(inp.series(model, "gn_direction")[0]))
+        self.k = ITEM2[model]["egn"][0] / 1e3 / self.step(128, 1, None)
 
     def gram(self, B):
-        return self.sys[1] * B * B
-
-    def sweep(self, b):
-        return self.sys[0] * b
+        return self.k * self.sys[1] * B * B
 
     def cholesky(self, m):
-        return self.chol[0] * m * m + self.chol[1] * m ** 3
+        return self.k * self.chol * m ** 3
 
     def per_shard(self, b):
-        """The step at N = 1 on b samples less its Gram arithmetic and Cholesky."""
-        bb = min(b, self.bmax)
-        rest = self.inp.step(self.model, "egn", bb, bb) - self.gram(bb) - self.cholesky(K * bb)
-        rest = max(rest, self.sweep(bb))
-        return rest * self.inp.fwd_bwd(self.model, b) / self.inp.fwd_bwd(self.model, bb)
+        inp, md = self.inp, self.model
+        bb = min(b, self.dmax)
+        direction = inp.mono(md, "gn_direction", bb) * inp.fwd_bwd(md, b) / inp.fwd_bwd(md, bb)
+        return self.k * (inp.fwd_bwd(md, b) + inp.mono(md, "forward", b) + direction + self.sys[0] * b)
 
     def scalapack(self, m, N, link):
         """pdpotrf + pdpotrs on a sqrt(N) x sqrt(N) grid: the flops split N ways at the efficiency
@@ -205,6 +208,10 @@ class EGNParts:
         dist = N > 1 and (variant == "blockrow" or (variant == "ours" and m >= SCALAPACK_MIN))
         solve = self.scalapack(m, N, link) if dist else self.cholesky(m)
         return self.per_shard(b) + gram + solve
+
+    def seng(self, b):
+        """A rank's own block: EGN at N = 1 on its b samples."""
+        return self.per_shard(b) + self.gram(b) + self.cholesky(K * b)
 
 
 # ---------------------------------------------------------------------------- per method: the wire
@@ -264,10 +271,9 @@ class Model:
     def compute(self, method, model, B, N, link, variant="ours"):
         b = math.ceil(B / N)
         if method == "egn":
-            t = self.egn[model].step(B, N, link, variant)
-        else:
-            t = self.inp.step(model, method, b, B)
-        return None if t is None else t * self.scale[model]
+            return self.egn[model].step(B, N, link, variant)
+        t = self.inp.step(model, method, b, B)
+        return None if t is None else t * self.scale[model][method]
 
     def comm(self, method, model, B, N, link):
         return cost(method_comm(method, model, B, N), link)
@@ -278,12 +284,14 @@ class Model:
 
 
 def calibration(inp):
-    """Per model, the median over methods of benchmark 2's quiet N = 1 time over today's minimum at
-    b = 128: the inputs were measured on a machine shared with other jobs."""
+    """Per model and method, benchmark 2's quiet N = 1 time at B = 128 over today's step at b = 128:
+    the inputs were measured on a machine shared with other jobs, so they give the shape over b and
+    benchmark 2 the level. 'ops' (the operators' table, DDP's backward): the median over the methods
+    but EGN, which has its own (EGNParts.k)."""
     out = {}
     for model in MODELS:
-        r = [ITEM2[model][m][0] / 1e3 / inp.step(model, m, 128, 128) for m in METHODS if m != "egn"]
-        out[model] = float(np.median(r))
+        out[model] = {m: ITEM2[model][m][0] / 1e3 / inp.step(model, m, 128, 128) for m in METHODS if m != "egn"}
+        out[model]["ops"] = float(np.median(list(out[model].values())))
     return out
 
 
@@ -293,8 +301,8 @@ def check_item2(inp, model_obj, shm):
         for m in METHODS:
             t1m, t2m = ITEM2[model][m]
             if m == "egn":
-                t1 = inp.step(model, "egn", 128, 128)
-                t2 = model_obj.egn[model].step(128, 2, shm, "redundant")
+                e = model_obj.egn[model]
+                t1, t2 = e.step(128, 1, shm) / e.k, e.step(128, 2, shm, "redundant") / e.k
             else:
                 t1, t2 = inp.step(model, m, 128, 128), inp.step(model, m, 64, 128)
             c2 = cost(method_comm(m, model, 128, 2), shm)
@@ -326,16 +334,35 @@ def main():
     p("# Cost model to 256 ranks: tables\n")
     p("Generated by `/usr/bin/python3 bench/cost_model.py %s` (docs/DISTRIBUTED.md, \"Cost model to 256 ranks\")." % path)
     p("Milliseconds a step. Compute inputs: minima of the repetitions in inputs.csv, multiplied by the")
-    p("calibration to benchmark 2's quiet machine: %s.\n" % ", ".join("%s ×%.2f" % kv for kv in scale.items()))
+    p("calibration to benchmark 2's quiet machine (its N = 1 time over today's at b = 128):")
+    p("; ".join("%s: %s" % (md, ", ".join("%s ×%.2f" % (m, scale[md][m] if m != "egn" else M.egn[md].k) for m in METHODS))
+                for md in MODELS) + ".\n")
     p("Links: " + "; ".join("%s: α = %.3g µs, β = %.3g ns/byte" % (k, v["alpha"] * 1e6, v["beta"] * 1e9)
                             for k, v in LINKS.items()) +
       "; this machine's shared memory (fitted from SGD at N = 2): α = %.3g µs, β = %.3g ns/byte.\n"
       % (shm["alpha"] * 1e6, shm["beta"] * 1e9))
     E = M.egn["mlp"], M.egn["cnn"]
     p("EGN's fits: " + "; ".join(
-        "%s: gn_system(b) = %.3g µs·b + %.3g µs·b², Cholesky(m) = %.3g ns·m² + %.3g ps·m³ (%.1f GFlop/s at m³/3, calibrated)"
-        % (mm, e.sys[0] * 1e6, e.sys[1] * 1e6, e.chol[0] * 1e9, e.chol[1] * 1e12, 1 / (3 * e.chol[1]) / 1e9 / scale[mm])
+        "%s: gn_system(b) = %.3g µs·b + %.3g µs·b², Cholesky(m) = %.3g ps·m³ (%.1f GFlop/s at m³/3 after the calibration)"
+        % (mm, e.sys[0] * 1e6, e.sys[1] * 1e6, e.chol * 1e12, 1 / (3 * e.chol * e.k) / 1e9)
         for mm, e in zip(MODELS, E)) + ". ScaLAPACK's efficiency a rank (from N = 2): %.2f.\n" % SCALAPACK_EFF)
+
+    p("## Inputs: one process on b samples (calibrated ms; per sample at b = 1024 in µs)\n")
+    rows = []
+    for model in MODELS:
+        for op in ["forward", "backward", "jvp", "vjp", "ggn", "hvp", "gn_system", "gn_solve", "gn_direction",
+                   "step_sgd", "step_adam", "step_sgn", "step_egn"]:
+            ts = {b: inp.get(model, op, b) for b in [1, 8, 64, 128, 1024]}
+            if op.startswith("step_"):
+                ts = {b: inp.step(model, op[5:], b, max(b, 128)) for b in ts}
+            elif op in ("forward", "backward"):
+                ts = {b: inp.mono(model, op, b) for b in ts}
+            c = scale[model].get(op[5:], M.egn[model].k if op == "step_egn" else scale[model]["ops"])
+            cell = lambda t: "—" if t is None else "%.3g" % (t * 1e3 * c)
+            per = ts[1024]
+            rows.append([model, op] + [cell(ts[b]) for b in ts] +
+                        ["—" if per is None else "%.3g" % (per * 1e6 * c / 1024)])
+    p(table(["model", "operator", "b = 1", "b = 8", "b = 64", "b = 128", "b = 1024", "µs a sample at 1024"], rows) + "\n")
 
     p("## Check against benchmark 1 (bytes rank 0 sends a step at N = 2)\n")
     rows = []
@@ -365,12 +392,12 @@ def main():
                         (M.step(m, model, B, N, link), N) for N in NS if M.step(m, model, B, N, link))
                     r.append("%d (%.1f×)" % (tb[1], t1 / tb[0]) if t1 else "—")
                     ts = [M.step(m, model, B, N, link) for N in NS]
-                    r.append(next((str(N) for N, a, c in zip(NS, ts, ts[1:]) if c > 0.9 * a), "256"))
+                    r.append(next(str(N) for i, N in enumerate(NS) if min(ts[i + 1:], default=ts[i]) >= 0.9 * ts[i]))
                     comm256 = M.comm(m, model, B, 256, link)
                     r.append("%.0f %%" % (100 * comm256 / M.step(m, model, B, 256, link)))
                     rows.append(r)
                 p("**%s, B = %d, %s** (ms a step)\n" % (model, B, link_name))
-                p(table(["method"] + ["N = %d" % N for N in NS] + ["best N (speed-up)", "doubling N gains < 10 % from", "communication at N = 256"],
+                p(table(["method"] + ["N = %d" % N for N in NS] + ["best N (speed-up)", "no further 10 % gain from", "communication at N = 256"],
                         rows) + "\n")
 
     p("## EGN's Gram: size and the redundant part\n")
@@ -380,8 +407,7 @@ def main():
         for B in BATCHES:
             m = K * B
             rows.append([model, B, m, "%.3g MB" % (8 * m * m / 1e6), "%.3g" % (m ** 3 / 3),
-                         fmt(e.gram(B) * scale[model]), fmt(e.cholesky(m) * scale[model]),
-                         fmt(e.per_shard(B) * scale[model]), fmt(e.per_shard(math.ceil(B / 256)) * scale[model])])
+                         fmt(e.gram(B)), fmt(e.cholesky(m)), fmt(e.per_shard(B)), fmt(e.per_shard(math.ceil(B / 256)))])
     p(table(["model", "B", "order m = 10 B", "Gram (double)", "Cholesky flops", "Gram arithmetic ms (every rank)",
              "Cholesky ms (every rank)", "per-shard work ms, N = 1", "per-shard work ms, N = 256"], rows) + "\n")
     for link_name, link in LINKS.items():
@@ -416,10 +442,10 @@ def main():
                 for link_name, link in LINKS.items():
                     e = M.egn[model]
                     t_ours = M.step("egn", model, B, N, link)
-                    nk_comp = ((e.per_shard(b) + K * inp.mono(model, "backward", b) + e.cholesky(K * B)) * scale[model]
+                    nk_comp = (e.per_shard(b) + K * e.k * inp.mono(model, "backward", b) + e.cholesky(K * B)
                                + (K * B) ** 2 * n / N / rate)
                     t_nk = nk_comp + cost(netket + base_rest, link)
-                    seng_comp = (e.per_shard(b) + e.gram(b) + e.cholesky(K * b)) * scale[model]
+                    seng_comp = e.seng(b)
                     t_seng = seng_comp + cost(seng, link)
                     rows.append([model, B, N, link_name,
                                  "%.3g MB" % (sum(t[1] for t in ours) / 1e6), fmt(t_ours),
@@ -441,7 +467,9 @@ def main():
     p("curvo: one reduction after the backward (alltoallv + allgatherv). DDP: a ring allreduce per bucket")
     p("(the first 1 MiB, then 25 MiB), overlapped with the backward; 'ideal' hides the allreduce up to")
     p("the whole backward time, 'buckets' hides all but the last bucket's (both presets' gradients fit")
-    p("in the first bucket: nothing is hidden).\n")
+    p("in the first bucket: nothing is hidden). 'Recursive halving': curvo's sum done as Rabenseifner's")
+    p("reduce-scatter by recursive halving + allgather by recursive doubling (2 log N latencies, the same")
+    p("bytes; still a fixed order, so still bitwise the same on every rank).\n")
     rows = []
     for model in MODELS:
         S = 4 * MODELS[model]["n"]
@@ -452,17 +480,19 @@ def main():
                 for N in [2, 16, 256]:
                     b = math.ceil(B / N)
                     comp = M.compute("sgd", model, B, N, link)
-                    bwd = inp.mono(model, "backward", b) * scale[model]
+                    bwd = min(inp.mono(model, "backward", b) * scale[model]["sgd"], comp)
                     ar = cost([allreduce_ring(N, S)], link)
                     small = cost(method_comm("sgd", model, B, N)[1:], link)
                     ideal = comp + small + max(0.0, ar - bwd)
                     hidden = cost([allreduce_ring(N, S - last)], link) if nbuckets > 1 else 0.0
                     buck = comp + small + (ar - min(hidden, bwd))
                     ours = M.step("sgd", model, B, N, link)
-                    rows.append([model, B, link_name, N, fmt(comp), fmt(bwd), fmt(ours), fmt(buck), fmt(ideal),
-                                 "%.0f %%" % (100 * (ours - ideal) / ours)])
-    p(table(["model", "B", "link", "N", "compute ms", "of which backward", "curvo ms", "DDP, buckets ms",
-             "DDP, ideal overlap ms", "curvo's excess over ideal"], rows) + "\n")
+                    halving = comp + small + cost([allreduce_halving(N, S)], link)
+                    rows.append([model, B, link_name, N, fmt(comp), fmt(bwd), fmt(ours), fmt(halving), fmt(buck),
+                                 fmt(ideal), "%.0f %%" % (100 * (ours - ideal) / ours)])
+    p(table(["model", "B", "link", "N", "compute ms", "of which backward", "curvo ms",
+             "curvo with recursive halving ms", "DDP, buckets ms",
+             "DDP, ideal overlap ms", "curvo − DDP ideal, of curvo"], rows) + "\n")
 
 
 if __name__ == "__main__":
