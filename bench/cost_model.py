@@ -146,7 +146,7 @@ class Inputs:
 
     def mono(self, model, what, b):
         """An operator's time on b samples, non-decreasing in b (as step)."""
-        ts = [self.get(model, what, bb) for bb in (2 ** i for i in range(11)) if bb >= b]
+        ts = [self.get(model, what, bb) for bb in (2 ** i for i in range(11)) if bb >= b] + [self.get(model, what, b)]
         return min(t for t in ts if t is not None)
 
     def fwd_bwd(self, model, b):
@@ -348,6 +348,8 @@ def main():
         for mm, e in zip(MODELS, E)) + ". ScaLAPACK's efficiency a rank (from N = 2): %.2f.\n" % SCALAPACK_EFF)
 
     p("## Inputs: one process on b samples (calibrated ms; per sample at b = 1024 in µs)\n")
+    p("Operators with the median of the methods' factors (gn_* with EGN's), each step with its method's;")
+    p("step_egn is the model's N = 1 step built from the operators.\n")
     rows = []
     for model in MODELS:
         for op in ["forward", "backward", "jvp", "vjp", "ggn", "hvp", "gn_system", "gn_solve", "gn_direction",
@@ -355,9 +357,12 @@ def main():
             ts = {b: inp.get(model, op, b) for b in [1, 8, 64, 128, 1024]}
             if op.startswith("step_"):
                 ts = {b: inp.step(model, op[5:], b, max(b, 128)) for b in ts}
-            elif op in ("forward", "backward"):
-                ts = {b: inp.mono(model, op, b) for b in ts}
-            c = scale[model].get(op[5:], M.egn[model].k if op == "step_egn" else scale[model]["ops"])
+            else:  # non-decreasing in b, as the model uses them
+                ts = {b: None if t is None else inp.mono(model, op, b) for b, t in ts.items()}
+            if op == "step_egn":  # EGN's step as the model builds it from its operators
+                ts = {b: M.egn[model].step(b, 1, None) / M.egn[model].k if b <= M.egn[model].dmax else None
+                      for b in ts}
+            c = scale[model].get(op[5:], M.egn[model].k if op.startswith(("gn_", "step_egn")) else scale[model]["ops"])
             cell = lambda t: "—" if t is None else "%.3g" % (t * 1e3 * c)
             per = ts[1024]
             rows.append([model, op] + [cell(ts[b]) for b in ts] +
