@@ -457,7 +457,7 @@ def main():
                                  "%.3g MB" % (sum(t[1] for t in netket) / 1e6), fmt(t_nk),
                                  "%.3g MB" % (sum(t[1] for t in seng) / 1e6), fmt(t_seng)])
     p(table(["model", "B", "N", "link", "ours: Gram bytes a rank", "ours: ms", "NetKet: J + Gram bytes a rank",
-             "NetKet: ms", "SENG: bytes a rank", "SENG: ms"], rows) + "\n")
+             "NetKet: ms", "SENG: bytes a rank (the gradient and direction sums, which all three send)", "SENG: ms"], rows) + "\n")
     rows = []
     for (model, what, b, e), rr in sorted(inp.rows.items()):
         if what == "blockdiag_rel_diff":
