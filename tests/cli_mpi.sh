@@ -132,15 +132,21 @@ kill_rank)
     resume_briefly k.ckpt
     ;;
 signal)
-    BIG="--data csv:cls.csv --model dense:64,tanh,dense:3 --batch 8 --quiet"
+    BIG="--data csv:cls.csv --model dense:64,tanh,dense:3 --batch 8 --quiet --log s.jsonl --log-every 1"
+    # Wait until training runs (a logged step): before it, the ranks have no signal handler yet, and
+    # on a loaded machine a fixed sleep may not be enough.
+    training() {
+        i=0
+        while ! grep -q '"step":[1-9]' s.jsonl 2> /dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+    }
     for sig in TERM INT; do
-        rm -f s.ckpt
+        rm -f s.ckpt s.jsonl
         # Open MPI's mpirun, signalled, sends the processes SIGTERM after odls_base_sigkill_timeout
         # seconds (default 1) and SIGKILL as long after that: 5 s leaves time for the checkpoint.
         "$MPIEXEC" $FLAGS --mca odls_base_sigkill_timeout 5 -np 2 "$CURVO" train $BIG --epochs 1000000 --save s.ckpt \
             > out 2> err &
         job=$!
-        sleep 3
+        training
         [ -f s.ckpt ] && fail "a checkpoint before the signal"
         t0=$(seconds)
         kill -$sig $job
@@ -153,10 +159,10 @@ signal)
     done
     # A signal to one of the processes (rank 1): every rank stops after the same step, rank 0 writes
     # the checkpoint and says so, and every rank (so mpirun) exits 128 + the signal.
-    rm -f s.ckpt
+    rm -f s.ckpt s.jsonl
     "$MPIEXEC" -q $FLAGS -np 2 "$CURVO" train $BIG --epochs 1000000 --save s.ckpt > out 2> err &
     job=$!
-    sleep 3
+    training
     victim=$(rank_pid 1)
     [ -n "$victim" ] || { kill $job; fail "rank 1's process not found"; }
     kill -TERM "$victim"
@@ -170,12 +176,9 @@ signal)
     # is signalled itself; signalled ranks make it return their code): 130 and the checkpoint.
     if command -v pkill > /dev/null; then
         rm -f s.ckpt s.jsonl
-        "$MPIEXEC" -q $FLAGS -np 2 "$CURVO" train $BIG --epochs 1000000 --save s.ckpt --log s.jsonl --log-every 1 \
-            > out 2> err &
+        "$MPIEXEC" -q $FLAGS -np 2 "$CURVO" train $BIG --epochs 1000000 --save s.ckpt > out 2> err &
         job=$!
-        # signal once training runs (a logged step): before, the ranks have no handler yet
-        i=0
-        while ! grep -q '"step":[1-9]' s.jsonl 2> /dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+        training
         pkill -INT -P $job || { kill $job; fail "no child of mpirun to signal"; }
         wait $job; code=$?
         echo "SIGINT to mpirun's children: the job ended with $code"
