@@ -120,10 +120,20 @@ int curvo_model_add_maxpool(curvo_model *model, int kernel, int stride);
 int curvo_model_add_avgpool(curvo_model *model, int kernel, int stride);
 int curvo_model_add_flatten(curvo_model *model);
 int curvo_model_add_activation(curvo_model *model, curvo_activation act);
+/* Appends a residual block y = body(x) + shortcut(x), body the modules of body_spec (spec syntax
+ * as curvo_model_from_spec, nested blocks included) on the current output shape. The shortcut is
+ * the identity when the body keeps the shape, else a 1x1 convolution without bias, of the stride
+ * that reproduces the body's height and width, followed by the body's last layer if that is a
+ * normalization. Parameters: the body's, then the shortcut's. CURVO_E_SPEC for a bad or empty
+ * body spec, CURVO_E_SHAPE when no shortcut fits (the body flattens, or changes height and width
+ * in a way no strided 1x1 convolution does), with the message in curvo_model_errmsg. */
+int curvo_model_add_residual(curvo_model *model, const char *body_spec);
 
 /* Builds a model from a spec string: comma-separated tokens
  *   dense:UNITS   conv:OUT:K[:STRIDE[:PAD]]   maxpool:K[:STRIDE]   avgpool:K[:STRIDE]
  *   flatten   relu   tanh   sigmoid   softplus   exp
+ *   res(SPEC)     a residual block whose body is SPEC (curvo_model_add_residual; the commas inside
+ *                 its parentheses belong to the body; blocks nest)
  * or a preset name: "mlp" = "flatten,dense:256,relu,dense:10",
  *                   "cnn" = "conv:16:5,relu,maxpool:2,conv:32:5,relu,maxpool:2,flatten,dense:10".
  * Pool strides default to the kernel size; conv stride to 1 and padding to 0.
