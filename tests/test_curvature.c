@@ -394,6 +394,10 @@ static void misuse(void) {
 
 int main(void) {
     static const net_case cases[] = {
+        /* residual blocks (res(SPEC), src/nn/residual.c): identity, strided projection, nested */
+        {"conv:2:3:1:1,tanh,res(conv:2:3:1:1,tanh,conv:2:3:1:1),avgpool:2,flatten,dense:3", 1, 4, 4, 1},
+        {"res(conv:3:3:2:1,softplus,conv:3:3:1:1),sigmoid,flatten,dense:3", 1, 4, 4, 1},
+        {"dense:4,res(dense:4,tanh,res(dense:4,sigmoid),dense:3),softplus,dense:3", 4, 1, 1, 1},
         {"dense:6,tanh,dense:5,softplus,dense:3", 4, 1, 1, 1},
         {"conv:2:3:1:1,sigmoid,avgpool:2,flatten,dense:3", 1, 4, 4, 1},
         {"conv:3:3:2:1,relu,maxpool:2:1,flatten,dense:4,tanh,dense:3", 2, 5, 5, 0},
