@@ -54,7 +54,7 @@ static void check_forward(const block_case *bc, const module *mod, const float *
     }
     int b = bc->b;
     size_t nb = curvo_model_num_params(body), in = module_in_size(mod), out = module_out_size(mod);
-    memcpy(curvo_model_params(body), theta, nb * sizeof(float));
+    if (nb) memcpy(curvo_model_params(body), theta, nb * sizeof(float));
     float *yb = malloc((size_t)b * out * sizeof(float));
     double *want = malloc((size_t)b * out * sizeof(double)), *got = malloc((size_t)b * out * sizeof(double));
     curvo_model_predict(body, x, b, yb);
