@@ -152,29 +152,34 @@ static void check_block(const block_case *bc, uint64_t seed) {
         for (size_t p = np; p < ldt; p++) TU_CHECK(dth[j * ldt + p] == 0.5f, "%s: vjp wrote outside its slot", spec);
     }
 
-    /* soa vs central differences of the vjp, moving x, theta and dy together */
-    mod->ops->soa(mod, &c, xdot, tdot, ldt, dy, dydot, k, dxdot, dthdot);
-    for (int j = 0; j < k; j++) {
-        axpy_to(xp, x, H_STEP, xdot + j * bi, bi), axpy_to(xm, x, -H_STEP, xdot + j * bi, bi);
-        axpy_to(tp, theta, H_STEP, tdot + j * ldt, np), axpy_to(tm, theta, -H_STEP, tdot + j * ldt, np);
-        axpy_to(dyp, dy, H_STEP, dydot + j * bo, bo), axpy_to(dym, dy, -H_STEP, dydot + j * bo, bo);
-        memset(dtp, 0, ldt * sizeof(float)), memset(dtm, 0, ldt * sizeof(float));
-        fwd(mod, tp, xp, y1, ws2, b);
-        nn_ctx cp = {tp, xp, y1, ws2, b};
-        mod->ops->vjp(mod, &cp, dyp, 1, dxp, dtp, ldt);
-        fwd(mod, tm, xm, y2, ws2, b);
-        nn_ctx cm = {tm, xm, y2, ws2, b};
-        mod->ops->vjp(mod, &cm, dym, 1, dxm, dtm, ldt);
-        for (size_t i = 0; i < bi; i++) fdx[i] = (float)(((double)dxp[i] - dxm[i]) / (2 * H_STEP));
-        for (size_t p = 0; p < np; p++) fdt[p] = (float)(((double)dtp[p] - dtm[p]) / (2 * H_STEP));
-        snprintf(what, sizeof what, "%s: soa input part vs differences of vjp", spec);
-        tu_close_f(what, dxdot + j * bi, fdx, bi, FD_TOL);
-        snprintf(what, sizeof what, "%s: soa parameter part vs differences of vjp", spec);
-        tu_close_f(what, dthdot + j * ldt, fdt, np, FD_TOL);
-        for (size_t p = np; p < ldt; p++) TU_CHECK(dthdot[j * ldt + p] == 0.0f, "%s: soa wrote outside its slot", spec);
+    /* soa vs central differences of the vjp, moving x and dy with theta fixed (a NULL parameter
+     * tangent), then x, theta and dy together (what the checks below compare against) */
+    for (int with_t = 0; with_t < 2; with_t++) {
+        memset(dthdot, 0, k * ldt * sizeof(float));
+        mod->ops->soa(mod, &c, xdot, with_t ? tdot : NULL, ldt, dy, dydot, k, dxdot, dthdot);
+        for (int j = 0; j < k; j++) {
+            double ht = with_t ? H_STEP : 0.0;
+            axpy_to(xp, x, H_STEP, xdot + j * bi, bi), axpy_to(xm, x, -H_STEP, xdot + j * bi, bi);
+            axpy_to(tp, theta, ht, tdot + j * ldt, np), axpy_to(tm, theta, -ht, tdot + j * ldt, np);
+            axpy_to(dyp, dy, H_STEP, dydot + j * bo, bo), axpy_to(dym, dy, -H_STEP, dydot + j * bo, bo);
+            memset(dtp, 0, ldt * sizeof(float)), memset(dtm, 0, ldt * sizeof(float));
+            fwd(mod, tp, xp, y1, ws2, b);
+            nn_ctx cp = {tp, xp, y1, ws2, b};
+            mod->ops->vjp(mod, &cp, dyp, 1, dxp, dtp, ldt);
+            fwd(mod, tm, xm, y2, ws2, b);
+            nn_ctx cm = {tm, xm, y2, ws2, b};
+            mod->ops->vjp(mod, &cm, dym, 1, dxm, dtm, ldt);
+            for (size_t i = 0; i < bi; i++) fdx[i] = (float)(((double)dxp[i] - dxm[i]) / (2 * H_STEP));
+            for (size_t p = 0; p < np; p++) fdt[p] = (float)(((double)dtp[p] - dtm[p]) / (2 * H_STEP));
+            snprintf(what, sizeof what, "%s: soa input part vs differences of vjp%s", spec, with_t ? "" : " (theta fixed)");
+            tu_close_f(what, dxdot + j * bi, fdx, bi, FD_TOL);
+            snprintf(what, sizeof what, "%s: soa parameter part vs differences of vjp%s", spec, with_t ? "" : " (theta fixed)");
+            tu_close_f(what, dthdot + j * ldt, fdt, np, FD_TOL);
+            for (size_t p = np; p < ldt; p++) TU_CHECK(dthdot[j * ldt + p] == 0.0f, "%s: soa wrote outside its slot", spec);
+        }
     }
 
-    /* k at once == one at a time; only the parameter part (no input part) of the soa and vjp */
+    /* k at once == one at a time, and each part of the soa and vjp alone == its part of the whole */
     for (int j = 0; j < k; j++) {
         mod->ops->jvp(mod, &c, xdot + j * bi, tdot + j * ldt, ldt, 1, one);
         snprintf(what, sizeof what, "%s: jvp k=2 vs k=1", spec);
@@ -183,27 +188,14 @@ static void check_block(const block_case *bc, uint64_t seed) {
         mod->ops->soa(mod, &c, xdot + j * bi, tdot + j * ldt, ldt, dy, dydot + j * bo, 1, NULL, dt1);
         snprintf(what, sizeof what, "%s: soa parameter part alone, k=1", spec);
         tu_close_f(what, dthdot + j * ldt, dt1, np, EXACT_TOL);
-        mod->ops->soa(mod, &c, xdot + j * bi, NULL, ldt, dy, dydot + j * bo, 1, one, NULL);
+        mod->ops->soa(mod, &c, xdot + j * bi, tdot + j * ldt, ldt, dy, dydot + j * bo, 1, one, NULL);
+        snprintf(what, sizeof what, "%s: soa input part alone, k=1", spec);
+        tu_close_f(what, dxdot + j * bi, one, bi, EXACT_TOL);
         memset(dt1, 0, ldt * sizeof(float));
         mod->ops->vjp(mod, &c, dy, 1, NULL, dt1, ldt);
         for (size_t p = 0; p < np; p++) dt1[p] += 0.5f;
         snprintf(what, sizeof what, "%s: vjp parameter part alone", spec);
         tu_close_f(what, dth + j * ldt, dt1, np, EXACT_TOL);
-    }
-    /* the soa without a parameter tangent: the input part vs differences of vjp along (x, dy) */
-    {
-        axpy_to(xp, x, H_STEP, xdot, bi), axpy_to(xm, x, -H_STEP, xdot, bi);
-        axpy_to(dyp, dy, H_STEP, dydot, bo), axpy_to(dym, dy, -H_STEP, dydot, bo);
-        fwd(mod, theta, xp, y1, ws2, b);
-        nn_ctx cp = {theta, xp, y1, ws2, b};
-        mod->ops->vjp(mod, &cp, dyp, 1, dxp, NULL, ldt);
-        fwd(mod, theta, xm, y2, ws2, b);
-        nn_ctx cm = {theta, xm, y2, ws2, b};
-        mod->ops->vjp(mod, &cm, dym, 1, dxm, NULL, ldt);
-        for (size_t i = 0; i < bi; i++) fdx[i] = (float)(((double)dxp[i] - dxm[i]) / (2 * H_STEP));
-        mod->ops->soa(mod, &c, xdot, NULL, ldt, dy, dydot, 1, one, NULL);
-        snprintf(what, sizeof what, "%s: soa without a parameter tangent vs differences", spec);
-        tu_close_f(what, one, fdx, bi, FD_TOL);
     }
 
     /* the Gram block vs explicit per-sample gradients of k cotangent rows; again from a fresh
