@@ -162,7 +162,7 @@ size_t curvo_model_num_params(const curvo_model *model);
 float *curvo_model_params(curvo_model *model);          /* theta, length num_params */
 size_t curvo_model_input_size(const curvo_model *model);  /* features per sample */
 size_t curvo_model_output_size(const curvo_model *model); /* c, outputs per sample */
-int curvo_model_num_modules(const curvo_model *model);
+int curvo_model_num_modules(const curvo_model *model); /* a residual block counts as one */
 /* Writes a one-line description of the model ("conv:16:5:1:0,relu,...") into buf. */
 int curvo_model_describe(const curvo_model *model, char *buf, size_t len);
 /* The last error message recorded on this model ("" if none). */

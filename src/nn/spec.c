@@ -215,9 +215,9 @@ int nn_spec_append(curvo_model *m, const char *spec, char *errmsg) {
 }
 
 int nn_spec_last_norm(const char *spec, char *tok, size_t len) {
-    const char *p = spec, *last = spec, *end;
+    const char *p = spec, *end;
     while (*(end = token_end(p))) p = end + 1;
-    last = p;
+    const char *last = p;
     while (isspace((unsigned char)*last)) last++;
     size_t n = strlen(last);
     while (n && isspace((unsigned char)last[n - 1])) n--;
