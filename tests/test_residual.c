@@ -390,6 +390,7 @@ int main(void) {
         {"dense:6,tanh,dense:4", 4, 1, 1, 0, 3},                       /* dense-only, identity */
         {"dense:6,tanh,dense:5,softplus", 4, 1, 1, 1, 3},              /* dense-only, 4 -> 5 */
         {"tanh,exp", 3, 2, 2, 0, 2},                                   /* no parameters */
+        {"sigmoid,conv:3:3:1:1,tanh", 2, 4, 4, 1, 2},                  /* parameters from the second child on */
     };
     curvo_set_threads(1);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_block(&cases[i], 900 + i);
