@@ -16,6 +16,10 @@ static void info_usage(FILE *to) {
             "                 tokens: dense:UNITS conv:OUT:K[:STRIDE[:PAD]] maxpool:K[:STRIDE]\n"
             "                 avgpool:K[:STRIDE] flatten relu tanh sigmoid softplus exp\n"
             "                 layernorm groupnorm:GROUPS gap\n"
+            "                 res(SPEC): a residual block y = SPEC(x) + shortcut(x), the shortcut\n"
+            "                 the identity, or a 1x1 convolution (stride to match) when SPEC changes\n"
+            "                 the shape; blocks nest, e.g. conv:16:3:1:1,res(conv:16:3:1:1,relu,\n"
+            "                 conv:16:3:1:1),relu,res(conv:32:3:2:1,relu,conv:32:3:1:1),relu\n"
             "  --input C,H,W  input shape (default: 1,28,28, as Fashion-MNIST; CIFAR-10: 3,32,32)\n"
             "  --help         this text\n",
             curvo_model_preset("mlp"), curvo_model_preset("cnn"));

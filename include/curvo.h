@@ -130,9 +130,20 @@ int curvo_model_add_groupnorm(curvo_model *model, int groups);
 int curvo_model_add_layernorm(curvo_model *model);
 int curvo_model_add_gap(curvo_model *model);
 
+/* Appends a residual block y = body(x) + shortcut(x), body the modules of body_spec (spec syntax
+ * as curvo_model_from_spec, nested blocks included) on the current output shape. The shortcut is
+ * the identity when the body keeps the shape, else a 1x1 convolution without bias, of the stride
+ * that reproduces the body's height and width, followed by the body's last layer if that is a
+ * normalization. Parameters: the body's, then the shortcut's. CURVO_E_SPEC for a bad or empty
+ * body spec, CURVO_E_SHAPE when no shortcut fits (the body flattens, or changes height and width
+ * in a way no strided 1x1 convolution does), with the message in curvo_model_errmsg. */
+int curvo_model_add_residual(curvo_model *model, const char *body_spec);
+
 /* Builds a model from a spec string: comma-separated tokens
  *   dense:UNITS   conv:OUT:K[:STRIDE[:PAD]]   maxpool:K[:STRIDE]   avgpool:K[:STRIDE]
  *   flatten   relu   tanh   sigmoid   softplus   exp   layernorm   groupnorm:GROUPS   gap
+ *   res(SPEC)     a residual block whose body is SPEC (curvo_model_add_residual; the commas inside
+ *                 its parentheses belong to the body; blocks nest)
  * or a preset name: "mlp" = "flatten,dense:256,relu,dense:10",
  *                   "cnn" = "conv:16:5,relu,maxpool:2,conv:32:5,relu,maxpool:2,flatten,dense:10".
  * Pool strides default to the kernel size; conv stride to 1 and padding to 0.
@@ -161,7 +172,7 @@ size_t curvo_model_num_params(const curvo_model *model);
 float *curvo_model_params(curvo_model *model);          /* theta, length num_params */
 size_t curvo_model_input_size(const curvo_model *model);  /* features per sample */
 size_t curvo_model_output_size(const curvo_model *model); /* c, outputs per sample */
-int curvo_model_num_modules(const curvo_model *model);
+int curvo_model_num_modules(const curvo_model *model); /* a residual block counts as one */
 /* Writes a one-line description of the model ("conv:16:5:1:0,relu,...") into buf. */
 int curvo_model_describe(const curvo_model *model, char *buf, size_t len);
 /* The last error message recorded on this model ("" if none). */

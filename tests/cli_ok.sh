@@ -1,7 +1,7 @@
 #!/bin/sh
 # cli_ok.sh CURVO CASE — the curvo program's good paths on a small generated CSV: a validation split
 # is evaluated and logged, a regression target trains with mse and reports RMSE, a saved run resumes
-# and evaluates, every optimizer trains from the command line, SIGINT stops a run with a loadable
+# and evaluates (also a model with residual blocks), every optimizer trains from the command line, SIGINT stops a run with a loadable
 # checkpoint and exit code 130, a seconds budget with mid-epoch evaluations. Each CASE is its own
 # CTest test.
 set -u
@@ -34,6 +34,15 @@ resume_eval)
     grep -q 'epoch 1/2' "$T/out" && fail "the resumed run repeated epoch 1"
     "$CURVO" eval --load "$T/r.ckpt" --data "csv:$T/cls.csv" > "$T/out" 2>&1 || fail "eval"
     grep -q 'test: 60 samples' "$T/out" || fail "eval should report the 60 test samples" ;;
+residual_resume) # residual blocks: the checkpoint's spec (res(BODY)) rebuilds the model on resume
+    M='dense:8,res(dense:8,tanh,dense:8),tanh,res(dense:4,tanh),dense:3'
+    "$CURVO" train --data "csv:$T/cls.csv" --model "$M" --opt egn --epochs 1 --save "$T/r.ckpt" --quiet \
+        > "$T/out" 2>&1 || fail "first run"
+    "$CURVO" train --data "csv:$T/cls.csv" --resume "$T/r.ckpt" --epochs 2 --save "$T/r.ckpt" > "$T/out" 2>&1 ||
+        fail "resume"
+    grep -q 'epoch 2/2' "$T/out" || fail "the resumed run should report epoch 2/2"
+    grep -qF "$M" "$T/out" || fail "the resumed run should show the residual model"
+    "$CURVO" eval --load "$T/r.ckpt" --data "csv:$T/cls.csv" > "$T/out" 2>&1 || fail "eval" ;;
 every_optimizer)
     for o in sgd adam adamw egn sgn lrsfn sofim arturo; do
         "$CURVO" train --data "csv:$T/cls.csv" --model dense:8,tanh,dense:3 --opt $o --epochs 2 --batch 32 \

@@ -401,6 +401,12 @@ int main(void) {
         {"conv:4:3:1:1,groupnorm:2,softplus,gap,flatten,dense:3", 1, 4, 4, 1},
         {"conv:4:3:1:1,layernorm,tanh,gap,flatten,dense:3", 2, 3, 3, 0}, /* h = 1e-3: curved */
         {"dense:8,groupnorm:2,softplus,dense:3", 4, 1, 1, 0}, /* h = 1e-3: curved */
+        /* residual blocks (res(SPEC), src/nn/residual.c): identity, strided projection, nested */
+        {"conv:2:3:1:1,tanh,res(conv:2:3:1:1,tanh,conv:2:3:1:1),avgpool:2,flatten,dense:3", 1, 4, 4, 1},
+        {"res(conv:3:3:2:1,softplus,conv:3:3:1:1),sigmoid,flatten,dense:3", 1, 4, 4, 1},
+        {"dense:4,res(dense:4,tanh,res(dense:4,sigmoid),dense:3),softplus,dense:3", 4, 1, 1, 1},
+        /* a projection shortcut that copies the body's closing groupnorm */
+        {"res(conv:2:3:2:1,softplus,conv:2:3:1:1,groupnorm:2),tanh,gap,flatten,dense:3", 1, 4, 4, 0}, /* h = 1e-3 */
     };
     static const curvo_loss_kind losses[] = {CURVO_LOSS_CE, CURVO_LOSS_MSE, CURVO_LOSS_BCE};
     curvo_set_threads(1);

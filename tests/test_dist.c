@@ -418,6 +418,45 @@ static void test_gn_system(curvo_comm *c) {
     curvo_dataset_free(img);
 }
 
+/* The same system for a network with residual blocks (src/nn/residual.c): a block's Gram block is
+ * formed from its gathered inputs and cotangents, every rank rerunning the block's forward on the
+ * global batch first (gram_needs_forward). Against one process, and the same on every rank. */
+static void test_gn_system_residual(curvo_comm *c) {
+    int N = curvo_comm_size(c);
+    curvo_dataset *img = du_dataset(40, 36, 3, 9);
+    curvo_model *m = NULL;
+    if (curvo_model_from_spec("conv:2:3:1:1,tanh,res(conv:2:3:1:1,tanh,conv:2:3:1:1),res(conv:3:3:2:1,tanh,res(tanh)),"
+                              "flatten,dense:3", 1, 6, 6, &m, NULL) == CURVO_OK) {
+        curvo_rng rng;
+        curvo_rng_seed(&rng, 13);
+        curvo_model_init(m, &rng);
+    }
+    TU_CHECK(img && m, "residual model and data");
+    static const int sizes[] = {7, 12, 2, 1};
+    for (size_t s = 0; img && m && s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int tc = 0; tc < 2; tc++) {
+            int B = sizes[s];
+            size_t n = curvo_model_num_params(m);
+            uint64_t sent1, sent;
+            gn_result ref = gn_run(NULL, m, CURVO_LOSS_CE, img, B, tc, &sent1);
+            gn_result got = gn_run(c, m, CURVO_LOSS_CE, img, B, tc, &sent);
+            char what[128], w2[160];
+            snprintf(what, sizeof what, "N=%d B=%d residual CE%s", N, B, tc ? " true class" : "");
+            TU_CHECK(!ref.rc && !got.rc && got.m == ref.m, "%s: systems (%d, %d)", what, ref.rc, got.rc);
+            if (!ref.rc && !got.rc && got.m == ref.m) {
+                size_t mm = (size_t)ref.m;
+                snprintf(w2, sizeof w2, "%s: A", what), tu_close(w2, got.A, ref.A, mm * mm, 1e-6);
+                snprintf(w2, sizeof w2, "%s: u", what), tu_close(w2, got.u, ref.u, mm, 1e-6);
+                snprintf(w2, sizeof w2, "%s: direction", what), tu_close_f(w2, got.d, ref.d, n, 1e-6);
+                TU_CHECK(same_everywhere(c, got.A, mm * mm * sizeof *got.A) && same_everywhere(c, got.d, n * sizeof *got.d),
+                         "%s: A and d are the same on every rank, bitwise", what);
+            }
+            gn_result_free(&ref), gn_result_free(&got);
+        }
+    curvo_model_free(m);
+    curvo_dataset_free(img);
+}
+
 /* The bytes of whole EGN steps on a batch of 25 (dense CE, the full system): the loss of the batch
  * and of every line-search trial (16 bytes to each other rank), the gradient and the direction (n
  * floats each; n N <= 2048, so one allgather: 4 n), gn_system (its formula) and, with adaptive
@@ -787,6 +826,7 @@ int main(int argc, char **argv) {
             test_evaluation(c);
             test_training(c);
             test_gn_system(c);
+            test_gn_system_residual(c);
             test_egn_step_bytes(c);
             test_egn(c);
             test_spd_scalapack(c);

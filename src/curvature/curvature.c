@@ -464,7 +464,9 @@ static int gram_of_seeds(curvo_curv *cv, int k, double *gk) {
  * its b_r samples ([x (b_r, in) | dy (k, b_r, out)] or rows (k, b_r, n_l)); the blocks are placed
  * at the ranks' shard offsets, so that the global arrays are the single-process ones ((B, in),
  * (k, B, out), (k, B, n_l), sample index global), and the module's own gram op (or
- * nn_gram_add_rows) adds its block of the global (k B, k B) Gram on every rank. The cotangents
+ * nn_gram_add_rows) adds its block of the global (k B, k B) Gram on every rank; a residual block,
+ * whose gram reads its children's activations, first runs its forward on the gathered inputs
+ * (gram_needs_forward: every rank recomputes the block over the global batch). The cotangents
  * propagate through this shard's samples only (the vjp is per sample). Bytes a rank sends per
  * module: (N - 1) * 4 b (in + k out), or (N - 1) * 4 b k n_l. */
 
@@ -475,7 +477,7 @@ static int gathers_rows(const module *mod, int k) {
 
 /* Floats per sample that module mod sends for a Gram of k cotangents (0: no Gram block). */
 static size_t gram_floats(const module *mod, int k) {
-    if (!mod->ops->gram) return 0;
+    if (!mod->ops->gram || !mod->n_params) return 0;
     if (gathers_rows(mod, k)) return (size_t)k * mod->n_params;
     return module_in_size(mod) + (size_t)k * module_out_size(mod);
 }
@@ -489,16 +491,17 @@ typedef struct gram_work {
     float *gx;       /* (B, in) global activations */
     float *gy;       /* (k, B, out) global cotangents, or (k, B, n_l) global rows */
     void *ws;        /* the module's workspace for B samples */
+    float *gf;       /* (B, out) outputs of a module whose gram needs its forward (a residual block) */
 } gram_work;
 
 static void gram_work_free(gram_work *w) {
-    free(w->counts), free(w->offs), free(w->cnts), free(w->send), free(w->recv), free(w->gx), free(w->gy), free(w->ws);
+    free(w->counts), free(w->offs), free(w->cnts), free(w->send), free(w->recv), free(w->gx), free(w->gy), free(w->ws), free(w->gf);
 }
 
 static int gram_work_alloc(curvo_curv *cv, int k, gram_work *w) {
     const curvo_model *m = cv->model;
     int N = curvo_comm_size(cv->comm), B = cv->b_global, b = cv->batch.b;
-    size_t per = 1, in = 1, ky = 1, ws = 1;
+    size_t per = 1, in = 1, ky = 1, ws = 1, fout = 1;
     for (int l = cv->first_param; l < m->n_mods; l++) {
         const module *mod = &m->mods[l];
         size_t f = gram_floats(mod, k);
@@ -509,6 +512,7 @@ static int gram_work_alloc(curvo_curv *cv, int k, gram_work *w) {
         in = module_in_size(mod) > in ? module_in_size(mod) : in;
         size_t wb = mod->ops->ws_bytes ? mod->ops->ws_bytes(mod, B) : 0;
         ws = wb > ws ? wb : ws;
+        if (mod->ops->gram_needs_forward && module_out_size(mod) > fout) fout = module_out_size(mod);
     }
     w->counts = malloc((size_t)N * sizeof *w->counts);
     w->offs = malloc((size_t)N * sizeof *w->offs);
@@ -518,7 +522,9 @@ static int gram_work_alloc(curvo_curv *cv, int k, gram_work *w) {
     w->gx = malloc((size_t)B * in * sizeof(float));
     w->gy = malloc((size_t)B * ky * sizeof(float));
     w->ws = malloc(ws);
-    if (!w->counts || !w->offs || !w->cnts || !w->send || !w->recv || !w->gx || !w->gy || !w->ws) return CURVO_E_NOMEM;
+    w->gf = malloc((size_t)B * fout * sizeof(float));
+    if (!w->counts || !w->offs || !w->cnts || !w->send || !w->recv || !w->gx || !w->gy || !w->ws || !w->gf)
+        return CURVO_E_NOMEM;
     for (int r = 0; r < N; r++) dist_shard(B, r, N, &w->offs[r], &w->cnts[r]);
     return CURVO_OK;
 }
@@ -561,6 +567,10 @@ static int gram_module_global(curvo_curv *cv, const module *mod, const nn_ctx *c
         *local = nn_gram_add_rows(w->gy, (size_t)k * B, out, gk);
     } else {
         nn_ctx g = {cv->model->theta + mod->offset, w->gx, NULL, w->ws, B};
+        if (mod->ops->gram_needs_forward) { /* its gram reads the workspace forward fills */
+            mod->ops->forward(mod, g.theta, w->gx, w->gf, w->ws, B);
+            g.y = w->gf;
+        }
         *local = mod->ops->gram(mod, &g, w->gy, k, gk);
     }
     return CURVO_OK;
@@ -590,7 +600,7 @@ int curv_global_seeded_gram(curvo_curv *cv, const double *seeds, int k, double *
     for (int l = m->n_mods - 1; l >= cv->first_param; l--) {
         const module *mod = &m->mods[l];
         nn_ctx ctx = b > 0 ? nn_pass_ctx(&cv->pass, m, l) : (nn_ctx){0};
-        if (mod->ops->gram && (rc = gram_module_global(cv, mod, &ctx, cur, k, &w, out, &local))) {
+        if (gram_floats(mod, k) && (rc = gram_module_global(cv, mod, &ctx, cur, k, &w, out, &local))) {
             gram_work_free(&w); /* the transport failed: no more collectives */
             return rc;
         }

@@ -7,6 +7,8 @@
  *   jvp:  Ydot_i = W cols(Xdot_i) + Wdot cols_i + bdot 1^T
  *   soa:  dXdot_i = col2im(W^T dYdot_i + Wdot^T dY_i);
  *         dWdot += dYdot_i cols_i^T + dY_i cols(Xdot_i)^T;  dbdot += dYdot_i 1
+ *   Without bias (no_bias, nn_conv2d_drop_bias: a residual block's projection shortcut) the
+ *   parameters are W alone and every b term above is left out.
  *   gram: the per-sample gradient of cotangent row (j, i) is [dY_{j,i} cols_i^T, dY_{j,i} 1]
  *         (out*CKK + out numbers); conv shares few weights, so these rows are materialised as a
  *         (k*b, n_params) matrix M (gram_rows, which the data-parallel Gram gathers across processes
@@ -77,6 +79,12 @@ int nn_conv2d_setup(module *m, int out_channels, int kernel, int stride, int pad
     m->out_w = (pw - kernel) / stride + 1;
     m->n_params = (size_t)out_channels * m->in_c * kernel * kernel + (size_t)out_channels;
     return CURVO_OK;
+}
+
+void nn_conv2d_drop_bias(module *m) {
+    if (m->no_bias) return;
+    m->no_bias = 1;
+    m->n_params -= (size_t)m->units;
 }
 
 /* rows of the im2col matrix: in_c * k * k */
@@ -171,7 +179,7 @@ static void conv_init(const module *m, float *theta, curvo_rng *rng, int next_is
         for (size_t i = 0; i < nw; i++)
             theta[i] = (float)(lim * (2.0 * curvo_rng_uniform(rng) - 1.0));
     }
-    memset(theta + nw, 0, (size_t)m->units * sizeof(float));
+    if (!m->no_bias) memset(theta + nw, 0, (size_t)m->units * sizeof(float));
 }
 
 /* The contiguous part [*lo, *hi) of [0, n) that this thread of an OpenMP team takes (all of it
@@ -292,8 +300,9 @@ static void col2im(const module *m, const conv_tap *taps, const float *dcols, in
     }
 }
 
-/* y (nb, out, P) += bias 1^T for each sample */
+/* y (nb, out, P) += bias 1^T for each sample (nothing for a convolution without bias) */
 static void add_bias(const module *m, const float *bias, int nb, float *y) {
+    if (m->no_bias) return;
     size_t np = conv_npos(m), out = (size_t)m->units;
     long nrows = (long)((size_t)nb * out);
 #pragma omp parallel for schedule(static) if ((size_t)nrows * np >= CONV_OMP_MIN)
@@ -316,8 +325,9 @@ static inline float row_sum(const float *r, size_t n) {
 }
 
 /* acc (out) += sum over the nb samples, in order, of d_i (out, P) 1, d (nb, out, P): one thread
- * per channel */
+ * per channel (nothing for a convolution without bias) */
 static void sum_positions(const module *m, const float *d, int nb, float *acc) {
+    if (m->no_bias) return;
     size_t np = conv_npos(m);
     int out = m->units;
 #pragma omp parallel for schedule(static) if ((size_t)nb * out * np >= CONV_OMP_MIN)
@@ -516,7 +526,7 @@ static void sample_gram_rows(const module *m, const float *dy, int k, int b, int
         size_t j = (size_t)t / out, o = (size_t)t % out;
         float *gr = gs + (j * b + i) * n; /* row j*b + i */
         for (int r = 0; r < ckk; r++) gr[o * ckk + r] = gt[(size_t)r * kout + t];
-        gr[(size_t)out * ckk + o] = row_sum(dy + (j * b + i) * osz + o * np, (size_t)np);
+        if (!m->no_bias) gr[(size_t)out * ckk + o] = row_sum(dy + (j * b + i) * osz + o * np, (size_t)np);
     }
 }
 

@@ -31,6 +31,8 @@ void curvo_model_free(curvo_model *m) {
         nn_pass_release(m->predict_pass);
         free(m->predict_pass);
     }
+    for (int l = 0; l < m->n_mods; l++) /* what modules own (a residual block's children) */
+        if (m->mods[l].ops->release) m->mods[l].ops->release(&m->mods[l]);
     free(m->mods);
     free(m->theta);
     free(m);
@@ -48,7 +50,7 @@ static void current_shape(const curvo_model *m, int *c, int *h, int *w) {
 
 /* Appends a module made by setup(); on success grows theta (new part zeroed). A module whose output
  * or whose parameters exceed the model's limits is refused before anything is allocated. */
-static int push_module(curvo_model *m, module *mod) {
+int nn_push_module(curvo_model *m, module *mod) {
     if (!shape_fits(mod->out_c, mod->out_h, mod->out_w)) {
         curvo_errf(m->errmsg, "%s: its output would exceed %zu values per sample", mod->ops->name, (size_t)CURVO_MAX_ACTIVATION);
         return CURVO_E_SHAPE;
@@ -77,7 +79,7 @@ static int push_module(curvo_model *m, module *mod) {
     return CURVO_OK;
 }
 
-static module next_module(const curvo_model *m) {
+module nn_next_module(const curvo_model *m) {
     module mod;
     memset(&mod, 0, sizeof mod);
     current_shape(m, &mod.in_c, &mod.in_h, &mod.in_w);
@@ -86,17 +88,17 @@ static module next_module(const curvo_model *m) {
 
 int curvo_model_add_dense(curvo_model *m, int units) {
     if (!m) return CURVO_E_INVALID;
-    module mod = next_module(m);
+    module mod = nn_next_module(m);
     if (nn_dense_setup(&mod, units) != CURVO_OK) {
         curvo_errf(m->errmsg, "dense: units must be >= 1 (got %d)", units);
         return CURVO_E_SHAPE;
     }
-    return push_module(m, &mod);
+    return nn_push_module(m, &mod);
 }
 
 int curvo_model_add_conv2d(curvo_model *m, int out_channels, int kernel, int stride, int padding) {
     if (!m) return CURVO_E_INVALID;
-    module mod = next_module(m);
+    module mod = nn_next_module(m);
     if (nn_conv2d_setup(&mod, out_channels, kernel, stride, padding) != CURVO_OK) {
         curvo_errf(m->errmsg,
                 "conv %d filters %dx%d stride %d padding %d does not fit input %dx%dx%d "
@@ -104,18 +106,18 @@ int curvo_model_add_conv2d(curvo_model *m, int out_channels, int kernel, int str
                 out_channels, kernel, kernel, stride, padding, mod.in_c, mod.in_h, mod.in_w);
         return CURVO_E_SHAPE;
     }
-    return push_module(m, &mod);
+    return nn_push_module(m, &mod);
 }
 
 static int add_pool(curvo_model *m, const module_ops *ops, const char *name, int kernel, int stride) {
     if (!m) return CURVO_E_INVALID;
-    module mod = next_module(m);
+    module mod = nn_next_module(m);
     if (nn_pool_setup(&mod, ops, kernel, stride) != CURVO_OK) {
         curvo_errf(m->errmsg, "%s %dx%d stride %d does not fit input %dx%dx%d (channels x height x width)",
                 name, kernel, kernel, stride, mod.in_c, mod.in_h, mod.in_w);
         return CURVO_E_SHAPE;
     }
-    return push_module(m, &mod);
+    return nn_push_module(m, &mod);
 }
 
 int curvo_model_add_maxpool(curvo_model *m, int kernel, int stride) {
@@ -128,30 +130,41 @@ int curvo_model_add_avgpool(curvo_model *m, int kernel, int stride) {
 
 int curvo_model_add_flatten(curvo_model *m) {
     if (!m) return CURVO_E_INVALID;
-    module mod = next_module(m);
+    module mod = nn_next_module(m);
     nn_flatten_setup(&mod);
-    return push_module(m, &mod);
+    return nn_push_module(m, &mod);
 }
 
 int curvo_model_add_activation(curvo_model *m, curvo_activation act) {
     if (!m) return CURVO_E_INVALID;
-    module mod = next_module(m);
+    module mod = nn_next_module(m);
     if (nn_activation_setup(&mod, act) != CURVO_OK) {
         curvo_errf(m->errmsg, "unknown activation %d", (int)act);
         return CURVO_E_INVALID;
     }
-    return push_module(m, &mod);
+    return nn_push_module(m, &mod);
+}
+
+void nn_init_modules(const module *mods, int n, float *theta, curvo_rng *rng, int last_next_is_rectifier) {
+    for (int l = 0; l < n; l++) {
+        const module *mod = &mods[l];
+        if (!mod->ops->init) continue;
+        int rect = l + 1 < n ? mods[l + 1].ops == &nn_activation_ops &&
+                                   (mods[l + 1].act == CURVO_ACT_RELU || mods[l + 1].act == CURVO_ACT_SOFTPLUS)
+                             : last_next_is_rectifier;
+        mod->ops->init(mod, theta + mod->offset, rng, rect);
+    }
 }
 
 static int add_norm(curvo_model *m, const module_ops *ops, int groups) {
     if (!m) return CURVO_E_INVALID;
-    module mod = next_module(m);
+    module mod = nn_next_module(m);
     if (nn_groupnorm_setup(&mod, ops, groups) != CURVO_OK) {
         curvo_errf(m->errmsg, "groupnorm: %d groups must be >= 1 and divide the %d input channels", groups,
                    mod.in_c);
         return CURVO_E_SHAPE;
     }
-    return push_module(m, &mod);
+    return nn_push_module(m, &mod);
 }
 
 int curvo_model_add_groupnorm(curvo_model *m, int groups) { return add_norm(m, &nn_groupnorm_ops, groups); }
@@ -160,20 +173,14 @@ int curvo_model_add_layernorm(curvo_model *m) { return add_norm(m, &nn_layernorm
 
 int curvo_model_add_gap(curvo_model *m) {
     if (!m) return CURVO_E_INVALID;
-    module mod = next_module(m);
+    module mod = nn_next_module(m);
     if (nn_gap_setup(&mod) != CURVO_OK) return CURVO_E_SHAPE;
-    return push_module(m, &mod);
+    return nn_push_module(m, &mod);
 }
 
 int curvo_model_init(curvo_model *m, curvo_rng *rng) {
     if (!m || !rng) return CURVO_E_INVALID;
-    for (int l = 0; l < m->n_mods; l++) {
-        const module *mod = &m->mods[l];
-        if (!mod->ops->init) continue;
-        int rect = l + 1 < m->n_mods && m->mods[l + 1].ops == &nn_activation_ops &&
-                   (m->mods[l + 1].act == CURVO_ACT_RELU || m->mods[l + 1].act == CURVO_ACT_SOFTPLUS);
-        mod->ops->init(mod, m->theta + mod->offset, rng, rect);
-    }
+    nn_init_modules(m->mods, m->n_mods, m->theta, rng, 0);
     return CURVO_OK;
 }
 
@@ -191,13 +198,12 @@ size_t curvo_model_output_size(const curvo_model *m) {
 int curvo_model_num_modules(const curvo_model *m) { return m ? m->n_mods : 0; }
 const char *curvo_model_errmsg(const curvo_model *m) { return m ? m->errmsg : ""; }
 
-int curvo_model_describe(const curvo_model *m, char *buf, size_t len) {
-    if (!m || !buf || len == 0) return CURVO_E_INVALID;
+/* Appends the tokens of mods (n) to buf at *used, comma-separated; a residual block writes
+ * res(BODY) with its body's tokens (its shortcut follows from them). CURVO_E_INVALID if buf is full. */
+static int describe_modules(const module *mods, int n, char *buf, size_t len, size_t *used) {
     static const char *act_names[] = {"relu", "tanh", "sigmoid", "softplus", "exp"};
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int l = 0; l < m->n_mods; l++) {
-        const module *mod = &m->mods[l];
+    for (int l = 0; l < n; l++) {
+        const module *mod = &mods[l];
         char tok[64];
         if (mod->ops == &nn_dense_ops)
             snprintf(tok, sizeof tok, "dense:%d", mod->units);
@@ -209,13 +215,28 @@ int curvo_model_describe(const curvo_model *m, char *buf, size_t len) {
             snprintf(tok, sizeof tok, "%s", act_names[mod->act]);
         else if (mod->ops == &nn_groupnorm_ops)
             snprintf(tok, sizeof tok, "groupnorm:%d", mod->groups);
+        else if (mod->block)
+            snprintf(tok, sizeof tok, "res(");
         else
             snprintf(tok, sizeof tok, "%s", mod->ops->name);
-        int w = snprintf(buf + used, len - used, "%s%s", l ? "," : "", tok);
-        if (w < 0 || (size_t)w >= len - used) return CURVO_E_INVALID;
-        used += (size_t)w;
+        int w = snprintf(buf + *used, len - *used, "%s%s", l ? "," : "", tok);
+        if (w < 0 || (size_t)w >= len - *used) return CURVO_E_INVALID;
+        *used += (size_t)w;
+        if (!mod->block) continue;
+        const module *body;
+        int n_body = nn_residual_body(mod, &body);
+        if (describe_modules(body, n_body, buf, len, used) != CURVO_OK || len - *used < 2) return CURVO_E_INVALID;
+        buf[(*used)++] = ')';
+        buf[*used] = '\0';
     }
     return CURVO_OK;
+}
+
+int curvo_model_describe(const curvo_model *m, char *buf, size_t len) {
+    if (!m || !buf || len == 0) return CURVO_E_INVALID;
+    size_t used = 0;
+    buf[0] = '\0';
+    return describe_modules(m->mods, m->n_mods, buf, len, &used);
 }
 
 size_t nn_max_width(const curvo_model *m) {

@@ -32,6 +32,22 @@ void nn_pass_release(nn_pass *p);
 void nn_pass_forward(nn_pass *p, const curvo_model *m, const float *theta, const float *x, int b);
 /* The view module l has of the pass. */
 nn_ctx nn_pass_ctx(const nn_pass *p, const curvo_model *m, int l);
+/* The shape-checked append of a module made by a setup function (theta grows, zeroed; mod->offset
+ * set), and a module whose input shape is the model's current output shape (model.c). */
+int nn_push_module(curvo_model *m, module *mod);
+module nn_next_module(const curvo_model *m);
+/* Initializes the parameters of the sequence mods (n), theta the base their offsets count from;
+ * last_next_is_rectifier: what follows the last module is relu/softplus. */
+void nn_init_modules(const module *mods, int n, float *theta, curvo_rng *rng, int last_next_is_rectifier);
+/* Appends the modules of a spec string ("conv:8:3,relu,res(...)") to m (spec.c); errmsg
+ * (CURVO_ERRMSG_LEN) gets "model spec: ..." on failure. */
+int nn_spec_append(curvo_model *m, const char *spec, char *errmsg);
+/* Whether the last top-level token of spec names a normalization layer (spec.c's list): then it
+ * is copied into tok (len bytes) and 1 is returned. */
+int nn_spec_last_norm(const char *spec, char *tok, size_t len);
+/* A residual block's body modules (residual.c): their number, and the array in *body. */
+int nn_residual_body(const module *block, const module **body);
+
 /* Largest activation size (features per sample) over the input and all module outputs. */
 size_t nn_max_width(const curvo_model *m);
 

@@ -65,6 +65,12 @@ typedef struct module_ops {
      * the module's input and output cotangents when they are fewer bytes. NULL otherwise.
      * Returns CURVO_OK or CURVO_E_NOMEM. */
     int (*gram_rows)(const module *m, const nn_ctx *c, const float *dy, int k, float *rows);
+    /* Set by modules whose gram reads what forward left in the workspace (a residual block: its
+     * children's activations); the data-parallel Gram, which hands gram the gathered inputs and a
+     * fresh workspace, runs forward on them first. */
+    int gram_needs_forward;
+    /* Optional: frees what the module owns (a residual block: its children). */
+    void (*release)(module *m);
 } module_ops;
 
 struct module {
@@ -77,6 +83,8 @@ struct module {
     int kernel, stride, pad; /* conv2d and pooling */
     curvo_activation act;    /* activation modules */
     int groups;              /* groupnorm: channel groups (layernorm: 1) */
+    int no_bias;             /* conv2d: no bias term (nn_conv2d_drop_bias) */
+    struct nn_block *block;  /* residual blocks: the body and shortcut modules (owned; residual.c) */
 };
 
 static inline size_t module_in_size(const module *m) { return (size_t)m->in_c * m->in_h * m->in_w; }
@@ -89,9 +97,11 @@ int nn_gram_add_rows(const float *rows, size_t kb, size_t n, double *gram);
 /* Module kinds; each file defines its table and a constructor that fills shapes and n_params
  * from the input shape already set in *m, returning CURVO_E_SHAPE if it does not fit. */
 extern const module_ops nn_dense_ops, nn_conv2d_ops, nn_maxpool_ops, nn_avgpool_ops,
-    nn_flatten_ops, nn_activation_ops;
+    nn_flatten_ops, nn_activation_ops, nn_residual_ops;
 int nn_dense_setup(module *m, int units);
 int nn_conv2d_setup(module *m, int out_channels, int kernel, int stride, int padding);
+/* Turns a conv2d module set up by nn_conv2d_setup into one without bias (n_params shrinks). */
+void nn_conv2d_drop_bias(module *m);
 int nn_pool_setup(module *m, const module_ops *ops, int kernel, int stride);
 int nn_flatten_setup(module *m);
 int nn_activation_setup(module *m, curvo_activation act);

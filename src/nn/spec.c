@@ -1,5 +1,7 @@
 /* spec.c — model spec strings: "conv:16:5,relu,maxpool:2,flatten,dense:10", the presets, and a
- * preset made for a task (its output layer sized to the task's outputs). */
+ * preset made for a task (its output layer sized to the task's outputs). A token res(SPEC) is a
+ * residual block whose body is SPEC (residual.c): commas inside parentheses belong to the body, so
+ * tokens are split at the commas outside every parenthesis. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +14,11 @@
 #define SPEC_MAX_TOKEN 64
 #define SPEC_MAX_FIELDS 5
 #define SPEC_MAX_INT 1000000
+#define SPEC_MAX_DEPTH 16 /* residual blocks nested deeper than this are refused */
+
+/* The normalization layers: a residual block whose body ends in one gives its projection shortcut
+ * the same token (residual.c). Kinds not built in (yet) are simply never matched. */
+static const char *const norm_kinds[] = {"layernorm", "groupnorm", "batchnorm"};
 
 /* Every preset ends in its output layer, a dense layer (curvo_model_for_task resizes it). */
 static const struct {
@@ -93,7 +100,7 @@ static int parse_token(curvo_model *m, const char *tok, char *errmsg) {
     if (!syn) {
         curvo_errf(errmsg,
                    "model spec: unknown layer '%s' (known: dense, conv, maxpool, avgpool, flatten, "
-                   "relu, tanh, sigmoid, softplus, exp, layernorm, groupnorm, gap, or the presets "
+                   "relu, tanh, sigmoid, softplus, exp, layernorm, groupnorm, gap, res(SPEC), or the presets "
                    "mlp, cnn)",
                    tok);
         return CURVO_E_SPEC;
@@ -122,6 +129,114 @@ static int parse_token(curvo_model *m, const char *tok, char *errmsg) {
     return rc;
 }
 
+/* The end of the token that starts at p: the first comma outside parentheses, or the end. */
+static const char *token_end(const char *p) {
+    int depth = 0;
+    for (; *p; p++) {
+        if (*p == '(') depth++;
+        else if (*p == ')') depth--;
+        else if (*p == ',' && depth == 0) break;
+    }
+    return p;
+}
+
+/* Checks that spec's parentheses pair up and nest at most SPEC_MAX_DEPTH deep. */
+static int check_parentheses(const char *spec, char *errmsg) {
+    int depth = 0, max = 0;
+    for (const char *p = spec; *p; p++) {
+        if (*p == '(' && ++depth > max) max = depth;
+        if (*p == ')' && --depth < 0) {
+            curvo_errf(errmsg, "model spec: unbalanced parentheses: ')' without '(' at '%.40s' in '%.120s'", p, spec);
+            return CURVO_E_SPEC;
+        }
+    }
+    if (depth > 0) {
+        curvo_errf(errmsg, "model spec: unbalanced parentheses: %d '(' not closed in '%.160s'", depth, spec);
+        return CURVO_E_SPEC;
+    }
+    if (max > SPEC_MAX_DEPTH) {
+        curvo_errf(errmsg, "model spec: residual blocks nested %d deep (at most %d)", max, SPEC_MAX_DEPTH);
+        return CURVO_E_SPEC;
+    }
+    return CURVO_OK;
+}
+
+/* A token res(BODY) (tok, len; parentheses balanced): its residual block appended to m. */
+static int parse_block(curvo_model *m, const char *tok, size_t len, char *errmsg) {
+    if (len < 5 || tok[len - 1] != ')') {
+        curvo_errf(errmsg, "model spec: '%.*s': a block is res(SPEC), nothing after its ')'", (int)(len > 80 ? 80 : len), tok);
+        return CURVO_E_SPEC;
+    }
+    int depth = 0;
+    for (size_t q = 3; q < len; q++) { /* the opening parenthesis closes at tok[len - 1] only */
+        depth += tok[q] == '(' ? 1 : tok[q] == ')' ? -1 : 0;
+        if (depth == 0 && q + 1 < len) {
+            curvo_errf(errmsg, "model spec: '%.*s': a block is res(SPEC), nothing after its ')'", (int)(len > 80 ? 80 : len), tok);
+            return CURVO_E_SPEC;
+        }
+    }
+    char *body = malloc(len - 3);
+    if (!body) return CURVO_E_NOMEM;
+    memcpy(body, tok + 4, len - 5);
+    body[len - 5] = '\0';
+    int rc = curvo_model_add_residual(m, body);
+    free(body);
+    if (rc == CURVO_E_SPEC || rc == CURVO_E_SHAPE) {
+        curvo_errf(errmsg, "model spec: %s", curvo_model_errmsg(m));
+        return CURVO_E_SPEC;
+    }
+    return rc;
+}
+
+int nn_spec_append(curvo_model *m, const char *spec, char *errmsg) {
+    int rc = check_parentheses(spec, errmsg);
+    const char *p = spec;
+    int ntok = 0;
+    while (rc == CURVO_OK) {
+        const char *end = token_end(p);
+        size_t len = (size_t)(end - p);
+        while (len && isspace((unsigned char)*p)) p++, len--;
+        while (len && isspace((unsigned char)p[len - 1])) len--;
+        if (len == 0) {
+            curvo_errf(errmsg, "model spec: empty layer token in '%.200s'", spec);
+            rc = CURVO_E_SPEC;
+            break;
+        }
+        if (len >= 4 && !strncmp(p, "res(", 4)) {
+            rc = parse_block(m, p, len, errmsg);
+        } else {
+            char tok[SPEC_MAX_TOKEN + 8];
+            if (len >= sizeof tok) len = sizeof tok - 1;
+            memcpy(tok, p, len);
+            tok[len] = '\0';
+            rc = parse_token(m, tok, errmsg);
+        }
+        ntok++;
+        if (!*end) break;
+        p = end + 1;
+    }
+    if (rc == CURVO_OK && ntok == 0) rc = CURVO_E_SPEC;
+    return rc;
+}
+
+int nn_spec_last_norm(const char *spec, char *tok, size_t len) {
+    const char *p = spec, *end;
+    while (*(end = token_end(p))) p = end + 1;
+    const char *last = p;
+    while (isspace((unsigned char)*last)) last++;
+    size_t n = strlen(last);
+    while (n && isspace((unsigned char)last[n - 1])) n--;
+    for (size_t i = 0; i < sizeof norm_kinds / sizeof norm_kinds[0]; i++) {
+        size_t k = strlen(norm_kinds[i]);
+        if (n >= k && !strncmp(last, norm_kinds[i], k) && (n == k || last[k] == ':') && n < len) {
+            memcpy(tok, last, n);
+            tok[n] = '\0';
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int curvo_model_from_spec(const char *spec, int channels, int height, int width, curvo_model **out,
                           char *errmsg) {
     if (errmsg) errmsg[0] = '\0';
@@ -138,29 +253,7 @@ int curvo_model_from_spec(const char *spec, int channels, int height, int width,
         curvo_errf(errmsg, "model spec: invalid input shape");
         return rc;
     }
-    const char *p = spec;
-    int ntok = 0;
-    while (rc == CURVO_OK) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        while (len && isspace((unsigned char)*p)) p++, len--;
-        while (len && isspace((unsigned char)p[len - 1])) len--;
-        char tok[SPEC_MAX_TOKEN + 8];
-        if (len >= sizeof tok) len = sizeof tok - 1;
-        memcpy(tok, p, len);
-        tok[len] = '\0';
-        if (len == 0) {
-            curvo_errf(errmsg, "model spec: empty layer token in '%.200s'", spec);
-            rc = CURVO_E_SPEC;
-            break;
-        }
-        rc = parse_token(m, tok, errmsg);
-        ntok++;
-        if (!comma) break;
-        p = comma + 1;
-    }
-    if (rc == CURVO_OK && ntok == 0) rc = CURVO_E_SPEC;
-    if (rc) {
+    if ((rc = nn_spec_append(m, spec, errmsg))) {
         curvo_model_free(m);
         return rc;
     }
