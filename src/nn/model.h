@@ -11,6 +11,10 @@ struct curvo_model {
     int n_mods, cap_mods;
     float *theta;             /* (n_params) all parameters, module l at mods[l].offset */
     size_t n_params;
+    float *state;             /* (n_state) non-parameter state (running statistics), module l's at
+                               * mods[l].state_offset; optimizers never see it */
+    size_t n_state;
+    int training;             /* 1 (the default): batch-coupled modules use the batch's statistics */
     char errmsg[CURVO_ERRMSG_LEN];
     struct nn_pass *predict_pass; /* lazily made by curvo_model_predict */
 };
@@ -28,8 +32,15 @@ typedef struct nn_pass {
 /* Makes sure the pass can hold b samples of this model (reallocates as needed). */
 int nn_pass_reserve(nn_pass *p, const curvo_model *m, int b);
 void nn_pass_release(nn_pass *p);
-/* Forward through all modules at parameters theta; outputs in p->act[n_mods]. */
+/* Forward through all modules at parameters theta; outputs in p->act[n_mods]. nn_pass_forward runs
+ * in the model's mode without updating its state; nn_pass_forward_mode in the given mode (with
+ * mode.update_state, a training-mode pass also updates the model's running statistics). */
 void nn_pass_forward(nn_pass *p, const curvo_model *m, const float *theta, const float *x, int b);
+void nn_pass_forward_mode(nn_pass *p, const curvo_model *m, const float *theta, const float *x, int b,
+                          nn_mode mode);
+/* The first module that couples the samples in the model's current mode (training mode and
+ * couples_batch), or -1 when every output depends on its own sample only. */
+int nn_coupled_module(const curvo_model *m);
 /* The view module l has of the pass. */
 nn_ctx nn_pass_ctx(const nn_pass *p, const curvo_model *m, int l);
 /* Largest activation size (features per sample) over the input and all module outputs. */

@@ -49,7 +49,7 @@ static const layer_syntax syntaxes[] = {
     {"dense", 1, 1, {1}},        {"conv", 2, 4, {1, 1, 1, 0}}, {"maxpool", 1, 2, {1, 1}},
     {"avgpool", 1, 2, {1, 1}},   {"flatten", 0, 0, {0}},       {"relu", 0, 0, {0}},
     {"tanh", 0, 0, {0}},         {"sigmoid", 0, 0, {0}},       {"softplus", 0, 0, {0}},
-    {"exp", 0, 0, {0}},
+    {"exp", 0, 0, {0}},          {"batchnorm", 0, 0, {0}},
 };
 
 static int add_layer(curvo_model *m, const char *name, const int *a, int na) {
@@ -63,6 +63,7 @@ static int add_layer(curvo_model *m, const char *name, const int *a, int na) {
     if (!strcmp(name, "tanh")) return curvo_model_add_activation(m, CURVO_ACT_TANH);
     if (!strcmp(name, "sigmoid")) return curvo_model_add_activation(m, CURVO_ACT_SIGMOID);
     if (!strcmp(name, "exp")) return curvo_model_add_activation(m, CURVO_ACT_EXP);
+    if (!strcmp(name, "batchnorm")) return curvo_model_add_batchnorm(m);
     return curvo_model_add_activation(m, CURVO_ACT_SOFTPLUS);
 }
 
@@ -89,7 +90,7 @@ static int parse_token(curvo_model *m, const char *tok, char *errmsg) {
     if (!syn) {
         curvo_errf(errmsg,
                    "model spec: unknown layer '%s' (known: dense, conv, maxpool, avgpool, flatten, "
-                   "relu, tanh, sigmoid, softplus, exp, or the presets mlp, cnn)",
+                   "relu, tanh, sigmoid, softplus, exp, batchnorm, or the presets mlp, cnn)",
                    tok);
         return CURVO_E_SPEC;
     }
@@ -97,7 +98,7 @@ static int parse_token(curvo_model *m, const char *tok, char *errmsg) {
     if (na < syn->min_args || na > syn->max_args) {
         static const char *usage[] = {"dense:UNITS", "conv:OUT:K[:STRIDE[:PAD]]", "maxpool:K[:STRIDE]",
                                       "avgpool:K[:STRIDE]", "flatten", "relu", "tanh", "sigmoid",
-                                      "softplus", "exp"};
+                                      "softplus", "exp", "batchnorm"};
         curvo_errf(errmsg, "model spec: '%s' has the wrong number of fields (expected %s)", tok,
                    usage[syn - syntaxes]);
         return CURVO_E_SPEC;
