@@ -15,6 +15,7 @@ static void info_usage(FILE *to) {
             "                   cnn = %s\n"
             "                 tokens: dense:UNITS conv:OUT:K[:STRIDE[:PAD]] maxpool:K[:STRIDE]\n"
             "                 avgpool:K[:STRIDE] flatten relu tanh sigmoid softplus exp\n"
+            "                 batchnorm (per channel over the batch; evaluation uses running stats)\n"
             "  --input C,H,W  input shape (default: 1,28,28)\n"
             "  --help         this text\n",
             curvo_model_preset("mlp"), curvo_model_preset("cnn"));

@@ -164,7 +164,7 @@ int curvo_model_for_task(const char *spec_or_preset, int channels, int height, i
 
 /* Deterministic initialization from rng: weights He-normal (std sqrt(2/fan_in)) for layers
  * followed by relu or softplus, Xavier-uniform (limit sqrt(6/(fan_in+fan_out))) otherwise;
- * biases zero. */
+ * biases zero; batchnorm's gamma 1 and beta 0, and its running statistics back to mean 0, var 1. */
 int curvo_model_init(curvo_model *model, curvo_rng *rng);
 
 size_t curvo_model_num_params(const curvo_model *model);
