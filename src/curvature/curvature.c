@@ -157,10 +157,8 @@ static int curv_per_sample_rows(curvo_curv *cv, const char *what) {
     for (int l = cv->first_param + 1; l < m->n_mods; l++)
         if (m->mods[l].couples_batch)
             return curv_fail(cv, CURVO_E_UNSUPPORTED,
-                             "%s: %s (module %d) in training mode couples the samples, so the layers below it have "
-                             "no per-sample Jacobian rows; this per-sample Gram (EGN's system) is not available: "
-                             "use groupnorm (per-sample statistics) or an optimizer built on exact products "
-                             "(SGD, Adam, SGN, LRSFN, ...)",
+                             "%s: %s (module %d) couples the samples in training mode, so the layers below it have no "
+                             "per-sample Jacobian rows (EGN's Gram): use groupnorm or another optimizer",
                              what, m->mods[l].ops->name, l);
     return CURVO_OK;
 }
@@ -219,9 +217,8 @@ int curvo_curv_set_batch(curvo_curv *cv, const curvo_batch *batch) {
     int off, b, N = curvo_comm_size(cv->comm), coupled = nn_coupled_module(cv->model);
     if (N > 1 && coupled >= 0) /* the same answer on every rank: nothing collective is skipped */
         return curv_fail(cv, CURVO_E_UNSUPPORTED,
-                         "set_batch: %s (module %d) in training mode normalizes over the whole batch, but each of "
-                         "the %d processes holds only its shard: data-parallel batchnorm is not supported (use "
-                         "groupnorm, whose statistics are per sample, or one process)",
+                         "set_batch: %s (module %d) in training mode normalizes over the batch, which %d processes "
+                         "split into shards: not supported; use groupnorm or one process",
                          cv->model->mods[coupled].ops->name, coupled, N);
     dist_shard(batch->b, curvo_comm_rank(cv->comm), N, &off, &b);
     cv->batch = shard_of(batch, curvo_model_input_size(cv->model), cv->c, off, b);
