@@ -517,7 +517,7 @@ static void check_network(curvo_loss_kind loss) {
     grad_at(&t, v, H_STEP, gp), grad_at(&t, v, -H_STEP, gm);
     for (size_t q = 0; q < n; q++) fd[q] = (float)((gp[q] - gm[q]) / (2 * H_STEP));
     snprintf(what, sizeof what, "network (%s): Hv vs differences of the gradient", ln);
-    tu_close_f(what, hv, fd, n, 5e-3);
+    tu_close_f(what, hv, fd, n, FD_TOL);
     /* GGN v = J^T Q J v / b with J v and J^T from differences (MSE: Q = I) */
     if (loss == CURVO_LOSS_MSE) {
         TU_CHECK(curvo_curv_ggn(t.cv, v, 1, gv) == CURVO_OK, "ggn");
