@@ -19,7 +19,7 @@
  *     two processes refused by set_batch;
  *   - the trainer: evaluation uses the running statistics (the metrics equal those of
  *     curvo_model_predict), checkpoints save and restore them, a checkpoint without them loads
- *     with the defaults. */
+ *     with the defaults, early stopping restores the best epoch's statistics with its parameters. */
 #define _DEFAULT_SOURCE /* mkdtemp */
 #include <math.h>
 #include <stdlib.h>
@@ -770,6 +770,62 @@ static void check_trainer(void) {
     free(lab);
 }
 
+/* Early stopping puts the best epoch's running statistics back with its parameters: the states at
+ * every epoch's end are recorded by the progress callback. */
+typedef struct {
+    curvo_model *m;
+    float states[64][16];
+} epoch_states;
+
+static int record_state(const curvo_progress *p, void *user) {
+    epoch_states *es = user;
+    if (p->event == CURVO_EVENT_EPOCH && p->epoch >= 1 && p->epoch < 64)
+        memcpy(es->states[p->epoch], curvo_model_state(es->m), 16 * sizeof(float));
+    return 0;
+}
+
+static void check_early_stop(void) {
+    const int nsamp = 60, D = 6;
+    float *x = malloc((size_t)nsamp * D * sizeof(float));
+    int32_t *lab = malloc((size_t)nsamp * sizeof *lab);
+    curvo_rng rng;
+    curvo_rng_seed(&rng, 13);
+    tu_fill_normal(&rng, x, (size_t)nsamp * D, 1.0);
+    for (int i = 0; i < nsamp; i++) lab[i] = curvo_rng_uniform(&rng) < 0.5; /* noise: the validation loss rises */
+    curvo_dataset *d, *val;
+    char err[CURVO_ERRMSG_LEN];
+    TU_CHECK(curvo_dataset_create(40, D, 1, 1, x, lab, NULL, 2, &d, err) == CURVO_OK, "dataset: %s", err);
+    TU_CHECK(curvo_dataset_create(20, D, 1, 1, x + 40 * D, lab + 40, NULL, 2, &val, err) == CURVO_OK, "val: %s", err);
+    epoch_states *es = calloc(1, sizeof *es);
+    TU_CHECK(curvo_model_from_spec("dense:8,batchnorm,relu,dense:2", D, 1, 1, &es->m, err) == CURVO_OK, "%s", err);
+    curvo_model_init(es->m, &rng);
+    curvo_opt_params op;
+    curvo_opt_params_init(&op, CURVO_OPT_ADAM);
+    curvo_opt_params_set(&op, "lr", 0.05, err);
+    curvo_train_options o;
+    curvo_train_options_init(&o);
+    o.epochs = 60;
+    o.batch_size = 8;
+    o.early_stop = 2;
+    o.seed = 2;
+    curvo_trainer *tr;
+    TU_CHECK(curvo_trainer_create(es->m, CURVO_LOSS_CE, &op, d, NULL, &o, &tr, err) == CURVO_OK, "trainer: %s", err);
+    curvo_trainer_set_validation(tr, val);
+    TU_CHECK(curvo_trainer_run(tr, record_state, es) == CURVO_OK, "run: %s", curvo_trainer_errmsg(tr));
+    int best = curvo_trainer_best_epoch(tr);
+    TU_CHECK(curvo_trainer_stopped_early(tr) && best > 0 && best < 60, "early stopping did not stop (best %d)", best);
+    if (best > 0 && best < 64)
+        TU_CHECK(!memcmp(curvo_model_state(es->m), es->states[best], 16 * sizeof(float)),
+                 "early stopping restored epoch %d's parameters without its running statistics", best);
+    curvo_trainer_free(tr);
+    curvo_model_free(es->m);
+    free(es);
+    curvo_dataset_free(d);
+    curvo_dataset_free(val);
+    free(x);
+    free(lab);
+}
+
 /* ------------------------------------------------------------------ spec */
 
 static void check_spec(void) {
@@ -803,5 +859,6 @@ int main(void) {
     check_network(CURVO_LOSS_CE);
     check_gram();
     check_trainer();
+    check_early_stop();
     return tu_finish("test_batchnorm");
 }
