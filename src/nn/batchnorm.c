@@ -57,27 +57,43 @@ int nn_batchnorm_setup(module *m) {
 }
 
 /* The workspace: what forward fills (the mode it ran in, the per-channel mean and scale s it used,
- * the normalized input xh) and the actions' scratch (per-channel sums, one tangent's xhdot). */
+ * the normalized input xh) and the actions' scratch (per-channel sums and coefficients, a row
+ * accumulator, one tangent's xhdot). */
 typedef struct bn_ws {
     int training;
     double *mean, *s; /* (C) each */
-    double *sums;     /* (7, C) scratch */
+    double *sums;     /* (7, C) scratch: per-channel sums */
+    double *k[5];     /* (C) each, scratch: per-channel coefficients of lincomb */
+    double *acc;      /* (C + H*W) scratch: lincomb's row */
     float *xh;        /* (b, C, H*W) */
     float *xhd;       /* (b, C, H*W) scratch */
 } bn_ws;
 
 #define BN_SUMS 7
+#define BN_COEFS 5
+
+static size_t bn_doubles(const module *m) {
+    size_t C = (size_t)m->in_c;
+    return 1 + (2 + BN_SUMS + BN_COEFS) * C + C + (size_t)m->in_h * m->in_w;
+}
 
 static size_t bn_ws_bytes(const module *m, int b) {
-    size_t C = (size_t)m->in_c;
-    return sizeof(double) * (1 + (2 + BN_SUMS) * C) + 2 * (size_t)b * module_in_size(m) * sizeof(float);
+    return sizeof(double) * bn_doubles(m) + 2 * (size_t)b * module_in_size(m) * sizeof(float);
 }
 
 static bn_ws ws_of(const module *m, void *ws, int b) {
     size_t C = (size_t)m->in_c;
     double *d = ws;
-    float *f = (float *)(d + 1 + (2 + BN_SUMS) * C);
-    bn_ws w = {d[0] != 0.0, d + 1, d + 1 + C, d + 1 + 2 * C, f, f + (size_t)b * module_in_size(m)};
+    float *f = (float *)(d + bn_doubles(m));
+    bn_ws w;
+    w.training = d[0] != 0.0;
+    w.mean = d + 1;
+    w.s = w.mean + C;
+    w.sums = w.s + C;
+    for (int t = 0; t < BN_COEFS; t++) w.k[t] = w.sums + (BN_SUMS + t) * C;
+    w.acc = w.k[BN_COEFS - 1] + C;
+    w.xh = f;
+    w.xhd = f + (size_t)b * module_in_size(m);
     return w;
 }
 
@@ -96,6 +112,16 @@ static void bn_init_state(const module *m, float *state) {
 /* out[c] = sum over samples and positions of a (b, C, P) times w (same shape; NULL: 1). */
 static void chan_sum(const float *a, const float *w, int b, int C, int P, double *out) {
     for (int c = 0; c < C; c++) out[c] = 0.0;
+    if (P == 1) { /* (b, C): rows, vectorised along the channels */
+        for (int i = 0; i < b; i++) {
+            const float *ai = a + (size_t)i * C, *wi = w ? w + (size_t)i * C : NULL;
+            if (wi)
+                for (int c = 0; c < C; c++) out[c] += (double)ai[c] * wi[c];
+            else
+                for (int c = 0; c < C; c++) out[c] += ai[c];
+        }
+        return;
+    }
     for (int i = 0; i < b; i++)
         for (int c = 0; c < C; c++) {
             const float *ai = a + ((size_t)i * C + c) * P;
@@ -109,6 +135,37 @@ static void chan_sum(const float *a, const float *w, int b, int C, int P, double
         }
 }
 
+/* out (b, C, P) = sum_t k[t][c] in[t] + k0[c] over nt inputs of the same shape, in double; out may
+ * be one of the inputs (each row is read before it is written). Every elementwise step of this
+ * file is one such per-channel linear combination. */
+static void lincomb(const bn_ws *w, float *out, int b, int C, int P, int nt, const float *const *in,
+                    const double *const *k, const double *k0) {
+    double *acc = w->acc;
+    for (int i = 0; i < b; i++) {
+        if (P == 1) { /* a row of C channels */
+            size_t o = (size_t)i * C;
+            for (int c = 0; c < C; c++) acc[c] = k0[c];
+            for (int t = 0; t < nt; t++) {
+                const float *x = in[t] + o;
+                const double *kt = k[t];
+                for (int c = 0; c < C; c++) acc[c] += kt[c] * x[c];
+            }
+            for (int c = 0; c < C; c++) out[o + c] = (float)acc[c];
+            continue;
+        }
+        for (int c = 0; c < C; c++) { /* a map of P positions */
+            size_t o = ((size_t)i * C + c) * P;
+            for (int p = 0; p < P; p++) acc[p] = k0[c];
+            for (int t = 0; t < nt; t++) {
+                const float *x = in[t] + o;
+                double kt = k[t][c];
+                for (int p = 0; p < P; p++) acc[p] += kt * x[p];
+            }
+            for (int p = 0; p < P; p++) out[o + p] = (float)acc[p];
+        }
+    }
+}
+
 static void bn_forward_mode(const module *m, const float *theta, float *state, const nn_mode *mode,
                             const float *x, float *y, void *ws, int b) {
     int C = m->in_c, P = m->in_h * m->in_w;
@@ -118,14 +175,10 @@ static void bn_forward_mode(const module *m, const float *theta, float *state, c
     bn_ws w = ws_of(m, ws, b);
     if (mode->training) {
         chan_sum(x, NULL, b, C, P, w.mean);
-        for (int c = 0; c < C; c++) w.mean[c] /= N, w.s[c] = 0.0;
-        for (int i = 0; i < b; i++) /* two passes: the variance from centred values */
-            for (int c = 0; c < C; c++) {
-                const float *xi = x + ((size_t)i * C + c) * P;
-                double t = 0.0;
-                for (int p = 0; p < P; p++) t += (xi[p] - w.mean[c]) * (xi[p] - w.mean[c]);
-                w.s[c] += t;
-            }
+        for (int c = 0; c < C; c++) w.mean[c] /= N, w.k[0][c] = 1.0, w.k[1][c] = -w.mean[c];
+        /* the variance from centred values (two passes): xh holds x - mu for now */
+        lincomb(&w, w.xh, b, C, P, 1, &x, (const double *const *)&w.k[0], w.k[1]);
+        chan_sum(w.xh, w.xh, b, C, P, w.s);
         for (int c = 0; c < C; c++) {
             double var = w.s[c] / N;
             if (mode->update_state && state && N > 1.0) {
@@ -141,15 +194,10 @@ static void bn_forward_mode(const module *m, const float *theta, float *state, c
         }
     }
     const float *gamma = theta, *beta = theta + C;
-    for (int i = 0; i < b; i++)
-        for (int c = 0; c < C; c++) {
-            size_t o = ((size_t)i * C + c) * P;
-            for (int p = 0; p < P; p++) {
-                float xh = (float)((x[o + p] - w.mean[c]) * w.s[c]);
-                w.xh[o + p] = xh;
-                y[o + p] = gamma[c] * xh + beta[c];
-            }
-        }
+    for (int c = 0; c < C; c++) w.k[1][c] = -w.s[c] * w.mean[c], w.k[2][c] = gamma[c], w.k[3][c] = beta[c];
+    lincomb(&w, w.xh, b, C, P, 1, &x, (const double *const *)&w.s, w.k[1]); /* xh = (x - mu) s */
+    const float *xh = w.xh;
+    lincomb(&w, y, b, C, P, 1, &xh, (const double *const *)&w.k[2], w.k[3]); /* y = gamma xh + beta */
 }
 
 /* The plain forward of module_ops: training mode, no state. */
@@ -158,29 +206,25 @@ static void bn_forward(const module *m, const float *theta, const float *x, floa
     bn_forward_mode(m, theta, NULL, &mode, x, y, ws, b);
 }
 
-/* xhdot (b, C, P) of one tangent xdot (NULL: zero); xs, s1 (C) receive sum xh xdot and sum xdot. */
+/* xhdot (b, C, P) of one tangent xdot (NULL: zero); s1 and sx (C) receive sum xdot and sum xh xdot
+ * (zero in evaluation mode, which has no batch terms). Uses w->k[0..2]. */
 static void xh_tangent(const bn_ws *w, const float *xdot, int b, int C, int P, float *xhdot, double *s1,
                        double *sx) {
     size_t len = (size_t)b * C * P;
+    for (int c = 0; c < C; c++) s1[c] = sx[c] = 0.0;
     if (!xdot) {
         memset(xhdot, 0, len * sizeof(float));
-        for (int c = 0; c < C; c++) s1[c] = sx[c] = 0.0;
         return;
     }
     double N = (double)b * P;
     if (w->training) {
         chan_sum(xdot, NULL, b, C, P, s1);
         chan_sum(xdot, w->xh, b, C, P, sx);
-    } else {
-        for (int c = 0; c < C; c++) s1[c] = sx[c] = 0.0; /* no batch terms */
     }
-    for (int i = 0; i < b; i++)
-        for (int c = 0; c < C; c++) {
-            size_t o = ((size_t)i * C + c) * P;
-            double m1 = s1[c] / N, mx = sx[c] / N;
-            for (int p = 0; p < P; p++)
-                xhdot[o + p] = (float)(w->s[c] * (xdot[o + p] - m1 - w->xh[o + p] * mx));
-        }
+    /* xhdot = s xdot - s mean(xh xdot) xh - s mean(xdot) */
+    for (int c = 0; c < C; c++) w->k[0][c] = w->s[c], w->k[1][c] = -w->s[c] * sx[c] / N, w->k[2][c] = -w->s[c] * s1[c] / N;
+    const float *in[2] = {xdot, w->xh};
+    lincomb(w, xhdot, b, C, P, 2, in, (const double *const *)w->k, w->k[2]);
 }
 
 static void bn_vjp(const module *m, const nn_ctx *c, const float *dy, int k, float *dx, float *dtheta,
@@ -193,21 +237,20 @@ static void bn_vjp(const module *m, const nn_ctx *c, const float *dy, int k, flo
     double *s1 = w.sums, *sx = w.sums + C;
     for (int j = 0; j < k; j++) {
         const float *dyj = dy + (size_t)j * len;
-        chan_sum(dyj, NULL, b, C, P, s1);   /* sum dy */
-        chan_sum(dyj, w.xh, b, C, P, sx);   /* sum dy xh */
+        chan_sum(dyj, NULL, b, C, P, s1); /* sum dy */
+        chan_sum(dyj, w.xh, b, C, P, sx); /* sum dy xh */
         if (dtheta) {
             float *dt = dtheta + (size_t)j * ldt;
             for (int q = 0; q < C; q++) dt[q] += (float)sx[q], dt[C + q] += (float)s1[q];
         }
         if (!dx) continue;
-        float *dxj = dx + (size_t)j * len;
-        for (int i = 0; i < b; i++)
-            for (int q = 0; q < C; q++) {
-                size_t o = ((size_t)i * C + q) * P;
-                double gs = gamma[q] * w.s[q];
-                double m1 = w.training ? s1[q] / N : 0.0, mx = w.training ? sx[q] / N : 0.0;
-                for (int p = 0; p < P; p++) dxj[o + p] = (float)(gs * (dyj[o + p] - m1 - w.xh[o + p] * mx));
-            }
+        /* dx = gamma s (dy - mean(dy) - xh mean(dy xh)), the batch terms only in training mode */
+        for (int q = 0; q < C; q++) {
+            double gs = gamma[q] * w.s[q], tr = w.training ? 1.0 : 0.0;
+            w.k[0][q] = gs, w.k[1][q] = -tr * gs * sx[q] / N, w.k[2][q] = -tr * gs * s1[q] / N;
+        }
+        const float *in[2] = {dyj, w.xh};
+        lincomb(&w, dx + (size_t)j * len, b, C, P, 2, in, (const double *const *)w.k, w.k[2]);
     }
 }
 
@@ -222,12 +265,11 @@ static void bn_jvp(const module *m, const nn_ctx *c, const float *xdot, const fl
         float *yj = ydot + (size_t)j * len;
         xh_tangent(&w, xdot ? xdot + (size_t)j * len : NULL, b, C, P, yj, s1, sx); /* xhdot, in place */
         const float *td = thetadot ? thetadot + (size_t)j * ldt : NULL;
-        for (int i = 0; i < b; i++)
-            for (int q = 0; q < C; q++) {
-                size_t o = ((size_t)i * C + q) * P;
-                float gd = td ? td[q] : 0.0f, bd = td ? td[C + q] : 0.0f;
-                for (int p = 0; p < P; p++) yj[o + p] = gamma[q] * yj[o + p] + gd * w.xh[o + p] + bd;
-            }
+        /* ydot = gamma xhdot + gammadot xh + betadot */
+        for (int q = 0; q < C; q++)
+            w.k[0][q] = gamma[q], w.k[1][q] = td ? td[q] : 0.0, w.k[2][q] = td ? td[C + q] : 0.0;
+        const float *in[2] = {yj, w.xh};
+        lincomb(&w, yj, b, C, P, 2, in, (const double *const *)w.k, w.k[2]);
     }
 }
 
@@ -259,25 +301,24 @@ static void bn_soa(const module *m, const nn_ctx *c, const float *xdot, const fl
             for (int q = 0; q < C; q++) dt[q] += (float)(C2[q] + D[q]), dt[C + q] += (float)C1[q];
         }
         if (!dxdot) continue;
-        float *out = dxdot + (size_t)j * len;
+        /* dxdot = sdot r + s rdot with r = g dy - mg - xh mgx and
+         * rdot = gd dy + g dydot - mgd - xhd mgx - xh mgdx, collected per input:
+         * dy (sdot g + s gd) + dydot (s g) + xh (-sdot mgx - s mgdx) + xhd (-s mgx) - sdot mg - s mgd */
         for (int q = 0; q < C; q++) {
             double s = w.s[q], g = gamma[q], gd = td ? td[q] : 0.0;
-            /* batch terms (zero in evaluation mode) */
-            double tr = w.training ? 1.0 : 0.0;
+            double tr = w.training ? 1.0 : 0.0; /* batch terms (none in evaluation mode) */
             double mg = tr * g * A1[q] / N, mgx = tr * g * A2[q] / N;
-            double mgd = tr * (gd * A1[q] + g * C1[q]) / N;               /* mean(gdot) */
-            double mgdx = tr * ((gd * A2[q] + g * C2[q]) + g * D[q]) / N; /* mean(gdot xh) + mean(g xhdot) */
+            double mgd = tr * (gd * A1[q] + g * C1[q]) / N;             /* mean(gdot) */
+            double mgdx = tr * (gd * A2[q] + g * C2[q] + g * D[q]) / N; /* mean(gdot xh) + mean(g xhdot) */
             double sdot = -tr * s * s * B2[q] / N;
-            for (int i = 0; i < b; i++) {
-                size_t o = ((size_t)i * C + q) * P;
-                for (int p = 0; p < P; p++) {
-                    double xh = w.xh[o + p], gv = g * dy[o + p];
-                    double r = gv - mg - xh * mgx;
-                    double rdot = gd * dy[o + p] + g * ddj[o + p] - mgd - xhd[o + p] * mgx - xh * mgdx;
-                    out[o + p] = (float)(sdot * r + s * rdot);
-                }
-            }
+            w.k[0][q] = sdot * g + s * gd;
+            w.k[1][q] = s * g;
+            w.k[2][q] = -sdot * mgx - s * mgdx;
+            w.k[3][q] = -s * mgx;
+            w.k[4][q] = -sdot * mg - s * mgd;
         }
+        const float *in[4] = {dy, ddj, w.xh, xhd};
+        lincomb(&w, dxdot + (size_t)j * len, b, C, P, 4, in, (const double *const *)w.k, w.k[4]);
     }
 }
 
