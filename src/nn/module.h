@@ -116,7 +116,8 @@ int nn_gram_add_rows(const float *rows, size_t kb, size_t n, double *gram);
 /* Module kinds; each file defines its table and a constructor that fills shapes and n_params
  * from the input shape already set in *m, returning CURVO_E_SHAPE if it does not fit. */
 extern const module_ops nn_dense_ops, nn_conv2d_ops, nn_maxpool_ops, nn_avgpool_ops,
-    nn_flatten_ops, nn_activation_ops, nn_batchnorm_ops;
+    nn_flatten_ops, nn_activation_ops;
+extern const module_ops nn_batchnorm_ops; /* couples the samples in training mode; has state */
 int nn_dense_setup(module *m, int units);
 int nn_conv2d_setup(module *m, int out_channels, int kernel, int stride, int padding);
 int nn_pool_setup(module *m, const module_ops *ops, int kernel, int stride);

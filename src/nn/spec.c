@@ -49,7 +49,8 @@ static const layer_syntax syntaxes[] = {
     {"dense", 1, 1, {1}},        {"conv", 2, 4, {1, 1, 1, 0}}, {"maxpool", 1, 2, {1, 1}},
     {"avgpool", 1, 2, {1, 1}},   {"flatten", 0, 0, {0}},       {"relu", 0, 0, {0}},
     {"tanh", 0, 0, {0}},         {"sigmoid", 0, 0, {0}},       {"softplus", 0, 0, {0}},
-    {"exp", 0, 0, {0}},          {"batchnorm", 0, 0, {0}},
+    {"exp", 0, 0, {0}},
+    {"batchnorm", 0, 0, {0}},
 };
 
 static int add_layer(curvo_model *m, const char *name, const int *a, int na) {
