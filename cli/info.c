@@ -16,6 +16,7 @@ static void info_usage(FILE *to) {
             "                 tokens: dense:UNITS conv:OUT:K[:STRIDE[:PAD]] maxpool:K[:STRIDE]\n"
             "                 avgpool:K[:STRIDE] flatten relu tanh sigmoid softplus exp\n"
             "                 layernorm groupnorm:GROUPS gap\n"
+            "                 batchnorm (per channel over the batch; evaluation uses running stats)\n"
             "                 res(SPEC): a residual block y = SPEC(x) + shortcut(x), the shortcut\n"
             "                 the identity, or a 1x1 convolution (stride to match) when SPEC changes\n"
             "                 the shape; blocks nest, e.g. conv:16:3:1:1,res(conv:16:3:1:1,relu,\n"

@@ -119,7 +119,12 @@ void curvo_model_free(curvo_model *model);
  *           scale and shift per channel (init 1, 0): torch.nn.GroupNorm(groups, channels).
  *   layernorm: groupnorm with one group: per sample over all of (c, h, w), gamma and beta per
  *           channel (torch.nn.GroupNorm(1, channels)).
- *   gap: global average pooling, (c, h, w) -> (c, 1, 1), the mean of each channel. */
+ *   gap: global average pooling, (c, h, w) -> (c, 1, 1), the mean of each channel.
+ *   batchnorm: per channel over (batch, height, width), as torch.nn.BatchNorm2d (after a dense layer
+ *           the channels are its units): y = gamma (x - mu) / sqrt(var + 1e-5) + beta, gamma (c)
+ *           and beta (c) initialised 1 and 0. Training mode (curvo_model_set_training) uses the
+ *           batch's mean and biased variance, so every output depends on the whole batch; evaluation
+ *           mode uses the running statistics (model state, below), a per-sample affine map. */
 int curvo_model_add_dense(curvo_model *model, int units);
 int curvo_model_add_conv2d(curvo_model *model, int out_channels, int kernel, int stride, int padding);
 int curvo_model_add_maxpool(curvo_model *model, int kernel, int stride);
@@ -129,6 +134,7 @@ int curvo_model_add_activation(curvo_model *model, curvo_activation act);
 int curvo_model_add_groupnorm(curvo_model *model, int groups);
 int curvo_model_add_layernorm(curvo_model *model);
 int curvo_model_add_gap(curvo_model *model);
+int curvo_model_add_batchnorm(curvo_model *model);
 
 /* Appends a residual block y = body(x) + shortcut(x), body the modules of body_spec (spec syntax
  * as curvo_model_from_spec, nested blocks included) on the current output shape. The shortcut is
@@ -139,9 +145,23 @@ int curvo_model_add_gap(curvo_model *model);
  * in a way no strided 1x1 convolution does), with the message in curvo_model_errmsg. */
 int curvo_model_add_residual(curvo_model *model, const char *body_spec);
 
+/* Model state that is not a parameter: batchnorm's running mean (c) and variance (c) per module, in
+ * module order (0 floats without batchnorm). Optimizers never touch it. A training-mode forward pass
+ * moves it (momentum 0.1, unbiased variance, as torch) only when the curvature context is told to
+ * (curvo_curv_update_running_stats): once per optimizer step, on the step's batch. Checkpoints save
+ * it. curvo_model_state is NULL when the size is 0. */
+size_t curvo_model_state_size(const curvo_model *model);
+float *curvo_model_state(curvo_model *model);
+/* Training (1, the default for a new model) or evaluation (0) mode: what batchnorm normalizes with
+ * in the curvature context's passes. The trainer steps in training mode and evaluates in evaluation
+ * mode (as curvo_evaluate does); curvo_model_predict always uses evaluation mode. */
+int curvo_model_set_training(curvo_model *model, int training);
+int curvo_model_training(const curvo_model *model);
+
 /* Builds a model from a spec string: comma-separated tokens
  *   dense:UNITS   conv:OUT:K[:STRIDE[:PAD]]   maxpool:K[:STRIDE]   avgpool:K[:STRIDE]
  *   flatten   relu   tanh   sigmoid   softplus   exp   layernorm   groupnorm:GROUPS   gap
+ *   batchnorm
  *   res(SPEC)     a residual block whose body is SPEC (curvo_model_add_residual; the commas inside
  *                 its parentheses belong to the body; blocks nest)
  * or a preset name: "mlp" = "flatten,dense:256,relu,dense:10",
@@ -165,7 +185,7 @@ int curvo_model_for_task(const char *spec_or_preset, int channels, int height, i
 
 /* Deterministic initialization from rng: weights He-normal (std sqrt(2/fan_in)) for layers
  * followed by relu or softplus, Xavier-uniform (limit sqrt(6/(fan_in+fan_out))) otherwise;
- * biases zero. */
+ * biases zero; batchnorm's gamma 1 and beta 0, and its running statistics back to mean 0, var 1. */
 int curvo_model_init(curvo_model *model, curvo_rng *rng);
 
 size_t curvo_model_num_params(const curvo_model *model);
@@ -178,7 +198,8 @@ int curvo_model_describe(const curvo_model *model, char *buf, size_t len);
 /* The last error message recorded on this model ("" if none). */
 const char *curvo_model_errmsg(const curvo_model *model);
 
-/* Network outputs (logits for classification) for b samples: x (b, input_size), y (b, c).
+/* Network outputs (logits for classification) for b samples: x (b, input_size), y (b, c), in
+ * evaluation mode (batchnorm uses its running statistics; the model's mode is not changed).
  * Uses the model's own workspace, so it is not thread-safe on one model. A regression model
  * trained on standardized targets (the default for CSV data) outputs standardized values:
  * curvo_unstandardize_targets with the training set's curvo_standardization gives original units. */
@@ -263,8 +284,17 @@ int curvo_curv_set_comm(curvo_curv *cv, curvo_comm *comm);
 curvo_comm *curvo_curv_comm(const curvo_curv *cv);
 
 /* With a communicator: collective; an error on any rank (a label out of range, a non-finite loss,
- * no memory) fails it on every rank, with the same code. */
+ * no memory) fails it on every rank, with the same code. A model with batchnorm in training mode is
+ * one function of the whole batch: every product below is exact for it, except the per-sample Gram
+ * (curvo_curv_gram, seeded_gram, gn_system), which is refused with CURVO_E_UNSUPPORTED when a
+ * batchnorm sits above a parametric layer, and a communicator of more than one process, refused by
+ * set_batch (CURVO_E_UNSUPPORTED; groupnorm is the per-sample alternative). */
 int curvo_curv_set_batch(curvo_curv *cv, const curvo_batch *batch);
+/* on = 1: the next set_batch, if the model is in training mode, also moves the model's running
+ * statistics (curvo_model_state) with its batch's; later set_batch calls do not (it turns itself
+ * off). curvo_optimizer_step turns it on before each step and off after, so that they move once per
+ * step, on the step's batch at the step's starting parameters. */
+int curvo_curv_update_running_stats(curvo_curv *cv, int on);
 /* Which samples of the last set_batch's batch this process holds: [*offset, *offset + *count)
  * (the whole batch without a communicator). CURVO_E_STATE before the first set_batch. */
 int curvo_curv_shard(const curvo_curv *cv, int *offset, int *count);

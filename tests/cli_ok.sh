@@ -2,7 +2,8 @@
 # cli_ok.sh CURVO CASE — the curvo program's good paths on a small generated CSV: a validation split
 # is evaluated and logged, a regression target trains with mse and reports RMSE, a saved run resumes
 # and evaluates (also a model with residual blocks), every optimizer trains from the command line, SIGINT stops a run with a loadable
-# checkpoint and exit code 130, a seconds budget with mid-epoch evaluations. Each CASE is its own
+# checkpoint and exit code 130, a seconds budget with mid-epoch evaluations, batchnorm's running
+# statistics saved and used by `curvo eval`. Each CASE is its own
 # CTest test.
 set -u
 CURVO=$1
@@ -43,6 +44,17 @@ residual_resume) # residual blocks: the checkpoint's spec (res(BODY)) rebuilds t
     grep -q 'epoch 2/2' "$T/out" || fail "the resumed run should report epoch 2/2"
     grep -qF "$M" "$T/out" || fail "the resumed run should show the residual model"
     "$CURVO" eval --load "$T/r.ckpt" --data "csv:$T/cls.csv" > "$T/out" 2>&1 || fail "eval" ;;
+batchnorm)
+    # the final epoch line's test loss (evaluation mode, running statistics) is what `curvo eval` of
+    # the saved model reports, so the statistics were saved and are used; EGN refuses, naming groupnorm
+    "$CURVO" train --data "csv:$T/cls.csv" --model dense:16,batchnorm,relu,dense:3 --opt adam --lr 0.01 \
+        --epochs 3 --save "$T/bn.ckpt" > "$T/out" 2>&1 || fail "train"
+    want=$(grep 'epoch 3/3 .*test loss' "$T/out" | sed 's/.*test loss \([0-9.]*\).*/\1/')
+    "$CURVO" eval --load "$T/bn.ckpt" --data "csv:$T/cls.csv" > "$T/out" 2>&1 || fail "eval"
+    grep -q "test: 60 samples  loss $want " "$T/out" || fail "eval's test loss is not the last epoch's ($want)"
+    "$CURVO" train --data "csv:$T/cls.csv" --model dense:16,batchnorm,relu,dense:3 --opt egn --epochs 1 \
+        > "$T/out" 2>&1 && fail "EGN with batchnorm should fail"
+    grep -q groupnorm "$T/out" || fail "EGN's refusal should name groupnorm" ;;
 every_optimizer)
     for o in sgd adam adamw egn sgn lrsfn sofim arturo; do
         "$CURVO" train --data "csv:$T/cls.csv" --model dense:8,tanh,dense:3 --opt $o --epochs 2 --batch 32 \

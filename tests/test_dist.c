@@ -28,6 +28,8 @@
  *   - a stop requested by the last rank's callback stops every rank after the same step; a
  *     checkpoint written at s = 2 resumes at s = 1, 2 and 3 and continues the same run; a failed
  *     write on rank 0 fails the save on every rank; ranks with different batch sizes are refused;
+ *   - batchnorm: training mode refused at N > 1 (set_batch and a trainer's step, on every rank),
+ *     evaluation mode sharded within 1e-6 of one process;
  *   - after MPI_Finalize, curvo_comm_from_mpi refuses with CURVO_E_STATE.
  * Without MPI it prints why and reports itself skipped (CTest's SKIP_RETURN_CODE 77). */
 #ifndef CURVO_HAVE_MPI
@@ -248,6 +250,56 @@ static void test_evaluation(curvo_comm *c) {
         TU_CHECK(same_everywhere(c, &b, sizeof b), "N=%d: every rank has the same metrics", N);
         curvo_model_free(m);
     }
+}
+
+/* batchnorm (issue 17): training mode over N > 1 processes is refused by set_batch on every rank
+ * (a shard's statistics are not the batch's), a trainer's first step fails alike; evaluation mode is
+ * per sample and runs sharded: its metrics within 1e-6 of one process's. */
+static void test_batchnorm(curvo_comm *c) {
+    int N = curvo_comm_size(c);
+    curvo_model *m;
+    char err[CURVO_ERRMSG_LEN];
+    TU_CHECK(curvo_model_from_spec("dense:6,batchnorm,tanh,dense:3", 5, 1, 1, &m, err) == CURVO_OK, "%s", err);
+    curvo_rng rng;
+    curvo_rng_seed(&rng, 9);
+    curvo_model_init(m, &rng);
+    float *st = curvo_model_state(m);
+    for (int u = 0; u < 6; u++) st[u] = 0.1f * (float)u, st[6 + u] = 0.5f + 0.1f * (float)u;
+    curvo_curv *cv;
+    curvo_curv_create(m, CURVO_LOSS_CE, &cv);
+    curvo_curv_set_comm(cv, c);
+    curvo_batch bt;
+    curvo_batcher *b;
+    curvo_batcher_create(train_set, 12, &b);
+    curvo_batcher_sequential(b);
+    curvo_batcher_next(b, &bt);
+    int rc = curvo_curv_set_batch(cv, &bt);
+    if (N > 1)
+        TU_CHECK(rc == CURVO_E_UNSUPPORTED && strstr(curvo_curv_errmsg(cv), "groupnorm"),
+                 "N=%d: batchnorm in training mode must be refused: %d %s", N, rc, curvo_curv_errmsg(cv));
+    else
+        TU_CHECK(rc == CURVO_OK, "N=1: batchnorm in training mode runs: %s", curvo_curv_errmsg(cv));
+    curvo_model_set_training(m, 0);
+    TU_CHECK(curvo_curv_set_batch(cv, &bt) == CURVO_OK, "N=%d: evaluation mode runs sharded", N);
+    curvo_batcher_free(b);
+    curvo_curv_free(cv);
+    curvo_metrics a, e;
+    int ra = train_evaluate(m, CURVO_LOSS_CE, test_set, 15, NULL, &a, NULL);
+    int re = train_evaluate(m, CURVO_LOSS_CE, test_set, 15, c, &e, NULL);
+    double va[2] = {a.loss, a.accuracy}, ve[2] = {e.loss, e.accuracy};
+    TU_CHECK(ra == CURVO_OK && re == CURVO_OK, "N=%d: batchnorm evaluations (%d, %d)", N, ra, re);
+    tu_close("batchnorm: sharded evaluation vs one process", ve, va, 2, 1e-6);
+    curvo_model_set_training(m, 1);
+    curvo_opt_params op;
+    curvo_opt_params_init(&op, CURVO_OPT_ADAM);
+    curvo_train_options o;
+    du_options(&o, 1, c);
+    curvo_trainer *tr = NULL;
+    rc = curvo_trainer_create(m, CURVO_LOSS_CE, &op, train_set, NULL, &o, &tr, err);
+    if (!rc) rc = curvo_trainer_run(tr, NULL, NULL);
+    TU_CHECK(N > 1 ? rc == CURVO_E_UNSUPPORTED : rc == CURVO_OK, "N=%d: a batchnorm trainer run returned %d", N, rc);
+    curvo_trainer_free(tr);
+    curvo_model_free(m);
 }
 
 static void test_training(curvo_comm *c) {
@@ -824,6 +876,7 @@ int main(int argc, char **argv) {
             test_operators(c, CURVO_LOSS_MSE, reg_train);
             test_bad_label(c);
             test_evaluation(c);
+            test_batchnorm(c);
             test_training(c);
             test_gn_system(c);
             test_gn_system_residual(c);

@@ -30,6 +30,7 @@ struct curvo_curv {
     unsigned long long batch_gen; /* set_batch calls so far: what is built from a batch is valid while it holds */
     struct curv_gn *gn; /* the Gauss-Newton system (gn.c), made on first use */
     int gn_dist_min;    /* gn_solve's distributed Cholesky from this order on, N > 1 (0: never) */
+    int update_stats;   /* the next training-mode set_batch moves the running statistics (then 0) */
 };
 
 /* Records a printf-style message on cv and returns rc. */

@@ -17,6 +17,17 @@
  *   hvp        jvp, then the second-order adjoint sweep seeded with Q fdot / b
  *   gram       reverse sweep of the c cotangent rows L_i e_k of every sample, each parametric module
  *              adding its block of per-sample gradient inner products.
+ *
+ * Batch-coupled modules (batchnorm in training mode, the model's mode): the network is then one
+ * function of the whole batch, f(X; theta), and every sweep above runs through the modules' exact
+ * actions of that function, so loss, gradient, Jv, J^T u, GGN and Hessian products are exact for
+ * it. Two things have no exact per-shard or per-sample form and are refused (CURVO_E_UNSUPPORTED,
+ * naming groupnorm, whose statistics are per sample): the Gram of per-sample rows when a coupled
+ * module sits above a parametric one (curv_per_sample_rows), and a communicator of more than one
+ * process (a shard's statistics are not the batch's). Running statistics move in exactly one forward
+ * pass: the first training-mode set_batch after curvo_curv_update_running_stats(cv, 1), which
+ * curvo_optimizer_step arms before each step, so that the line search's trial points, CG's products,
+ * LRSFN's sketch batch and evaluation passes never move them.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -132,6 +143,26 @@ static int reserve_tangents(curvo_curv *cv, int k) {
     return CURVO_OK;
 }
 
+int curvo_curv_update_running_stats(curvo_curv *cv, int on) {
+    if (!cv) return CURVO_E_INVALID;
+    cv->update_stats = on != 0;
+    return CURVO_OK;
+}
+
+/* CURVO_OK when every row of the per-sample Jacobian exists: no module that couples the samples
+ * (batchnorm in training mode) above a parametric module; else CURVO_E_UNSUPPORTED with the reason. */
+static int curv_per_sample_rows(curvo_curv *cv, const char *what) {
+    const curvo_model *m = cv->model;
+    if (!m->training) return CURVO_OK;
+    for (int l = cv->first_param + 1; l < m->n_mods; l++)
+        if (m->mods[l].couples_batch)
+            return curv_fail(cv, CURVO_E_UNSUPPORTED,
+                             "%s: %s (module %d) couples the samples in training mode, so the layers below it have no "
+                             "per-sample Jacobian rows (EGN's Gram): use groupnorm or another optimizer",
+                             what, m->mods[l].ops->name, l);
+    return CURVO_OK;
+}
+
 int curvo_curv_set_comm(curvo_curv *cv, curvo_comm *comm) {
     if (!cv) return CURVO_E_INVALID;
     cv->comm = comm;
@@ -165,7 +196,9 @@ static int shard_forward(curvo_curv *cv, const curvo_batch *shard, double *value
     if (shard->b == 0) return CURVO_OK; /* B < N: nothing here, a zero share */
     int rc = reserve_batch(cv, shard->b);
     if (rc) return curv_fail(cv, rc, "set_batch: cannot allocate workspace for %d samples", shard->b);
-    nn_pass_forward(&cv->pass, cv->model, cv->model->theta, shard->x, shard->b);
+    nn_mode mode = {cv->model->training, cv->model->training && cv->update_stats};
+    if (mode.update_state) cv->update_stats = 0; /* once: later passes leave the statistics alone */
+    nn_pass_forward_mode(&cv->pass, cv->model, cv->model->theta, shard->x, shard->b, mode);
     rc = loss_eval(cv->loss, cv->pass.act[cv->model->n_mods], shard, cv->c, cv->b_global, cv->p, cv->dz, value);
     if (rc == CURVO_E_INVALID)
         return curv_fail(cv, rc, "set_batch: %s", cv->loss == CURVO_LOSS_CE
@@ -181,7 +214,12 @@ int curvo_curv_set_batch(curvo_curv *cv, const curvo_batch *batch) {
     cv->batch_gen++;
     if (!batch || !batch->x || batch->b < 1)
         return curv_fail(cv, CURVO_E_INVALID, "set_batch: empty batch or missing inputs");
-    int off, b, N = curvo_comm_size(cv->comm);
+    int off, b, N = curvo_comm_size(cv->comm), coupled = nn_coupled_module(cv->model);
+    if (N > 1 && coupled >= 0) /* the same answer on every rank: nothing collective is skipped */
+        return curv_fail(cv, CURVO_E_UNSUPPORTED,
+                         "set_batch: %s (module %d) in training mode normalizes over the batch, which %d processes "
+                         "split into shards: not supported; use groupnorm or one process",
+                         cv->model->mods[coupled].ops->name, coupled, N);
     dist_shard(batch->b, curvo_comm_rank(cv->comm), N, &off, &b);
     cv->batch = shard_of(batch, curvo_model_input_size(cv->model), cv->c, off, b);
     cv->shard_off = off;
@@ -472,6 +510,7 @@ static int gram_of_seeds(curvo_curv *cv, int k, double *gk) {
 
 /* Whether module mod gathers its per-sample gradient rows rather than its input and cotangents. */
 static int gathers_rows(const module *mod, int k) {
+    if (mod->ops->gram_rows && mod->ops->gram_reads_ws) return 1; /* no workspace for other ranks' samples */
     return mod->ops->gram_rows && (size_t)k * mod->n_params < module_in_size(mod) + (size_t)k * module_out_size(mod);
 }
 
@@ -580,6 +619,7 @@ int curv_global_seeded_gram(curvo_curv *cv, const double *seeds, int k, double *
     int rc = need_batch(cv, seeds, out, k);
     if (rc) return rc;
     if (curvo_comm_size(cv->comm) <= 1) return curvo_curv_seeded_gram(cv, seeds, k, out);
+    if ((rc = curv_per_sample_rows(cv, "gram"))) return rc; /* the same on every rank */
     const curvo_model *m = cv->model;
     int b = cv->batch.b, B = cv->b_global;
     size_t kB = (size_t)k * B;
@@ -620,6 +660,7 @@ int curv_global_seeded_gram(curvo_curv *cv, const double *seeds, int k, double *
 int curvo_curv_seeded_gram(curvo_curv *cv, const double *seeds, int k, double *out) {
     int rc = need_batch(cv, seeds, out, k);
     if (rc) return rc;
+    if ((rc = curv_per_sample_rows(cv, "gram"))) return rc;
     size_t kb = (size_t)k * cv->batch.b, len = kb * (size_t)cv->c;
     if ((rc = reserve_tangents(cv, k))) return curv_fail(cv, rc, "gram: cannot allocate %d cotangents", k);
     for (size_t q = 0; q < len; q++) cv->seed[q] = (float)seeds[q];

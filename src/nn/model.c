@@ -21,6 +21,7 @@ int curvo_model_create(int channels, int height, int width, curvo_model **out) {
     m->in_c = channels;
     m->in_h = height;
     m->in_w = width;
+    m->training = 1;
     *out = m;
     return CURVO_OK;
 }
@@ -35,6 +36,7 @@ void curvo_model_free(curvo_model *m) {
         if (m->mods[l].ops->release) m->mods[l].ops->release(&m->mods[l]);
     free(m->mods);
     free(m->theta);
+    free(m->state);
     free(m);
 }
 
@@ -72,6 +74,14 @@ int nn_push_module(curvo_model *m, module *mod) {
         if (!theta) return CURVO_E_NOMEM;
         memset(theta + m->n_params, 0, mod->n_params * sizeof *theta);
         m->theta = theta;
+    }
+    if (mod->n_state > 0) { /* the state buffer grows like theta, filled with the module's defaults */
+        float *state = realloc(m->state, (m->n_state + mod->n_state) * sizeof *state);
+        if (!state) return CURVO_E_NOMEM;
+        m->state = state;
+        if (mod->ops->init_state) mod->ops->init_state(mod, state + m->n_state);
+        mod->state_offset = m->n_state;
+        m->n_state += mod->n_state;
     }
     mod->offset = m->n_params;
     m->n_params = n;
@@ -145,9 +155,11 @@ int curvo_model_add_activation(curvo_model *m, curvo_activation act) {
     return nn_push_module(m, &mod);
 }
 
-void nn_init_modules(const module *mods, int n, float *theta, curvo_rng *rng, int last_next_is_rectifier) {
+void nn_init_modules(const module *mods, int n, float *theta, float *state, curvo_rng *rng,
+                     int last_next_is_rectifier) {
     for (int l = 0; l < n; l++) {
         const module *mod = &mods[l];
+        if (mod->ops->init_state && state) mod->ops->init_state(mod, state + mod->state_offset);
         if (!mod->ops->init) continue;
         int rect = l + 1 < n ? mods[l + 1].ops == &nn_activation_ops &&
                                    (mods[l + 1].act == CURVO_ACT_RELU || mods[l + 1].act == CURVO_ACT_SOFTPLUS)
@@ -178,9 +190,34 @@ int curvo_model_add_gap(curvo_model *m) {
     return nn_push_module(m, &mod);
 }
 
+int curvo_model_add_batchnorm(curvo_model *m) {
+    if (!m) return CURVO_E_INVALID;
+    module mod = nn_next_module(m);
+    nn_batchnorm_setup(&mod);
+    return nn_push_module(m, &mod);
+}
+
+size_t curvo_model_state_size(const curvo_model *m) { return m ? m->n_state : 0; }
+float *curvo_model_state(curvo_model *m) { return m && m->n_state ? m->state : NULL; }
+
+int curvo_model_set_training(curvo_model *m, int training) {
+    if (!m) return CURVO_E_INVALID;
+    m->training = training != 0;
+    return CURVO_OK;
+}
+
+int curvo_model_training(const curvo_model *m) { return m ? m->training : 0; }
+
+int nn_coupled_module(const curvo_model *m) {
+    if (!m->training) return -1;
+    for (int l = 0; l < m->n_mods; l++)
+        if (m->mods[l].couples_batch) return l;
+    return -1;
+}
+
 int curvo_model_init(curvo_model *m, curvo_rng *rng) {
     if (!m || !rng) return CURVO_E_INVALID;
-    nn_init_modules(m->mods, m->n_mods, m->theta, rng, 0);
+    nn_init_modules(m->mods, m->n_mods, m->theta, m->state, rng, 0);
     return CURVO_OK;
 }
 
@@ -281,14 +318,23 @@ fail:
     return CURVO_E_NOMEM;
 }
 
-void nn_pass_forward(nn_pass *p, const curvo_model *m, const float *theta, const float *x, int b) {
+void nn_pass_forward_mode(nn_pass *p, const curvo_model *m, const float *theta, const float *x, int b,
+                          nn_mode mode) {
     p->theta = theta;
     p->b = b;
     p->act[0] = x;
     for (int l = 0; l < m->n_mods; l++) {
         const module *mod = &m->mods[l];
-        mod->ops->forward(mod, theta + mod->offset, p->act[l], p->buf[l], p->ws[l], b);
+        if (mod->ops->forward_mode)
+            mod->ops->forward_mode(mod, theta + mod->offset, mod->n_state ? m->state + mod->state_offset : NULL,
+                                   &mode, p->act[l], p->buf[l], p->ws[l], b);
+        else
+            mod->ops->forward(mod, theta + mod->offset, p->act[l], p->buf[l], p->ws[l], b);
     }
+}
+
+void nn_pass_forward(nn_pass *p, const curvo_model *m, const float *theta, const float *x, int b) {
+    nn_pass_forward_mode(p, m, theta, x, b, (nn_mode){m->training, 0});
 }
 
 nn_ctx nn_pass_ctx(const nn_pass *p, const curvo_model *m, int l) {
@@ -302,7 +348,7 @@ int curvo_model_predict(curvo_model *m, const float *x, int b, float *y) {
         return CURVO_E_NOMEM;
     int rc = nn_pass_reserve(m->predict_pass, m, b);
     if (rc) return rc;
-    nn_pass_forward(m->predict_pass, m, m->theta, x, b);
+    nn_pass_forward_mode(m->predict_pass, m, m->theta, x, b, (nn_mode){0, 0}); /* evaluation mode */
     size_t c = curvo_model_output_size(m);
     memcpy(y, m->predict_pass->act[m->n_mods], (size_t)b * c * sizeof(float));
     return CURVO_OK;

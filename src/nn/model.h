@@ -11,6 +11,10 @@ struct curvo_model {
     int n_mods, cap_mods;
     float *theta;             /* (n_params) all parameters, module l at mods[l].offset */
     size_t n_params;
+    float *state;             /* (n_state) non-parameter state (running statistics), module l's at
+                               * mods[l].state_offset; optimizers never see it */
+    size_t n_state;
+    int training;             /* 1 (the default): batch-coupled modules use the batch's statistics */
     char errmsg[CURVO_ERRMSG_LEN];
     struct nn_pass *predict_pass; /* lazily made by curvo_model_predict */
 };
@@ -28,17 +32,26 @@ typedef struct nn_pass {
 /* Makes sure the pass can hold b samples of this model (reallocates as needed). */
 int nn_pass_reserve(nn_pass *p, const curvo_model *m, int b);
 void nn_pass_release(nn_pass *p);
-/* Forward through all modules at parameters theta; outputs in p->act[n_mods]. */
+/* Forward through all modules at parameters theta; outputs in p->act[n_mods]. nn_pass_forward runs
+ * in the model's mode without updating its state; nn_pass_forward_mode in the given mode (with
+ * mode.update_state, a training-mode pass also updates the model's running statistics). */
 void nn_pass_forward(nn_pass *p, const curvo_model *m, const float *theta, const float *x, int b);
+void nn_pass_forward_mode(nn_pass *p, const curvo_model *m, const float *theta, const float *x, int b,
+                          nn_mode mode);
+/* The first module that couples the samples in the model's current mode (training mode and
+ * couples_batch), or -1 when every output depends on its own sample only. */
+int nn_coupled_module(const curvo_model *m);
 /* The view module l has of the pass. */
 nn_ctx nn_pass_ctx(const nn_pass *p, const curvo_model *m, int l);
 /* The shape-checked append of a module made by a setup function (theta grows, zeroed; mod->offset
  * set), and a module whose input shape is the model's current output shape (model.c). */
 int nn_push_module(curvo_model *m, module *mod);
 module nn_next_module(const curvo_model *m);
-/* Initializes the parameters of the sequence mods (n), theta the base their offsets count from;
+/* Initializes the parameters of the sequence mods (n), theta the base their offsets count from,
+ * and (state not NULL) their state, state the base their state offsets count from;
  * last_next_is_rectifier: what follows the last module is relu/softplus. */
-void nn_init_modules(const module *mods, int n, float *theta, curvo_rng *rng, int last_next_is_rectifier);
+void nn_init_modules(const module *mods, int n, float *theta, float *state, curvo_rng *rng,
+                     int last_next_is_rectifier);
 /* Appends the modules of a spec string ("conv:8:3,relu,res(...)") to m (spec.c); errmsg
  * (CURVO_ERRMSG_LEN) gets "model spec: ..." on failure. */
 int nn_spec_append(curvo_model *m, const char *spec, char *errmsg);

@@ -16,6 +16,9 @@
  * one action at a time, and a module's workspace must stay as forward left it until the next
  * forward.
  * Shapes: x (b, in_size), y (b, out_size) where in_size = in_c*in_h*in_w and likewise out.
+ * A batch-coupled module (couples_batch: batchnorm in training mode) is a function of the whole
+ * batch, y = f(X; theta): its vjp, jvp and soa are those of that function, exactly (sums over the
+ * batch included); only gram, which asks for per-sample rows, is per sample by its definition.
  */
 #ifndef CURVO_NN_MODULE_H
 #define CURVO_NN_MODULE_H
@@ -34,6 +37,15 @@ typedef struct nn_ctx {
     void *ws;           /* ws_bytes(m, b) bytes, filled by forward */
     int b;
 } nn_ctx;
+
+/* The mode of a forward pass (model.h: the model's training flag). training: batch-coupled modules
+ * (batchnorm) normalize with the batch's own statistics, else with their running statistics (the
+ * module is then a per-sample map). update_state: a training-mode pass also folds the batch's
+ * statistics into the module's state (once per optimizer step; curvature.c decides when). */
+typedef struct nn_mode {
+    int training;
+    int update_state;
+} nn_mode;
 
 typedef struct module_ops {
     const char *name;
@@ -71,6 +83,18 @@ typedef struct module_ops {
     int gram_needs_forward;
     /* Optional: frees what the module owns (a residual block: its children). */
     void (*release)(module *m);
+    /* 1 when gram/gram_rows read what forward left in the workspace (batchnorm's statistics), so
+     * that the data-parallel Gram must gather the rows (a workspace for samples of other ranks
+     * does not exist). */
+    int gram_reads_ws;
+    /* Optional (modules with state, n_state > 0, or with modes): forward in the given mode with the
+     * module's state (n_state floats at state_offset of the model's state buffer, read in
+     * evaluation mode, updated when mode->update_state). A pass calls it in place of forward,
+     * which is then the training-mode forward without a state update. */
+    void (*forward_mode)(const module *m, const float *theta, float *state, const nn_mode *mode,
+                         const float *x, float *y, void *ws, int b);
+    /* Optional: the state's initial values (n_state floats). */
+    void (*init_state)(const module *m, float *state);
 } module_ops;
 
 struct module {
@@ -85,6 +109,10 @@ struct module {
     int groups;              /* groupnorm: channel groups (layernorm: 1) */
     int no_bias;             /* conv2d: no bias term (nn_conv2d_drop_bias) */
     struct nn_block *block;  /* residual blocks: the body and shortcut modules (owned; residual.c) */
+    size_t n_state;          /* floats of non-parameter state (running statistics), 0 for most */
+    size_t state_offset;     /* start of this module's state in the model's state buffer */
+    int couples_batch;       /* in training mode an output depends on other samples (batchnorm):
+                              * no per-sample Jacobian rows below it, no shard-local statistics */
 };
 
 static inline size_t module_in_size(const module *m) { return (size_t)m->in_c * m->in_h * m->in_w; }
@@ -98,6 +126,7 @@ int nn_gram_add_rows(const float *rows, size_t kb, size_t n, double *gram);
  * from the input shape already set in *m, returning CURVO_E_SHAPE if it does not fit. */
 extern const module_ops nn_dense_ops, nn_conv2d_ops, nn_maxpool_ops, nn_avgpool_ops,
     nn_flatten_ops, nn_activation_ops, nn_residual_ops;
+extern const module_ops nn_batchnorm_ops; /* couples the samples in training mode; has state */
 int nn_dense_setup(module *m, int units);
 int nn_conv2d_setup(module *m, int out_channels, int kernel, int stride, int padding);
 /* Turns a conv2d module set up by nn_conv2d_setup into one without bias (n_params shrinks). */
@@ -109,5 +138,6 @@ int nn_activation_setup(module *m, curvo_activation act);
 extern const module_ops nn_groupnorm_ops, nn_layernorm_ops, nn_gap_ops;
 int nn_groupnorm_setup(module *m, const module_ops *ops, int groups);
 int nn_gap_setup(module *m);
+int nn_batchnorm_setup(module *m);
 
 #endif

@@ -280,7 +280,7 @@ static int res_gram(const module *m, const nn_ctx *c, const float *dy, int k, do
 }
 
 static void res_init(const module *m, float *theta, curvo_rng *rng, int next_is_rectifier) {
-    for (int r = 0; r < 2; r++) nn_init_modules(m->block->br[r].mods, m->block->br[r].n, theta, rng, next_is_rectifier);
+    for (int r = 0; r < 2; r++) nn_init_modules(m->block->br[r].mods, m->block->br[r].n, theta, NULL, rng, next_is_rectifier);
 }
 
 static void branch_free(branch *br) {

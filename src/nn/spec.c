@@ -57,7 +57,7 @@ static const layer_syntax syntaxes[] = {
     {"avgpool", 1, 2, {1, 1}},   {"flatten", 0, 0, {0}},       {"relu", 0, 0, {0}},
     {"tanh", 0, 0, {0}},         {"sigmoid", 0, 0, {0}},       {"softplus", 0, 0, {0}},
     {"exp", 0, 0, {0}},
-    {"layernorm", 0, 0, {0}},    {"groupnorm", 1, 1, {1}},     {"gap", 0, 0, {0}},
+    {"layernorm", 0, 0, {0}},    {"groupnorm", 1, 1, {1}},     {"gap", 0, 0, {0}}, {"batchnorm", 0, 0, {0}},
 };
 
 static int add_layer(curvo_model *m, const char *name, const int *a, int na) {
@@ -74,6 +74,7 @@ static int add_layer(curvo_model *m, const char *name, const int *a, int na) {
     if (!strcmp(name, "layernorm")) return curvo_model_add_layernorm(m);
     if (!strcmp(name, "groupnorm")) return curvo_model_add_groupnorm(m, a[0]);
     if (!strcmp(name, "gap")) return curvo_model_add_gap(m);
+    if (!strcmp(name, "batchnorm")) return curvo_model_add_batchnorm(m);
     return curvo_model_add_activation(m, CURVO_ACT_SOFTPLUS);
 }
 
@@ -100,7 +101,7 @@ static int parse_token(curvo_model *m, const char *tok, char *errmsg) {
     if (!syn) {
         curvo_errf(errmsg,
                    "model spec: unknown layer '%s' (known: dense, conv, maxpool, avgpool, flatten, "
-                   "relu, tanh, sigmoid, softplus, exp, layernorm, groupnorm, gap, res(SPEC), or the presets "
+                   "relu, tanh, sigmoid, softplus, exp, layernorm, groupnorm, gap, batchnorm, res(SPEC), or the presets "
                    "mlp, cnn)",
                    tok);
         return CURVO_E_SPEC;
@@ -109,7 +110,8 @@ static int parse_token(curvo_model *m, const char *tok, char *errmsg) {
     if (na < syn->min_args || na > syn->max_args) {
         static const char *usage[] = {"dense:UNITS", "conv:OUT:K[:STRIDE[:PAD]]", "maxpool:K[:STRIDE]",
                                       "avgpool:K[:STRIDE]", "flatten", "relu", "tanh", "sigmoid",
-                                      "softplus", "exp", "layernorm", "groupnorm:GROUPS", "gap"};
+                                      "softplus", "exp", "layernorm", "groupnorm:GROUPS", "gap",
+                                      "batchnorm"};
         curvo_errf(errmsg, "model spec: '%s' has the wrong number of fields (expected %s)", tok,
                    usage[syn - syntaxes]);
         return CURVO_E_SPEC;

@@ -258,7 +258,9 @@ int curvo_optimizer_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch
     if (!opt || !cv || !batch) return info->status = CURVO_E_INVALID;
     if (curvo_model_num_params(curvo_curv_model(cv)) != opt->n) return info->status = CURVO_E_INVALID;
     unsigned fpenv = fpenv_flush_begin(); /* subnormal moments would slow every pass (core/fpenv.h) */
+    curvo_curv_update_running_stats(cv, 1); /* every step's first set_batch: its batch at theta_t */
     int rc = opt->ops->step(opt, cv, batch, info);
+    curvo_curv_update_running_stats(cv, 0);
     fpenv_flush_end(fpenv);
     info->status = rc;
     info->accepted = rc == CURVO_OK;

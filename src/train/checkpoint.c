@@ -192,6 +192,9 @@ static int save_local(curvo_trainer *tr, const char *path) {
     if (!rc) rc = ckpt_put_u64s(w, "model.input", shape, 3);
     if (!rc) rc = ckpt_put_f32s(w, "model.params", curvo_model_params(tr->model), n);
     if (!rc && tr->best_params && tr->best_epoch > 0) rc = ckpt_put_f32s(w, "model.best_params", tr->best_params, n);
+    size_t ns = curvo_model_state_size(tr->model); /* batchnorm's running statistics, when there are any */
+    if (!rc && ns) rc = ckpt_put_f32s(w, "model.state", curvo_model_state(tr->model), ns);
+    if (!rc && ns && tr->best_state && tr->best_epoch > 0) rc = ckpt_put_f32s(w, "model.best_state", tr->best_state, ns);
     if (!rc) rc = ckpt_put_u64(w, "loss", (uint64_t)tr->loss);
     if (!rc) rc = put_opt(w, curvo_optimizer_params(tr->opt));
     if (!rc) rc = ckpt_put(w, "opt.state", state, state_size);
@@ -238,7 +241,10 @@ static int read_version(ckpt_reader *r, char *errmsg) {
     return 0;
 }
 
-/* Model and loss of an open checkpoint. */
+static int has_section(const ckpt_reader *r, const char *name);
+
+/* Model and loss of an open checkpoint; its state (running statistics) from "model.state", or the
+ * defaults (mean 0, variance 1) for a checkpoint without one (written before it existed). */
 static int read_model(ckpt_reader *r, curvo_model **model, curvo_loss_kind *loss, char *errmsg) {
     const char *spec;
     uint64_t shape[3], lk;
@@ -258,7 +264,9 @@ static int read_model(ckpt_reader *r, curvo_model **model, curvo_loss_kind *loss
         snprintf(errmsg, CURVO_ERRMSG_LEN, "checkpoint's model: %.200s", err);
         return CURVO_E_FORMAT;
     }
-    if ((rc = ckpt_get_f32s(r, "model.params", curvo_model_params(*model), curvo_model_num_params(*model)))) {
+    size_t ns = curvo_model_state_size(*model);
+    if ((rc = ckpt_get_f32s(r, "model.params", curvo_model_params(*model), curvo_model_num_params(*model))) ||
+        (ns && has_section(r, "model.state") && (rc = ckpt_get_f32s(r, "model.state", curvo_model_state(*model), ns)))) {
         snprintf(errmsg, CURVO_ERRMSG_LEN, "%s", ckpt_errmsg(r));
         curvo_model_free(*model);
         *model = NULL;
@@ -397,6 +405,13 @@ static int resume_local(const char *path, const curvo_dataset *train, const curv
     if (tr->best_params && tr->best_epoch > 0 &&
         (rc = ckpt_get_f32s(r, "model.best_params", tr->best_params, curvo_model_num_params(model))))
         goto format;
+    if (tr->best_state) { /* a checkpoint without it: the statistics saved with the parameters */
+        size_t ns = curvo_model_state_size(model);
+        memcpy(tr->best_state, curvo_model_state(model), ns * sizeof(float));
+        if (tr->best_epoch > 0 && has_section(r, "model.best_state") &&
+            (rc = ckpt_get_f32s(r, "model.best_state", tr->best_state, ns)))
+            goto format;
+    }
     if (!(order = malloc(n * sizeof *order))) {
         rc = CURVO_E_NOMEM;
         goto fail;

@@ -103,6 +103,8 @@ int train_evaluate_in(curvo_curv *cv, const curvo_dataset *d, int batch_size, cu
     curvo_batcher *bt;
     if ((rc = curvo_batcher_create(d, batch_size, &bt))) return rc;
     curvo_batcher_sequential(bt);
+    int was_training = curvo_model_training(model); /* evaluation mode: batchnorm's running statistics */
+    curvo_model_set_training(model, 0);
     curvo_standardization st;
     curvo_dataset_standardization(d, &st);
     int c = (int)curvo_model_output_size(model), classification = loss != CURVO_LOSS_MSE;
@@ -125,6 +127,7 @@ int train_evaluate_in(curvo_curv *cv, const curvo_dataset *d, int batch_size, cu
         else add_regression(&rs, f, &mine, c, &st);
     }
     curvo_batcher_free(bt);
+    curvo_model_set_training(model, was_training);
     if (rc) {
         snprintf(errmsg, CURVO_ERRMSG_LEN, "evaluation failed: %s", curvo_strerror(rc));
         return rc;

@@ -95,7 +95,9 @@ int trainer_create_local(curvo_model *model, curvo_loss_kind loss, const curvo_o
         (rc = curvo_batcher_create(train, bs, &tr->batcher)) ||
         (options->early_stop > 0 &&
          !(tr->best_params = malloc(curvo_model_num_params(model) * sizeof *tr->best_params)) &&
-         (rc = CURVO_E_NOMEM))) {
+         (rc = CURVO_E_NOMEM)) ||
+        (options->early_stop > 0 && curvo_model_state_size(model) > 0 &&
+         !(tr->best_state = malloc(curvo_model_state_size(model) * sizeof *tr->best_state)) && (rc = CURVO_E_NOMEM))) {
         if (!errmsg[0]) snprintf(errmsg, CURVO_ERRMSG_LEN, "trainer: %s", curvo_strerror(rc));
         curvo_trainer_free(tr);
         return rc;
@@ -156,6 +158,7 @@ void curvo_trainer_free(curvo_trainer *tr) {
     curvo_curv_free(tr->eval_cv);
     curvo_batcher_free(tr->batcher);
     free(tr->best_params);
+    free(tr->best_state);
     free((char *)tr->data.source);
     free((char *)tr->data.target);
     free(tr);
@@ -201,6 +204,8 @@ static int early_stop_check(curvo_trainer *tr, curvo_progress *p) {
         tr->best_epoch = p->epoch;
         tr->since_best = 0;
         memcpy(tr->best_params, curvo_model_params(tr->model), n * sizeof *tr->best_params);
+        if (tr->best_state) /* the running statistics that go with them */
+            memcpy(tr->best_state, curvo_model_state(tr->model), curvo_model_state_size(tr->model) * sizeof(float));
     } else {
         tr->since_best++;
     }
@@ -208,6 +213,8 @@ static int early_stop_check(curvo_trainer *tr, curvo_progress *p) {
     p->best_val_loss = tr->best_epoch > 0 ? tr->best_loss : NAN;
     if (tr->since_best < tr->o.early_stop) return 0;
     if (tr->best_epoch > 0) memcpy(curvo_model_params(tr->model), tr->best_params, n * sizeof *tr->best_params);
+    if (tr->best_epoch > 0 && tr->best_state)
+        memcpy(curvo_model_state(tr->model), tr->best_state, curvo_model_state_size(tr->model) * sizeof(float));
     tr->stopped_early = 1;
     return 1;
 }
@@ -290,6 +297,7 @@ int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
         while (curvo_batcher_next(tr->batcher, &batch)) {
             curvo_step_info info;
             double t0 = now();
+            curvo_model_set_training(tr->model, 1); /* steps in training mode (evaluations switch) */
             int rc = curvo_optimizer_step(tr->opt, tr->cv, &batch, &info);
             tr->train_seconds += now() - t0;
             if (rc == CURVO_E_NUMERIC || rc == CURVO_E_REJECTED) {

@@ -24,6 +24,7 @@ struct curvo_trainer {
     double seconds, train_seconds;   /* accumulated over this and earlier (resumed) runs */
     /* early stopping (o.early_stop > 0) */
     float *best_params;              /* (num_params) the parameters after best_epoch */
+    float *best_state;               /* (model state size) its running statistics then; NULL if none */
     int best_epoch;                  /* 0: no finite validation loss yet */
     int since_best;                  /* epochs ended since best_epoch */
     int stopped_early;               /* the patience ran out; best_params are back in the model */
