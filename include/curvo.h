@@ -825,14 +825,14 @@ typedef struct curvo_progress {
     double train_seconds;        /* of which in optimizer steps */
     double samples_per_second;   /* over the last report interval */
     int rejected_steps;          /* steps rejected so far */
-    double lr_factor;            /* the schedule's factor of the last step (of the first before any;
-                                  * NaN without a schedule) */
     const curvo_step_info *info; /* step events: what the step did */
     const char *checkpoint_path; /* checkpoint events */
     /* With early stopping (0 and NaN without): the epoch of the lowest validation loss so far, and
      * that loss; the early-stop event also has epoch = the last epoch trained. */
     int best_epoch;
     double best_val_loss;
+    double lr_factor;            /* the schedule's factor of the last step (of the first before any;
+                                  * NaN without a schedule) */
 } curvo_progress;
 
 /* Called at every event; a non-zero return stops the run (curvo_trainer_run then returns
