@@ -723,7 +723,7 @@ const char *curvo_opt_scheduled(curvo_algorithm alg, const char **doc);
  *   none | warmup:W[:START] | multistep:M1,M2,...[:GAMMA] | cosine:T[:MIN]
  * and each count is a whole number with an optional unit suffix, s (steps) or e (epochs); without
  * one, warm-up counts steps and milestones and T count epochs (torch's usual practice). START in
- * (0, 1] (default 1/3, torch's), GAMMA > 0 (default 0.1), MIN in [0, 1] (default 0). */
+ * (0, 1] (default 1/3, torch's), GAMMA in (0, 1000] (default 0.1), MIN in [0, 1] (default 0). */
 #define CURVO_SCHEDULE_MAX_MILESTONES 16
 typedef enum curvo_schedule_kind {
     CURVO_SCHEDULE_NONE = 0,      /* factor 1 after any warm-up */
@@ -736,7 +736,7 @@ typedef struct curvo_schedule {
     curvo_schedule_unit unit;  /* of the milestones or of T */
     int n_milestones;          /* multistep: strictly increasing counts >= 1 */
     int64_t milestones[CURVO_SCHEDULE_MAX_MILESTONES];
-    double gamma;              /* multistep: the factor per milestone passed (> 0) */
+    double gamma;              /* multistep: the factor per milestone passed, in (0, 1000] */
     int64_t T;                 /* cosine: the length of the annealing (>= 1) */
     double min_factor;         /* cosine: the factor at T and after, in [0, 1] */
     int64_t warmup;            /* warm-up length (0: none) */

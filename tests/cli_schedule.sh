@@ -59,7 +59,7 @@ refused)
         [ ! -e "$T/x.ckpt" ] || fail "--schedule '$spec' wrote a checkpoint"
     done <<EOF
 multistep:60,30 milestones must be strictly increasing
-multistep:30,60:0 gamma must be a finite number > 0
+multistep:30,60:0 gamma must be in (0, 1000]
 step:30 unknown kind 'step'
 cosine:10:2 minimum factor must be in \[0, 1\]
 warmup:10:0 start factor must be in (0, 1\]

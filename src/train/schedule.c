@@ -18,6 +18,7 @@
 #define DEFAULT_WARMUP_START (1.0 / 3.0) /* torch's LinearLR start_factor */
 #define MAX_COUNT ((int64_t)1 << 40)
 #define MAX_SPEC 1024
+#define MAX_GAMMA 1000.0 /* 16 milestones of it stay far from overflow */
 #define PI 3.14159265358979323846
 
 /* Formats errmsg and returns CURVO_E_INVALID. */
@@ -58,7 +59,7 @@ int curvo_schedule_check(const curvo_schedule *s, char *errmsg) {
     else if (s->kind == CURVO_SCHEDULE_MULTISTEP) {
         if (s->n_milestones < 1 || s->n_milestones > CURVO_SCHEDULE_MAX_MILESTONES)
             bad = "multistep needs 1 to 16 milestones";
-        else if (!(s->gamma > 0.0) || !isfinite(s->gamma)) bad = "multistep's gamma must be a finite number > 0";
+        else if (!(s->gamma > 0.0 && s->gamma <= MAX_GAMMA)) bad = "multistep's gamma must be in (0, 1000]";
         for (int i = 0; !bad && i < s->n_milestones; i++)
             if (s->milestones[i] < 1 || s->milestones[i] > MAX_COUNT) bad = "milestones must be whole numbers >= 1";
             else if (i > 0 && s->milestones[i] <= s->milestones[i - 1]) bad = "milestones must be strictly increasing";
@@ -271,7 +272,9 @@ double curvo_schedule_factor(const curvo_schedule *s, int64_t step, int64_t step
     if (steps_per_epoch < 1) steps_per_epoch = 1;
     int64_t since = step; /* steps since the main phase began */
     if (s->warmup > 0) {
-        int64_t W = s->warmup_unit == CURVO_UNIT_EPOCHS ? s->warmup * steps_per_epoch : s->warmup;
+        int64_t W = s->warmup;
+        if (s->warmup_unit == CURVO_UNIT_EPOCHS) /* W epochs in steps, saturated */
+            W = s->warmup > INT64_MAX / steps_per_epoch ? INT64_MAX : s->warmup * steps_per_epoch;
         if (step < W) {
             int64_t c = count_in(s->warmup_unit, step, steps_per_epoch);
             return s->warmup_start + (1.0 - s->warmup_start) * (double)c / (double)s->warmup;
