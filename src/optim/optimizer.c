@@ -243,6 +243,7 @@ const char *curvo_opt_scheduled(curvo_algorithm alg, const char **doc) {
     if (doc) *doc = o ? o->scheduled_doc : NULL;
     return o ? o->scheduled : NULL;
 }
+
 int64_t curvo_optimizer_steps(const curvo_optimizer *opt) { return opt ? opt->t : 0; }
 
 void optim_extra(curvo_step_info *info, const char *name, double value) {
