@@ -106,6 +106,9 @@ static void bench_usage(FILE *to) {
             "  --early-stop N        every run stops once its validation loss has not improved for N\n"
             "                        epochs and keeps its best epoch's parameters; the summary reports\n"
             "                        the test metric of those (needs --val-fraction)\n"
+            "schedule (every run, each optimizer's own step size; 'curvo train --help' lists which)\n");
+    recipe_schedule_usage(to);
+    fprintf(to,
             "output\n"
             "  --out DIR             where logs and summaries go (default: curvo-bench; created)\n"
             "  --quiet               no line per run on standard error\n"
@@ -289,8 +292,10 @@ static void run_one(const bench_setup *s, curvo_algorithm alg, long seed, const 
         snprintf(r->err, sizeof r->err, "%.250s", err);
         goto done;
     }
+    char sched[1200];
     curvo_run_info run = {"curvo", curvo_algorithm_name(alg), rp->model, rp->data, (uint64_t)seed,
-                          rp->options.batch_size, (int)rp->threads, curvo_model_num_params(rp->net), 1};
+                          rp->options.batch_size, (int)rp->threads, curvo_model_num_params(rp->net), 1,
+                          recipe_schedule_spec(rp, sched, sizeof sched)};
     curvo_log_write_run(log, &run);
     run_watch watch = {log, a->log_every, a->target, rp->loss != CURVO_LOSS_MSE, r};
     r->hwm_start_kib = peak_rss_kib();

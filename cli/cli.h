@@ -4,6 +4,7 @@
 #define CURVO_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "curvo.h"
 
@@ -52,6 +53,7 @@ int cli_apply_opt_param(curvo_opt_params *op, const char *arg);
 /* getopt_long values of --classes and --no-standardize-target (long-only, past the letters) */
 #define CLI_OPT_CLASSES 1001
 #define CLI_OPT_RAW_TARGET 1002
+#define CLI_OPT_SCHEDULE 1017 /* --schedule (train, bench) */
 int cli_open_data(const char *src, const char *target, double test_fraction, long seed, int flags,
                   curvo_dataset **train, curvo_dataset **test);
 /* The exit code for cli_open_data's last failure: 2 a bad --data value (an unknown source form, a
@@ -91,7 +93,8 @@ int cli_parse_algorithm(const char *name, curvo_algorithm *alg);
     {"epochs", required_argument, 0, 'e'}, {"seconds", required_argument, 0, 'x'},                   \
     {"batch", required_argument, 0, 'b'}, {"threads", required_argument, 0, 't'},                    \
     {"eval-every", required_argument, 0, 'v'}, {"eval-batch", required_argument, 0, 'E'},            \
-    {"no-eval-train", no_argument, 0, 'N'}, {"early-stop", required_argument, 0, 'P'}
+    {"no-eval-train", no_argument, 0, 'N'}, {"early-stop", required_argument, 0, 'P'},               \
+    {"schedule", required_argument, 0, CLI_OPT_SCHEDULE}
 #define CLI_RECIPE_SEED_OPTION {"seed", required_argument, 0, 's'}
 typedef struct cli_recipe {
     /* the data: a source for curvo_data_open, or NULL when the caller put its own set in train */
@@ -115,6 +118,8 @@ typedef struct cli_recipe {
     curvo_train_options options;
     long epochs;             /* --epochs as given (0: none): recipe_plan turns it into options.epochs */
     long threads;            /* --threads (default 1) */
+    int have_schedule;       /* --schedule was given: recipe_build gives options.schedule = &schedule */
+    curvo_schedule schedule;
     int quiet;               /* failures go to err only (a bench child reports them to its parent) */
     /* made by the functions below, freed by recipe_free */
     curvo_dataset *train, *test, *val;
@@ -130,6 +135,11 @@ void recipe_init(cli_recipe *r);
  * tables above) with its value arg into r. 1 read; 0 after one line: a bad value, or an unknown
  * option or a missing value (o '?' or ':'; cmd names the command in that line). */
 int recipe_option(cli_recipe *r, const char *cmd, char **argv, int o, const char *arg);
+/* The --schedule lines of a command's --help: the syntax and what each optimizer's schedule scales
+ * (from curvo_opt_scheduled). */
+void recipe_schedule_usage(FILE *to);
+/* The schedule's canonical spec into buf (len bytes) for logs and banners; NULL without one. */
+const char *recipe_schedule_spec(const cli_recipe *r, char *buf, size_t len);
 /* The plan in epochs, into options.epochs: --epochs if given, else 1, or CLI_UNBOUNDED_EPOCHS with
  * a --seconds budget. */
 void recipe_plan(cli_recipe *r);

@@ -65,6 +65,15 @@ int recipe_option(cli_recipe *r, const char *cmd, char **argv, int o, const char
     case 'E': ok = cli_parse_long("eval-batch", arg, 1, 1 << 20, &v), to->eval_batch_size = (int)v; return ok;
     case 'N': to->eval_train = 0; return 1;
     case 'P': ok = cli_parse_long("early-stop", arg, 1, 1000000, &v), to->early_stop = (int)v; return ok;
+    case CLI_OPT_SCHEDULE: {
+        char err[CURVO_ERRMSG_LEN];
+        if (curvo_schedule_parse(arg, &r->schedule, err)) {
+            fprintf(stderr, "curvo: --schedule: %s\n", err);
+            return 0;
+        }
+        r->have_schedule = 1;
+        return 1;
+    }
     case 's':
         ok = cli_parse_long("seed", arg, 0, 0x7fffffffL, &v);
         to->seed = r->data_seed = (uint64_t)v;
@@ -72,6 +81,31 @@ int recipe_option(cli_recipe *r, const char *cmd, char **argv, int o, const char
     }
     cli_bad_option(cmd, argv, o);
     return 0;
+}
+
+void recipe_schedule_usage(FILE *to) {
+    fprintf(to,
+            "  --schedule SPEC       learning-rate schedule, as torch.optim.lr_scheduler's: a factor on\n"
+            "                        the optimizer's step size (below) by step or epoch. SPEC is\n"
+            "                        multistep:M1,M2,...[:GAMMA]  times GAMMA (default 0.1) at each milestone\n"
+            "                        cosine:T[:MIN]               cosine from 1 to MIN (default 0) over T\n"
+            "                        warmup:W[:START]             linear from START (default 1/3) to 1 over W\n"
+            "                        warmup:W[:START]+multistep:... or +cosine:...  warm-up, then the other\n"
+            "                        (counted from the warm-up's end); none: no schedule. Counts are\n"
+            "                        whole numbers with a unit, s (steps) or e (epochs): warm-up counts\n"
+            "                        steps and the others epochs without one. E.g. multistep:30,60:0.1,\n"
+            "                        cosine:100, warmup:500+cosine:100, multistep:2000s,4000s:0.5\n"
+            "                        A schedule scales:");
+    for (int a = 0; a < CURVO_NUM_ALGORITHMS; a++) {
+        const char *doc, *name = curvo_opt_scheduled((curvo_algorithm)a, &doc);
+        fprintf(to, "\n                          %-7s %s: %s", curvo_algorithm_name((curvo_algorithm)a), name, doc);
+    }
+    fputs("\n", to);
+}
+
+const char *recipe_schedule_spec(const cli_recipe *r, char *buf, size_t len) {
+    if (!r->have_schedule || curvo_schedule_is_none(&r->schedule)) return NULL;
+    return curvo_schedule_format(&r->schedule, buf, len) ? NULL : buf;
 }
 
 void recipe_plan(cli_recipe *r) {
@@ -141,6 +175,7 @@ int recipe_build(cli_recipe *r) {
     curvo_rng_seed(&rng, r->options.seed);
     curvo_model_init(r->net, &rng);
     if ((code = recipe_opt_params(r, &r->op))) return code;
+    r->options.schedule = r->have_schedule ? &r->schedule : NULL;
     if (curvo_trainer_create(r->net, r->loss, &r->op, r->train, r->test, &r->options, &r->trainer, err))
         return fail(r, 2, "%s", err);
     return attach_validation(r);

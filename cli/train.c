@@ -87,7 +87,9 @@ static void train_usage(FILE *to) {
             "  --eval-batch N        batch size of evaluation passes (default: 1000)\n"
             "  --no-eval-train       skip the accuracy pass over the training set after each epoch\n"
             "  --early-stop N        stop once the validation loss has not improved for N epochs and\n"
-            "                        keep the best epoch's parameters (needs --val-fraction)\n"
+            "                        keep the best epoch's parameters (needs --val-fraction)\n");
+    recipe_schedule_usage(to);
+    fprintf(to,
             "output\n"
             "  --log FILE            JSON Lines: a run object, one per logged step, evaluation and\n"
             "                        epoch (fields in docs/TRAINING.md)\n"
@@ -100,7 +102,8 @@ static void train_usage(FILE *to) {
             "                        --save or --log say otherwise. --epochs (default: the run's plan),\n"
             "                        --seconds (in all), --threads, --checkpoint-every, --eval-every,\n"
             "                        --eval-batch, --no-eval-train, --log-every and --quiet may change;\n"
-            "                        the run's other options may be repeated but not changed\n"
+            "                        the run's other options (--schedule too: the run goes on with its\n"
+            "                        schedule at its step) may be repeated but not changed\n"
             "  --quiet               no progress output: only the final result line (the last\n"
             "                        evaluation's metrics) on stdout, and errors\n"
             "  --help                this text\n"
@@ -419,6 +422,16 @@ static int check_resume_options(const train_args *a, const curvo_checkpoint_info
             }
         }
     }
+    char mine[1024], theirs[1024];
+    if (r->have_schedule && curvo_schedule_format(&r->schedule, mine, sizeof mine) == CURVO_OK &&
+        curvo_schedule_format(&ck->schedule, theirs, sizeof theirs) == CURVO_OK && strcmp(mine, theirs)) {
+        if (curvo_schedule_is_none(&ck->schedule))
+            snprintf(was, sizeof was, "trained without --schedule");
+        else
+            snprintf(was, sizeof was, "trained with --schedule %s", theirs);
+        snprintf(arg, sizeof arg, "--schedule %s", mine);
+        return refuse(who, was, arg, instead);
+    }
     if (a->given['m']) {
         curvo_model *trained, *given = NULL;
         curvo_loss_kind lk;
@@ -569,9 +582,12 @@ int cli_train(int argc, char **argv) {
         code = 1;
     }
     if (cli_procs_agree(code)) goto done;
+    char sched[1200];
+    if (ck) r->schedule = ck->schedule, r->have_schedule = 1; /* the run's own */
+    const char *sched_spec = recipe_schedule_spec(r, sched, sizeof sched);
     if (log && new_log) {
         curvo_run_info run = {"curvo", opt_name, ck ? ck->model_spec : r->model, r->data, to->seed, to->batch_size,
-                              (int)r->threads, curvo_model_num_params(r->net), procs};
+                              (int)r->threads, curvo_model_num_params(r->net), procs, sched_spec};
         curvo_log_write_run(log, &run);
     }
     if (log && ck) curvo_log_write_resume(log, a.resume, ck->epochs_done + 1, ck->step, to->epochs, (int)r->threads);
@@ -586,6 +602,10 @@ int cli_train(int argc, char **argv) {
                 opt_name, r->data, curvo_dataset_count(r->train), r->test ? curvo_dataset_count(r->test) : (size_t)0,
                 task, desc, curvo_model_num_params(r->net), (int)r->threads, r->threads == 1 ? "" : "s",
                 procs > 1 ? (snprintf(err, sizeof err, ", %d processes", procs), err) : "");
+    if (!a.quiet && sched_spec) {
+        const char *doc, *what = curvo_opt_scheduled(r->alg, &doc);
+        fprintf(stderr, "curvo train: schedule %s on %s's %s: %s\n", sched_spec, opt_name, what, doc);
+    }
     reporter rep = {log, a.log_every, a.quiet, isatty(STDERR_FILENO), 0, opt_name, to->max_seconds, {0}, 0};
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fuzz/run.sh [SECONDS] — builds the libFuzzer harnesses with clang in build-fuzz/ and runs each
-# (idx, csv, ckpt, spec, cifar) for SECONDS (default 60) on a scratch copy of its seed corpus in
+# (idx, csv, ckpt, spec, cifar, schedule) for SECONDS (default 60) on a scratch copy of its seed corpus in
 # fuzz/corpus/<name>, so the repository's corpus is never modified. Prints each harness's total
 # executions and executions per second. Exits non-zero if any harness finds a crash, a leak, an
 # out-of-memory (-rss_limit_mb=2048, -malloc_limit_mb=1024), a timeout or a sanitizer report; the
@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECONDS_PER=${1:-60}
-FUZZERS=${FUZZERS:-"idx csv ckpt spec cifar"}
+FUZZERS=${FUZZERS:-"idx csv ckpt spec cifar schedule"}
 BUILD=build-fuzz
 
 CC=clang cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCURVO_FUZZ=ON \

@@ -756,6 +756,75 @@ int curvo_optimizer_save_state(const curvo_optimizer *opt, void *buf, size_t siz
 /* CURVO_E_FORMAT if the blob is not a state of this algorithm and size. */
 int curvo_optimizer_load_state(curvo_optimizer *opt, const void *buf, size_t size);
 
+/* Scaling the step: a factor (>= 0, finite; 1 at creation) multiplies the method's scheduled
+ * quantity, the parameter curvo_opt_scheduled names, from the next step on; a learning-rate
+ * schedule (below) sets it before every step. The parameters themselves stay as given
+ * (curvo_optimizer_params, checkpoints); step infos report the scaled value used (info->lr).
+ *   sgd, adam, adamw, sofim   lr, the learning rate (AdamW's decoupled decay lr*wd with it, as torch)
+ *   egn                       lr, the line search's largest step alpha_max (the step without line search)
+ *   sgn                       lr, the line search's first trial step (the step without line search)
+ *   lrsfn                     lr, the fixed step or the first Armijo trial; step_rule 2's spectral step
+ *   arturo                    eps, the KL bound of the trust region (after eps_decay)
+ * A scaled value is clamped to the parameter's range (arTuRO's eps stays >= 1e-12). CURVO_E_INVALID
+ * for a negative or non-finite factor. */
+int curvo_optimizer_set_scale(curvo_optimizer *opt, double factor);
+double curvo_optimizer_scale(const curvo_optimizer *opt);
+/* The name of the parameter a schedule scales ("lr" or "eps"), and (doc, may be NULL) what it is. */
+const char *curvo_opt_scheduled(curvo_algorithm alg, const char **doc);
+
+/* ---------------------------------------------------------------- learning-rate schedules */
+/* A schedule multiplies the optimizer's scheduled quantity (curvo_optimizer_set_scale) by a factor
+ * that depends on the steps taken, as torch.optim.lr_scheduler's do: an optional linear warm-up,
+ * then one main phase (docs/TRAINING.md, "Learning-rate schedules"). Counts are in steps or epochs
+ * (each phase says which); a count in epochs is whole epochs completed, so the factor changes at
+ * epoch ends only, as a torch scheduler stepped once per epoch. With c the phase's count:
+ *   warm-up (LinearLR)          start + (1 - start) * c / W for c < W, then the main phase, whose
+ *                               count starts at 0 at the end of the warm-up (SequentialLR)
+ *   multistep (MultiStepLR)     gamma ^ (number of milestones <= c)
+ *   cosine (CosineAnnealingLR)  min + (1 - min) * (1 + cos(pi * c / T)) / 2 for c <= T, then min
+ *                               (torch's closed form would rise again after T; curvo holds min)
+ * The spec syntax (curvo_schedule_parse): PHASE or warmup:W[:START]+PHASE, where PHASE is
+ *   none | warmup:W[:START] | multistep:M1,M2,...[:GAMMA] | cosine:T[:MIN]
+ * and each count is a whole number with an optional unit suffix, s (steps) or e (epochs); without
+ * one, warm-up counts steps and milestones and T count epochs (torch's usual practice). START in
+ * (0, 1] (default 1/3, torch's), GAMMA in (0, 1000] (default 0.1), MIN in [0, 1] (default 0). */
+#define CURVO_SCHEDULE_MAX_MILESTONES 16
+typedef enum curvo_schedule_kind {
+    CURVO_SCHEDULE_NONE = 0,      /* factor 1 after any warm-up */
+    CURVO_SCHEDULE_MULTISTEP = 1,
+    CURVO_SCHEDULE_COSINE = 2
+} curvo_schedule_kind;
+typedef enum curvo_schedule_unit { CURVO_UNIT_STEPS = 0, CURVO_UNIT_EPOCHS = 1 } curvo_schedule_unit;
+typedef struct curvo_schedule {
+    curvo_schedule_kind kind;
+    curvo_schedule_unit unit;  /* of the milestones or of T */
+    int n_milestones;          /* multistep: strictly increasing counts >= 1 */
+    int64_t milestones[CURVO_SCHEDULE_MAX_MILESTONES];
+    double gamma;              /* multistep: the factor per milestone passed, in (0, 1000] */
+    int64_t T;                 /* cosine: the length of the annealing (>= 1) */
+    double min_factor;         /* cosine: the factor at T and after, in [0, 1] */
+    int64_t warmup;            /* warm-up length (0: none) */
+    curvo_schedule_unit warmup_unit;
+    double warmup_start;       /* the warm-up's first factor, in (0, 1] */
+} curvo_schedule;
+/* No schedule: kind none, no warm-up, factor 1 always (gamma, min_factor and warmup_start at their
+ * defaults, 0.1, 0 and 1/3). */
+void curvo_schedule_init(curvo_schedule *s);
+/* Parses a spec (above) into s; CURVO_E_INVALID with a message naming the problem (unknown kind,
+ * milestones not increasing, gamma <= 0, ...) in errmsg (NULL or CURVO_ERRMSG_LEN bytes). */
+int curvo_schedule_parse(const char *spec, curvo_schedule *s, char *errmsg);
+/* CURVO_E_INVALID with a message when a field is out of range. */
+int curvo_schedule_check(const curvo_schedule *s, char *errmsg);
+/* The canonical spec, every count with its unit ("warmup:500s:0.333333+cosine:100e:0"), which
+ * curvo_schedule_parse reads back to the same schedule; "none" for no schedule. CURVO_E_INVALID if
+ * it does not fit in len bytes. */
+int curvo_schedule_format(const curvo_schedule *s, char *buf, size_t len);
+/* 1 when s changes nothing (kind none and no warm-up). */
+int curvo_schedule_is_none(const curvo_schedule *s);
+/* The factor for the step taken after `step` steps (0-based: the first step's factor is at 0) of a
+ * run with steps_per_epoch steps per epoch (>= 1; used by counts in epochs). */
+double curvo_schedule_factor(const curvo_schedule *s, int64_t step, int64_t steps_per_epoch);
+
 /* ---------------------------------------------------------------- training */
 typedef struct curvo_train_options {
     int epochs;               /* passes over the training set (default 1) */
@@ -782,6 +851,9 @@ typedef struct curvo_train_options {
                                * makes its trainer with the same model spec, data, optimizer and
                                * options; batch_size is the global mini-batch. See "Data-parallel
                                * training" below. */
+    const curvo_schedule *schedule; /* learning-rate schedule (default NULL: none), copied at
+                               * creation; the trainer sets the optimizer's scale from it before
+                               * every step, counting the run's steps (resumed ones included) */
 } curvo_train_options;
 void curvo_train_options_init(curvo_train_options *o);
 
@@ -823,6 +895,8 @@ typedef struct curvo_progress {
      * that loss; the early-stop event also has epoch = the last epoch trained. */
     int best_epoch;
     double best_val_loss;
+    double lr_factor;            /* the schedule's factor of the last step (of the first before any;
+                                  * NaN without a schedule) */
 } curvo_progress;
 
 /* Called at every event; a non-zero return stops the run (curvo_trainer_run then returns
@@ -887,7 +961,8 @@ int curvo_trainer_save(curvo_trainer *tr, const char *path);
 /* Recreates a trainer from a checkpoint; it continues exactly where the saved one stopped (with
  * one thread, bit for bit). options->epochs is the new plan (more or fewer epochs than the saved
  * run planned; none are trained when they are done already); batch size, seed, early-stopping
- * patience and state, and the data record come from the checkpoint. *model_out receives the model
+ * patience and state, the learning-rate schedule (options->schedule is ignored) and the data record
+ * come from the checkpoint. *model_out receives the model
  * (owned by the caller; free it after the trainer). Checkpoints of kind "curvo-train-1" (before
  * data records and early stopping) still load. */
 int curvo_trainer_resume(const char *path, const curvo_dataset *train, const curvo_dataset *test,
@@ -920,6 +995,7 @@ typedef struct curvo_checkpoint_info {
     curvo_data_record data;
     size_t train_count, test_count, val_count;
     curvo_standardization standardization; /* of the training set */
+    curvo_schedule schedule;   /* the learning-rate schedule (none in checkpoints made before them) */
 } curvo_checkpoint_info;
 int curvo_checkpoint_read_info(const char *path, curvo_checkpoint_info **out, char *errmsg);
 void curvo_checkpoint_info_free(curvo_checkpoint_info *info);
@@ -959,7 +1035,8 @@ int curvo_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset
  * val_loss (with a validation set), train_seconds, rejected_steps, seconds; regression objects
  * also train_mae, train_r2, test_mae, test_r2, val_mae, val_r2. best_epoch with early
  * stopping; an early_stop object has an epoch object's fields (metrics of the parameters kept),
- * best_epoch and best_val_loss. docs/TRAINING.md describes every field. */
+ * best_epoch and best_val_loss. With a learning-rate schedule the run object has schedule (its
+ * canonical spec) and step, epoch and eval objects lr_factor. docs/TRAINING.md describes every field. */
 typedef struct curvo_log curvo_log;
 /* What a run is, for the first line of its log (strings may be NULL: left out). */
 typedef struct curvo_run_info {
@@ -971,6 +1048,7 @@ typedef struct curvo_run_info {
     int batch_size, threads;
     size_t params;
     int processes;              /* processes training together (MPI); 0 or 1: one, and not written */
+    const char *schedule;       /* learning-rate schedule spec (NULL: none, not written) */
 } curvo_run_info;
 /* Creates (or, with append, extends) the file; CURVO_E_IO with the reason in errmsg. */
 int curvo_log_open(const char *path, int append, curvo_log **out, char *errmsg);

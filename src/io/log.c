@@ -77,6 +77,7 @@ int curvo_log_write_run(curvo_log *log, const curvo_run_info *run) {
     fprintf(f, ",\"seed\":%llu,\"batch_size\":%d,\"threads\":%d,\"params\":%zu", (unsigned long long)run->seed,
             run->batch_size, run->threads, run->params);
     if (run->processes > 1) fprintf(f, ",\"processes\":%d", run->processes);
+    put_str(f, "schedule", run->schedule);
     return finish_line(log);
 }
 
@@ -100,6 +101,7 @@ int curvo_log_write(curvo_log *log, const curvo_progress *p) {
         if (p->info) {
             const curvo_step_info *s = p->info;
             put_num(f, "lr", s->lr);
+            if (!isnan(p->lr_factor)) put_num(f, "lr_factor", p->lr_factor);
             put_num(f, "damping", s->damping);
             put_num(f, "grad_norm", s->grad_norm);
             put_num(f, "step_norm", s->step_norm);
@@ -123,6 +125,7 @@ int curvo_log_write(curvo_log *log, const curvo_progress *p) {
             put_num(f, "val_loss", p->val_loss);
         }
         put_num(f, "train_seconds", p->train_seconds);
+        if (!isnan(p->lr_factor)) put_num(f, "lr_factor", p->lr_factor);
         fprintf(f, ",\"rejected_steps\":%d", p->rejected_steps);
     } else {
         put_str(f, "path", p->checkpoint_path);

@@ -128,6 +128,8 @@ const opt_ops optim_adam_ops = {
     .name = "adam",
     .params = adam_params,
     .n_params = sizeof adam_params / sizeof adam_params[0],
+    .scheduled = "lr",
+    .scheduled_doc = "the learning rate",
     .num_vectors = adam_num_vectors,
     .step = adam_step,
 };
@@ -137,6 +139,8 @@ const opt_ops optim_adamw_ops = {
     .name = "adamw",
     .params = adamw_params,
     .n_params = sizeof adamw_params / sizeof adamw_params[0],
+    .scheduled = "lr",
+    .scheduled_doc = "the learning rate; the decoupled decay lr*wd follows it, as in torch",
     .num_vectors = adam_num_vectors,
     .step = adam_step,
 };

@@ -178,7 +178,8 @@ static int lrsfn_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch *b
     memcpy(theta0, theta, n * sizeof(float));
     ls_line line = {cv, batch, theta, theta0, p, n};
     double alpha = q->lr, L1;
-    if (q->step_rule == 2) alpha = fmin(1e-2, 0.1 / fmax(fabs(opt->dstate[0]), 1e-30));
+    if (q->step_rule == 2) /* q->lr is not used: a schedule's factor scales this step instead */
+        alpha = opt->scale * fmin(1e-2, 0.1 / fmax(fabs(opt->dstate[0]), 1e-30));
     if ((rc = optim_line_step(&line, q->step_rule == 1, L0, slope, alpha, q->ls_c, 0.5, q->ls_tries, &alpha, &L1,
                               &info->ls_tries)))
         goto restore;
@@ -202,6 +203,8 @@ const opt_ops optim_lrsfn_ops = {
     .name = "lrsfn",
     .params = lrsfn_params,
     .n_params = sizeof lrsfn_params / sizeof lrsfn_params[0],
+    .scheduled = "lr",
+    .scheduled_doc = "the fixed step or first Armijo trial; step_rule 2: the spectral step",
     .num_vectors = lrsfn_num_vectors,
     .num_dstate = lrsfn_num_dstate,
     .step = lrsfn_step,

@@ -20,6 +20,9 @@ typedef struct opt_ops {
     const char *name;
     const param_desc *params;
     int n_params;
+    /* The parameter a learning-rate schedule scales (curvo_optimizer_set_scale), and what it is. */
+    const char *scheduled;
+    const char *scheduled_doc;
     /* State vectors of length n this configuration keeps. */
     int (*num_vectors)(const curvo_opt_params *p);
     /* Doubles of small state this configuration keeps (may be NULL: none). */
@@ -37,6 +40,8 @@ struct curvo_optimizer {
     curvo_opt_params p;
     size_t n;                         /* parameters of the model */
     int64_t t;                        /* accepted steps */
+    double scale;                     /* factor on the scheduled parameter (curvo_optimizer_set_scale);
+                                       * opt->p holds the scaled value during a step only */
     int n_vec;
     float *vec;                       /* (n_vec, n) state vectors (moments, momentum buffers) */
     double scalars[OPT_MAX_SCALARS];  /* method state: damping, previous step size, ... */

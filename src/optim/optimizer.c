@@ -177,6 +177,7 @@ int curvo_optimizer_create(const curvo_opt_params *p, size_t n, curvo_optimizer 
     opt->g = malloc(n * sizeof(float));
     opt->n_dstate = opt->ops->num_dstate ? opt->ops->num_dstate(p) : 0;
     opt->dstate = opt->n_dstate ? calloc(opt->n_dstate, sizeof(double)) : NULL;
+    opt->scale = 1.0;
     curvo_rng_seed(&opt->rng, 0x6375727661ULL);
     if ((opt->n_vec && !opt->vec) || !opt->g || (opt->n_dstate && !opt->dstate)) {
         curvo_optimizer_free(opt);
@@ -228,6 +229,21 @@ void curvo_optimizer_free(curvo_optimizer *opt) {
 }
 
 const curvo_opt_params *curvo_optimizer_params(const curvo_optimizer *opt) { return opt ? &opt->p : NULL; }
+
+int curvo_optimizer_set_scale(curvo_optimizer *opt, double factor) {
+    if (!opt || !isfinite(factor) || factor < 0.0) return CURVO_E_INVALID;
+    opt->scale = factor;
+    return CURVO_OK;
+}
+
+double curvo_optimizer_scale(const curvo_optimizer *opt) { return opt ? opt->scale : 1.0; }
+
+const char *curvo_opt_scheduled(curvo_algorithm alg, const char **doc) {
+    const opt_ops *o = ops_of(alg);
+    if (doc) *doc = o ? o->scheduled_doc : NULL;
+    return o ? o->scheduled : NULL;
+}
+
 int64_t curvo_optimizer_steps(const curvo_optimizer *opt) { return opt ? opt->t : 0; }
 
 void optim_extra(curvo_step_info *info, const char *name, double value) {
@@ -257,11 +273,16 @@ int curvo_optimizer_step(curvo_optimizer *opt, curvo_curv *cv, const curvo_batch
     info->loss = NAN;
     if (!opt || !cv || !batch) return info->status = CURVO_E_INVALID;
     if (curvo_model_num_params(curvo_curv_model(cv)) != opt->n) return info->status = CURVO_E_INVALID;
+    /* the schedule's factor: the step sees the scaled parameter, opt->p keeps the one given */
+    const param_desc *sched = opt->scale != 1.0 ? find_param(opt->ops, opt->ops->scheduled) : NULL;
+    double base = sched ? read_param(&opt->p, sched) : 0.0;
+    if (sched) write_param(&opt->p, sched, fmin(fmax(base * opt->scale, sched->info.min), sched->info.max));
     unsigned fpenv = fpenv_flush_begin(); /* subnormal moments would slow every pass (core/fpenv.h) */
     curvo_curv_update_running_stats(cv, 1); /* every step's first set_batch: its batch at theta_t */
     int rc = opt->ops->step(opt, cv, batch, info);
     curvo_curv_update_running_stats(cv, 0);
     fpenv_flush_end(fpenv);
+    if (sched) write_param(&opt->p, sched, base);
     info->status = rc;
     info->accepted = rc == CURVO_OK;
     return rc;

@@ -99,6 +99,8 @@ const opt_ops optim_sofim_ops = {
     .name = "sofim",
     .params = sofim_params,
     .n_params = sizeof sofim_params / sizeof sofim_params[0],
+    .scheduled = "lr",
+    .scheduled_doc = "the step size eta",
     .num_vectors = sofim_num_vectors,
     .step = sofim_step,
 };

@@ -5,7 +5,9 @@
  *
  * Kinds: "curvo-train-2" (written) adds early stopping, the checkpoint interval, the log path and
  * the data record (source, split, sizes, fingerprint, standardization) to "curvo-train-1", which
- * still loads (the new keys take their defaults: no early stopping, no data record).
+ * still loads (the new keys take their defaults: no early stopping, no data record). The optional
+ * "train.schedule" (the learning-rate schedule's canonical spec) is absent from checkpoints of runs
+ * without one and from those written before schedules: both resume with none.
  *
  * With processes (the trainer's comm): rank 0 alone writes, and the ranks agree on the outcome of a
  * save; every rank reads the checkpoint it resumes from (so it must be readable by all), and they
@@ -156,6 +158,13 @@ static int put_data(ckpt_writer *w, const curvo_trainer *tr) {
     return rc;
 }
 
+/* The learning-rate schedule as its canonical spec ("train.schedule"; absent: none). */
+static int put_schedule(ckpt_writer *w, const curvo_schedule *s) {
+    char spec[2048];
+    int rc = curvo_schedule_format(s, spec, sizeof spec);
+    return rc ? rc : ckpt_put_str(w, "train.schedule", spec);
+}
+
 /* The model's description in a buffer grown until it fits (one token per module, so no fixed size holds every
  * model: 900 activations overflowed 4096 bytes and the checkpoint was refused); NULL if out of memory. */
 static char *model_spec(const curvo_model *m) {
@@ -205,6 +214,7 @@ static int save_local(curvo_trainer *tr, const char *path) {
     if (!rc) rc = ckpt_put_u64(w, "data.position", curvo_batcher_position(tr->batcher));
     if (!rc) rc = put_data(w, tr);
     if (!rc && tr->o.log_path) rc = ckpt_put_str(w, "run.log", tr->o.log_path);
+    if (!rc && tr->o.schedule) rc = put_schedule(w, tr->o.schedule);
     if (rc) {
         rc = trainer_fail(tr, rc, "checkpoint: %s", ckpt_writer_errmsg(w));
         goto done;
@@ -310,6 +320,19 @@ static int read_opt(ckpt_reader *r, curvo_opt_params *op, char *errmsg) {
     return CURVO_OK;
 }
 
+/* The schedule of a checkpoint into s: none when it has none (made before schedules, or without). */
+static int read_schedule(ckpt_reader *r, curvo_schedule *s, char *errmsg) {
+    const char *spec;
+    char err[CURVO_ERRMSG_LEN];
+    curvo_schedule_init(s);
+    if (!has_section(r, "train.schedule")) return CURVO_OK;
+    if (ckpt_get_str(r, "train.schedule", &spec) || curvo_schedule_parse(spec, s, err)) {
+        snprintf(errmsg, CURVO_ERRMSG_LEN, "checkpoint holds an invalid learning-rate schedule");
+        return CURVO_E_FORMAT;
+    }
+    return CURVO_OK;
+}
+
 /* The version, and the table's keys into t (zeroed here). */
 static int read_run(ckpt_reader *r, int *version, struct curvo_trainer *t, char *errmsg) {
     memset(t, 0, sizeof *t);
@@ -372,11 +395,13 @@ static int resume_local(const char *path, const curvo_dataset *train, const curv
     struct curvo_trainer saved;
     int version;
     uint64_t position;
+    curvo_schedule sched;
     if ((rc = read_model(r, &model, &loss, errmsg)) || (rc = read_opt(r, &op, errmsg)) ||
-        (rc = read_run(r, &version, &saved, errmsg)))
+        (rc = read_run(r, &version, &saved, errmsg)) || (rc = read_schedule(r, &sched, errmsg)))
         goto fail;
     if ((rc = ckpt_get_u64(r, "data.position", &position))) goto format;
     curvo_train_options o = *options;
+    o.schedule = &sched; /* the run's schedule, like its batch size and seed */
     for (size_t i = 0; i < NUM_KEYS; i++) /* the run's definition comes from the checkpoint */
         if (train_keys[i].flags & K_RUN)
             memcpy((char *)&o + (train_keys[i].offset - offsetof(struct curvo_trainer, o)),
@@ -537,7 +562,7 @@ int curvo_checkpoint_read_info(const char *path, curvo_checkpoint_info **out, ch
     curvo_checkpoint_info *in = &b->info;
     int version;
     if ((rc = read_model(r, &model, &in->loss, errmsg)) || (rc = read_opt(r, &in->opt, errmsg)) ||
-        (rc = read_run(r, &version, t, errmsg)))
+        (rc = read_run(r, &version, t, errmsg)) || (rc = read_schedule(r, &in->schedule, errmsg)))
         goto done;
     uint64_t shape[3];
     if ((rc = ckpt_get_u64s(r, "model.input", shape, 3))) goto done;

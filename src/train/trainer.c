@@ -56,7 +56,7 @@ static int check_options(const curvo_train_options *o, char *errmsg) {
     else if (!(o->max_seconds >= 0.0) || !isfinite(o->max_seconds)) bad = "the time budget must be >= 0 seconds";
     else if (!(o->eval_seconds >= 0.0) || !isfinite(o->eval_seconds)) bad = "the evaluation interval must be >= 0 seconds";
     else if (o->early_stop < 0) bad = "the early-stopping patience must be >= 0";
-    if (!bad) return CURVO_OK;
+    if (!bad) return o->schedule ? curvo_schedule_check(o->schedule, errmsg) : CURVO_OK;
     if (errmsg) snprintf(errmsg, CURVO_ERRMSG_LEN, "%s", bad);
     return CURVO_E_INVALID;
 }
@@ -83,6 +83,9 @@ int trainer_create_local(curvo_model *model, curvo_loss_kind loss, const curvo_o
     tr->train = train;
     tr->test = test;
     tr->o = *options;
+    curvo_schedule_init(&tr->sched);
+    if (options->schedule) tr->sched = *options->schedule;
+    tr->o.schedule = curvo_schedule_is_none(&tr->sched) ? NULL : &tr->sched;
     tr->epoch = 1;
     tr->best_loss = INFINITY;
     curvo_rng_seed(&tr->rng, options->seed);
@@ -191,6 +194,9 @@ static void base_progress(const curvo_trainer *tr, curvo_progress *p, curvo_even
     p->seconds = tr->seconds;
     p->train_seconds = tr->train_seconds;
     p->rejected_steps = tr->rejected;
+    p->lr_factor = tr->o.schedule ? curvo_schedule_factor(tr->o.schedule, tr->step > 0 ? tr->step - 1 : 0,
+                                                          tr->steps_per_epoch)
+                                  : NAN;
     p->best_epoch = tr->best_epoch;
     p->best_val_loss = tr->best_epoch > 0 ? tr->best_loss : NAN;
 }
@@ -298,6 +304,7 @@ int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
             curvo_step_info info;
             double t0 = now();
             curvo_model_set_training(tr->model, 1); /* steps in training mode (evaluations switch) */
+            curvo_optimizer_set_scale(tr->opt, curvo_schedule_factor(tr->o.schedule, tr->step, tr->steps_per_epoch));
             int rc = curvo_optimizer_step(tr->opt, tr->cv, &batch, &info);
             tr->train_seconds += now() - t0;
             if (rc == CURVO_E_NUMERIC || rc == CURVO_E_REJECTED) {

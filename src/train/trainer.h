@@ -13,7 +13,8 @@ struct curvo_trainer {
     curvo_curv *eval_cv;             /* evaluation passes' own context, made at the first one */
     const curvo_dataset *train, *test, *val; /* not owned */
     curvo_batcher *batcher;
-    curvo_train_options o;
+    curvo_train_options o;           /* o.schedule points to sched, or is NULL */
+    curvo_schedule sched;            /* the learning-rate schedule (kind none: none) */
     curvo_rng rng;                   /* shuffling */
     int epoch;                       /* epoch in progress (1-based) */
     int in_epoch;                    /* the batcher holds this epoch's order, partly consumed */
