@@ -142,9 +142,10 @@ class Optimizer(Handle):
 
     def step(self, curvature, batch):
         """One step on batch = (X, y) through curvature (a curvo.Curvature of the model to update);
-        updates the model's parameters in place and returns a StepInfo. A rejected step (no acceptable
-        point, or a non-finite loss) keeps theta and raises CurvoError; its StepInfo is the error's
-        .info."""
+        updates the model's parameters in place and returns a StepInfo. A step the method rejected (no
+        acceptable point: CURVO_E_REJECTED) keeps theta and returns its StepInfo with accepted False, as
+        the trainer counts it; any other failure (a non-finite loss or gradient: theta kept too) raises
+        CurvoError, with the StepInfo as the error's .info."""
         from .curvature import Curvature
         if not isinstance(curvature, Curvature):
             raise TypeError("curvature must be a curvo.Curvature, not %s" % type(curvature).__name__)
@@ -163,7 +164,7 @@ class Optimizer(Handle):
             curvature._batch = cbatch  # the context points into these arrays now
             curvature.b = cbatch[0].shape[0]
         result = StepInfo.from_c(info)
-        if st < 0:
+        if st < 0 and st != _lib.E_REJECTED:
             e = CurvoError(st, curvature._errmsg(), "%s step" % self.name)
             e.info = result
             raise e
