@@ -158,7 +158,7 @@ class Optimizer(Handle):
             raise TypeError("batch must be a pair (X, y)")
         cbatch = curvature.make_batch(X, y)
         info = _lib.StepInfo()
-        with curvature.lock:
+        with self.lock, curvature.lock:
             curvature._batch = None
             st = lib.curvo_optimizer_step(self._get(), curvature._get(), ctypes.byref(cbatch[3]), ctypes.byref(info))
             curvature._batch = cbatch  # the context points into these arrays now

@@ -74,6 +74,13 @@ class Trainer(Handle):
     True stops the run."""
 
     _free = lib.curvo_trainer_free
+    _running = False
+
+    def close(self):
+        """Frees the trainer (after the run, when called from its own callback)."""
+        self._closed = True
+        if not self._running:
+            self._release()
 
     def __init__(self, model, train, test=None, loss="ce", optimizer="adam", optimizer_params=None, epochs=1,
                  batch_size=128, seed=1, validation=None, early_stop=0, eval_train=True, report_every=1,
@@ -152,7 +159,15 @@ class Trainer(Handle):
                     return 1
             fn = _lib.PROGRESS_FN(trampoline)
         with self.lock:
-            st = lib.curvo_trainer_run(self._get(), fn, None)
+            if self._running:
+                raise RuntimeError("this Trainer is running already (run() called from its own callback?)")
+            self._running = True
+            try:
+                st = lib.curvo_trainer_run(self._get(), fn, None)
+            finally:
+                self._running = False
+                if self._closed:  # close() from the callback: freed now that C is done with it
+                    self._release()
         if raised:
             raise raised[0]
         if st == _lib.E_CANCELLED:

@@ -133,3 +133,48 @@ def test_regression_dataset(data):
     curvo.train(m, X, target, loss="mse", optimizer="egn", epochs=20, batch_size=40)
     pred = m.predict(X)[:, 0]
     assert np.mean((pred - target) ** 2) < 0.2 * np.var(target)
+
+
+def test_callback_cannot_pull_the_trainer_from_under_the_run(data):
+    X, y = data
+    m = curvo.Model("dense:3", 4).init(1)
+    t = curvo.Trainer(m, (X, y), epochs=2, batch_size=40)
+    with pytest.raises(RuntimeError, match="running already"):
+        t.run(lambda p: t.run())
+    t2 = curvo.Trainer(m, (X, y), epochs=2, batch_size=40)
+    seen = []
+
+    def closing(p):
+        seen.append(p.step)
+        t2.close()           # deferred until curvo_trainer_run has returned
+        m.close()            # the trainer still uses the model: deferred too
+        return False
+    assert t2.run(closing) == "done"
+    assert seen[-1] == 6 and t2.closed
+    with pytest.raises(ValueError, match="closed"):
+        t2.run()
+    with pytest.raises(ValueError, match="closed"):
+        m.predict(X)
+
+
+def test_threads_share_one_model_safely(data):
+    import threading
+    X, y = data
+    m = curvo.Model("dense:16,tanh,dense:3", 4).init(1)
+    ref = m.predict(X)
+    cv = curvo.Curvature(m, "ce").set_batch(X, y)
+    errors = []
+
+    def work():
+        try:
+            for _ in range(50):
+                assert np.array_equal(m.predict(X), ref)
+                cv.hvp(np.ones(m.num_params))
+        except Exception as e:  # reported below
+            errors.append(e)
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
