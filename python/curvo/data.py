@@ -72,6 +72,17 @@ class Dataset(Handle):
         lib.curvo_dataset_shape(self._get(), ctypes.byref(c), ctypes.byref(h), ctypes.byref(w))
         return (c.value, h.value, w.value)
 
+    def arrays(self):
+        """(X, y) copied out: X (n, features) float32, y int32 labels or float32 targets (n,)."""
+        ptr = self._get()
+        n, d = len(self), int(lib.curvo_dataset_features_per_sample(ptr))
+        X = np.ctypeslib.as_array(lib.curvo_dataset_features(ptr), shape=(n, d)).copy()
+        if self.num_classes > 0:
+            y = np.ctypeslib.as_array(lib.curvo_dataset_labels(ptr), shape=(n,)).copy()
+        else:
+            y = np.ctypeslib.as_array(lib.curvo_dataset_targets(ptr), shape=(n,)).copy()
+        return X, y
+
     def split(self, fraction, seed=1):
         """(rest, held_out): round(fraction * n) samples drawn with seed go to held_out."""
         fraction = float(fraction)

@@ -178,3 +178,17 @@ def test_threads_share_one_model_safely(data):
     for th in threads:
         th.join()
     assert not errors
+
+
+def test_dataset_arrays_round_trip(data):
+    X, y = data
+    d = curvo.Dataset(X, y)
+    X2, y2 = d.arrays()
+    assert np.array_equal(X2, X.astype(np.float32)) and np.array_equal(y2, y)
+    assert d.num_classes == 3 and len(d) == len(X) and d.shape == (4, 1, 1)
+    r = curvo.Dataset(X, X[:, 0], classes=0)
+    assert r.num_classes == 0 and np.array_equal(r.arrays()[1], X[:, 0].astype(np.float32))
+    with pytest.raises(ValueError, match="integer class labels"):
+        curvo.Dataset(X, X[:, 0])
+    with pytest.raises(ValueError, match="NaN"):
+        curvo.Dataset(X, np.where(X[:, 0] > 0, np.nan, 1.0), classes=0)
