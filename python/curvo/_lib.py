@@ -24,6 +24,7 @@ OPT_PARAMS_BYTES = 512  # at least sizeof(curvo_opt_params) (tests/test_abi.py c
 
 STATUS_OK = 0
 E_INVALID = -2
+E_STATE = -5
 E_CANCELLED = -10
 E_REJECTED = -11
 

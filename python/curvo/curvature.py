@@ -9,7 +9,7 @@ import ctypes
 import numpy as np
 
 from . import _lib
-from ._core import INT_MAX, Handle, as_float32, as_labels, check, dptr, fptr, iptr
+from ._core import INT_MAX, CurvoError, Handle, as_float32, as_labels, check, dptr, fptr, iptr
 from ._lib import lib
 from .model import LOSS_NAMES, Model, loss_kind
 
@@ -85,6 +85,8 @@ class Curvature(Handle):
         self._need_batch()
         c = self.model.output_size
         p = lib.curvo_curv_outputs(self._get())
+        if not p:
+            raise CurvoError(_lib.E_STATE, "no outputs: the last batch failed", "outputs")
         return np.ctypeslib.as_array(p, shape=(self.b, c)).copy()
 
     def grad(self):

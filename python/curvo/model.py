@@ -102,7 +102,10 @@ class Model(Handle):
         """theta as a writable float32 NumPy array that shares the model's memory (no copy). The array
         keeps the model alive; do not use it after close()."""
         n = self.num_params
-        buf = (ctypes.c_float * n).from_address(ctypes.addressof(lib.curvo_model_params(self._get()).contents))
+        ptr = lib.curvo_model_params(self._get())
+        if n == 0 or not ptr:
+            return np.zeros(0, dtype=np.float32)
+        buf = (ctypes.c_float * n).from_address(ctypes.addressof(ptr.contents))
         buf._curvo_owner = self  # the view's base is buf, which keeps the model alive
         self._used_by(buf)
         return np.frombuffer(buf, dtype=np.float32)

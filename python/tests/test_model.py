@@ -113,3 +113,9 @@ def test_params_setter_checks_size(model):
         model.params = np.zeros(3)
     model.params = np.arange(model.num_params, dtype=np.float64)
     assert model.params[5] == 5.0
+
+
+def test_a_model_without_parameters():
+    m = curvo.Model("relu", 3)
+    assert m.num_params == 0 and m.params.shape == (0,)
+    np.testing.assert_array_equal(m.predict([[-1.0, 0.0, 2.0]]), [[0.0, 0.0, 2.0]])
