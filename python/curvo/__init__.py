@@ -10,8 +10,9 @@
 
 scikit-learn estimators: curvo.sklearn.CurvoClassifier, curvo.sklearn.CurvoRegressor.
 """
+# libcurvo first: loaded before NumPy, its OpenBLAS (the OpenMP build) is the one NumPy then shares
+from ._lib import lib as _clib, text as _text  # noqa: I001
 from ._core import CurvoError
-from ._lib import lib as _clib, text as _text
 from .curvature import Curvature
 from .data import Dataset, open_data
 from .model import LOSSES, Model, load_model
