@@ -133,3 +133,32 @@ def test_a_failed_batch_leaves_no_stale_one(model, data):
         cv.set_batch(X[:4], y[:3])
     assert cv.b == 4  # checked before C saw it: the previous batch stands
     cv.grad()
+
+
+def test_long_calls_release_the_gil():
+    """While one thread is inside one long block of Hessian-vector products, another runs Python code
+    all along: no gap in its iterations spans half the call (holding the GIL would leave one gap as
+    long as the whole call)."""
+    import threading
+    import time
+    m = curvo.Model("dense:256,tanh,dense:10", 64).init(1)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(128, 64)), rng.integers(0, 10, 128)
+    cv = curvo.Curvature(m, "ce").set_batch(X, y)
+    V = rng.normal(size=(8, m.num_params)).astype(np.float32)
+    window = []
+
+    def work():
+        t0 = time.perf_counter()
+        cv.hvp(V)
+        window.extend([t0, time.perf_counter()])
+    th = threading.Thread(target=work)
+    stamps = []
+    th.start()
+    while th.is_alive():
+        stamps.append(time.perf_counter())
+    th.join()
+    t0, t1 = window
+    inside = [t0] + [t for t in stamps if t0 < t < t1] + [t1]
+    assert t1 - t0 > 0.02, "the call was too short to tell"
+    assert max(np.diff(inside)) < 0.5 * (t1 - t0)
