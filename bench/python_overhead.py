@@ -25,7 +25,8 @@ import sys
 import tempfile
 import time
 
-import numpy as np
+import curvo  # before NumPy: the process then holds the OpenMP OpenBLAS the C program uses (docs/PYTHON.md)
+import numpy as np  # noqa: E402
 
 C_SOURCE = r"""
 /* overhead_c.c: W + R curvo_optimizer_step calls on the batches in a file; prints each step's
@@ -123,7 +124,6 @@ def main():
     ap.add_argument("--opts", default="sgd,adam,adamw,egn,sgn,lrsfn,sofim,arturo")
     ap.add_argument("--out", default="bench/results/python/overhead.md")
     a = ap.parse_args()
-    import curvo
     curvo.set_threads(1)
     build = os.path.abspath(a.build)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -131,6 +131,8 @@ def main():
     exe = os.path.join(tmp, "overhead_c")
     with open(exe + ".c", "w") as f:
         f.write(C_SOURCE)
+    blas = [ln.split()[-1] for ln in open("/proc/self/maps") if "libopenblas" in ln and "r-xp" in ln]
+    print("OpenBLAS in this process:", blas[0] if blas else "?")
     subprocess.run(["cc", "-O2", "-std=c11", "-I", os.path.join(root, "include"), exe + ".c", "-o", exe,
                     os.path.join(build, "libcurvo.so"), "-Wl,-rpath," + build], check=True)
 
