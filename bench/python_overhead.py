@@ -7,8 +7,9 @@ Fashion-MNIST, from the same initial weights, timed two ways in one run:
           libcurvo.so) that calls curvo_optimizer_step on the batches, read from a file;
   Python  curvo.Optimizer.step(curvature, (X, y)) on NumPy arrays as a user holds them (X float32
           (128, 784), y int64 labels), i.e. with the binding's checks and conversions;
-  bare    the same steps through direct ctypes calls on pre-converted batches (the binding's own
-          cost is Python - bare, measured in one process, free of differences between processes).
+  bare    the same steps through direct ctypes calls on pre-converted batches, interleaved step by
+          step with the Python ones on a second model (the binding's own cost is Python - bare,
+          measured in one process under the same conditions).
 Times are the calling thread's CPU time (one thread does all the work), which a shared machine
 disturbs far less than wall time; wall times are reported too.
 Both take W warm-up steps, then R timed steps; rounds alternate C and Python. Per optimizer: the
@@ -16,7 +17,7 @@ median step time of each side over all rounds, and the overhead (Python / C - 1)
 parameters of both sides are compared (they must be bitwise equal, one thread).
 
     PYTHONPATH=build/python /usr/bin/python3 bench/python_overhead.py [--build build] [--rounds 3]
-        [--reps 30] [--warmup 3] [--out bench/results/python/overhead.md]
+        [--reps 150] [--heavy-reps 20] [--warmup 3] [--out bench/results/python/overhead.md]
 """
 import argparse
 import os
@@ -30,7 +31,7 @@ import numpy as np  # noqa: E402
 
 C_SOURCE = r"""
 /* overhead_c.c: W + R curvo_optimizer_step calls on the batches in a file; prints each step's
- * wall and CPU seconds, then writes theta. argv: spec alg batches_file nbatches b warmup theta_out */
+ * wall and CPU seconds, then writes theta. argv: spec alg batches (.x, .y files) nbatches b warmup theta_out */
 #define _POSIX_C_SOURCE 199309L
 #include <curvo.h>
 #include <stdio.h>
@@ -42,9 +43,14 @@ int main(int argc, char **argv) {
     int nb = atoi(argv[4]), b = atoi(argv[5]), warm = atoi(argv[6]), d = 784;
     float *x = malloc(sizeof(float) * (size_t)nb * b * d);
     int32_t *y = malloc(sizeof(int32_t) * (size_t)nb * b);
-    FILE *f = fopen(argv[3], "rb");
-    if (!f || fread(x, sizeof(float), (size_t)nb * b * d, f) != (size_t)nb * b * d ||
-        fread(y, sizeof(int32_t), (size_t)nb * b, f) != (size_t)nb * b) return 3;
+    char path[4096];
+    snprintf(path, sizeof path, "%s.x", argv[3]);
+    FILE *f = fopen(path, "rb");
+    if (!f || fread(x, sizeof(float), (size_t)nb * b * d, f) != (size_t)nb * b * d) return 3;
+    fclose(f);
+    snprintf(path, sizeof path, "%s.y", argv[3]);
+    f = fopen(path, "rb");
+    if (!f || fread(y, sizeof(int32_t), (size_t)nb * b, f) != (size_t)nb * b) return 3;
     fclose(f);
     curvo_set_threads(1);
     char err[CURVO_ERRMSG_LEN];
@@ -73,42 +79,40 @@ int main(int argc, char **argv) {
 """
 
 
-def python_steps(curvo, spec, alg, batches, warm):
-    m = curvo.Model(spec, (1, 28, 28)).init(1)
-    cv = curvo.Curvature(m, "ce")
-    opt = curvo.Optimizer(alg, m.num_params)
-    wall, cpu = [], []
-    for i, (X, y) in enumerate(batches):
-        w0, c0 = time.perf_counter(), time.thread_time()
-        opt.step(cv, (X, y))
-        c1, w1 = time.thread_time(), time.perf_counter()
-        if i >= warm:
-            wall.append(w1 - w0)
-            cpu.append(c1 - c0)
-    return wall, cpu, m.params.copy()
-
-
-def raw_steps(curvo, spec, alg, batches, warm):
-    """The same steps through bare ctypes calls of curvo_optimizer_step on batches converted beforehand:
-    what remains of the Python side without the binding's checks, conversions and result objects."""
+def python_and_bare_steps(curvo, spec, alg, batches, warm):
+    """The steps twice in this process, interleaved step by step on two models from the same start:
+    through the binding (Optimizer.step on the NumPy batch as given) and through bare ctypes calls of
+    curvo_optimizer_step on batches converted beforehand (what remains of Python without the binding's
+    checks, conversions and result objects). Returns (binding wall, binding CPU, bare CPU, theta of
+    each)."""
     import ctypes
     from curvo._lib import Batch, StepInfo, lib
-    m = curvo.Model(spec, (1, 28, 28)).init(1)
-    cv = curvo.Curvature(m, "ce")
-    opt = curvo.Optimizer(alg, m.num_params)
+    sides = []
+    for _ in range(3):
+        m = curvo.Model(spec, (1, 28, 28)).init(1)
+        sides.append((m, curvo.Curvature(m, "ce"), curvo.Optimizer(alg, m.num_params)))
+    (m, cv, opt), (mb, cvb, optb), (mu, cvu, optu) = sides
     conv = [(np.ascontiguousarray(X, dtype=np.float32), np.ascontiguousarray(y, dtype=np.int32)) for X, y in batches]
     cbs = [Batch(X.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), y.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)),
                  None, len(y)) for X, y in conv]
     info = StepInfo()
-    step, optp, cvp = lib.curvo_optimizer_step, opt._get(), cv._get()
-    cpu = []
-    for i, cb in enumerate(cbs):
-        c0 = time.thread_time()
-        step(optp, cvp, ctypes.byref(cb), ctypes.byref(info))
-        c1 = time.thread_time()
+    step, optp, cvp = lib.curvo_optimizer_step, optb._get(), cvb._get()
+    wall, cpu, bare, unchecked = [], [], [], []
+    for i, (X, y) in enumerate(batches):
+        w0, c0 = time.perf_counter(), time.thread_time()
+        opt.step(cv, (X, y))
+        c1, w1 = time.thread_time(), time.perf_counter()
+        step(optp, cvp, ctypes.byref(cbs[i]), ctypes.byref(info))
+        c2 = time.thread_time()
+        optu.step(cvu, (X, y), check_finite=False)
+        c3 = time.thread_time()
         if i >= warm:
+            wall.append(w1 - w0)
             cpu.append(c1 - c0)
-    return cpu, m.params.copy()
+            bare.append(c2 - c1)
+            unchecked.append(c3 - c2)
+    assert np.array_equal(mu.params, m.params)
+    return wall, cpu, bare, unchecked, m.params.copy(), mb.params.copy()
 
 
 def loadavg():
@@ -119,7 +123,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--reps", type=int, default=150)
+    ap.add_argument("--heavy-reps", type=int, default=20, help="timed steps of egn, sgn and lrsfn")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--opts", default="sgd,adam,adamw,egn,sgn,lrsfn,sofim,arturo")
     ap.add_argument("--out", default="bench/results/python/overhead.md")
@@ -138,61 +143,65 @@ def main():
 
     train, _ = curvo.open_data("fashion-mnist")
     Xall, yall = train.arrays()
-    b, nb = 128, a.warmup + a.reps
+    b, nb = 128, a.warmup + max(a.reps, a.heavy_reps)
     idx = np.random.default_rng(1).permutation(len(Xall))[:nb * b]
     Xb = Xall[idx].reshape(nb, b, 784)
     yb = yall[idx].astype(np.int64).reshape(nb, b)   # labels as NumPy gives them: int64
     batches = [(Xb[i], yb[i]) for i in range(nb)]
-    bfile = os.path.join(tmp, "batches.bin")
-    with open(bfile, "wb") as f:
-        f.write(np.ascontiguousarray(Xb, dtype=np.float32).tobytes())
-        f.write(np.ascontiguousarray(yb, dtype=np.int32).tobytes())
+    bfile = os.path.join(tmp, "batches")
+    np.ascontiguousarray(Xb, dtype=np.float32).tofile(bfile + ".x")
+    np.ascontiguousarray(yb, dtype=np.int32).tofile(bfile + ".y")
 
     spec = "flatten,dense:256,relu,dense:10"
     rows = []
     for alg in a.opts.split(","):
-        cw, cc, pw, pc, rc, loads, same = [], [], [], [], [], [], True
+        n_alg = a.warmup + (a.heavy_reps if alg in ("egn", "sgn", "lrsfn") else a.reps)
+        cw, cc, pw, pc, rc, uc, loads, same = [], [], [], [], [], [], [], True
         for r in range(a.rounds):
             loads.append(loadavg())
             theta_file = os.path.join(tmp, "theta.bin")
-            out = subprocess.run([exe, spec, alg, bfile, str(nb), str(b), str(a.warmup), theta_file],
+            out = subprocess.run([exe, spec, alg, bfile, str(n_alg), str(b), str(a.warmup), theta_file],
                                  check=True, capture_output=True, text=True).stdout
             vals = [float(v) for v in out.split()]
             cw += vals[0::2]
             cc += vals[1::2]
-            w, c, theta = python_steps(curvo, spec, alg, batches, a.warmup)
+            w, c, r_cpu, u_cpu, theta, theta_raw = python_and_bare_steps(curvo, spec, alg, batches[:n_alg], a.warmup)
             pw += w
             pc += c
-            r_cpu, theta_raw = raw_steps(curvo, spec, alg, batches, a.warmup)
             rc += r_cpu
+            uc += u_cpu
             same = same and np.array_equal(theta_raw, theta)
             same = same and np.array_equal(theta, np.fromfile(theta_file, dtype=np.float32))
         c_ms, p_ms = 1e3 * np.median(cc), 1e3 * np.median(pc)
         cw_ms, pw_ms = 1e3 * np.median(cw), 1e3 * np.median(pw)
-        r_ms = 1e3 * np.median(rc)
+        r_ms, u_ms = 1e3 * np.median(rc), 1e3 * np.median(uc)
         rows.append((alg, c_ms, p_ms, 100.0 * (p_ms / c_ms - 1.0), 1e3 * (p_ms - c_ms), cw_ms, pw_ms,
                      100.0 * (pw_ms / cw_ms - 1.0), same, max(loads), r_ms, 1e3 * (p_ms - r_ms),
-                     100.0 * (p_ms / r_ms - 1.0)))
+                     100.0 * (p_ms / r_ms - 1.0), u_ms, 1e3 * (u_ms - r_ms), 100.0 * (u_ms / r_ms - 1.0)))
         print("%-7s CPU: C %8.3f ms  Python %8.3f ms  overhead %+6.2f %% (%+.0f us);  wall: C %8.3f  Python %8.3f "
-              "(%+6.2f %%)  same theta: %s  load %.2f;  bare ctypes %8.3f ms, binding %+.0f us (%+.2f %%)"
-              % rows[-1], flush=True)
+              "(%+6.2f %%)  same theta: %s  load %.2f;  bare ctypes %8.3f ms, binding %+.0f us (%+.2f %%); "
+              "check_finite=False %8.3f ms, %+.0f us (%+.2f %%)" % rows[-1], flush=True)
     with open(a.out, "w") as f:
         f.write("# Python binding overhead: one optimizer step, `mlp` at batch 128, one thread\n\n")
-        f.write("`%s`, %s, %d rounds x %d timed steps (after %d warm-up) per side, rounds alternating C and "
+        f.write("`%s`, %s, %d rounds x %d timed steps (egn, sgn, lrsfn: %d; after %d warm-up) per side, rounds alternating C and "
                 "Python. Medians.\n\n" % (" ".join(["python3"] + sys.argv), time.strftime("%Y-%m-%d %H:%M UTC",
                                                                                       time.gmtime()),
-                                         a.rounds, a.reps, a.warmup))
+                                         a.rounds, a.reps, a.heavy_reps, a.warmup))
         f.write("Thread CPU time (CLOCK_THREAD_CPUTIME_ID, time.thread_time: the work of the calling thread, "
                 "which a busy machine disturbs far less than wall time) and wall time.\n\n")
         f.write("Bare ctypes: the same steps in the Python process through direct ctypes calls on batches converted "
-                "beforehand; binding = Python - bare ctypes, the cost of the binding's own checks, conversions "
+                "beforehand, interleaved step by step with the binding's; binding = Python - bare ctypes, the cost of the binding's own checks, conversions "
                 "and result objects.\n\n")
+        f.write("check_finite=False: Optimizer.step without the scan of X for NaN and infinity (a third model, "
+                "interleaved too), against bare ctypes.\n\n")
         f.write("| optimizer | C CPU ms | Python CPU ms | overhead | Python - C, µs | bare ctypes CPU ms | "
-                "binding µs | binding % | C wall ms | Python wall ms | wall overhead | same θ | max load |\n")
-        f.write("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n")
+                "binding µs | binding % | check_finite=False ms | its µs | its % | C wall ms | Python wall ms | "
+                "wall overhead | same θ | max load |\n")
+        f.write("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n")
         for r in rows:
-            f.write("| %s | %.3f | %.3f | %+.2f %% | %+.0f | %.3f | %+.0f | %+.2f %% | %.3f | %.3f | %+.2f %% | %s | %.2f |\n"
-                    % (r[:5] + r[10:13] + r[5:8] + ("yes" if r[8] else "NO", r[9])))
+            f.write("| %s | %.3f | %.3f | %+.2f %% | %+.0f | %.3f | %+.0f | %+.2f %% | %.3f | %+.0f | %+.2f %% | %.3f | "
+                    "%.3f | %+.2f %% | %s | %.2f |\n"
+                    % (r[:5] + r[10:13] + r[13:16] + r[5:8] + ("yes" if r[8] else "NO", r[9])))
     print("wrote", a.out)
 
 

@@ -37,9 +37,12 @@ class Curvature(Handle):
     def _errmsg(self):
         return _lib.text(lib.curvo_curv_errmsg(self._ptr)) if self._ptr else ""
 
-    def make_batch(self, X, y):
-        """Checks and converts (X, y) into arrays C can read, and a curvo_batch pointing at them."""
-        x = self.model._batch_x(X)
+    def make_batch(self, X, y, check_finite=True):
+        """Checks and converts (X, y) into arrays C can read, and a curvo_batch pointing at them.
+        check_finite=False skips the scan of X and y for NaN and infinity (as scipy.linalg's
+        check_finite: faster, and a non-finite value then shows as a non-finite loss or a
+        CurvoError, never a crash; shapes, dtypes and labels are checked all the same)."""
+        x = self.model._batch_x(X, check_finite=check_finite)
         b = x.shape[0]
         if b < 1:
             raise ValueError("a batch needs at least one sample")
@@ -51,17 +54,18 @@ class Curvature(Handle):
             t = np.asarray(y)
             if t.ndim == 1 and c == 1:
                 t = t.reshape(b if t.shape[0] == b else -1, 1)
-            targets = as_float32(t, "y", (b, c))
+            targets = as_float32(t, "y", (b, c), finite=check_finite)
             if self.loss_name == "bce" and targets.size and (targets.min() < 0 or targets.max() > 1):
                 raise ValueError("y must be in [0, 1] for loss 'bce'")
         cb = _lib.Batch(fptr(x), iptr(labels) if labels is not None else None,
                         fptr(targets) if targets is not None else None, b)
         return (x, labels, targets, cb)
 
-    def set_batch(self, X, y):
+    def set_batch(self, X, y, check_finite=True):
         """Runs the forward pass at the model's current parameters on (X, y) and caches it. Call again
-        after the parameters change. X (b, input_size); y: labels (b,) for 'ce', targets (b, c)."""
-        batch = self.make_batch(X, y)
+        after the parameters change. X (b, input_size); y: labels (b,) for 'ce', targets (b, c).
+        check_finite: see make_batch."""
+        batch = self.make_batch(X, y, check_finite)
         with self.lock:
             self._batch = None
             self.b = 0

@@ -124,9 +124,9 @@ class Model(Handle):
         return self
 
     # -- inference
-    def _batch_x(self, X, what="X"):
+    def _batch_x(self, X, what="X", check_finite=True):
         """X (b, input_size) or (b, *input_shape) as a contiguous float32 (b, input_size) array."""
-        arr = as_float32(X, what)
+        arr = as_float32(X, what, finite=check_finite)
         d = self.input_size
         if arr.ndim == 1 + len([s for s in self.input_shape]) and arr.shape[1:] == self.input_shape:
             arr = arr.reshape(arr.shape[0], d)
@@ -137,9 +137,11 @@ class Model(Handle):
             raise ValueError("%s has more than %d rows" % (what, INT_MAX))
         return arr
 
-    def predict(self, X, batch_size=4096):
-        """Network outputs (logits for classification): X (b, input_size) -> (b, output_size)."""
-        x = self._batch_x(X)
+    def predict(self, X, batch_size=4096, check_finite=True):
+        """Network outputs (logits for classification): X (b, input_size) -> (b, output_size).
+        check_finite=False skips the scan for NaN and infinity (a pass over X; non-finite inputs then
+        give non-finite outputs, never a crash)."""
+        x = self._batch_x(X, check_finite=check_finite)
         c = self.output_size
         out = np.empty((x.shape[0], c), dtype=np.float32)
         batch_size = int_arg(batch_size, "batch_size", 1, INT_MAX)

@@ -140,12 +140,13 @@ class Optimizer(Handle):
     def steps(self):
         return int(lib.curvo_optimizer_steps(self._get()))
 
-    def step(self, curvature, batch):
+    def step(self, curvature, batch, check_finite=True):
         """One step on batch = (X, y) through curvature (a curvo.Curvature of the model to update);
         updates the model's parameters in place and returns a StepInfo. A step the method rejected (no
         acceptable point: CURVO_E_REJECTED) keeps theta and returns its StepInfo with accepted False, as
         the trainer counts it; any other failure (a non-finite loss or gradient: theta kept too) raises
-        CurvoError, with the StepInfo as the error's .info."""
+        CurvoError, with the StepInfo as the error's .info. check_finite=False skips the scan of the
+        batch for NaN and infinity (Curvature.make_batch)."""
         from .curvature import Curvature
         if not isinstance(curvature, Curvature):
             raise TypeError("curvature must be a curvo.Curvature, not %s" % type(curvature).__name__)
@@ -156,7 +157,7 @@ class Optimizer(Handle):
             X, y = batch
         except (TypeError, ValueError):
             raise TypeError("batch must be a pair (X, y)")
-        cbatch = curvature.make_batch(X, y)
+        cbatch = curvature.make_batch(X, y, check_finite)
         info = _lib.StepInfo()
         with self.lock, curvature.lock:
             curvature._batch = None

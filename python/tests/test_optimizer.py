@@ -84,3 +84,15 @@ def test_a_diverging_step_raises_and_keeps_theta(data):
         opt.step(curvo.Curvature(m, "ce"), (X * 1e3, y))
     assert e.value.status == -6 and not e.value.info.accepted
     assert np.array_equal(m.params, theta)
+
+
+def test_unchecked_nan_input_is_caught_by_the_library(model, data):
+    X, y = data
+    Xn = X.copy()
+    Xn[0, 0] = np.nan
+    theta = model.params.copy()
+    cv = curvo.Curvature(model, "ce")
+    with pytest.raises(curvo.CurvoError) as e:
+        curvo.Optimizer("adam", model.num_params).step(cv, (Xn, y), check_finite=False)
+    assert e.value.status == -6 and np.array_equal(model.params, theta)
+    assert np.isnan(model.predict(Xn, check_finite=False)[0]).all()
