@@ -7,7 +7,6 @@ ValueError and never a read past an array's end.
 """
 import ctypes
 import threading
-import weakref
 
 import numpy as np
 
@@ -109,50 +108,82 @@ INT_MAX = 2 ** 31 - 1
 UINT64_MAX = 2 ** 64 - 1
 
 
+class Owned:
+    """One C object, freed by its free function once nothing needs it. A holder records the holders of
+    the C objects its object points into (deps: a curvature context's model, a trainer's model and
+    datasets) and counts the holders that point into it (users). It is freed when it is dead (its
+    last reference went, or Python's garbage collector finalized it) and has no users left, and
+    freeing it releases its deps: so whatever order the collector finalizes a cycle of Models,
+    Curvatures and Trainers in, a C object is freed before the objects it points into. A parameter
+    view holds its model's holder, which keeps the memory alive."""
+
+    __slots__ = ("ptr", "free", "deps", "users", "dead", "__weakref__")
+
+    def __init__(self, ptr, free, deps=()):
+        self.ptr, self.free, self.deps, self.users, self.dead = ptr, free, [], 0, False
+        for d in deps:
+            self.add_dep(d)
+
+    def add_dep(self, d):
+        d.users += 1
+        self.deps.append(d)
+
+    def __del__(self):
+        self.dead = True
+        self._free_if_unused()
+
+    def _free_if_unused(self):
+        if not self.dead or self.users > 0:
+            return
+        ptr, self.ptr = self.ptr, None
+        if ptr and self.free is not None:
+            try:
+                self.free(ptr)
+            except Exception:  # interpreter shutdown: the library may be gone already
+                pass
+        deps, self.deps = self.deps, []
+        for d in deps:
+            d.users -= 1
+            d._free_if_unused()
+
+
 class Handle:
-    """Owns one C object, freed once. close() frees it at once unless something still points into it
-    (a parameter view, a curvature context or trainer over the model, a trainer over a dataset: its
-    users); then the handle only refuses further use and the memory goes with the last user.
-    lock serializes the calls that use the object's workspace (ctypes releases the GIL, so two Python
-    threads could otherwise enter C on one model at once)."""
+    """A Python object over one C object (an Owned holder). close() drops this object's hold: the C
+    object is freed at once unless something still points into it (a parameter view, a curvature
+    context or trainer over a model, a trainer over a dataset), then with the last of those; the
+    handle refuses further use either way. lock serializes the calls that use the object's workspace
+    (ctypes releases the GIL, so two Python threads could otherwise enter C on one model at once), and
+    close() takes it, so no call is cut short."""
 
     _free = None
 
-    def __init__(self, ptr):
-        self._ptr = ptr
-        self._closed = False
-        self._users = weakref.WeakValueDictionary()  # id -> user (views are unhashable)
+    def __init__(self, ptr, deps=()):
+        self._h = Owned(ptr, type(self)._free, [d._h for d in deps if d is not None and d._h is not None])
         self.lock = threading.RLock()
 
     def _get(self):
-        if self._closed or not self._ptr:
+        h = getattr(self, "_h", None)
+        if h is None or not h.ptr:
             raise ValueError("this %s is closed" % type(self).__name__)
-        return self._ptr
+        return h.ptr
 
-    def _used_by(self, user):
-        self._users[id(user)] = user
-        return user
+    def _depend_on(self, other):
+        """From now on this object's C object points into other's."""
+        self._h.add_dep(other._h)
 
-    def _release(self):
-        ptr, self._ptr = getattr(self, "_ptr", None), None
-        if ptr and type(self)._free is not None:
-            type(self)._free(ptr)
+    @property
+    def _ptr(self):
+        h = getattr(self, "_h", None)
+        return h.ptr if h is not None else None
 
     def close(self):
-        """Frees the C object (or, while something still uses it, as soon as nothing does)."""
-        self._closed = True
-        if not len(self._users):
-            self._release()
+        """Releases the C object (now, or with the last object that points into it)."""
+        with self.lock:
+            self._h = None
 
     @property
     def closed(self):
-        return self._closed
-
-    def __del__(self):
-        try:
-            self._release()
-        except Exception:  # interpreter shutdown: the library may be gone already
-            pass
+        return getattr(self, "_h", None) is None
 
     def __enter__(self):
         return self

@@ -26,9 +26,8 @@ class Curvature(Handle):
         kind = loss_kind(loss)
         ptr = ctypes.c_void_p()
         check(lib.curvo_curv_create(model._get(), kind, ctypes.byref(ptr)), "curvature", model._errmsg)
-        super().__init__(ptr.value)
+        super().__init__(ptr.value, deps=(model,))
         self.model = model
-        model._used_by(self)
         self.lock = model.lock  # the context uses the model's workspace
         self.loss_name = LOSS_NAMES[kind]
         self._batch = None   # (x, labels, targets, curvo_batch): kept alive while C points into them

@@ -92,7 +92,7 @@ class Model(Handle):
         return _lib.text(lib.curvo_model_errmsg(self._ptr)) if self._ptr else ""
 
     def __repr__(self):
-        if not self._ptr:
+        if self.closed:
             return "<curvo.Model (closed)>"
         return "<curvo.Model %s, input %s, %d parameters>" % (self.spec, self.input_shape, self.num_params)
 
@@ -106,8 +106,7 @@ class Model(Handle):
         if n == 0 or not ptr:
             return np.zeros(0, dtype=np.float32)
         buf = (ctypes.c_float * n).from_address(ctypes.addressof(ptr.contents))
-        buf._curvo_owner = self  # the view's base is buf, which keeps the model alive
-        self._used_by(buf)
+        buf._curvo_owner = self._h  # the view's base is buf, which keeps theta's memory alive
         return np.frombuffer(buf, dtype=np.float32)
 
     @params.setter

@@ -76,12 +76,6 @@ class Trainer(Handle):
     _free = lib.curvo_trainer_free
     _running = False
 
-    def close(self):
-        """Frees the trainer (after the run, when called from its own callback)."""
-        self._closed = True
-        if not self._running:
-            self._release()
-
     def __init__(self, model, train, test=None, loss="ce", optimizer="adam", optimizer_params=None, epochs=1,
                  batch_size=128, seed=1, validation=None, early_stop=0, eval_train=True, report_every=1,
                  eval_batch_size=1000, max_seconds=0.0, eval_seconds=0.0, checkpoint_path=None,
@@ -105,17 +99,12 @@ class Trainer(Handle):
         check(lib.curvo_trainer_create(model._get(), kind, ctypes.byref(self.opt.c), self.train_set._get(),
                                        self.test_set._get() if self.test_set is not None else None,
                                        ctypes.byref(o), ctypes.byref(ptr), err), "trainer", _lib.text(err.value))
-        super().__init__(ptr.value)
-        self._adopt_users()
+        super().__init__(ptr.value, deps=(model, self.train_set, self.test_set))
         self.lock = model.lock
         self.loss_name = LOSS_NAMES[kind]
         if self.val_set is not None:
+            self._depend_on(self.val_set)
             check(lib.curvo_trainer_set_validation(self._get(), self.val_set._get()), "validation", self._errmsg)
-
-    def _adopt_users(self):
-        for h in (self.model, self.train_set, self.test_set, self.val_set):
-            if h is not None:
-                h._used_by(self)
 
     def _options(self, epochs, batch_size, seed, early_stop=0, eval_train=True, report_every=1,
                  eval_batch_size=1000, max_seconds=0.0, eval_seconds=0.0, checkpoint_path=None, checkpoint_every=0):
@@ -162,12 +151,12 @@ class Trainer(Handle):
             if self._running:
                 raise RuntimeError("this Trainer is running already (run() called from its own callback?)")
             self._running = True
+            hold = self._h  # a close() from the callback frees the trainer only after the run
             try:
                 st = lib.curvo_trainer_run(self._get(), fn, None)
             finally:
                 self._running = False
-                if self._closed:  # close() from the callback: freed now that C is done with it
-                    self._release()
+                del hold
         if raised:
             raise raised[0]
         if st == _lib.E_CANCELLED:
@@ -208,9 +197,8 @@ class Trainer(Handle):
               "resume %s" % path, _lib.text(err.value))
         model = Model._adopt(m_ptr.value, checkpoint_input_shape(path))
         t = cls.__new__(cls)
-        Handle.__init__(t, tr_ptr.value)
+        Handle.__init__(t, tr_ptr.value, deps=(model, train, test))
         t.model, t.train_set, t.test_set, t.val_set = model, train, test, None
-        t._adopt_users()
         t.lock = model.lock
         t._ckpt, t.opt, t.loss_name = None, None, None
         return t
