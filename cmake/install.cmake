@@ -6,6 +6,8 @@
 #   lib*/cmake/curvo/: curvoConfig.cmake, curvoConfigVersion.cmake, curvoTargets*.cmake, exporting
 #     curvo::curvo (the shared library) and curvo::curvo_static, each with its include directory and
 #     link dependencies (OpenBLAS, LAPACKE, zlib, OpenMP, and MPI::MPI_C when built with MPI).
+#   lib/python3/dist-packages/curvo: the Python package (with CURVO_PYTHON; its rules are in
+#     python/CMakeLists.txt, docs/PYTHON.md)
 # docs/INSTALL.md says how a program uses them; tests/install_consumers.sh checks all of it.
 include(CMakePackageConfigHelpers)
 

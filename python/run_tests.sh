@@ -1,0 +1,19 @@
+#!/bin/sh
+# run_tests.sh BUILD_DIR — the Python tests (python/tests) against the package in BUILD_DIR/python,
+# with Debian's /usr/bin/python3. CTest runs it (tests/CMakeLists.txt); exit 77 (skipped, with the
+# reason) when NumPy, pytest or scikit-learn is missing.
+build=$1
+here=$(cd "$(dirname "$0")" && pwd)
+py=/usr/bin/python3
+if [ ! -x "$py" ]; then
+    echo "skipped: $py not found (apt-get install python3 python3-numpy python3-sklearn python3-pytest)"
+    exit 77
+fi
+for m in numpy pytest sklearn; do
+    if ! "$py" -c "import $m" 2>/dev/null; then
+        echo "skipped: $py lacks the module $m (apt-get install python3-numpy python3-sklearn python3-pytest)"
+        exit 77
+    fi
+done
+cd "$build" || exit 1
+PYTHONPATH="$build/python" CURVO_BUILD_DIR="$build" exec "$py" -m pytest -q -p no:cacheprovider "$here/tests"
