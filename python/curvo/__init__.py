@@ -17,7 +17,7 @@ from .curvature import Curvature
 from .data import Dataset, open_data
 from .model import LOSSES, Model, load_model
 from .optimizer import Optimizer, OptParams, ParamInfo, StepInfo, algorithms, param_info
-from .trainer import Progress, Trainer, train
+from .trainer import Progress, Trainer, parse_schedule, schedule_factor, train
 
 __version__ = _text(_clib.curvo_version())
 
@@ -35,4 +35,4 @@ def library_path():
 
 __all__ = ["CurvoError", "Curvature", "Dataset", "LOSSES", "Model", "OptParams", "Optimizer", "ParamInfo",
            "Progress", "StepInfo", "Trainer", "algorithms", "library_path", "load_model", "open_data",
-           "param_info", "set_threads", "train"]
+           "param_info", "parse_schedule", "schedule_factor", "set_threads", "train"]

@@ -54,11 +54,20 @@ class StepInfo(ctypes.Structure):
                 ("extra", c_double * STEP_EXTRA)]
 
 
+SCHEDULE_MAX_MILESTONES = 16  # CURVO_SCHEDULE_MAX_MILESTONES
+
+
+class Schedule(ctypes.Structure):
+    _fields_ = [("kind", c_int), ("unit", c_int), ("n_milestones", c_int),
+                ("milestones", c_int64 * SCHEDULE_MAX_MILESTONES), ("gamma", c_double), ("T", c_int64),
+                ("min_factor", c_double), ("warmup", c_int64), ("warmup_unit", c_int), ("warmup_start", c_double)]
+
+
 class TrainOptions(ctypes.Structure):
     _fields_ = [("epochs", c_int), ("batch_size", c_int), ("seed", c_uint64), ("checkpoint_every", c_int64),
                 ("checkpoint_path", c_char_p), ("eval_batch_size", c_int), ("report_every", c_int),
                 ("eval_train", c_int), ("max_seconds", c_double), ("eval_seconds", c_double),
-                ("early_stop", c_int), ("log_path", c_char_p), ("comm", c_void_p)]
+                ("early_stop", c_int), ("log_path", c_char_p), ("comm", c_void_p), ("schedule", P(Schedule))]
 
 
 class Progress(ctypes.Structure):
@@ -70,7 +79,8 @@ class Progress(ctypes.Structure):
                 ("train_r2", c_double), ("test_mae", c_double), ("test_r2", c_double), ("val_mae", c_double),
                 ("val_r2", c_double), ("seconds", c_double), ("train_seconds", c_double),
                 ("samples_per_second", c_double), ("rejected_steps", c_int), ("info", P(StepInfo)),
-                ("checkpoint_path", c_char_p), ("best_epoch", c_int), ("best_val_loss", c_double)]
+                ("checkpoint_path", c_char_p), ("best_epoch", c_int), ("best_val_loss", c_double),
+                ("lr_factor", c_double)]
 
 
 class Standardization(ctypes.Structure):
@@ -156,6 +166,8 @@ _SIGNATURES = {
     "curvo_data_options_init": (None, [P(DataOptions)]),
     "curvo_data_open": (c_int, [c_char_p, P(DataOptions), P(c_void_p), P(c_void_p), c_char_p]),
     "curvo_train_options_init": (None, [P(TrainOptions)]),
+    "curvo_schedule_parse": (c_int, [c_char_p, P(Schedule), c_char_p]),
+    "curvo_schedule_factor": (c_double, [P(Schedule), c_int64, c_int64]),
     "curvo_trainer_create": (c_int, [c_void_p, c_int, P(OptParams), c_void_p, c_void_p, P(TrainOptions),
                                      P(c_void_p), c_char_p]),
     "curvo_trainer_free": (None, [c_void_p]),

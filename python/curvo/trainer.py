@@ -40,6 +40,7 @@ class Progress:
     rejected_steps: int
     best_epoch: int
     best_val_loss: float
+    lr_factor: float = 1.0
     info: Optional[StepInfo] = None
     checkpoint_path: Optional[str] = None
 
@@ -49,8 +50,29 @@ class Progress:
                    p.steps_total, p.step_in_epoch, p.steps_per_epoch, p.loss, bool(p.classification),
                    p.train_metric, p.train_loss, p.test_metric, p.test_loss, p.val_metric, p.val_loss, p.seconds,
                    p.train_seconds, p.samples_per_second, p.rejected_steps, p.best_epoch, p.best_val_loss,
-                   StepInfo.from_c(p.info.contents) if p.info else None,
+                   p.lr_factor, StepInfo.from_c(p.info.contents) if p.info else None,
                    _lib.text(p.checkpoint_path) or None)
+
+
+def parse_schedule(spec):
+    """A learning-rate schedule from its spec ("multistep:30,60:0.1", "cosine:100",
+    "warmup:500+cosine:100"; docs/TRAINING.md), as the C library parses it; ValueError naming the
+    problem when it is not one."""
+    if not isinstance(spec, str):
+        raise TypeError("schedule must be a spec string such as 'cosine:100', not %s" % type(spec).__name__)
+    sched = _lib.Schedule()
+    err = errbuf()
+    if lib.curvo_schedule_parse(encode(spec, "schedule"), ctypes.byref(sched), err) != _lib.STATUS_OK:
+        raise ValueError(_lib.text(err.value) or "bad schedule %r" % spec)
+    return sched
+
+
+def schedule_factor(spec, step, steps_per_epoch=1):
+    """The factor schedule `spec` gives the step taken after `step` steps (0-based) of a run with
+    steps_per_epoch steps per epoch: what the trainer multiplies the optimizer's scheduled parameter by."""
+    sched = parse_schedule(spec)
+    return lib.curvo_schedule_factor(ctypes.byref(sched), int_arg(step, "step", 0, 2 ** 62),
+                                     int_arg(steps_per_epoch, "steps_per_epoch", 1, 2 ** 62))
 
 
 def _as_dataset(data, loss, model, what):
@@ -79,7 +101,7 @@ class Trainer(Handle):
     def __init__(self, model, train, test=None, loss="ce", optimizer="adam", optimizer_params=None, epochs=1,
                  batch_size=128, seed=1, validation=None, early_stop=0, eval_train=True, report_every=1,
                  eval_batch_size=1000, max_seconds=0.0, eval_seconds=0.0, checkpoint_path=None,
-                 checkpoint_every=0):
+                 checkpoint_every=0, schedule=None):
         if not isinstance(model, Model):
             raise TypeError("model must be a curvo.Model, not %s" % type(model).__name__)
         kind = loss_kind(loss)
@@ -93,7 +115,7 @@ class Trainer(Handle):
             raise ValueError("early_stop needs a validation set")
         self.opt = optimizer if isinstance(optimizer, OptParams) else OptParams(optimizer, optimizer_params)
         o = self._options(epochs, batch_size, seed, early_stop, eval_train, report_every, eval_batch_size,
-                          max_seconds, eval_seconds, checkpoint_path, checkpoint_every)
+                          max_seconds, eval_seconds, checkpoint_path, checkpoint_every, schedule)
         ptr = ctypes.c_void_p()
         err = errbuf()
         check(lib.curvo_trainer_create(model._get(), kind, ctypes.byref(self.opt.c), self.train_set._get(),
@@ -107,7 +129,8 @@ class Trainer(Handle):
             check(lib.curvo_trainer_set_validation(self._get(), self.val_set._get()), "validation", self._errmsg)
 
     def _options(self, epochs, batch_size, seed, early_stop=0, eval_train=True, report_every=1,
-                 eval_batch_size=1000, max_seconds=0.0, eval_seconds=0.0, checkpoint_path=None, checkpoint_every=0):
+                 eval_batch_size=1000, max_seconds=0.0, eval_seconds=0.0, checkpoint_path=None, checkpoint_every=0,
+                 schedule=None):
         o = _lib.TrainOptions()
         lib.curvo_train_options_init(ctypes.byref(o))
         o.epochs = int_arg(epochs, "epochs", 0, INT_MAX)
@@ -124,6 +147,8 @@ class Trainer(Handle):
         self._ckpt = encode(str(checkpoint_path), "checkpoint_path") if checkpoint_path is not None else None
         o.checkpoint_path = self._ckpt
         o.checkpoint_every = int_arg(checkpoint_every, "checkpoint_every", 0, 2 ** 62)
+        self._sched = parse_schedule(schedule) if schedule is not None else None
+        o.schedule = ctypes.pointer(self._sched) if self._sched is not None else None
         return o
 
     def _errmsg(self):

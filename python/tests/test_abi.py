@@ -11,7 +11,7 @@ from curvo import _lib
 
 STRUCTS = [  # (ctypes class, C type, exact size?)
     (_lib.Rng, "curvo_rng", True), (_lib.Batch, "curvo_batch", True), (_lib.ParamInfo, "curvo_param_info", True),
-    (_lib.StepInfo, "curvo_step_info", True), (_lib.TrainOptions, "curvo_train_options", True),
+    (_lib.StepInfo, "curvo_step_info", True), (_lib.TrainOptions, "curvo_train_options", True), (_lib.Schedule, "curvo_schedule", True),
     (_lib.Progress, "curvo_progress", True), (_lib.Standardization, "curvo_standardization", True),
     (_lib.Metrics, "curvo_metrics", True), (_lib.DataOptions, "curvo_data_options", True),
     (_lib.CheckpointInfoHead, "curvo_checkpoint_info", False), (_lib.OptParams, "curvo_opt_params", False),

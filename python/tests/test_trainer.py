@@ -192,3 +192,38 @@ def test_dataset_arrays_round_trip(data):
         curvo.Dataset(X, X[:, 0])
     with pytest.raises(ValueError, match="NaN"):
         curvo.Dataset(X, np.where(X[:, 0] > 0, np.nan, 1.0), classes=0)
+
+
+def test_schedule_same_theta_as_the_cli_and_factors_follow_it(build_dir, csv_path, tmp_path):
+    # a multistep schedule in steps: the CLI and the binding end on the same parameters, and the
+    # callback sees torch's MultiStepLR factors (1 before step 4, 0.5 from step 4, 0.25 from step 8)
+    spec = "multistep:4s,8s:0.5"
+    cli = os.path.join(build_dir, "curvo")
+    ckpt = str(tmp_path / "cli.ckpt")
+    subprocess.run([cli, "train", "--data", "csv:" + csv_path, "--model", "dense:8,tanh,dense:3", "--opt", "sgd",
+                    "--lr", "0.05", "--epochs", "2", "--batch", "32", "--seed", "5", "--threads", "1",
+                    "--schedule", spec, "--save", ckpt], check=True, capture_output=True)
+    cli_model, _ = curvo.load_model(ckpt)
+    train, test = curvo.open_data("csv:" + csv_path, seed=5)
+    m = curvo.Model("dense:8,tanh,dense:3", 5, outputs=3).init(5)
+    factors = {}
+    t = curvo.Trainer(m, train, test, optimizer="sgd", optimizer_params={"lr": 0.05}, epochs=2, batch_size=32,
+                      seed=5, schedule=spec)
+    t.run(lambda p: factors.__setitem__(p.step, p.lr_factor) if p.event == "step" else None)
+    assert np.array_equal(m.params, cli_model.params)
+    assert factors[1] == 1.0 and factors[4] == 1.0 and factors[5] == 0.5 and factors[9] == 0.25
+    assert [curvo.schedule_factor(spec, s) for s in (0, 3, 4, 7, 8)] == [1.0, 1.0, 0.5, 0.5, 0.25]
+    unscheduled = curvo.Model("dense:8,tanh,dense:3", 5, outputs=3).init(5)
+    curvo.Trainer(unscheduled, train, test, optimizer="sgd", optimizer_params={"lr": 0.05}, epochs=2,
+                  batch_size=32, seed=5).run()
+    assert not np.array_equal(unscheduled.params, m.params)
+
+
+@pytest.mark.parametrize("spec", ["multistep:8,4:0.1", "cosine:0", "sometimes", "warmup:3:2"])
+def test_bad_schedule_is_a_value_error(data, spec):
+    X, y = data
+    m = curvo.Model("dense:3", 4).init(1)
+    with pytest.raises(ValueError):
+        curvo.train(m, X, y, schedule=spec)
+    with pytest.raises(TypeError):
+        curvo.train(m, X, y, schedule=3)
