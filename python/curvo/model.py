@@ -113,6 +113,29 @@ class Model(Handle):
     def params(self, values):
         self.params[...] = as_float32(values, "params", (self.num_params,), finite=False)
 
+    @property
+    def state(self):
+        """The model's non-parameter state (batchnorm's running means and variances, in module order)
+        as a writable float32 view like params; empty without batchnorm. Checkpoints save it."""
+        n = lib.curvo_model_state_size(self._get())
+        ptr = lib.curvo_model_state(self._get())
+        if n == 0 or not ptr:
+            return np.zeros(0, dtype=np.float32)
+        buf = (ctypes.c_float * n).from_address(ctypes.addressof(ptr.contents))
+        buf._curvo_owner = self._h
+        return np.frombuffer(buf, dtype=np.float32)
+
+    @property
+    def training(self):
+        """True in training mode (batchnorm normalizes with the batch's statistics: what curvature
+        operators and optimizer steps see), False in evaluation mode (running statistics). predict
+        always uses evaluation mode."""
+        return bool(lib.curvo_model_training(self._get()))
+
+    @training.setter
+    def training(self, on):
+        check(lib.curvo_model_set_training(self._get(), int(bool(on))), "training", self._errmsg)
+
     def init(self, seed=1):
         """Initialises theta from seed (He-normal before relu/softplus, Xavier-uniform elsewhere, zero
         biases)."""

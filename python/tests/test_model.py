@@ -145,3 +145,30 @@ def test_cycles_through_models_and_trainers_are_collected(data):
         m.box = cv.box = t.box = box   # a reference cycle through all three
         del m, cv, t, box
         gc.collect()                   # under AddressSanitizer, a wrong order is a use after free
+
+
+def test_batchnorm_state_view_and_modes():
+    # running statistics are a view that a training-mode step moves (torch's momentum 0.1 on the
+    # unbiased variance) and predict (evaluation mode) uses
+    rng = np.random.default_rng(3)
+    X = rng.normal(2.0, 3.0, size=(16, 4)).astype(np.float32)
+    y = rng.integers(0, 3, size=16).astype(np.int32)
+    m = curvo.Model("dense:5,batchnorm,relu,dense:3", 4).init(2)
+    assert m.state.shape == (10,) and m.training
+    assert np.array_equal(m.state, np.r_[np.zeros(5), np.ones(5)].astype(np.float32))
+    plain = curvo.Model("dense:3", 4)
+    assert plain.state.shape == (0,)
+    W = m.params[:20].reshape(5, 4).astype(np.float64)
+    b = m.params[20:25].astype(np.float64)
+    h = X.astype(np.float64) @ W.T + b
+    opt = curvo.Optimizer("sgd", m.num_params, lr=0.0)
+    cv = curvo.Curvature(m, "ce")
+    opt.step(cv, (X, y))
+    np.testing.assert_allclose(m.state[:5], 0.1 * h.mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(m.state[5:], 0.9 + 0.1 * h.var(0, ddof=1), rtol=1e-4)
+    before = m.predict(X)
+    m.state[:5] += 1.0  # evaluation uses the (edited) running statistics
+    assert not np.allclose(m.predict(X), before)
+    m.training = False
+    assert not m.training
+    m.training = True
