@@ -126,7 +126,7 @@ static int read_keys(ckpt_reader *r, int version, int has_data, struct curvo_tra
 
 /* ---------------------------------------------------------------- saving */
 
-static int put_opt(ckpt_writer *w, const curvo_opt_params *op) {
+int train_put_opt(ckpt_writer *w, const curvo_opt_params *op) {
     int rc = ckpt_put_str(w, "opt.algorithm", curvo_algorithm_name(op->algorithm));
     for (int i = 0; !rc && i < curvo_opt_param_count(op->algorithm); i++) {
         const curvo_param_info *pi = curvo_opt_param_info(op->algorithm, i);
@@ -193,7 +193,7 @@ static int save_local(curvo_trainer *tr, const char *path) {
     if (!rc) rc = ckpt_put_f32s(w, "model.params", curvo_model_params(tr->model), n);
     if (!rc && tr->best_params && tr->best_epoch > 0) rc = ckpt_put_f32s(w, "model.best_params", tr->best_params, n);
     if (!rc) rc = ckpt_put_u64(w, "loss", (uint64_t)tr->loss);
-    if (!rc) rc = put_opt(w, curvo_optimizer_params(tr->opt));
+    if (!rc) rc = train_put_opt(w, curvo_optimizer_params(tr->opt));
     if (!rc) rc = ckpt_put(w, "opt.state", state, state_size);
     if (!rc) rc = ckpt_put_u64s(w, "rng", tr->rng.s, 4);
     for (size_t i = 0; !rc && i < NUM_KEYS; i++)
@@ -274,7 +274,7 @@ static int has_section(const ckpt_reader *r, const char *name) {
     return 0;
 }
 
-static int read_opt(ckpt_reader *r, curvo_opt_params *op, char *errmsg) {
+int train_read_opt(ckpt_reader *r, curvo_opt_params *op, char *errmsg) {
     const char *alg_name;
     curvo_algorithm alg;
     int rc;
@@ -364,7 +364,7 @@ static int resume_local(const char *path, const curvo_dataset *train, const curv
     struct curvo_trainer saved;
     int version;
     uint64_t position;
-    if ((rc = read_model(r, &model, &loss, errmsg)) || (rc = read_opt(r, &op, errmsg)) ||
+    if ((rc = read_model(r, &model, &loss, errmsg)) || (rc = train_read_opt(r, &op, errmsg)) ||
         (rc = read_run(r, &version, &saved, errmsg)))
         goto fail;
     if ((rc = ckpt_get_u64(r, "data.position", &position))) goto format;
@@ -521,7 +521,7 @@ int curvo_checkpoint_read_info(const char *path, curvo_checkpoint_info **out, ch
     }
     curvo_checkpoint_info *in = &b->info;
     int version;
-    if ((rc = read_model(r, &model, &in->loss, errmsg)) || (rc = read_opt(r, &in->opt, errmsg)) ||
+    if ((rc = read_model(r, &model, &in->loss, errmsg)) || (rc = train_read_opt(r, &in->opt, errmsg)) ||
         (rc = read_run(r, &version, t, errmsg)))
         goto done;
     uint64_t shape[3];
