@@ -1,0 +1,37 @@
+#!/bin/sh
+# run_rl.sh — the reinforcement-learning study of docs/BENCHMARKS.md ("Reinforcement learning"):
+# DQN at cleanrl's CartPole settings (500,000 env steps) with Adam, SGD, EGN, SGN, SOFIM and arTuRO,
+# seeds 1..3, each optimizer at its own defaults (Adam lr 2.5e-4 as cleanrl); then Acrobot-v1 at
+# its documented set (100,000 steps). One JSON Lines log per run in bench/results/rl/
+# (ENV-OPT-sSEED.jsonl); a run whose log already ends with its final_eval line is skipped, so the
+# script can be stopped and started again. Runs go P at a time (default 2), seed by seed, so that an
+# interrupted study has a first seed of every optimizer on every env. Then summary.md from the logs.
+#   sh bench/run_rl.sh [BUILD_DIR] [P] [OPTS] [SEEDS] [ENVS]
+set -eu
+BUILD=${1:-build}
+P=${2:-2}
+OPTS=${3:-adam,sgd,egn,sgn,sofim,arturo}
+SEEDS=${4:-3}
+ENVS=${5:-cartpole acrobot}
+OUT=bench/results/rl
+mkdir -p "$OUT"
+CURVO=$BUILD/curvo
+[ -x "$CURVO" ] || { echo "run_rl.sh: build curvo first ($CURVO missing)"; exit 1; }
+
+jobs_file=$(mktemp)
+trap 'rm -f "$jobs_file"' EXIT
+s=1
+while [ $s -le "$SEEDS" ]; do
+    for env in $ENVS; do
+        for opt in $(echo "$OPTS" | tr ',' ' '); do
+            log=$OUT/$env-$opt-s$s.jsonl
+            if [ -f "$log" ] && tail -1 "$log" | grep -q '"event":"final_eval"'; then continue; fi
+            echo "$CURVO rl --env $env --opt $opt --seed $s --threads 1 --quiet --log $log" >> "$jobs_file"
+        done
+    done
+    s=$((s + 1))
+done
+echo "run_rl.sh: $(wc -l < "$jobs_file") runs, $P at a time"
+xargs -P "$P" -I{} sh -c '{} 2>/dev/null || echo "run failed: {}"' < "$jobs_file"
+/usr/bin/python3 bench/rl_summary.py "$OUT" > "$OUT/summary.md"
+cat "$OUT/summary.md"
