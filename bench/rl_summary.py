@@ -10,21 +10,38 @@ import glob, json, os, sys
 GOAL = {"cartpole": 475.0, "acrobot": -100.0}
 
 def read(path):
-    run, evals, final = None, [], None
+    run, evals, final, last_episode = None, [], None, None
     for line in open(path):
-        o = json.loads(line)
+        try:
+            o = json.loads(line)
+        except ValueError:  # a run still writing its last line
+            break
         ev = o.get("event")
         if ev == "run" and run is None: run = o
         elif ev == "eval": evals.append(o)
         elif ev == "final_eval": final = o
-    return run, evals, final
+        elif ev == "episode": last_episode = o
+    return run, evals, final, last_episode
+
+def overhead(d):
+    """The loop's cost next to the optimizer's, from runs without evaluations (DIR/overhead/)."""
+    print("| optimizer | ms per optimizer step | ms of the rest per optimizer step (%s env steps: acting, env, replay, TD targets) | rest as a share of a training step |" % "10")
+    print("|---|---|---|---|")
+    for path in sorted(glob.glob(os.path.join(d, "*.jsonl"))):
+        run, _, _, e = read(path)
+        if not run or not e or not e["train_steps"]: continue
+        opt_ms = 1e3 * e["train_seconds"] / e["train_steps"]
+        rest_ms = 1e3 * (e["seconds"] - e["train_seconds"]) / e["train_steps"]
+        print("| %s | %.2f | %.2f | %.0f %% |" % (run["optimizer"], opt_ms, rest_ms, 100 * rest_ms / (opt_ms + rest_ms)))
 
 def main(d):
     rows = {}
-    for path in sorted(glob.glob(os.path.join(d, "*-s*.jsonl"))):
-        run, evals, final = read(path)
+    for path in sorted(glob.glob(os.path.join(d, "*-s[0-9]*.jsonl"))):
+        run, evals, final, _ = read(path)
         if not run or not final or not evals: continue
-        key = (run["env"], run["optimizer"])
+        # the label of the file name (ENV-LABEL-sSEED.jsonl): the optimizer and any parameters given
+        label = os.path.basename(path)[len(run["env"]) + 1:].rsplit("-s", 1)[0]
+        key = (run["env"], label)
         goal = GOAL.get(run["env"])
         solved = next((e["env_steps"] for e in evals if goal is not None and e["eval_return"] is not None
                        and e["eval_return"] >= goal), None)
@@ -48,4 +65,5 @@ def main(d):
         print("| %s | %s | %d | %.1f | %s | %s | %.2f | %.1f | %.0f |" % (env, opt, len(rs), mean, per, steps, ms, us, secs))
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "bench/results/rl")
+    if len(sys.argv) > 2 and sys.argv[1] == "--overhead": overhead(sys.argv[2])
+    else: main(sys.argv[1] if len(sys.argv) > 1 else "bench/results/rl")

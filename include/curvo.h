@@ -5,7 +5,8 @@
  *   - an explicit-state random number generator (curvo_rng)
  *   - models: a sequence of modules with all parameters in one flat float vector, built from C or
  *     from a spec string ("conv:16:5,relu,maxpool:2,flatten,dense:10")
- *   - losses (softmax cross-entropy, mean squared error, sigmoid binary cross-entropy)
+ *   - losses (softmax cross-entropy, mean squared error, sigmoid binary cross-entropy, and the
+ *     selected-output squared and Huber errors of Q-learning)
  *   - communicators (curvo_comm): several processes training one model, data-parallel (MPI through
  *     curvo_mpi.h; serial by default)
  *   - the curvature operators of one mini-batch (curvo_curv): loss, gradient, Jv, J^T u, GGN-vector,
@@ -14,6 +15,8 @@
  *   - datasets (IDX, CSV, Fashion-MNIST) and seeded mini-batches
  *   - optimizers behind one handle: SGD, Adam, AdamW, EGN, SGN, LRSFN, SOFIM, arTuRO
  *   - the trainer (epochs, evaluation, progress callback, checkpoints, resume) and JSON Lines logs
+ *   - reinforcement learning: environments (CartPole-v1, Acrobot-v1, your own) and a DQN agent
+ *     trained by any of the optimizers (docs/RL.md)
  *
  * Conventions
  *   - Tensors are row-major float arrays; a batch of b samples is (b, features...) with images
