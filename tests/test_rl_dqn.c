@@ -1,5 +1,6 @@
 /* test_rl_dqn.c — the DQN agent: TD targets on environments defined here through curvo_env_ops
- * (termination zeroes the bootstrap, truncation keeps it: Q converges to 1 and to 1/(1-gamma)),
+ * (termination zeroes the bootstrap, truncation keeps it: Q converges to 1 and to 1/(1-gamma), with
+ * hard and with Polyak target updates),
  * the epsilon schedule seen in episode events, the replay ring, bad parameters, and a run
  * interrupted, saved and resumed ending with the same parameters, bit for bit, as an uninterrupted
  * one for Adam, EGN and SGN. */
@@ -28,12 +29,12 @@ static void tiny_step_trunc(void *s, int a, float *obs, double *r, int *term, in
     obs[0] = 1.0f, *r = 1.0, *term = 0, *trunc = 1;
 }
 
-static double q_after(const curvo_env_ops *env, double gamma) {
+static double q_after(const curvo_env_ops *env, double gamma, double tau) {
     curvo_dqn_params p;
     curvo_dqn_params_init(&p);
     p.model = "";
     p.total_steps = 4000, p.learning_starts = 10, p.train_every = 1, p.target_every = 20, p.batch_size = 8;
-    p.buffer_size = 100, p.gamma = gamma, p.eval_every = 0;
+    p.buffer_size = 100, p.gamma = gamma, p.tau = tau, p.eval_every = 0;
     curvo_opt_params op;
     curvo_opt_params_init(&op, CURVO_OPT_ADAM);
     op.adam.lr = 0.02;
@@ -53,10 +54,12 @@ static double q_after(const curvo_env_ops *env, double gamma) {
 static void td_targets(void) {
     curvo_env_ops term = {"tiny-term", "", 1, 1, sizeof(tiny_state), tiny_reset, tiny_step_term};
     curvo_env_ops trunc = {"tiny-trunc", "", 1, 1, sizeof(tiny_state), tiny_reset, tiny_step_trunc};
-    double qt = q_after(&term, 0.5), qr = q_after(&trunc, 0.5);
-    printf("Q after training: terminated %.4f (1), truncated %.4f (2)\n", qt, qr);
+    double qt = q_after(&term, 0.5, 1.0), qr = q_after(&trunc, 0.5, 1.0), qp = q_after(&trunc, 0.5, 0.2);
+    printf("Q after training: terminated %.4f (1), truncated %.4f (2), truncated with Polyak tau 0.2 %.4f (2)\n",
+           qt, qr, qp);
     TU_CHECK(fabs(qt - 1.0) < 0.02, "terminated: Q = r = 1, got %.4f", qt);
     TU_CHECK(fabs(qr - 2.0) < 0.05, "truncated: Q = r / (1 - gamma) = 2, got %.4f", qr);
+    TU_CHECK(fabs(qp - 2.0) < 0.05, "truncated, Polyak target updates: Q = 2, got %.4f", qp);
 }
 
 typedef struct { int bad, n; curvo_dqn_params p; } eps_check;
