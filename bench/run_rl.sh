@@ -38,8 +38,17 @@ while [ $s -le "$SEEDS" ]; do
 done
 echo "run_rl.sh: $(wc -l < "$jobs_file") runs, $P at a time"
 xargs -P "$P" -I{} sh -c '{} 2>/dev/null || echo "run failed: {}"' < "$jobs_file"
+# The committed logs keep their run, eval and final_eval lines (what the summary and curvo plot read);
+# THIN=0 keeps every episode line too (about 45 MB for the study).
+if [ "${THIN:-1}" = 1 ]; then
+    for f in "$OUT"/*-s[0-9]*.jsonl; do grep -v '"event":"episode"' "$f" > "$f.tmp" && mv "$f.tmp" "$f"; done
+fi
 /usr/bin/python3 bench/rl_summary.py "$OUT" > "$OUT/summary.md"
 cat "$OUT/summary.md"
+for env in $ENVS; do # the figures of docs/BENCHMARKS.md: every optimizer at its defaults
+    "$CURVO" plot --out "$OUT/$env" --title "DQN on $env, each optimizer at its defaults" \
+        $(ls "$OUT"/$env-*-s[0-9]*.jsonl | grep -v '=') || true
+done
 # The loop's own cost: CartPole, 30,000 env steps, training from the first step (3,000 optimizer
 # steps), no evaluations, one run at a time.
 if [ "${OVERHEAD:-1}" = 1 ]; then
@@ -49,6 +58,9 @@ if [ "${OVERHEAD:-1}" = 1 ]; then
         "$CURVO" rl --env cartpole --opt "$opt" --steps 30000 --learning-starts 0 --eval-every 0 --final-eval 0 \
             --threads 1 --quiet --log "$OUT/overhead/$opt.jsonl" || echo "run failed: overhead $opt"
     done
+    if [ "${THIN:-1}" = 1 ]; then # the run line and the last episode line, all the table reads
+        for f in "$OUT"/overhead/*.jsonl; do { head -1 "$f"; grep '"event":"episode"' "$f" | tail -1; } > "$f.tmp" && mv "$f.tmp" "$f"; done
+    fi
     /usr/bin/python3 bench/rl_summary.py --overhead "$OUT/overhead" > "$OUT/overhead.md"
     cat "$OUT/overhead.md"
 fi
