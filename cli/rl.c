@@ -80,7 +80,8 @@ static int on_event(const curvo_rl_event *e, void *user) {
                     (long long)e->train_steps);
             json_num(r->log, "eval_return", e->episode_return);
             json_num(r->log, "eval_std", e->eval_std);
-            fprintf(r->log, ",\"eval_episodes\":%d", e->eval_episodes);
+            fprintf(r->log, ",\"eval_episodes\":%d,\"rejected_steps\":%lld", e->eval_episodes,
+                    (long long)e->rejected_steps);
             json_num(r->log, "train_return", r->since_n ? r->since_sum / (double)r->since_n : NAN);
             json_num(r->log, "epsilon", e->epsilon);
             json_num(r->log, "loss", e->loss);
@@ -93,9 +94,11 @@ static int on_event(const curvo_rl_event *e, void *user) {
     }
     if (!r->quiet && (e->kind == CURVO_RL_EVAL || e->seconds - r->last_print >= 2.0)) {
         r->last_print = e->seconds;
-        fprintf(stderr, "%s%sstep %lld/%lld  episodes %lld  return (last %d) %.1f  eval %.1f  eps %.3f  %.1f s\n",
+        char eval[32] = "-";
+        if (isfinite(r->eval_last)) snprintf(eval, sizeof eval, "%.1f", r->eval_last);
+        fprintf(stderr, "%s%sstep %lld/%lld  episodes %lld  return (last %d) %.1f  eval %s  eps %.3f  %.1f s\n",
                 r->label ? r->label : "", r->label ? ": " : "", (long long)e->env_steps, (long long)r->total,
-                (long long)e->episodes, r->n_recent, recent_mean(r), r->eval_last, e->epsilon, e->seconds);
+                (long long)e->episodes, r->n_recent, recent_mean(r), eval, e->epsilon, e->seconds);
     }
     return 0;
 }

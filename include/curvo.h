@@ -969,6 +969,7 @@ typedef struct curvo_rl_event {
     curvo_rl_event_kind kind;
     int64_t env_steps;        /* env steps so far */
     int64_t train_steps;      /* optimizer steps so far */
+    int64_t rejected_steps;   /* of which rejected (a non-finite loss or gradient: theta kept) */
     int64_t episodes;         /* training episodes finished */
     double episode_return;    /* episode: its return; eval: the mean return */
     int64_t episode_length;   /* episode: its length; eval: the mean length (rounded) */

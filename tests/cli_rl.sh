@@ -59,7 +59,7 @@ log)
     "$CURVO" rl --env cartpole $SMALL --log "$T/a.jsonl" > "$T/out" 2>&1 || fail "run failed"
     head -1 "$T/a.jsonl" | grep -q '"event":"run","framework":"curvo","optimizer":"adam"' || fail "no run line"
     [ "$(grep -c '"event":"episode"' "$T/a.jsonl")" -gt 20 ] || fail "too few episode lines"
-    [ "$(grep -c '"event":"eval"' "$T/a.jsonl")" -eq 3 ] || fail "not 3 eval lines"
+    [ "$(grep -c '"event":"eval".*"rejected_steps":0' "$T/a.jsonl")" -eq 3 ] || fail "not 3 eval lines with rejected_steps"
     tail -1 "$T/a.jsonl" | grep -q '"event":"final_eval".*"eval_episodes":3' || fail "no final_eval line" ;;
 resume_adam|resume_egn)
     opt=${CASE#resume_}

@@ -256,6 +256,7 @@ static void fill_event(curvo_dqn *d, curvo_rl_event *e, curvo_rl_event_kind kind
     e->kind = kind;
     e->env_steps = d->step;
     e->train_steps = d->train_steps;
+    e->rejected_steps = d->rejected;
     e->episodes = d->episodes;
     e->loss = d->loss_count ? d->loss_sum / (double)d->loss_count : NAN;
     d->loss_sum = 0.0, d->loss_count = 0;
