@@ -14,6 +14,7 @@ int cli_train(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_plot(int argc, char **argv);
+int cli_rl(int argc, char **argv);
 
 /* Parses a whole number in [lo, hi] or prints "curvo: --name: ..." and returns 0. */
 int cli_parse_long(const char *name, const char *s, long lo, long hi, long *out);

@@ -4,6 +4,7 @@
  *   curvo plot   draws benchmark logs as a four-panel figure (PNG, SVG)
  *   curvo demo   trains a small network on generated data (two interleaved spirals)
  *   curvo info   prints a model's layers and parameter count
+ *   curvo rl     trains a DQN agent on a built-in environment (docs/RL.md)
  * Under mpirun (built with MPI) `curvo train` trains on all the processes; the other commands run
  * on one process and refuse more (docs/DISTRIBUTED.md).
  */
@@ -28,6 +29,7 @@ static void usage(FILE *to) {
             "  plot    draw benchmark logs as a figure (PNG and SVG; needs PLplot)\n"
             "  demo    train a small network on generated data (spirals) and report progress\n"
             "  info    print a model's layers, output shape and parameter count\n"
+            "  rl      reinforcement learning: DQN on CartPole or Acrobot with any optimizer\n"
             "\n"
             "Run 'curvo COMMAND --help' for the options of a command.\n"
             "Under mpirun, 'curvo train' trains on all the processes (see 'curvo train --help').\n");
@@ -47,7 +49,7 @@ static int run_command(const char *cmd, int argc, char **argv, int rank, int siz
         return cli_procs_end(cli_train(argc - 1, argv + 1));
     }
     int known = 0;
-    for (const char *const *c = (const char *const[]){"eval", "bench", "plot", "demo", "info", NULL}; *c; c++)
+    for (const char *const *c = (const char *const[]){"eval", "bench", "plot", "demo", "info", "rl", NULL}; *c; c++)
         known |= !strcmp(cmd, *c);
     if (!known) {
         if (rank == 0) fprintf(stderr, "curvo: unknown command '%s' (see 'curvo --help')\n", cmd);
@@ -63,6 +65,7 @@ static int run_command(const char *cmd, int argc, char **argv, int rank, int siz
     if (!strcmp(cmd, "bench")) return cli_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "plot")) return cli_plot(argc - 1, argv + 1);
     if (!strcmp(cmd, "demo")) return cli_demo(argc - 1, argv + 1);
+    if (!strcmp(cmd, "rl")) return cli_rl(argc - 1, argv + 1);
     return cli_info(argc - 1, argv + 1);
 }
 

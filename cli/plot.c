@@ -1,7 +1,9 @@
 /* plot.c — `curvo plot`: figures from benchmark logs (JSON Lines; the format is in
  * docs/BENCHMARKS.md) drawn with PLplot. Four panels — training loss and test accuracy (or RMSE),
  * each against epochs and against training seconds — with one line per framework + optimizer: the
- * mean over its seeds (the logs sharing that label), point by point. Written as PREFIX.png
+ * mean over its seeds (the logs sharing that label), point by point. Logs of `curvo rl` (their run
+ * line names an "env"; docs/RL.md) give the same four panels from their eval lines: the training
+ * episodes' mean return and the greedy evaluation's return, against env steps and seconds. Written as PREFIX.png
  * (pngcairo) and PREFIX.svg (svgcairo) through temporary files renamed at the end, so a failure
  * leaves no partial figure. Built with PLplot where CMake found it (CURVO_HAVE_PLPLOT); elsewhere
  * the command only says how to get it. */
@@ -58,7 +60,7 @@ const char *__lsan_default_options(void);
 const char *__lsan_default_options(void) { return "print_suppressions=0"; }
 #endif
 
-enum { METRIC_NONE, METRIC_ACCURACY, METRIC_RMSE };
+enum { METRIC_NONE, METRIC_ACCURACY, METRIC_RMSE, METRIC_RETURN };
 
 /* One evaluation ("eval" or "epoch" line) of a log, or the mean of several seeds' i-th ones. */
 typedef struct {
@@ -71,6 +73,8 @@ typedef struct {
     const char *path;
     char *framework, *optimizer, *model, *dataset; /* model, dataset: NULL if the run line lacks them */
     int metric;                                    /* METRIC_* of its eval lines */
+    int rl;                                        /* a `curvo rl` log: points are (env steps, seconds,
+                                                    * training return, greedy return) */
     point *pts;                                    /* (n) in the order of the log */
     size_t n, cap;
 } run_log;
@@ -109,6 +113,22 @@ static void free_log(run_log *lg) {
     free(lg->pts);
 }
 
+/* Appends p to the log's points; 0, or -1 with err. */
+static int append_point(run_log *lg, point p, char *err, size_t errlen) {
+    if (lg->n == lg->cap) {
+        size_t cap = lg->cap ? 2 * lg->cap : 64;
+        point *pts = realloc(lg->pts, cap * sizeof *pts);
+        if (!pts) {
+            snprintf(err, errlen, "%s: out of memory", lg->path);
+            return -1;
+        }
+        lg->pts = pts;
+        lg->cap = cap;
+    }
+    lg->pts[lg->n++] = p;
+    return 0;
+}
+
 /* Reads one log: its run line (the first line) and its eval/epoch lines. 0, or -1 with err. */
 static int read_log(const char *path, run_log *lg, char *err, size_t errlen) {
     jsonl_reader r;
@@ -138,6 +158,8 @@ static int read_log(const char *path, run_log *lg, char *err, size_t errlen) {
             lg->optimizer = dup_str(opt);
             lg->model = dup_str(jsonl_str(&o, "model"));
             lg->dataset = dup_str(jsonl_str(&o, "dataset"));
+            lg->rl = jsonl_str(&o, "env") != NULL;
+            if (lg->rl) lg->metric = METRIC_RETURN;
             if (!lg->framework || !lg->optimizer) {
                 snprintf(err, errlen, "%s: out of memory", path);
                 goto done;
@@ -145,6 +167,17 @@ static int read_log(const char *path, run_log *lg, char *err, size_t errlen) {
             continue;
         }
         if (strcmp(ev, "eval") && strcmp(ev, "epoch")) continue; /* step, checkpoint, a later run line */
+        if (lg->rl) { /* (env steps, seconds, mean training return since the last eval, greedy return) */
+            point p = {jsonl_num(&o, "env_steps"), jsonl_num(&o, "seconds"), jsonl_num(&o, "train_return"),
+                       jsonl_num(&o, "eval_return")};
+            if (!isfinite(p.epochs) || !isfinite(p.seconds)) {
+                snprintf(err, errlen, "%s:%ld: the \"eval\" line has no number for \"%s\"", path, r.line,
+                         !isfinite(p.epochs) ? "env_steps" : "seconds");
+                goto done;
+            }
+            if (append_point(lg, p, err, errlen)) goto done;
+            continue;
+        }
         point p = {jsonl_num(&o, "epochs_done"), jsonl_num(&o, "train_seconds"), jsonl_num(&o, "loss"), NAN};
         const char *missing = !isfinite(p.epochs) ? "epochs_done" : !isfinite(p.seconds) ? "train_seconds" : NULL;
         if (missing) {
@@ -161,17 +194,7 @@ static int read_log(const char *path, run_log *lg, char *err, size_t errlen) {
         if (metric == METRIC_ACCURACY) p.metric = 100.0 * jsonl_num(&o, "test_accuracy");
         if (metric == METRIC_RMSE) p.metric = jsonl_num(&o, "test_rmse");
         if (metric != METRIC_NONE) lg->metric = metric;
-        if (lg->n == lg->cap) {
-            size_t cap = lg->cap ? 2 * lg->cap : 64;
-            point *pts = realloc(lg->pts, cap * sizeof *pts);
-            if (!pts) {
-                snprintf(err, errlen, "%s: out of memory", path);
-                goto done;
-            }
-            lg->pts = pts;
-            lg->cap = cap;
-        }
-        lg->pts[lg->n++] = p;
+        if (append_point(lg, p, err, errlen)) goto done;
     }
     if (k < 0) goto done;
     if (!lg->optimizer)
@@ -326,26 +349,33 @@ static range y_range(const figure *f, int y) {
     range r = {lo, hi, 0, 0};
     /* The loss on a log scale once it spans more than a decade and a half: the early losses no
      * longer flatten the rest of the curve, and the axis has labelled decades. */
-    if (y == Y_LOSS && lo > 0 && hi / lo >= 30) r = (range){log10(lo), log10(hi), 1, 0};
+    if (y == Y_LOSS && f->metric != METRIC_RETURN && lo > 0 && hi / lo >= 30) r = (range){log10(lo), log10(hi), 1, 0};
     double pad = r.hi > r.lo ? 0.05 * (r.hi - r.lo) : fmax(0.05 * fabs(r.hi), 0.01);
     r.lo -= pad;
     r.hi += pad;
-    if (y == Y_METRIC && f->metric != METRIC_RMSE) r.lo = fmax(r.lo, 0), r.hi = fmin(r.hi, 100);
+    if (y == Y_METRIC && f->metric == METRIC_ACCURACY) r.lo = fmax(r.lo, 0), r.hi = fmin(r.hi, 100);
     if (y == Y_METRIC && f->metric == METRIC_RMSE) r.lo = fmax(r.lo, 0);
-    if (y == Y_LOSS && !r.log && lo >= 0) r.lo = fmax(r.lo, 0);
+    if (y == Y_LOSS && !r.log && lo >= 0 && f->metric != METRIC_RETURN) r.lo = fmax(r.lo, 0);
     return r;
 }
 
-static const char *metric_name(const figure *f) { return f->metric == METRIC_RMSE ? "test RMSE" : "test accuracy"; }
+static const char *metric_name(const figure *f) {
+    return f->metric == METRIC_RMSE ? "test RMSE" : f->metric == METRIC_RETURN ? "greedy return" : "test accuracy";
+}
 
 static void y_label(const figure *f, int y, char *buf, size_t len) {
-    if (y == Y_LOSS)
+    if (f->metric == METRIC_RETURN)
+        snprintf(buf, len, "%s", y == Y_LOSS ? "mean episodic return" : "mean greedy return");
+    else if (y == Y_LOSS)
         snprintf(buf, len, "mean mini-batch loss");
     else
         snprintf(buf, len, "%s", f->metric == METRIC_RMSE ? "test RMSE" : "test accuracy (%)");
 }
 
-static const char *x_label(int x) { return x == X_EPOCHS ? "epochs" : "training time (s)"; }
+static const char *x_label(const figure *f, int x) {
+    if (f->metric == METRIC_RETURN) return x == X_EPOCHS ? "env steps" : "time (s)";
+    return x == X_EPOCHS ? "epochs" : "training time (s)";
+}
 
 /* One panel in the viewport [x0, x1] x [y0, y1] (normalized page coordinates). */
 /* chr: character scale; lw: width of the data lines. */
@@ -362,9 +392,10 @@ static void draw_panel(const figure *f, int x, int y, double x0, double x1, doub
     plbox("bcnst", 0, 0, yr.log ? "bcnstlv" : "bcnstv", 0, 0);
     char ylab[64], title[96];
     y_label(f, y, ylab, sizeof ylab);
-    snprintf(title, sizeof title, "%s vs %s", y == Y_LOSS ? "training loss" : metric_name(f),
-             x == X_EPOCHS ? "epochs" : "training time");
-    pllab(x_label(x), "", title);
+    snprintf(title, sizeof title, "%s vs %s",
+             y == Y_LOSS ? (f->metric == METRIC_RETURN ? "training return" : "training loss") : metric_name(f),
+             f->metric == METRIC_RETURN ? (x == X_EPOCHS ? "env steps" : "time") : x == X_EPOCHS ? "epochs" : "training time");
+    pllab(x_label(f, x), "", title);
     plmtex("l", 4.2, 0.5, 0.5, ylab);
     if (yr.empty) {
         char note[96];
@@ -629,9 +660,13 @@ static int svg_add_text(const figure *f, const char *path, char *err, size_t err
     xml_escaped(out, f->title);
     fputs("</title>\n<desc>", out);
     const char *m = f->metric == METRIC_RMSE ? "test RMSE" : "test accuracy (%)";
-    fprintf(out, "Four panels: training loss (mean mini-batch loss) vs epochs; training loss vs training time (s); "
-                 "%s vs epochs; %s vs training time (s). ",
-            m, m);
+    if (f->metric == METRIC_RETURN)
+        fprintf(out, "Four panels: mean training episodic return vs env steps; vs time (s); mean greedy evaluation "
+                     "return vs env steps; vs time (s). ");
+    else
+        fprintf(out, "Four panels: training loss (mean mini-batch loss) vs epochs; training loss vs training time (s); "
+                     "%s vs epochs; %s vs training time (s). ",
+                m, m);
     fputs("Lines, each the mean over seeds: ", out);
     for (size_t g = 0; g < f->ns; g++) {
         xml_escaped(out, f->s[g].legend);
@@ -688,6 +723,8 @@ static void plot_usage(FILE *to) {
             "epochs done and the mean training seconds (which exclude evaluation). Lines are labelled\n"
             "'adam' for curvo, 'torch adam' for PyTorch; where the logs differ in model or dataset, those\n"
             "are added to the label. The loss axis turns logarithmic when the loss spans more than 30x.\n"
+            "Logs of 'curvo rl' (docs/RL.md) give the mean training episodic return and the greedy\n"
+            "evaluation return, each against env steps and against seconds, from their eval lines.\n"
             "\n"
             "  --out PREFIX     write PREFIX.png and PREFIX.svg (default: curvo-plot)\n"
             "  --title TEXT     the figure's title (default: MODEL on DATASET from the logs)\n"
@@ -739,6 +776,11 @@ int cli_plot(int argc, char **argv) {
     for (size_t i = 0; i < nlogs; i++)
         if (read_log(argv[optind + (int)i], &logs[i], err, sizeof err)) goto fail;
     for (size_t i = 0; i < nlogs; i++) {
+        if (logs[i].rl != logs[0].rl) {
+            snprintf(err, sizeof err, "%s is a `curvo rl` log but %s is not: they cannot share a figure",
+                     logs[i].rl ? logs[i].path : logs[0].path, logs[i].rl ? logs[0].path : logs[i].path);
+            goto fail;
+        }
         if (!logs[i].metric) continue;
         if (fig.metric && fig.metric != logs[i].metric) {
             size_t j = 0;
@@ -771,7 +813,9 @@ int cli_plot(int argc, char **argv) {
         title = auto_title;
     }
     fig.title = title;
-    snprintf(fig.subtitle, sizeof fig.subtitle, "each line: the mean over its seeds; training time excludes evaluation");
+    snprintf(fig.subtitle, sizeof fig.subtitle, "%s", fig.metric == METRIC_RETURN
+             ? "each line: the mean over its seeds at each greedy evaluation; time includes acting and evaluation"
+             : "each line: the mean over its seeds; training time excludes evaluation");
     if ((size_t)snprintf(png, sizeof png, "%s.png", prefix) >= sizeof png ||
         (size_t)snprintf(svg, sizeof svg, "%s.svg", prefix) >= sizeof svg) {
         fprintf(stderr, "curvo plot: --out: the prefix is too long\n");

@@ -5,7 +5,8 @@
  *   - an explicit-state random number generator (curvo_rng)
  *   - models: a sequence of modules with all parameters in one flat float vector, built from C or
  *     from a spec string ("conv:16:5,relu,maxpool:2,flatten,dense:10")
- *   - losses (softmax cross-entropy, mean squared error, sigmoid binary cross-entropy)
+ *   - losses (softmax cross-entropy, mean squared error, sigmoid binary cross-entropy, and the
+ *     selected-output squared and Huber errors of Q-learning)
  *   - communicators (curvo_comm): several processes training one model, data-parallel (MPI through
  *     curvo_mpi.h; serial by default)
  *   - the curvature operators of one mini-batch (curvo_curv): loss, gradient, Jv, J^T u, GGN-vector,
@@ -14,6 +15,8 @@
  *   - datasets (IDX, CSV, Fashion-MNIST, CIFAR-10) and seeded mini-batches
  *   - optimizers behind one handle: SGD, Adam, AdamW, EGN, SGN, LRSFN, SOFIM, arTuRO
  *   - the trainer (epochs, evaluation, progress callback, checkpoints, resume) and JSON Lines logs
+ *   - reinforcement learning: environments (CartPole-v1, Acrobot-v1, your own) and a DQN agent
+ *     trained by any of the optimizers (docs/RL.md)
  *
  * Conventions
  *   - Tensors are row-major float arrays; a batch of b samples is (b, features...) with images
@@ -209,10 +212,18 @@ int curvo_model_predict(curvo_model *model, const float *x, int b, float *y);
 typedef enum curvo_loss_kind {
     CURVO_LOSS_CE = 0,   /* softmax cross-entropy, integer labels in [0, c) */
     CURVO_LOSS_MSE = 1,  /* 1/2 ||y - f||^2 per sample, float targets (b, c) */
-    CURVO_LOSS_BCE = 2   /* sigmoid binary cross-entropy per output, float targets in [0,1] (b, c) */
+    CURVO_LOSS_BCE = 2,  /* sigmoid binary cross-entropy per output, float targets in [0,1] (b, c) */
+    /* Selected-output losses (Q-learning's regression, docs/RL.md): labels (b) select one output
+     * a_i of each sample, and only targets[i*c + a_i] of the (b, c) targets is read. The output
+     * Hessian Q_i = q_i e_a e_a^T has rank one, so the Gauss-Newton system keeps one row per
+     * sample (m = b, curvo_curv_gn_system). */
+    CURVO_LOSS_SELECTED_MSE = 3,  /* 1/2 (y_{i,a} - f_{i,a})^2 per sample; q_i = 1 */
+    CURVO_LOSS_SELECTED_HUBER = 4 /* Huber with delta 1 of d = f_{i,a} - y_{i,a}: d^2/2 for
+                                   * |d| <= 1, |d| - 1/2 beyond; q_i = 1 inside, 0 beyond */
 } curvo_loss_kind;
 
-/* A mini-batch. labels is used by CURVO_LOSS_CE, targets by the others. */
+/* A mini-batch. labels is used by CURVO_LOSS_CE, targets by MSE and BCE, both by the selected-output
+ * losses. */
 typedef struct curvo_batch {
     const float *x;          /* (b, input_size) */
     const int32_t *labels;   /* (b) */
@@ -320,7 +331,7 @@ int curvo_curv_ggn(curvo_curv *cv, const float *v, int k, float *out);
 int curvo_curv_hvp(curvo_curv *cv, const float *v, int k, float *out);
 
 /* The factor of the output Hessian used by the Gauss-Newton solvers, Q_i + eps I = L_i L_i^T with
- * L_i lower triangular (eps = 1e-6 for CE and BCE, 0 for MSE): out (b, c, c), row-major per sample;
+ * L_i lower triangular (eps = 1e-6 for CE, BCE and the selected-output losses, 0 for MSE): out (b, c, c), row-major per sample;
  * per shard. */
 int curvo_curv_hessian_factor(curvo_curv *cv, double *out);
 /* The per-sample residual r with g = -(1/B) J^T r (CE: onehot(y) - p; MSE: y - f; BCE: y - p):
@@ -350,7 +361,8 @@ int curvo_curv_seeded_vjp(curvo_curv *cv, const double *seeds, const double *u, 
  * cotangent-major order (index k*b + i, m = b*c). With true_class (cross-entropy only, else
  * CURVO_E_UNSUPPORTED) J~ keeps the true-class row of each sample, whitened by sqrt(q_i),
  * q_i = p_{y_i} (1 - p_{y_i}) + eps, and rhs_i = (1 - p_{y_i}) / sqrt(q_i): m = b. *m receives the
- * order. The system stays valid until the next set_batch; the operators below need it
+ * order. The selected-output losses always give that one-row system: seed sqrt(q_i + eps) e_{a_i},
+ * rhs_i = r_{i,a_i} / sqrt(q_i + eps), m = b. The system stays valid until the next set_batch; the operators below need it
  * (CURVO_E_STATE otherwise) and use its J~ (full or true-class). CURVO_E_NUMERIC when a factor,
  * A or rhs is not finite. b is the whole batch's size. Data-parallel, the system is the GLOBAL one:
  * b = B, i the sample's index in the global batch, A and rhs the same on every rank (A formed from
@@ -1024,6 +1036,112 @@ int curvo_evaluate_metrics(curvo_model *model, curvo_loss_kind loss, const curvo
  * curvo_evaluate_metrics without the message. */
 int curvo_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset *d, int batch_size,
                    double *mean_loss, double *metric);
+
+/* ---------------------------------------------------------------- reinforcement learning */
+/* Environments and a DQN agent (docs/RL.md). An environment is a table of plain functions over a
+ * state of state_size bytes that the caller owns; the state must be plain data with no pointers
+ * (a checkpoint copies its bytes), and hold whatever the environment needs, its step count for
+ * truncation included. Built in: "cartpole" (Gymnasium's CartPole-v1) and "acrobot" (Acrobot-v1).
+ * To use an environment of your own, fill a curvo_env_ops and pass it to curvo_dqn_create. */
+typedef struct curvo_env_ops {
+    const char *name;
+    const char *doc;          /* one line for help texts */
+    int obs_size;             /* floats per observation */
+    int n_actions;            /* actions are 0 .. n_actions - 1 */
+    size_t state_size;        /* bytes of the state */
+    /* Starts an episode: a new state drawn from rng, its observation into obs (obs_size). */
+    void (*reset)(void *state, curvo_rng *rng, float *obs);
+    /* Applies action (in range: the caller checks), writes the next observation, the reward, and
+     * whether the episode ended by reaching a terminal state (terminated) or by the time limit
+     * (truncated; both may be set). After either, the caller resets. */
+    void (*step)(void *state, int action, float *obs, double *reward, int *terminated, int *truncated);
+} curvo_env_ops;
+
+/* The built-in environments: the one named (NULL if none), and the i-th of them (NULL past the
+ * last) for listing. */
+const curvo_env_ops *curvo_env_find(const char *name);
+const curvo_env_ops *curvo_env_at(int i);
+
+/* DQN (Mnih et al. 2015) as cleanrl's dqn.py writes it: an epsilon-greedy actor, a replay buffer,
+ * a target network, TD targets r + gamma (1 - terminated) max_a Q_target(s', a) (truncation keeps
+ * the bootstrap), and the taken action's squared TD error (CURVO_LOSS_SELECTED_MSE, or Huber)
+ * minimized by any curvo optimizer through curvo_optimizer_step. Defaults are cleanrl's CartPole
+ * settings; curvo_dqn_params_for_env gives the documented set of each built-in environment. */
+typedef struct curvo_dqn_params {
+    const char *model;        /* hidden layers as a spec, the output layer dense:n_actions is
+                               * appended (default "dense:120,relu,dense:84,relu") */
+    int64_t total_steps;      /* env steps planned: the epsilon schedule's scale (default 500000) */
+    int buffer_size;          /* transitions kept (default 10000) */
+    double gamma;             /* discount (default 0.99) */
+    double tau;               /* target <- tau Q + (1 - tau) target (default 1: a hard copy) */
+    int target_every;         /* ... every this many env steps (default 500) */
+    int batch_size;           /* transitions per training step (default 128) */
+    double eps_start, eps_end; /* epsilon schedule (defaults 1, 0.05) ... */
+    double eps_fraction;      /* ... linear over this share of total_steps (default 0.5) */
+    int64_t learning_starts;  /* no training before this many env steps (default 10000) */
+    int train_every;          /* a training step every this many env steps (default 10) */
+    int huber;                /* 1: CURVO_LOSS_SELECTED_HUBER instead of SELECTED_MSE (default 0) */
+    uint64_t seed;            /* initialization, env resets, exploration, replay (default 1) */
+    int64_t eval_every;       /* a greedy evaluation every this many env steps (default 10000; 0:
+                               * none) ... */
+    int eval_episodes;        /* ... of this many episodes (default 10) */
+} curvo_dqn_params;
+void curvo_dqn_params_init(curvo_dqn_params *p);
+/* cleanrl's defaults adjusted for the named built-in environment (docs/RL.md); CURVO_E_INVALID for
+ * an unknown name. */
+int curvo_dqn_params_for_env(curvo_dqn_params *p, const char *env);
+
+typedef struct curvo_dqn curvo_dqn;
+
+/* An agent for env (not owned; must outlive the agent) trained by an optimizer made from opt.
+ * CURVO_E_INVALID with a message for bad parameters or an env table that is incomplete. */
+int curvo_dqn_create(const curvo_env_ops *env, const curvo_dqn_params *p, const curvo_opt_params *opt,
+                     curvo_dqn **out, char *errmsg);
+void curvo_dqn_free(curvo_dqn *d);
+const char *curvo_dqn_errmsg(const curvo_dqn *d);
+
+typedef enum curvo_rl_event_kind {
+    CURVO_RL_EPISODE = 0,     /* a training episode ended */
+    CURVO_RL_EVAL = 1         /* a greedy evaluation finished */
+} curvo_rl_event_kind;
+
+typedef struct curvo_rl_event {
+    curvo_rl_event_kind kind;
+    int64_t env_steps;        /* env steps so far */
+    int64_t train_steps;      /* optimizer steps so far */
+    int64_t rejected_steps;   /* of which rejected (a non-finite loss or gradient: theta kept) */
+    int64_t episodes;         /* training episodes finished */
+    double episode_return;    /* episode: its return; eval: the mean return */
+    int64_t episode_length;   /* episode: its length; eval: the mean length (rounded) */
+    double epsilon;           /* exploration rate at the episode's last step */
+    double eval_std;          /* eval: standard deviation of the returns */
+    int eval_episodes;        /* eval: episodes run */
+    double loss;              /* mean TD loss of the training steps since the previous event (NaN
+                               * if none) */
+    double seconds;           /* wall time so far, resumed runs included */
+    double train_seconds;     /* of which in optimizer steps */
+} curvo_rl_event;
+typedef int (*curvo_rl_callback)(const curvo_rl_event *e, void *user);
+
+/* Acts and trains until until_steps env steps are done in all (at most total_steps; CURVO_OK at
+ * once when done already). fn (may be NULL) sees every event; a non-zero return stops after the
+ * current env step with CURVO_E_CANCELLED, the agent ready to save or go on. */
+int curvo_dqn_run(curvo_dqn *d, int64_t until_steps, curvo_rl_callback fn, void *user);
+/* A greedy evaluation of episodes episodes on an environment of its own seeded from seed (the
+ * agent's state and RNG are untouched): mean and standard deviation of the returns. */
+int curvo_dqn_evaluate(curvo_dqn *d, int episodes, uint64_t seed, double *mean, double *std);
+int64_t curvo_dqn_env_steps(const curvo_dqn *d);
+const curvo_dqn_params *curvo_dqn_get_params(const curvo_dqn *d);
+const curvo_opt_params *curvo_dqn_opt_params(const curvo_dqn *d);
+curvo_model *curvo_dqn_q_model(curvo_dqn *d);
+/* Writes a checkpoint that resumes exactly (with one thread, bit for bit): the parameters, the
+ * Q and target networks, the optimizer's parameters and state, the replay buffer, the env state
+ * and its observation, the episode in progress, the RNG, counters and the clock. Atomic. */
+int curvo_dqn_save(curvo_dqn *d, const char *path);
+/* Recreates the agent saved at path for env (which must have the saved name and sizes). */
+int curvo_dqn_resume(const char *path, const curvo_env_ops *env, curvo_dqn **out, char *errmsg);
+/* The environment name and optimizer a checkpoint was saved with (name: up to len bytes). */
+int curvo_dqn_checkpoint_env(const char *path, char *name, size_t len, char *errmsg);
 
 /* ---------------------------------------------------------------- logs */
 /* Metrics logs in JSON Lines: one object per event. A log may open with a run object (event "run":

@@ -56,7 +56,7 @@ static size_t act_size(const curvo_model *m, int l) {
 int curvo_curv_create(curvo_model *model, curvo_loss_kind loss, curvo_curv **out) {
     if (!out) return CURVO_E_INVALID;
     *out = NULL;
-    if (!model || model->n_mods == 0 || loss < CURVO_LOSS_CE || loss > CURVO_LOSS_BCE)
+    if (!model || model->n_mods == 0 || loss < CURVO_LOSS_CE || loss > CURVO_LOSS_SELECTED_HUBER)
         return CURVO_E_INVALID;
     curvo_curv *cv = calloc(1, sizeof *cv);
     if (!cv) return CURVO_E_NOMEM;
@@ -203,6 +203,8 @@ static int shard_forward(curvo_curv *cv, const curvo_batch *shard, double *value
     if (rc == CURVO_E_INVALID)
         return curv_fail(cv, rc, "set_batch: %s", cv->loss == CURVO_LOSS_CE
                                                 ? "a label is outside [0, outputs) or labels are missing"
+                                                : loss_is_selected(cv->loss)
+                                                ? "a label is outside [0, outputs), or labels or targets are missing"
                                                 : "targets are missing");
     if (rc) return curv_fail(cv, rc, "set_batch: the loss is not finite");
     return CURVO_OK;
@@ -360,7 +362,7 @@ int curvo_curv_ggn(curvo_curv *cv, const float *v, int k, float *out) {
         memset(out, 0, len * sizeof(float));
     } else {
         forward_sweep(cv, v, k);
-        loss_hess_apply(cv->loss, cv->p, b, cv->c, cv->tan[L], k, 1.0f / (float)cv->b_global, cv->seed);
+        loss_hess_apply(cv->loss, cv->p, &cv->batch, b, cv->c, cv->tan[L], k, 1.0f / (float)cv->b_global, cv->seed);
         reverse_sweep(cv, cv->seed, k, out);
     }
     return reduce(cv, out, len, "ggn");
@@ -377,7 +379,7 @@ int curvo_curv_hvp(curvo_curv *cv, const float *v, int k, float *out) {
     memset(out, 0, (size_t)k * n * sizeof(float));
     if (cv->first_param == L || b == 0) return reduce(cv, out, (size_t)k * n, "hvp");
     forward_sweep(cv, v, k);
-    loss_hess_apply(cv->loss, cv->p, b, cv->c, cv->tan[L], k, 1.0f / (float)cv->b_global, cv->seed);
+    loss_hess_apply(cv->loss, cv->p, &cv->batch, b, cv->c, cv->tan[L], k, 1.0f / (float)cv->b_global, cv->seed);
     const float *cur = cv->seed;
     float *next = cv->ping;
     for (int l = L - 1; l >= cv->first_param; l--) {
@@ -396,7 +398,7 @@ int curvo_curv_hvp(curvo_curv *cv, const float *v, int k, float *out) {
 int curvo_curv_hessian_factor(curvo_curv *cv, double *out) {
     int rc = need_batch(cv, out, out, 1);
     if (rc) return rc;
-    if ((rc = loss_hess_factor(cv->loss, cv->p, cv->batch.b, cv->c, out)))
+    if ((rc = loss_hess_factor(cv->loss, cv->p, &cv->batch, cv->batch.b, cv->c, out)))
         return curv_fail(cv, rc, "the output Hessian of a sample could not be factored");
     return CURVO_OK;
 }

@@ -109,10 +109,9 @@ static int shard_system(curvo_curv *cv, struct curv_gn *g, double *rl) {
         }
     } else {
         memset(g->seeds, 0, bc * sizeof(double));
-        for (int i = 0; i < b; i++) {
+        for (int i = 0; i < b; i++) { /* CE's true class, or the selected-output losses' output */
             int y = cv->batch.labels[i]; /* checked by set_batch */
-            double py = 1.0 - g->r[(size_t)i * c + y];
-            double sq = sqrt(py * (1.0 - py) + CURVO_LOSS_FACTOR_EPS); /* sqrt(q_i) */
+            double sq = sqrt(loss_row_q(cv->loss, cv->p, &cv->batch, c, i)); /* sqrt(q_i) */
             g->seeds[(size_t)i * c + y] = sq;
             rl[i] = g->r[(size_t)i * c + y] / sq;
         }
@@ -145,6 +144,7 @@ int curvo_curv_gn_system(curvo_curv *cv, int true_class, int *m_out) {
     if (!cv->have_batch) return curv_fail(cv, CURVO_E_STATE, "no batch: call curvo_curv_set_batch first");
     if (true_class && cv->loss != CURVO_LOSS_CE)
         return curv_fail(cv, CURVO_E_UNSUPPORTED, "gn_system: the true-class system needs cross-entropy");
+    true_class = true_class || loss_is_selected(cv->loss); /* rank-one Q_i: one row per sample */
     int N = curvo_comm_size(cv->comm);
     int b = cv->batch.b, c = cv->c, B = N > 1 ? cv->b_global : b, k = true_class ? 1 : c;
     size_t bc = (size_t)b * c, Bc = (size_t)B * c, m = (size_t)k * B;

@@ -14,12 +14,18 @@
  * outside [0, c) and CURVO_E_NUMERIC for a non-finite loss. */
 int loss_eval(curvo_loss_kind kind, const float *f, const curvo_batch *batch, int c, int norm, float *p,
               float *dz, double *value);
-/* out_j = scale * Q zdot_j for k vectors (k, b, c); Q from p (b, c). */
-void loss_hess_apply(curvo_loss_kind kind, const float *p, int b, int c, const float *zdot, int k,
-                     float scale, float *out);
+/* out_j = scale * Q zdot_j for k vectors (k, b, c); Q from p (b, c) (and for the selected-output
+ * losses the batch's labels and targets, of which b samples are read). */
+void loss_hess_apply(curvo_loss_kind kind, const float *p, const curvo_batch *batch, int b, int c, const float *zdot,
+                     int k, float scale, float *out);
 /* L_i lower triangular with L_i L_i^T = Q_i + eps I: out (b, c, c). CURVO_E_NUMERIC if a factor
  * fails. */
-int loss_hess_factor(curvo_loss_kind kind, const float *p, int b, int c, double *out);
+int loss_hess_factor(curvo_loss_kind kind, const float *p, const curvo_batch *batch, int b, int c, double *out);
+/* 1 for the selected-output losses (one output of each sample, chosen by its label). */
+int loss_is_selected(curvo_loss_kind kind);
+/* q_i + eps of the one-row Gauss-Newton system: the curvature of sample i's selected output (the
+ * label's, for CE: p_y (1 - p_y)); CE and the selected-output losses only. */
+double loss_row_q(curvo_loss_kind kind, const float *p, const curvo_batch *batch, int c, int i);
 /* The output seeds whose Gram is J~ J~^T (J~ = blockdiag(L_i^T) J) in cotangent-major order:
  * seed (j, i) is column j of L_i. Lf (b, c, c) from loss_hess_factor -> seeds (c, b, c). */
 void loss_factor_seeds(const double *Lf, int b, int c, double *seeds);

@@ -128,7 +128,7 @@ static int read_keys(ckpt_reader *r, int version, int has_data, struct curvo_tra
 
 /* ---------------------------------------------------------------- saving */
 
-static int put_opt(ckpt_writer *w, const curvo_opt_params *op) {
+int train_put_opt(ckpt_writer *w, const curvo_opt_params *op) {
     int rc = ckpt_put_str(w, "opt.algorithm", curvo_algorithm_name(op->algorithm));
     for (int i = 0; !rc && i < curvo_opt_param_count(op->algorithm); i++) {
         const curvo_param_info *pi = curvo_opt_param_info(op->algorithm, i);
@@ -205,7 +205,7 @@ static int save_local(curvo_trainer *tr, const char *path) {
     if (!rc && ns) rc = ckpt_put_f32s(w, "model.state", curvo_model_state(tr->model), ns);
     if (!rc && ns && tr->best_state && tr->best_epoch > 0) rc = ckpt_put_f32s(w, "model.best_state", tr->best_state, ns);
     if (!rc) rc = ckpt_put_u64(w, "loss", (uint64_t)tr->loss);
-    if (!rc) rc = put_opt(w, curvo_optimizer_params(tr->opt));
+    if (!rc) rc = train_put_opt(w, curvo_optimizer_params(tr->opt));
     if (!rc) rc = ckpt_put(w, "opt.state", state, state_size);
     if (!rc) rc = ckpt_put_u64s(w, "rng", tr->rng.s, 4);
     for (size_t i = 0; !rc && i < NUM_KEYS; i++)
@@ -292,7 +292,7 @@ static int has_section(const ckpt_reader *r, const char *name) {
     return 0;
 }
 
-static int read_opt(ckpt_reader *r, curvo_opt_params *op, char *errmsg) {
+int train_read_opt(ckpt_reader *r, curvo_opt_params *op, char *errmsg) {
     const char *alg_name;
     curvo_algorithm alg;
     int rc;
@@ -396,7 +396,7 @@ static int resume_local(const char *path, const curvo_dataset *train, const curv
     int version;
     uint64_t position;
     curvo_schedule sched;
-    if ((rc = read_model(r, &model, &loss, errmsg)) || (rc = read_opt(r, &op, errmsg)) ||
+    if ((rc = read_model(r, &model, &loss, errmsg)) || (rc = train_read_opt(r, &op, errmsg)) ||
         (rc = read_run(r, &version, &saved, errmsg)) || (rc = read_schedule(r, &sched, errmsg)))
         goto fail;
     if ((rc = ckpt_get_u64(r, "data.position", &position))) goto format;
@@ -561,7 +561,7 @@ int curvo_checkpoint_read_info(const char *path, curvo_checkpoint_info **out, ch
     }
     curvo_checkpoint_info *in = &b->info;
     int version;
-    if ((rc = read_model(r, &model, &in->loss, errmsg)) || (rc = read_opt(r, &in->opt, errmsg)) ||
+    if ((rc = read_model(r, &model, &in->loss, errmsg)) || (rc = train_read_opt(r, &in->opt, errmsg)) ||
         (rc = read_run(r, &version, t, errmsg)) || (rc = read_schedule(r, &in->schedule, errmsg)))
         goto done;
     uint64_t shape[3];

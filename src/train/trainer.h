@@ -5,6 +5,14 @@
 
 #include "curvo.h"
 
+struct ckpt_writer;
+struct ckpt_reader;
+/* The optimizer's algorithm ("opt.algorithm") and parameters ("opt.param.NAME") as checkpoint
+ * sections, and back (a parameter the checkpoint lacks keeps its default); checkpoint.c, also
+ * used by the RL agent's checkpoints (src/rl/dqn_ckpt.c). */
+int train_put_opt(struct ckpt_writer *w, const curvo_opt_params *op);
+int train_read_opt(struct ckpt_reader *r, curvo_opt_params *op, char *errmsg);
+
 struct curvo_trainer {
     curvo_model *model;              /* not owned */
     curvo_loss_kind loss;
