@@ -10,9 +10,11 @@ static void info_usage(FILE *to) {
             "usage: curvo info [--model SPEC] [--input C,H,W]\n"
             "\n"
             "Builds a model and prints its layers, output size and number of parameters.\n"
-            "  --model SPEC   layers, comma-separated (default: mlp); presets:\n"
-            "                   mlp = %s\n"
-            "                   cnn = %s\n"
+            "  --model SPEC   layers, comma-separated (default: mlp); presets:\n");
+    const char *about;
+    for (int i = 0; curvo_model_preset_at(i, &about); i++)
+        fprintf(to, "                   %s = %s\n", curvo_model_preset_at(i, NULL), about);
+    fprintf(to,
             "                 tokens: dense:UNITS conv:OUT:K[:STRIDE[:PAD]] maxpool:K[:STRIDE]\n"
             "                 avgpool:K[:STRIDE] flatten relu tanh sigmoid softplus exp\n"
             "                 layernorm groupnorm:GROUPS gap\n"
@@ -22,8 +24,7 @@ static void info_usage(FILE *to) {
             "                 the shape; blocks nest, e.g. conv:16:3:1:1,res(conv:16:3:1:1,relu,\n"
             "                 conv:16:3:1:1),relu,res(conv:32:3:2:1,relu,conv:32:3:1:1),relu\n"
             "  --input C,H,W  input shape (default: 1,28,28, as Fashion-MNIST; CIFAR-10: 3,32,32)\n"
-            "  --help         this text\n",
-            curvo_model_preset("mlp"), curvo_model_preset("cnn"));
+            "  --help         this text\n");
 }
 
 int cli_info(int argc, char **argv) {

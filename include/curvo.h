@@ -168,7 +168,9 @@ int curvo_model_training(const curvo_model *model);
  *   res(SPEC)     a residual block whose body is SPEC (curvo_model_add_residual; the commas inside
  *                 its parentheses belong to the body; blocks nest)
  * or a preset name: "mlp" = "flatten,dense:256,relu,dense:10",
- *                   "cnn" = "conv:16:5,relu,maxpool:2,conv:32:5,relu,maxpool:2,flatten,dense:10".
+ *                   "cnn" = "conv:16:5,relu,maxpool:2,conv:32:5,relu,maxpool:2,flatten,dense:10",
+ *                   "resnet20" (He et al.'s CIFAR ResNet-20, batchnorm, 0.27 M parameters on 3x32x32),
+ *                   "resnet18" (ResNet-18 with a 3x3 stem for 28x28/32x32 inputs, 11.2 M).
  * Pool strides default to the kernel size; conv stride to 1 and padding to 0.
  * On failure *out is NULL and errmsg (if not NULL, CURVO_ERRMSG_LEN bytes) names the offending
  * token. The parameters are not initialised: call curvo_model_init. */
@@ -177,9 +179,12 @@ int curvo_model_from_spec(const char *spec, int channels, int height, int width,
 
 /* Expands a preset name to its spec string; returns the argument itself if it is no preset. */
 const char *curvo_model_preset(const char *name);
+/* The name of preset i (0, 1, ...; NULL past the last: mlp, cnn, resnet20, resnet18), and in *about
+ * (if not NULL) its spec, or a summary of it where the spec is too long to print. */
+const char *curvo_model_preset_at(int i, const char **about);
 
 /* The model for a task of `outputs` network outputs (classes for cross-entropy, 1 otherwise): a
- * preset ("mlp", "cnn") with its last layer resized to dense:OUTPUTS ("mlp" for 3 classes is
+ * preset ("mlp", "cnn", "resnet20", "resnet18") with its last layer resized to dense:OUTPUTS ("mlp" for 3 classes is
  * "flatten,dense:256,relu,dense:3"); any other spec string is built as it is (a mismatch with the
  * task is for the caller, e.g. curvo_trainer_create, to report). Errors as curvo_model_from_spec;
  * CURVO_E_INVALID for a preset with outputs outside [1, 1000000]. */

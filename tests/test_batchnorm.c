@@ -19,7 +19,12 @@
  *     two processes refused by set_batch;
  *   - the trainer: evaluation uses the running statistics (the metrics equal those of
  *     curvo_model_predict), checkpoints save and restore them, a checkpoint without them loads
- *     with the defaults, early stopping restores the best epoch's statistics with its parameters. */
+ *     with the defaults, early stopping restores the best epoch's statistics with its parameters;
+ *   - batchnorm inside residual blocks (nested, and copied into a projection shortcut): the network's
+ *     products against differences of the batch-coupled loss, the block's state against its body and
+ *     shortcut run as models of their own (training and evaluation mode, once per optimizer step),
+ *     the Gram and two-process refusals as at the top level, and a block ending in groupnorm trained
+ *     by EGN. */
 #define _DEFAULT_SOURCE /* mkdtemp */
 #include <math.h>
 #include <stdlib.h>
@@ -400,19 +405,34 @@ typedef struct {
     size_t n, bc;
 } net;
 
+/* The model spec on (c, h, w) inputs and room for a batch of b (the inputs are for the caller). */
+static void net_model(net *t, const char *spec, int c, int h, int w, int b) {
+    memset(t, 0, sizeof *t);
+    char err[CURVO_ERRMSG_LEN];
+    TU_CHECK(curvo_model_from_spec(spec, c, h, w, &t->m, err) == CURVO_OK, "%s: %s", spec, err);
+    t->b = b;
+    t->bc = (size_t)t->b * curvo_model_output_size(t->m);
+    t->n = curvo_model_num_params(t->m);
+    t->x = malloc((size_t)t->b * curvo_model_input_size(t->m) * sizeof(float));
+    t->tg = malloc(t->bc * sizeof(float));
+}
+
+/* Targets and labels drawn from rng, the batch set. */
+static void net_batch(net *t, curvo_loss_kind loss, curvo_rng *rng) {
+    int c = (int)curvo_model_output_size(t->m);
+    int32_t *lab = malloc((size_t)t->b * sizeof *lab);
+    tu_fill_normal(rng, t->tg, t->bc, 1.0);
+    for (int i = 0; i < t->b; i++) lab[i] = i % c;
+    t->bt = (curvo_batch){t->x, loss == CURVO_LOSS_CE ? lab : NULL, t->tg, t->b};
+    if (loss != CURVO_LOSS_CE) free(lab);
+    TU_CHECK(curvo_curv_create(t->m, loss, &t->cv) == CURVO_OK, "curv");
+    TU_CHECK(curvo_curv_set_batch(t->cv, &t->bt) == CURVO_OK, "set_batch: %s", curvo_curv_errmsg(t->cv));
+}
+
 /* conv:2:3,batchnorm,relu,flatten,dense:3 on (1, 5, 5) inputs, MSE (so that Q = I) or CE; inputs drawn
  * until every input of relu is at least 0.05 from its kink (differences then see a smooth function). */
 static void net_make(net *t, curvo_loss_kind loss, uint64_t seed) {
-    memset(t, 0, sizeof *t);
-    char err[CURVO_ERRMSG_LEN];
-    TU_CHECK(curvo_model_from_spec("conv:2:3,batchnorm,relu,flatten,dense:3", 1, 5, 5, &t->m, err) == CURVO_OK, "%s",
-             err);
-    t->b = 6;
-    t->bc = (size_t)t->b * 3;
-    t->n = curvo_model_num_params(t->m);
-    t->x = malloc((size_t)t->b * 25 * sizeof(float));
-    t->tg = malloc(t->bc * sizeof(float));
-    int32_t *lab = malloc((size_t)t->b * sizeof *lab);
+    net_model(t, "conv:2:3,batchnorm,relu,flatten,dense:3", 1, 5, 5, 6);
     curvo_rng rng;
     curvo_rng_seed(&rng, seed);
     nn_pass p = {0};
@@ -429,12 +449,7 @@ static void net_make(net *t, curvo_loss_kind loss, uint64_t seed) {
         if (gap > 0.05) break;
     }
     nn_pass_release(&p);
-    tu_fill_normal(&rng, t->tg, t->bc, 1.0);
-    for (int i = 0; i < t->b; i++) lab[i] = i % 3;
-    t->bt = (curvo_batch){t->x, loss == CURVO_LOSS_CE ? lab : NULL, t->tg, t->b};
-    if (loss != CURVO_LOSS_CE) free(lab);
-    TU_CHECK(curvo_curv_create(t->m, loss, &t->cv) == CURVO_OK, "curv");
-    TU_CHECK(curvo_curv_set_batch(t->cv, &t->bt) == CURVO_OK, "set_batch: %s", curvo_curv_errmsg(t->cv));
+    net_batch(t, loss, &rng);
 }
 
 static void net_free(net *t) {
@@ -472,11 +487,10 @@ static void grad_at(net *t, const float *v, double s, float *g) {
     curvo_curv_set_batch(t->cv, &t->bt);
 }
 
-static void check_network(curvo_loss_kind loss) {
-    net t;
-    net_make(&t, loss, loss == CURVO_LOSS_MSE ? 11 : 12);
+/* Every product of the network t (its batch set) against central differences; ln names the case. */
+static void check_network_products(net *tp, curvo_loss_kind loss, const char *ln) {
+    net t = *tp;
     size_t n = t.n, bc = t.bc;
-    const char *ln = loss == CURVO_LOSS_MSE ? "MSE" : "CE";
     curvo_rng rng;
     curvo_rng_seed(&rng, 77);
     float *v = malloc(n * sizeof(float)), *e = calloc(n, sizeof(float)), *g = malloc(n * sizeof(float));
@@ -542,6 +556,12 @@ static void check_network(curvo_loss_kind loss) {
     }
     free(v), free(e), free(g), free(fd), free(jv), free(op), free(om), free(u), free(jtu), free(hv), free(gv);
     free(gp), free(gm);
+}
+
+static void check_network(curvo_loss_kind loss) {
+    net t;
+    net_make(&t, loss, loss == CURVO_LOSS_MSE ? 11 : 12);
+    check_network_products(&t, loss, loss == CURVO_LOSS_MSE ? "MSE" : "CE");
     net_free(&t);
 }
 
@@ -845,6 +865,250 @@ static void check_spec(void) {
     curvo_model_free(m);
 }
 
+/* ------------------------------------------------------------------ batchnorm inside residual blocks */
+
+/* Two residual blocks with batchnorm (the first nesting a third, the second with a projection
+ * shortcut that copies the body's trailing batchnorm), tanh for smoothness: every product of the
+ * batch-coupled network against differences, the state buffer holding every batchnorm's slice. */
+static const char RES_NET[] = "conv:2:3:1:1,res(batchnorm,conv:2:3:1:1,batchnorm,tanh,res(conv:2:3:1:1,batchnorm)),"
+                              "res(conv:3:3:2:1,batchnorm),flatten,dense:3";
+
+static void res_net_make(net *t, curvo_loss_kind loss, uint64_t seed) {
+    net_model(t, RES_NET, 1, 5, 5, 6);
+    curvo_rng rng;
+    curvo_rng_seed(&rng, seed);
+    curvo_model_init(t->m, &rng);
+    tu_fill_normal(&rng, t->x, (size_t)t->b * 25, 1.0);
+    net_batch(t, loss, &rng);
+}
+
+static void check_res_network(curvo_loss_kind loss) {
+    net t;
+    res_net_make(&t, loss, loss == CURVO_LOSS_MSE ? 31 : 32);
+    /* batchnorms of 2, 2, 2 (nested), 3 (body) and 3 (shortcut) channels: mean and variance each */
+    TU_CHECK(curvo_model_state_size(t.m) == 2 * (2 + 2 + 2 + 3 + 3), "res network: %zu floats of state, expected 24",
+             curvo_model_state_size(t.m));
+    TU_CHECK(nn_coupled_module(t.m) == 1, "the first residual block couples the samples (got %d)", nn_coupled_module(t.m));
+    check_network_products(&t, loss, loss == CURVO_LOSS_MSE ? "res blocks, MSE" : "res blocks, CE");
+    net_free(&t);
+}
+
+/* A block res(conv:2:3:1:1,batchnorm,tanh,conv:3:3:2:1,batchnorm) on (2, 4, 4) against its body and
+ * its shortcut (conv:3:1:2:0 without bias, batchnorm) built as models of their own on the same
+ * parameters: outputs in training mode (the sum of the two), running statistics after armed passes
+ * (the block's state is the body's then the shortcut's), evaluation mode (running statistics: per
+ * sample, not the training-mode output) and the statistics moving once per optimizer step. */
+static void check_res_state(void) {
+    const char *body_spec = "conv:2:3:1:1,batchnorm,tanh,conv:3:3:2:1,batchnorm", *sc_spec = "conv:3:1:2:0,batchnorm";
+    char spec[128], err[CURVO_ERRMSG_LEN];
+    snprintf(spec, sizeof spec, "res(%s)", body_spec);
+    const int b = 5, D = 2 * 4 * 4, O = 3 * 2 * 2;
+    curvo_model *blk, *body, *sc, *twin;
+    TU_CHECK(curvo_model_from_spec(spec, 2, 4, 4, &blk, err) == CURVO_OK, "%s", err);
+    TU_CHECK(curvo_model_from_spec(spec, 2, 4, 4, &twin, err) == CURVO_OK, "%s", err);
+    TU_CHECK(curvo_model_from_spec(body_spec, 2, 4, 4, &body, err) == CURVO_OK, "%s", err);
+    TU_CHECK(curvo_model_from_spec(sc_spec, 2, 4, 4, &sc, err) == CURVO_OK, "%s", err);
+    size_t nb = curvo_model_num_params(body), ns_body = curvo_model_state_size(body);
+    TU_CHECK(curvo_model_num_params(blk) == nb + 6 + 6, "block parameters: body, 1x1 weights, shortcut batchnorm");
+    TU_CHECK(curvo_model_state_size(blk) == ns_body + 6, "block state: body's and shortcut's");
+    curvo_rng rng;
+    curvo_rng_seed(&rng, 41);
+    curvo_model_init(blk, &rng);
+    float *th = curvo_model_params(blk), *ths = curvo_model_params(sc);
+    for (size_t q = 0; q < nb + 12; q++) th[q] += (float)(0.2 * curvo_rng_normal(&rng)); /* gammas, betas off 1, 0 */
+    memcpy(curvo_model_params(body), th, nb * sizeof(float));
+    memcpy(ths, th + nb, 6 * sizeof(float)); /* the 1x1 weights, */
+    memset(ths + 6, 0, 3 * sizeof(float));   /* no bias, */
+    memcpy(ths + 9, th + nb + 6, 6 * sizeof(float)); /* the shortcut's batchnorm */
+    memcpy(curvo_model_params(twin), th, curvo_model_num_params(blk) * sizeof(float));
+    float x1[5 * 32], x2[5 * 32], yb[5 * 12], ys[5 * 12], ya[5 * 12], want[5 * 12], y1[12];
+    int32_t lab[5] = {0, 1, 2, 3, 4};
+    tu_fill_normal(&rng, x1, (size_t)b * D, 1.0);
+    tu_fill_normal(&rng, x2, (size_t)b * D, 0.7);
+    for (int i = 0; i < b * D; i++) x2[i] += 0.5f;
+    curvo_batch b1 = {x1, lab, NULL, b}, b2 = {x2, lab, NULL, b};
+    curvo_curv *cb, *cbody, *csc;
+    TU_CHECK(curvo_curv_create(blk, CURVO_LOSS_CE, &cb) == CURVO_OK, "curv");
+    TU_CHECK(curvo_curv_create(body, CURVO_LOSS_CE, &cbody) == CURVO_OK, "curv");
+    TU_CHECK(curvo_curv_create(sc, CURVO_LOSS_CE, &csc) == CURVO_OK, "curv");
+    for (int pass = 0; pass < 2; pass++) {
+        const curvo_batch *bt = pass ? &b2 : &b1;
+        curvo_curv *cvs[3] = {cb, cbody, csc};
+        for (int q = 0; q < 3; q++) {
+            curvo_curv_update_running_stats(cvs[q], 1);
+            TU_CHECK(curvo_curv_set_batch(cvs[q], bt) == CURVO_OK, "set_batch: %s", curvo_curv_errmsg(cvs[q]));
+        }
+        for (int i = 0; i < b * O; i++) want[i] = curvo_curv_outputs(cbody)[i] + curvo_curv_outputs(csc)[i];
+        tu_close_f("res with batchnorm, training mode: block vs body + shortcut", curvo_curv_outputs(cb), want,
+                   (size_t)b * O, 1e-5);
+        const float *st = curvo_model_state(blk);
+        tu_close_f("res with batchnorm: the body's running statistics in the block's state", st, curvo_model_state(body),
+                   ns_body, 1e-6);
+        tu_close_f("res with batchnorm: the shortcut's running statistics in the block's state", st + ns_body,
+                   curvo_model_state(sc), 6, 1e-6);
+    }
+    float r[16]; /* the block's state (2 + 3 + 3 channels); the defaults moved: not mean 0, variance 1 */
+    TU_CHECK(curvo_model_state_size(blk) == 16, "block state: 16 floats");
+    memcpy(r, curvo_model_state(blk), sizeof r);
+    TU_CHECK(fabs(r[0]) > 1e-3 && fabs(r[2] - 1.0) > 1e-3, "running statistics did not move");
+    /* evaluation mode: body + shortcut with their running statistics, per sample */
+    TU_CHECK(curvo_model_predict(blk, x2, b, ya) == CURVO_OK, "predict");
+    curvo_model_predict(body, x2, b, yb);
+    curvo_model_predict(sc, x2, b, ys);
+    for (int i = 0; i < b * O; i++) want[i] = yb[i] + ys[i];
+    tu_close_f("res with batchnorm, evaluation mode: block vs body + shortcut", ya, want, (size_t)b * O, 1e-5);
+    TU_CHECK(curvo_model_predict(blk, x2 + 2 * D, 1, y1) == CURVO_OK, "predict one");
+    tu_close_f("res with batchnorm, evaluation mode: one sample alone as in the batch", y1, ya + 2 * O, (size_t)O, 1e-6);
+    double dd = 0.0;
+    for (int i = 0; i < b * O; i++) dd = fmax(dd, fabs(ya[i] - curvo_curv_outputs(cb)[i]));
+    TU_CHECK(dd > 1e-3, "evaluation mode gave the training-mode outputs (running statistics unused)");
+    /* one optimizer step (SGN: CG products and a line search, many passes) moves the statistics as
+     * one armed pass at the step's starting point does */
+    memcpy(curvo_model_state(twin), curvo_model_state(blk), curvo_model_state_size(blk) * sizeof(float));
+    curvo_curv *ct;
+    TU_CHECK(curvo_curv_create(twin, CURVO_LOSS_CE, &ct) == CURVO_OK, "curv");
+    curvo_curv_update_running_stats(ct, 1);
+    curvo_curv_set_batch(ct, &b1);
+    curvo_algorithm algs[2] = {CURVO_OPT_SGN, CURVO_OPT_ADAM};
+    for (int a = 0; a < 2; a++) {
+        curvo_opt_params op;
+        curvo_opt_params_init(&op, algs[a]);
+        curvo_optimizer *opt;
+        TU_CHECK(curvo_optimizer_create(&op, curvo_model_num_params(blk), &opt, err) == CURVO_OK, "optimizer: %s", err);
+        memcpy(curvo_model_params(blk), curvo_model_params(twin), curvo_model_num_params(blk) * sizeof(float));
+        memcpy(curvo_model_state(blk), r, sizeof r);
+        int rc = curvo_optimizer_step(opt, cb, &b1, NULL);
+        TU_CHECK(rc == CURVO_OK || rc == CURVO_E_REJECTED, "%s step: %s", curvo_algorithm_name(algs[a]), curvo_strerror(rc));
+        tu_close_f(algs[a] == CURVO_OPT_SGN ? "res with batchnorm: SGN's step moves the statistics once"
+                                            : "res with batchnorm: Adam's step moves the statistics once",
+                   curvo_model_state(blk), curvo_model_state(twin), 16, 1e-6);
+        curvo_optimizer_free(opt);
+    }
+    curvo_curv_free(ct), curvo_curv_free(cb), curvo_curv_free(cbody), curvo_curv_free(csc);
+    curvo_model_free(twin), curvo_model_free(blk), curvo_model_free(body), curvo_model_free(sc);
+}
+
+/* The per-sample Gram with batchnorm inside blocks: refused as at the top level (naming batchnorm and
+ * groupnorm) when it sits above a parametric layer of its block or below the block, nested too, in
+ * training mode, and by set_batch over two processes; allowed in evaluation mode; exact (against
+ * rows J^T e of the batch-coupled Jacobian) when a block's batchnorm is its lowest parametric layer. */
+static void check_res_gram(void) {
+    static const char *refused[] = {"res(conv:2:3:1:1,batchnorm),flatten,dense:3",
+                                    "res(res(conv:2:3:1:1,batchnorm,tanh)),flatten,dense:3",
+                                    "res(conv:2:3:1:1,tanh,res(batchnorm)),flatten,dense:3",
+                                    "conv:2:3:1:1,res(tanh,batchnorm),flatten,dense:3"};
+    char err[CURVO_ERRMSG_LEN];
+    const int b = 4, c = 3;
+    float x[4 * 16];
+    int32_t lab[4] = {0, 1, 2, 0};
+    curvo_rng rng;
+    curvo_rng_seed(&rng, 9);
+    tu_fill_normal(&rng, x, sizeof x / sizeof *x, 1.0);
+    curvo_batch bt = {x, lab, NULL, b};
+    double G[12 * 12];
+    for (size_t q = 0; q < sizeof refused / sizeof *refused; q++) {
+        curvo_model *m;
+        TU_CHECK(curvo_model_from_spec(refused[q], 1, 4, 4, &m, err) == CURVO_OK, "%s: %s", refused[q], err);
+        if (!m) continue;
+        curvo_model_init(m, &rng);
+        curvo_curv *cv;
+        curvo_curv_create(m, CURVO_LOSS_CE, &cv);
+        TU_CHECK(curvo_curv_set_batch(cv, &bt) == CURVO_OK, "set_batch");
+        TU_CHECK(curvo_curv_gram(cv, G) == CURVO_E_UNSUPPORTED, "%s: gram in training mode", refused[q]);
+        TU_CHECK(strstr(curvo_curv_errmsg(cv), "groupnorm") && strstr(curvo_curv_errmsg(cv), "batchnorm"),
+                 "%s: the refusal names batchnorm and groupnorm: %s", refused[q], curvo_curv_errmsg(cv));
+        curvo_opt_params op;
+        curvo_opt_params_init(&op, CURVO_OPT_EGN);
+        curvo_optimizer *opt;
+        curvo_optimizer_create(&op, curvo_model_num_params(m), &opt, err);
+        TU_CHECK(curvo_optimizer_step(opt, cv, &bt, NULL) == CURVO_E_UNSUPPORTED, "%s: EGN's step", refused[q]);
+        curvo_optimizer_free(opt);
+        curvo_model_set_training(m, 0);
+        TU_CHECK(curvo_curv_set_batch(cv, &bt) == CURVO_OK, "set_batch");
+        TU_CHECK(curvo_curv_gram(cv, G) == CURVO_OK, "%s: gram in evaluation mode: %s", refused[q], curvo_curv_errmsg(cv));
+        curvo_comm *two = fake_two_processes();
+        curvo_curv_set_comm(cv, two);
+        curvo_model_set_training(m, 1);
+        TU_CHECK(curvo_curv_set_batch(cv, &bt) == CURVO_E_UNSUPPORTED, "%s: training mode over 2 processes", refused[q]);
+        TU_CHECK(strstr(curvo_curv_errmsg(cv), "groupnorm") && strstr(curvo_curv_errmsg(cv), "batchnorm"),
+                 "%s: the two-process refusal names batchnorm and groupnorm: %s", refused[q], curvo_curv_errmsg(cv));
+        curvo_curv_set_comm(cv, NULL);
+        curvo_comm_free(two);
+        curvo_curv_free(cv);
+        curvo_model_free(m);
+    }
+    /* batchnorm lowest in its block (identity shortcut), nothing parametric below the block */
+    curvo_model *m;
+    TU_CHECK(curvo_model_from_spec("res(batchnorm,conv:1:3:1:1,tanh),flatten,dense:3", 1, 4, 4, &m, err) == CURVO_OK, "%s",
+             err);
+    curvo_model_init(m, &rng);
+    float *th = curvo_model_params(m);
+    th[0] = 1.2f, th[1] = 0.3f;
+    curvo_curv *cv;
+    curvo_curv_create(m, CURVO_LOSS_CE, &cv);
+    TU_CHECK(curvo_curv_set_batch(cv, &bt) == CURVO_OK, "set_batch");
+    size_t n = curvo_model_num_params(m), kb = (size_t)c * b;
+    double *seeds = calloc(kb * c, sizeof(double)), *Gr = malloc(kb * kb * sizeof(double));
+    float *u = calloc(kb * kb, sizeof(float)), *rows = malloc(kb * n * sizeof(float));
+    for (int j = 0; j < c; j++)
+        for (int i = 0; i < b; i++) {
+            seeds[((size_t)j * b + i) * c + j] = 1.0;
+            u[((size_t)j * b + i) * kb + (size_t)i * c + j] = 1.0f;
+        }
+    TU_CHECK(curvo_curv_seeded_gram(cv, seeds, c, G) == CURVO_OK, "seeded gram, batchnorm lowest in a block: %s",
+             curvo_curv_errmsg(cv));
+    TU_CHECK(curvo_curv_vjp(cv, u, (int)kb, rows) == CURVO_OK, "rows");
+    for (size_t r = 0; r < kb; r++)
+        for (size_t q = 0; q < kb; q++) Gr[r * kb + q] = dotf(rows + r * n, rows + q * n, n);
+    tu_close("Gram with batchnorm lowest in a residual block vs rows of the batch Jacobian", G, Gr, kb * kb, 1e-5);
+    free(seeds), free(Gr), free(u), free(rows);
+    curvo_curv_free(cv);
+    curvo_model_free(m);
+}
+
+/* A block whose body ends in groupnorm gives its projection shortcut groupnorm too (parameters
+ * counted by hand), and EGN trains the network through it: a few steps on one batch lower the loss. */
+static void check_res_groupnorm_egn(void) {
+    char err[CURVO_ERRMSG_LEN];
+    curvo_model *m;
+    TU_CHECK(curvo_model_from_spec("conv:4:3:1:1,res(conv:8:3:2:1,groupnorm:2,relu,conv:8:3:1:1,groupnorm:2),relu,"
+                                   "flatten,dense:3", 1, 6, 6, &m, err) == CURVO_OK, "%s", err);
+    if (!m) return;
+    /* conv 1->4 (36+4), body conv 4->8 s2 (288+8), groupnorm (16), conv 8->8 (576+8), groupnorm (16),
+     * shortcut 1x1 4->8 without bias (32) and groupnorm (16), dense 8*3*3->3 (216+3) */
+    size_t want = 40 + 296 + 16 + 584 + 16 + 32 + 16 + 219;
+    TU_CHECK(curvo_model_num_params(m) == want, "res with groupnorm: %zu parameters, expected %zu (a groupnorm shortcut)",
+             curvo_model_num_params(m), want);
+    TU_CHECK(curvo_model_state_size(m) == 0 && nn_coupled_module(m) < 0, "groupnorm: no state, per sample");
+    curvo_rng rng;
+    curvo_rng_seed(&rng, 13);
+    curvo_model_init(m, &rng);
+    const int b = 12;
+    float x[12 * 36];
+    int32_t lab[12];
+    tu_fill_normal(&rng, x, sizeof x / sizeof *x, 1.0);
+    for (int i = 0; i < b; i++) lab[i] = i % 3;
+    curvo_batch bt = {x, lab, NULL, b};
+    curvo_curv *cv;
+    curvo_curv_create(m, CURVO_LOSS_CE, &cv);
+    curvo_opt_params op;
+    curvo_opt_params_init(&op, CURVO_OPT_EGN);
+    curvo_optimizer *opt;
+    TU_CHECK(curvo_optimizer_create(&op, curvo_model_num_params(m), &opt, err) == CURVO_OK, "egn: %s", err);
+    TU_CHECK(curvo_curv_set_batch(cv, &bt) == CURVO_OK, "set_batch");
+    double first = curvo_curv_loss(cv);
+    for (int s = 0; s < 5; s++) {
+        int rc = curvo_optimizer_step(opt, cv, &bt, NULL);
+        TU_CHECK(rc == CURVO_OK || rc == CURVO_E_REJECTED, "EGN step %d: %s %s", s, curvo_strerror(rc), curvo_curv_errmsg(cv));
+    }
+    TU_CHECK(curvo_curv_set_batch(cv, &bt) == CURVO_OK, "set_batch");
+    double last = curvo_curv_loss(cv);
+    TU_CHECK(last < 0.7 * first, "EGN through a groupnorm residual block: loss %.4f -> %.4f", first, last);
+    curvo_optimizer_free(opt);
+    curvo_curv_free(cv);
+    curvo_model_free(m);
+}
+
 int main(void) {
     check_spec();
     check_actions(3, 2, 3, 4, 1, 1);  /* conv-shaped */
@@ -860,5 +1124,10 @@ int main(void) {
     check_gram();
     check_trainer();
     check_early_stop();
+    check_res_network(CURVO_LOSS_MSE);
+    check_res_network(CURVO_LOSS_CE);
+    check_res_state();
+    check_res_gram();
+    check_res_groupnorm_egn();
     return tu_finish("test_batchnorm");
 }

@@ -154,12 +154,15 @@ int curvo_curv_update_running_stats(curvo_curv *cv, int on) {
 static int curv_per_sample_rows(curvo_curv *cv, const char *what) {
     const curvo_model *m = cv->model;
     if (!m->training) return CURVO_OK;
-    for (int l = cv->first_param + 1; l < m->n_mods; l++)
-        if (m->mods[l].couples_batch)
+    for (int l = cv->first_param; l < m->n_mods; l++) {
+        const char *kind = NULL; /* a residual block's coupling child above its own parametric ones */
+        if (nn_residual_inner_coupling(&m->mods[l], &kind) || (l > cv->first_param && m->mods[l].couples_batch))
             return curv_fail(cv, CURVO_E_UNSUPPORTED,
-                             "%s: %s (module %d) couples the samples in training mode, so the layers below it have no "
+                             "%s: %s (module %d%s) couples the samples in training mode, so the layers below it have no "
                              "per-sample Jacobian rows (EGN's Gram): use groupnorm or another optimizer",
-                             what, m->mods[l].ops->name, l);
+                             what, kind ? kind : nn_coupling_kind(&m->mods[l]), l,
+                             m->mods[l].block ? ", a residual block" : "");
+    }
     return CURVO_OK;
 }
 
@@ -219,9 +222,10 @@ int curvo_curv_set_batch(curvo_curv *cv, const curvo_batch *batch) {
     int off, b, N = curvo_comm_size(cv->comm), coupled = nn_coupled_module(cv->model);
     if (N > 1 && coupled >= 0) /* the same answer on every rank: nothing collective is skipped */
         return curv_fail(cv, CURVO_E_UNSUPPORTED,
-                         "set_batch: %s (module %d) in training mode normalizes over the batch, which %d processes "
+                         "set_batch: %s (module %d%s) in training mode normalizes over the batch, which %d processes "
                          "split into shards: not supported; use groupnorm or one process",
-                         cv->model->mods[coupled].ops->name, coupled, N);
+                         nn_coupling_kind(&cv->model->mods[coupled]), coupled,
+                         cv->model->mods[coupled].block ? ", a residual block" : "", N);
     dist_shard(batch->b, curvo_comm_rank(cv->comm), N, &off, &b);
     cv->batch = shard_of(batch, curvo_model_input_size(cv->model), cv->c, off, b);
     cv->shard_off = off;
@@ -609,7 +613,12 @@ static int gram_module_global(curvo_curv *cv, const module *mod, const nn_ctx *c
     } else {
         nn_ctx g = {cv->model->theta + mod->offset, w->gx, NULL, w->ws, B};
         if (mod->ops->gram_needs_forward) { /* its gram reads the workspace forward fills */
-            mod->ops->forward(mod, g.theta, w->gx, w->gf, w->ws, B);
+            nn_mode mode = {cv->model->training, 0}; /* the pass's mode (evaluation: running statistics) */
+            if (mod->ops->forward_mode)
+                mod->ops->forward_mode(mod, g.theta, mod->n_state ? cv->model->state + mod->state_offset : NULL, &mode,
+                                       w->gx, w->gf, w->ws, B);
+            else
+                mod->ops->forward(mod, g.theta, w->gx, w->gf, w->ws, B);
             g.y = w->gf;
         }
         *local = mod->ops->gram(mod, &g, w->gy, k, gk);

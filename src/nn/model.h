@@ -60,6 +60,13 @@ int nn_spec_append(curvo_model *m, const char *spec, char *errmsg);
 int nn_spec_last_norm(const char *spec, char *tok, size_t len);
 /* A residual block's body modules (residual.c): their number, and the array in *body. */
 int nn_residual_body(const module *block, const module **body);
+/* Whether, inside residual block m (0 for any other module), a module that couples the samples in
+ * training mode sits above a parametric one of its branch (nested blocks included): then *kind is
+ * the coupling module's name. */
+int nn_residual_inner_coupling(const module *m, const char **kind);
+/* The name of the module that makes m couple the samples: m's own, or for a residual block the
+ * name of its first coupling child (nested blocks looked into). */
+const char *nn_coupling_kind(const module *m);
 
 /* Largest activation size (features per sample) over the input and all module outputs. */
 size_t nn_max_width(const curvo_model *m);

@@ -79,7 +79,8 @@ typedef struct module_ops {
     int (*gram_rows)(const module *m, const nn_ctx *c, const float *dy, int k, float *rows);
     /* Set by modules whose gram reads what forward left in the workspace (a residual block: its
      * children's activations); the data-parallel Gram, which hands gram the gathered inputs and a
-     * fresh workspace, runs forward on them first. */
+     * fresh workspace, runs forward on them first (forward_mode in the model's mode, when the module
+     * has one: a block's batchnorm children in evaluation mode use their running statistics). */
     int gram_needs_forward;
     /* Optional: frees what the module owns (a residual block: its children). */
     void (*release)(module *m);
@@ -111,8 +112,9 @@ struct module {
     struct nn_block *block;  /* residual blocks: the body and shortcut modules (owned; residual.c) */
     size_t n_state;          /* floats of non-parameter state (running statistics), 0 for most */
     size_t state_offset;     /* start of this module's state in the model's state buffer */
-    int couples_batch;       /* in training mode an output depends on other samples (batchnorm):
-                              * no per-sample Jacobian rows below it, no shard-local statistics */
+    int couples_batch;       /* in training mode an output depends on other samples (batchnorm, or
+                              * a residual block with such a child): no per-sample Jacobian rows
+                              * below it, no shard-local statistics */
 };
 
 static inline size_t module_in_size(const module *m) { return (size_t)m->in_c * m->in_h * m->in_w; }

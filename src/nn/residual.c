@@ -4,9 +4,12 @@
  * keeps the input's shape, else a 1x1 convolution without bias whose stride reproduces the body's
  * height and width, followed by the body's last layer when that is a normalization (spec.c's list).
  * The block's parameters are one contiguous slice of theta: the body's children, then the
- * shortcut's, each child's offset counting from the block's start. (Per-module state such as
- * batchnorm's running statistics is meant to follow the same rule: a slice of the model's state
- * holding the children's, offsets relative to the block.)
+ * shortcut's, each child's offset counting from the block's start. Per-module state (batchnorm's
+ * running statistics) follows the same rule: the block's slice of the model's state buffer holds
+ * its children's, body then shortcut, each child's state_offset counting from the block's start;
+ * the block's forward_mode runs every child in the pass's mode with its state (forward, the plain
+ * one, runs them with theirs: training mode, no state update), and the block couples the samples
+ * (couples_batch) when a child does.
  *
  * Every action is its children's, branch by branch (B = body or shortcut, a sequence
  * f_n o ... o f_1 with activations a_0 = x, a_l = f_l(a_{l-1}), the identity shortcut has none):
@@ -111,18 +114,29 @@ static void add_to(float *y, const float *a, const float *b2, size_t n) {
         for (size_t i = 0; i < n; i++) y[i] += a[i];
 }
 
-static void res_forward(const module *m, const float *theta, const float *x, float *y, void *ws, int b) {
+/* The forward of every child, in mode (NULL: each child's plain forward) with its slice of the
+ * block's state (NULL: none), then y = body + shortcut. */
+static void res_forward_mode(const module *m, const float *theta, float *state, const nn_mode *mode, const float *x,
+                             float *y, void *ws, int b) {
     const struct nn_block *blk = m->block;
     res_ws w = ws_of(m, ws, b);
     for (int r = 0; r < 2; r++)
         for (int l = 0; l < blk->br[r].n; l++) {
             const module *ch = &blk->br[r].mods[l];
             nn_ctx c = child_ctx(m, theta, x, ws, b, r, l);
-            ch->ops->forward(ch, c.theta, c.x, (float *)c.y, c.ws, b);
+            if (mode && ch->ops->forward_mode)
+                ch->ops->forward_mode(ch, c.theta, state && ch->n_state ? state + ch->state_offset : NULL, mode, c.x,
+                                      (float *)c.y, c.ws, b);
+            else
+                ch->ops->forward(ch, c.theta, c.x, (float *)c.y, c.ws, b);
         }
     const branch *body = &blk->br[0], *sc = &blk->br[1];
     add_to(y, slot(w.act, body, body->n - 1, b), sc->n ? slot(w.act, sc, sc->n - 1, b) : x,
            (size_t)b * module_out_size(m));
+}
+
+static void res_forward(const module *m, const float *theta, const float *x, float *y, void *ws, int b) {
+    res_forward_mode(m, theta, NULL, NULL, x, y, ws, b);
 }
 
 /* Reverse sweep of one cotangent dy (b, out) through branch r: parameter adjoints added to dt (the
@@ -283,6 +297,40 @@ static void res_init(const module *m, float *theta, curvo_rng *rng, int next_is_
     for (int r = 0; r < 2; r++) nn_init_modules(m->block->br[r].mods, m->block->br[r].n, theta, NULL, rng, next_is_rectifier);
 }
 
+/* The children's initial state, each at its offset in the block's slice. */
+static void res_init_state(const module *m, float *state) {
+    for (int r = 0; r < 2; r++)
+        for (int l = 0; l < m->block->br[r].n; l++) {
+            const module *ch = &m->block->br[r].mods[l];
+            if (ch->n_state && ch->ops->init_state) ch->ops->init_state(ch, state + ch->state_offset);
+        }
+}
+
+int nn_residual_inner_coupling(const module *m, const char **kind) {
+    if (!m->block) return 0;
+    for (int r = 0; r < 2; r++) {
+        const branch *br = &m->block->br[r];
+        int lo = first_parametric(br);
+        for (int l = 0; l < br->n; l++) {
+            const module *ch = &br->mods[l];
+            if (nn_residual_inner_coupling(ch, kind)) return 1;
+            if (l > lo && ch->couples_batch) {
+                *kind = nn_coupling_kind(ch);
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+const char *nn_coupling_kind(const module *m) {
+    if (!m->block) return m->ops->name;
+    for (int r = 0; r < 2; r++)
+        for (int l = 0; l < m->block->br[r].n; l++)
+            if (m->block->br[r].mods[l].couples_batch) return nn_coupling_kind(&m->block->br[r].mods[l]);
+    return m->ops->name;
+}
+
 static void branch_free(branch *br) {
     for (int l = 0; l < br->n; l++)
         if (br->mods[l].ops->release) br->mods[l].ops->release(&br->mods[l]);
@@ -314,12 +362,15 @@ const module_ops nn_residual_ops = {
     .gram = res_gram,
     .gram_needs_forward = 1,
     .release = res_release,
+    .forward_mode = res_forward_mode,
+    .init_state = res_init_state,
 };
 
 /* ---------------------------------------------------------------- building a block */
 
-/* Moves the modules of a model built for a branch into br, their offsets moved by shift. */
-static int take_branch(curvo_model *from, size_t shift, branch *br, size_t *acts, size_t *width) {
+/* Moves the modules of a model built for a branch into br, their parameter offsets moved by shift
+ * and their state offsets by state_shift. */
+static int take_branch(curvo_model *from, size_t shift, size_t state_shift, branch *br, size_t *acts, size_t *width) {
     br->n = from->n_mods;
     if (!br->n) return CURVO_OK;
     if (!(br->act_off = malloc((size_t)br->n * sizeof *br->act_off))) return CURVO_E_NOMEM;
@@ -329,6 +380,7 @@ static int take_branch(curvo_model *from, size_t shift, branch *br, size_t *acts
     for (int l = 0; l < br->n; l++) {
         module *ch = &br->mods[l];
         ch->offset += shift;
+        ch->state_offset += state_shift;
         br->act_off[l] = *acts;
         *acts += module_out_size(ch);
         if (module_in_size(ch) > *width) *width = module_in_size(ch);
@@ -417,9 +469,12 @@ int curvo_model_add_residual(curvo_model *m, const char *body_spec) {
     mod.block = blk;
     mod.out_c = last->out_c, mod.out_h = last->out_h, mod.out_w = last->out_w;
     mod.n_params = body->n_params + sc->n_params;
+    mod.n_state = body->n_state + sc->n_state;
+    for (int l = 0; l < body->n_mods; l++) mod.couples_batch |= body->mods[l].couples_batch;
+    for (int l = 0; l < sc->n_mods; l++) mod.couples_batch |= sc->mods[l].couples_batch;
     blk->width = module_in_size(&mod) > module_out_size(&mod) ? module_in_size(&mod) : module_out_size(&mod);
-    rc = take_branch(body, 0, &blk->br[0], &blk->acts, &blk->width);
-    if (!rc) rc = take_branch(sc, body->n_params, &blk->br[1], &blk->acts, &blk->width);
+    rc = take_branch(body, 0, 0, &blk->br[0], &blk->acts, &blk->width);
+    if (!rc) rc = take_branch(sc, body->n_params, body->n_state, &blk->br[1], &blk->acts, &blk->width);
     if (!rc) rc = nn_push_module(m, &mod);
     if (rc) res_release(&mod);
 done:

@@ -20,17 +20,60 @@
  * the same token (residual.c). Kinds not built in (yet) are simply never matched. */
 static const char *const norm_kinds[] = {"layernorm", "groupnorm", "batchnorm"};
 
-/* Every preset ends in its output layer, a dense layer (curvo_model_for_task resizes it). */
+/* A basic residual block of C channels whose first convolution has stride S (He et al. 2016): two
+ * 3x3 convolutions with batchnorm, relu between them and after the sum; the shortcut is the identity,
+ * or a 1x1 convolution with batchnorm where the block changes the shape (residual.c). */
+#define BASIC_BLOCK(C, S) "res(conv:" #C ":3:" #S ":1,batchnorm,relu,conv:" #C ":3:1:1,batchnorm),relu"
+
+/* Every preset ends in its output layer, a dense layer (curvo_model_for_task resizes it).
+ * resnet20: He et al.'s CIFAR ResNet-20 (3 stages of 3 basic blocks, 16/32/64 channels);
+ * resnet18: ResNet-18 for 28x28 and 32x32 inputs (a 3x3 stem without max-pooling, 4 stages of 2
+ * basic blocks, 64/128/256/512 channels). Both end in global average pooling. */
 static const struct {
-    const char *name, *spec;
+    const char *name, *spec, *about; /* about: a summary of a spec too long to print (NULL: print it) */
 } presets[] = {
-    {"mlp", "flatten,dense:256,relu,dense:10"},
-    {"cnn", "conv:16:5,relu,maxpool:2,conv:32:5,relu,maxpool:2,flatten,dense:10"},
+    {"mlp", "flatten,dense:256,relu,dense:10", NULL},
+    {"cnn", "conv:16:5,relu,maxpool:2,conv:32:5,relu,maxpool:2,flatten,dense:10", NULL},
+    {"resnet20", "conv:16:3:1:1,batchnorm,relu,"
+                 BASIC_BLOCK(16, 1) "," BASIC_BLOCK(16, 1) "," BASIC_BLOCK(16, 1) ","
+                 BASIC_BLOCK(32, 2) "," BASIC_BLOCK(32, 1) "," BASIC_BLOCK(32, 1) ","
+                 BASIC_BLOCK(64, 2) "," BASIC_BLOCK(64, 1) "," BASIC_BLOCK(64, 1) ","
+                 "gap,flatten,dense:10",
+     "conv:16:3:1:1,batchnorm,relu, 3 stages of 3 basic blocks (16/32/64 channels, stride 2 "
+     "entering stages 2-3) res(conv:C:3:S:1,batchnorm,relu,conv:C:3:1:1,batchnorm),relu, "
+     "gap,flatten,dense:10 (ResNet-20 for CIFAR)"},
+    {"resnet18", "conv:64:3:1:1,batchnorm,relu,"
+                 BASIC_BLOCK(64, 1) "," BASIC_BLOCK(64, 1) ","
+                 BASIC_BLOCK(128, 2) "," BASIC_BLOCK(128, 1) ","
+                 BASIC_BLOCK(256, 2) "," BASIC_BLOCK(256, 1) ","
+                 BASIC_BLOCK(512, 2) "," BASIC_BLOCK(512, 1) ","
+                 "gap,flatten,dense:10",
+     "conv:64:3:1:1,batchnorm,relu, 4 stages of 2 basic blocks (64/128/256/512 channels, stride 2 "
+     "entering stages 2-4), gap,flatten,dense:10 (ResNet-18 for 28x28 and 32x32 inputs)"},
 };
+
+#define N_PRESETS (int)(sizeof presets / sizeof presets[0])
+
+const char *curvo_model_preset_at(int i, const char **about) {
+    if (i < 0 || i >= N_PRESETS) return NULL;
+    if (about) *about = presets[i].about ? presets[i].about : presets[i].spec;
+    return presets[i].name;
+}
+
+/* The presets' names, comma-separated, into buf (len bytes). */
+static void preset_names(char *buf, size_t len) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < N_PRESETS && used < len; i++) {
+        int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", presets[i].name);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+}
 
 const char *curvo_model_preset(const char *name) {
     if (!name) return name;
-    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+    for (int i = 0; i < N_PRESETS; i++)
         if (strcmp(name, presets[i].name) == 0) return presets[i].spec;
     return name;
 }
@@ -99,11 +142,13 @@ static int parse_token(curvo_model *m, const char *tok, char *errmsg) {
     for (size_t i = 0; i < sizeof syntaxes / sizeof syntaxes[0]; i++)
         if (!strcmp(fields[0], syntaxes[i].name)) syn = &syntaxes[i];
     if (!syn) {
+        char names[128];
+        preset_names(names, sizeof names);
         curvo_errf(errmsg,
                    "model spec: unknown layer '%s' (known: dense, conv, maxpool, avgpool, flatten, "
                    "relu, tanh, sigmoid, softplus, exp, layernorm, groupnorm, gap, batchnorm, res(SPEC), or the presets "
-                   "mlp, cnn)",
-                   tok);
+                   "%s)",
+                   tok, names);
         return CURVO_E_SPEC;
     }
     int na = nf - 1;
@@ -274,7 +319,11 @@ int curvo_model_for_task(const char *model, int channels, int height, int width,
         return CURVO_E_INVALID;
     }
     const char *last = strrchr(spec, ','); /* the preset's output layer, "dense:10" */
-    char sized[256];
-    snprintf(sized, sizeof sized, "%.*s,dense:%d", (int)(last - spec), spec, outputs);
-    return curvo_model_from_spec(sized, channels, height, width, out, errmsg);
+    size_t len = (size_t)(last - spec) + 32;
+    char *sized = malloc(len);
+    if (!sized) return CURVO_E_NOMEM;
+    snprintf(sized, len, "%.*s,dense:%d", (int)(last - spec), spec, outputs);
+    int rc = curvo_model_from_spec(sized, channels, height, width, out, errmsg);
+    free(sized);
+    return rc;
 }
