@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/errmsg.h"
 #include "io/ckpt.h"
 #include "rl/dqn.h"
 #include "train/trainer.h"
@@ -198,7 +199,7 @@ int curvo_dqn_resume(const char *path, const curvo_env_ops *env, curvo_dqn **out
     d = NULL;
     goto done;
 fail:
-    if (errmsg) snprintf(errmsg, CURVO_ERRMSG_LEN, "%s: %s", path, msg);
+    curvo_errf(errmsg, "%s: %s", path, msg);
     if (rc != CURVO_E_IO && rc != CURVO_E_NOMEM && rc != CURVO_E_INVALID) rc = CURVO_E_FORMAT;
 done:
     curvo_dqn_free(d);
