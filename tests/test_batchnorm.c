@@ -284,7 +284,7 @@ static void check_eval_folded(void) {
     char err[CURVO_ERRMSG_LEN];
     TU_CHECK(curvo_model_from_spec("dense:4,batchnorm", D, 1, 1, &m, err) == CURVO_OK, "spec: %s", err);
     TU_CHECK(curvo_model_from_spec("dense:4", D, 1, 1, &ref, err) == CURVO_OK, "spec: %s", err);
-    TU_CHECK(curvo_model_state_size(m) == 2 * U && curvo_model_num_params(m) == (size_t)U * D + U + 2 * U,
+    TU_CHECK(curvo_model_state_size(m) == (size_t)(2 * U) && curvo_model_num_params(m) == (size_t)U * D + U + 2 * U,
              "dense:4,batchnorm has %zu state floats and %zu parameters", curvo_model_state_size(m),
              curvo_model_num_params(m));
     curvo_rng rng;
