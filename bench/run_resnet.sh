@@ -18,8 +18,8 @@
 #    EGN refuses batchnorm in training mode (the samples are coupled): the refusal is recorded and
 #    EGN is timed on GN_MODEL, the same net with groupnorm, with its floor: bench_cost --ops's
 #    gn_system (the Gram matrix and right-hand side) + gn_solve (the Cholesky of order 10 b).
-# 3. With PERF=1, a perf profile of curvo's SGD steps (perf record -g over one training run): the
-#    top PERF_TOP symbols (self time) go into the summary.
+# 3. With PERF=1, a perf profile of curvo's SGD steps (perf record over bench_cost --opt sgd, the
+#    steps alone): the top PERF_TOP symbols (self time) go into the summary.
 #
 # Without CIFAR_DIR (a folder of the real CIFAR-10 binary files), tests/cifar_gen writes
 # CIFAR-format files of the same size (5 x 10,000 training records) with a test file of
@@ -29,7 +29,7 @@
 #              the preset exists), GN_MODEL (default: MODEL with batchnorm -> groupnorm:4),
 #              CIFAR_DIR, TEST_RECORDS=500, THREADS="1", REPS=3, OPTS="sgd adam",
 #              SGD_LR=0.1 SGD_MOMENTUM=0.9, CURVO_SECONDS=30, TORCH_STEPS=12, WARMUP=2,
-#              SO_OPTS="egn sgn lrsfn sofim arturo", SO_REPS=2, PERF=1, PERF_TOP=15, BUILD_DIR=build
+#              SO_OPTS="sgd adam egn sgn lrsfn sofim arturo" (sgd, adam: the reference), SO_REPS=2, PERF=1, PERF_TOP=15, BUILD_DIR=build
 #              PARTS="train so perf" (which parts to run)
 #              TORCH_NOMKLDNN=1: also torch with oneDNN off (its convolutions by im2col + BLAS, as
 #              curvo's), a diagnostic column "pytorch-nomkldnn": first repetition only,
@@ -60,7 +60,7 @@ CURVO_SECONDS="${CURVO_SECONDS:-30}"
 TORCH_STEPS="${TORCH_STEPS:-12}"
 WARMUP="${WARMUP:-2}"
 TEST_RECORDS="${TEST_RECORDS:-500}"
-SO_OPTS="${SO_OPTS:-egn sgn lrsfn sofim arturo}"
+SO_OPTS="${SO_OPTS:-sgd adam egn sgn lrsfn sofim arturo}"
 SO_REPS="${SO_REPS:-2}"
 PERF="${PERF:-1}"
 PERF_TOP="${PERF_TOP:-15}"
@@ -70,6 +70,7 @@ NOMKLDNN_STEPS="${NOMKLDNN_STEPS:-4}"
 BATCH=128
 has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 short() { [ "$1" = "$RESNET20" ] && echo "resnet20(spec)" || { [ "$1" = "${RESNET20//batchnorm/groupnorm:4}" ] && echo "resnet20-gn4(spec)" || echo "$1"; }; }
+MODEL_NAME="$(short "$MODEL")"
 
 for f in "$CURVO" "$BENCH_COST" "$CIFAR_GEN"; do
     [ -x "$f" ] || { echo "run_resnet.sh: $f missing: build first (cmake --build $BUILD_DIR)" >&2; exit 1; }
@@ -175,17 +176,15 @@ if has_part so; then
     cat "$OUT/floor.csv"
 fi
 
-# --- 3. where the time goes
+# --- 3. where the time goes: perf over SGD steps alone (bench_cost --opt sgd: no data loading,
+# no evaluation; the first step's page faults on fresh workspace are in it)
 if has_part perf && [ "$PERF" = 1 ] && command -v perf >/dev/null; then
-    echo "[$(date -u +%H:%M:%S)] perf record of curvo sgd (load $(load))"
+    echo "[$(date -u +%H:%M:%S)] perf record of curvo sgd steps (load $(load))"
     PD=$(mktemp)
-    perf record -g -o "$PD" -- "$CURVO" train --data "cifar10:$DATA" --model "$MODEL" --opt sgd --lr "$SGD_LR" \
-        --opt-param "momentum=$SGD_MOMENTUM" --batch $BATCH --threads 1 --seconds "$CURVO_SECONDS" --no-eval-train \
-        --eval-batch $BATCH >/dev/null 2>&1
-    { echo "# perf report --no-children (self time), curvo sgd, threads 1, load $(load); includes loading and the final test evaluation"
-      perf report -i "$PD" --no-children --stdio --sort symbol 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n "$PERF_TOP"
-      echo "# by shared object"
-      perf report -i "$PD" --no-children --stdio --sort dso 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 8
+    perf record -g -o "$PD" -- "$BENCH_COST" --model "$MODEL" --input 3,32,32 --threads 1 --reps 10 --warmup 1 \
+        --batches $BATCH --opt sgd >/dev/null 2>&1
+    { echo "# perf report --no-children (self time): bench_cost --opt sgd, $MODEL_NAME, batch $BATCH, threads 1, 11 steps, load $(load)"
+      perf report -i "$PD" --no-children --stdio --sort symbol -g none 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n "$PERF_TOP" || true # head closes the pipe
     } >"$OUT/perf.txt"
     rm -f "$PD"
     cat "$OUT/perf.txt"
