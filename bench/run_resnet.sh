@@ -21,6 +21,7 @@
 # 3. With PERF=1, a perf profile of curvo's SGD steps (perf record over bench_cost --opt sgd, the
 #    steps alone): the top PERF_TOP symbols (self time) go into the summary.
 #
+# Needs Debian's python3-torch for /usr/bin/python3 (apt-get install python3-torch).
 # Without CIFAR_DIR (a folder of the real CIFAR-10 binary files), tests/cifar_gen writes
 # CIFAR-format files of the same size (5 x 10,000 training records) with a test file of
 # TEST_RECORDS records (small: the final evaluation is not what is measured).
@@ -75,6 +76,8 @@ MODEL_NAME="$(short "$MODEL")"
 for f in "$CURVO" "$BENCH_COST" "$CIFAR_GEN"; do
     [ -x "$f" ] || { echo "run_resnet.sh: $f missing: build first (cmake --build $BUILD_DIR)" >&2; exit 1; }
 done
+"$PY" -c 'import torch' 2>/dev/null ||
+    { echo "run_resnet.sh: $PY lacks torch: apt-get install python3-torch (Debian's)" >&2; exit 1; }
 if [ -n "${CIFAR_DIR:-}" ]; then
     DATA="$CIFAR_DIR"; DATA_KIND="CIFAR-10 ($DATA)"
 else
