@@ -16,8 +16,10 @@
  * Each timing is the median (and minimum) over --reps repetitions; a repetition repeats the call
  * until 5 ms have passed (at least once) and reports the mean. One CSV line per result:
  *   model,what,b,extra,median_ms,min_ms,reps
- * Usage: bench_cost [--model mlp|cnn] [--threads T] [--reps R] [--batches b1,b2,...] [--gn-max B]
- *                   [--warmup W] (--ops | --opt NAME [--param K=V]... | --syrk M,K | --blockdiag P)
+ * Usage: bench_cost [--model mlp|cnn|SPEC] [--input C,H,W] [--threads T] [--reps R] [--batches b1,b2,...]
+ *                   [--gn-max B] [--warmup W] (--ops | --opt NAME [--param K=V]... | --syrk M,K | --blockdiag P)
+ * --model takes any preset or spec `curvo --model` takes (e.g. a ResNet of res(...) blocks, issue 17),
+ * --input its input shape (default 1,28,28).
  * Only include/curvo.h, CBLAS and LAPACKE are used. Never a timed assertion. */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
@@ -37,6 +39,7 @@
 typedef struct options {
     const char *model, *opt, *params[8];
     int n_params, threads, reps, warmup, gn_max, batches[MAX_BATCHES], n_batches, ops, syrk_m, syrk_k, blockdiag;
+    int in_c, in_h, in_w; /* input shape */
 } options;
 
 typedef int (*timed_fn)(void *ctx);
@@ -239,7 +242,7 @@ static int bench_blockdiag(const options *o, curvo_model *model, const curvo_bat
 
 /* ---------------------------------------------------------------- main */
 static int parse(int argc, char **argv, options *o) {
-    *o = (options){.model = "mlp", .threads = 1, .reps = 5, .warmup = 2, .gn_max = 256};
+    *o = (options){.model = "mlp", .threads = 1, .reps = 5, .warmup = 2, .gn_max = 256, .in_c = 1, .in_h = 28, .in_w = 28};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--ops")) o->ops = 1;
@@ -252,7 +255,11 @@ static int parse(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--warmup")) o->warmup = atoi(v), i++;
         else if (!strcmp(a, "--gn-max")) o->gn_max = atoi(v), i++;
         else if (!strcmp(a, "--blockdiag")) o->blockdiag = atoi(v), i++;
-        else if (!strcmp(a, "--syrk")) {
+        else if (!strcmp(a, "--input")) {
+            if (sscanf(v, "%d,%d,%d", &o->in_c, &o->in_h, &o->in_w) != 3 || o->in_c < 1 || o->in_h < 1 || o->in_w < 1)
+                return -1;
+            i++;
+        } else if (!strcmp(a, "--syrk")) {
             if (sscanf(v, "%d,%d", &o->syrk_m, &o->syrk_k) != 2 || o->syrk_m < 1 || o->syrk_k < 1) return -1;
             i++;
         } else if (!strcmp(a, "--batches")) {
@@ -265,16 +272,13 @@ static int parse(int argc, char **argv, options *o) {
     }
     if (!o->n_batches) o->batches[o->n_batches++] = 128;
     int modes = o->ops + (o->opt != NULL) + (o->syrk_m > 0) + (o->blockdiag > 0);
-    return (modes == 1 && o->threads >= 1 && o->reps >= 1 && o->reps <= MAX_REPS && o->warmup >= 0 &&
-            (strcmp(o->model, "mlp") == 0 || strcmp(o->model, "cnn") == 0))
-               ? 0
-               : -1;
+    return (modes == 1 && o->threads >= 1 && o->reps >= 1 && o->reps <= MAX_REPS && o->warmup >= 0) ? 0 : -1;
 }
 
 int main(int argc, char **argv) {
     options o;
     if (parse(argc, argv, &o)) {
-        fprintf(stderr, "usage: bench_cost [--model mlp|cnn] [--threads T] [--reps R] [--batches b1,b2,...] "
+        fprintf(stderr, "usage: bench_cost [--model mlp|cnn|SPEC] [--input C,H,W] [--threads T] [--reps R] [--batches b1,b2,...] "
                         "[--gn-max B] [--warmup W] (--ops | --opt NAME [--param K=V]... | --syrk M,K | --blockdiag P)\n");
         return 2;
     }
@@ -284,7 +288,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < o.n_batches; i++) bmax = o.batches[i] > bmax ? o.batches[i] : bmax;
     curvo_model *model;
     char err[CURVO_ERRMSG_LEN];
-    if (curvo_model_for_task(o.model, 1, 28, 28, NUM_CLASSES, &model, err)) {
+    if (curvo_model_for_task(o.model, o.in_c, o.in_h, o.in_w, NUM_CLASSES, &model, err)) {
         fprintf(stderr, "bench_cost: %s\n", err);
         return 1;
     }
