@@ -48,45 +48,12 @@ static void gap_adjoint(const module *m, const float *d, float *dx, long n) {
         }
 }
 
-static void gap_forward(const module *m, const float *theta, const float *x, float *y, void *ws,
-                        int b) {
-    (void)theta;
-    (void)ws;
-    gap_apply(m, x, y, b);
-}
-
-static void gap_vjp(const module *m, const nn_ctx *c, const float *dy, int k, float *dx,
-                    float *dtheta, size_t ldt) {
-    (void)dtheta;
-    (void)ldt;
-    if (dx) gap_adjoint(m, dy, dx, (long)k * c->b);
-}
-
-static void gap_jvp(const module *m, const nn_ctx *c, const float *xdot, const float *thetadot,
-                    size_t ldt, int k, float *ydot) {
-    (void)thetadot;
-    (void)ldt;
-    if (xdot)
-        gap_apply(m, xdot, ydot, (long)k * c->b);
-    else
-        memset(ydot, 0, (size_t)k * c->b * module_out_size(m) * sizeof(float));
-}
-
-static void gap_soa(const module *m, const nn_ctx *c, const float *xdot, const float *thetadot,
-                    size_t ldt, const float *dy, const float *dydot, int k, float *dxdot,
-                    float *dthetadot) {
-    (void)xdot;
-    (void)thetadot;
-    (void)ldt;
-    (void)dy;
-    (void)dthetadot;
-    if (dxdot) gap_adjoint(m, dydot, dxdot, (long)k * c->b);
-}
-
 const module_ops nn_gap_ops = {
     .name = "gap",
-    .forward = gap_forward,
-    .vjp = gap_vjp,
-    .jvp = gap_jvp,
-    .soa = gap_soa,
+    .forward = nn_linear_forward,
+    .vjp = nn_linear_vjp,
+    .jvp = nn_linear_jvp,
+    .soa = nn_linear_soa,
+    .apply = gap_apply,
+    .adjoint = gap_adjoint,
 };

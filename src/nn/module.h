@@ -77,6 +77,11 @@ typedef struct module_ops {
      * the module's input and output cotangents when they are fewer bytes. NULL otherwise.
      * Returns CURVO_OK or CURVO_E_NOMEM. */
     int (*gram_rows)(const module *m, const nn_ctx *c, const float *dy, int k, float *rows);
+    /* Fixed linear maps without parameters (avgpool, gap): y = A x on n rows (x (n, in), y (n, out))
+     * and dx = A^T d (overwrites dx); their tables take the nn_linear_* actions (linear_map.c),
+     * which are built from these two. NULL for other modules. */
+    void (*apply)(const module *m, const float *x, float *y, long n);
+    void (*adjoint)(const module *m, const float *d, float *dx, long n);
     /* Set by modules whose gram reads what forward left in the workspace (a residual block: its
      * children's activations); the data-parallel Gram, which hands gram the gathered inputs and a
      * fresh workspace, runs forward on them first (forward_mode in the model's mode, when the module
@@ -119,6 +124,15 @@ struct module {
 
 static inline size_t module_in_size(const module *m) { return (size_t)m->in_c * m->in_h * m->in_w; }
 static inline size_t module_out_size(const module *m) { return (size_t)m->out_c * m->out_h * m->out_w; }
+
+/* The four actions of a fixed linear map without parameters, from its table's apply and adjoint. */
+void nn_linear_forward(const module *m, const float *theta, const float *x, float *y, void *ws, int b);
+void nn_linear_vjp(const module *m, const nn_ctx *c, const float *dy, int k, float *dx, float *dtheta,
+                   size_t ldt);
+void nn_linear_jvp(const module *m, const nn_ctx *c, const float *xdot, const float *thetadot, size_t ldt,
+                   int k, float *ydot);
+void nn_linear_soa(const module *m, const nn_ctx *c, const float *xdot, const float *thetadot, size_t ldt,
+                   const float *dy, const float *dydot, int k, float *dxdot, float *dthetadot);
 
 /* Adds the upper triangle of rows rows^T (rows (kb, n) float, accumulated in float by one syrk) to
  * gram (kb, kb) double: the Gram block of materialised per-sample gradients. CURVO_E_NOMEM. */

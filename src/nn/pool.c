@@ -216,48 +216,15 @@ static void avgpool_adjoint(const module *m, const float *d, float *dx, long n) 
     }
 }
 
-static void avgpool_forward(const module *m, const float *theta, const float *x, float *y, void *ws,
-                            int b) {
-    (void)theta;
-    (void)ws;
-    avgpool_apply(m, x, y, b);
-}
-
-static void avgpool_vjp(const module *m, const nn_ctx *c, const float *dy, int k, float *dx,
-                        float *dtheta, size_t ldt) {
-    (void)dtheta;
-    (void)ldt;
-    if (dx) avgpool_adjoint(m, dy, dx, (long)k * c->b);
-}
-
-static void avgpool_jvp(const module *m, const nn_ctx *c, const float *xdot, const float *thetadot,
-                        size_t ldt, int k, float *ydot) {
-    (void)thetadot;
-    (void)ldt;
-    if (xdot)
-        avgpool_apply(m, xdot, ydot, (long)k * c->b);
-    else
-        memset(ydot, 0, (size_t)k * c->b * module_out_size(m) * sizeof(float));
-}
-
-static void avgpool_soa(const module *m, const nn_ctx *c, const float *xdot, const float *thetadot,
-                        size_t ldt, const float *dy, const float *dydot, int k, float *dxdot,
-                        float *dthetadot) {
-    (void)xdot;
-    (void)thetadot;
-    (void)ldt;
-    (void)dy;
-    (void)dthetadot;
-    if (dxdot) avgpool_adjoint(m, dydot, dxdot, (long)k * c->b);
-}
-
 const module_ops nn_avgpool_ops = {
     .name = "avgpool",
     .ws_bytes = NULL,
     .init = NULL,
-    .forward = avgpool_forward,
-    .vjp = avgpool_vjp,
-    .jvp = avgpool_jvp,
-    .soa = avgpool_soa,
+    .forward = nn_linear_forward,
+    .vjp = nn_linear_vjp,
+    .jvp = nn_linear_jvp,
+    .soa = nn_linear_soa,
+    .apply = avgpool_apply,
+    .adjoint = avgpool_adjoint,
     .gram = NULL,
 };
