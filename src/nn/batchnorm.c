@@ -341,15 +341,6 @@ static int bn_gram_rows(const module *m, const nn_ctx *c, const float *dy, int k
     return CURVO_OK;
 }
 
-static int bn_gram(const module *m, const nn_ctx *c, const float *dy, int k, double *gram) {
-    size_t kb = (size_t)k * c->b, n = m->n_params;
-    float *rows = malloc((kb ? kb : 1) * n * sizeof(float)); /* (k*b, 2C) */
-    int rc = rows ? bn_gram_rows(m, c, dy, k, rows) : CURVO_E_NOMEM;
-    if (!rc) rc = nn_gram_add_rows(rows, kb, n, gram);
-    free(rows);
-    return rc;
-}
-
 const module_ops nn_batchnorm_ops = {
     .name = "batchnorm",
     .ws_bytes = bn_ws_bytes,
@@ -358,7 +349,7 @@ const module_ops nn_batchnorm_ops = {
     .vjp = bn_vjp,
     .jvp = bn_jvp,
     .soa = bn_soa,
-    .gram = bn_gram,
+    .gram = nn_gram_from_rows,
     .gram_rows = bn_gram_rows,
     .gram_reads_ws = 1,
     .forward_mode = bn_forward_mode,

@@ -581,12 +581,12 @@ int nn_gram_add_rows(const float *rows, size_t kb, size_t n, double *gram) {
     return CURVO_OK;
 }
 
-static int conv_gram(const module *m, const nn_ctx *c, const float *dy, int k, double *gram) {
+int nn_gram_from_rows(const module *m, const nn_ctx *c, const float *dy, int k, double *gram) {
     size_t kb = (size_t)k * c->b, n = m->n_params;
-    float *gs = malloc(kb * n * sizeof(float));  /* (k*b, n_params): per-sample gradients */
-    int rc = gs ? conv_gram_rows(m, c, dy, k, gs) : CURVO_E_NOMEM;
-    if (!rc) rc = nn_gram_add_rows(gs, kb, n, gram);
-    free(gs);
+    float *rows = malloc((kb ? kb : 1) * (n ? n : 1) * sizeof(float)); /* (k*b, n_params) */
+    int rc = rows ? m->ops->gram_rows(m, c, dy, k, rows) : CURVO_E_NOMEM;
+    if (!rc) rc = nn_gram_add_rows(rows, kb, n, gram);
+    free(rows);
     return rc;
 }
 
@@ -598,6 +598,6 @@ const module_ops nn_conv2d_ops = {
     .vjp = conv_vjp,
     .jvp = conv_jvp,
     .soa = conv_soa,
-    .gram = conv_gram,
+    .gram = nn_gram_from_rows,
     .gram_rows = conv_gram_rows,
 };

@@ -137,6 +137,9 @@ void nn_linear_soa(const module *m, const nn_ctx *c, const float *xdot, const fl
 /* Adds the upper triangle of rows rows^T (rows (kb, n) float, accumulated in float by one syrk) to
  * gram (kb, kb) double: the Gram block of materialised per-sample gradients. CURVO_E_NOMEM. */
 int nn_gram_add_rows(const float *rows, size_t kb, size_t n, double *gram);
+/* The gram action of a module that has gram_rows: its rows (k*b, n_params) materialised, then
+ * added by nn_gram_add_rows. CURVO_E_NOMEM. */
+int nn_gram_from_rows(const module *m, const nn_ctx *c, const float *dy, int k, double *gram);
 
 /* Module kinds; each file defines its table and a constructor that fills shapes and n_params
  * from the input shape already set in *m, returning CURVO_E_SHAPE if it does not fit. */

@@ -405,15 +405,6 @@ static int norm_gram_rows(const module *m, const nn_ctx *c, const float *dy, int
     return CURVO_OK;
 }
 
-static int norm_gram(const module *m, const nn_ctx *c, const float *dy, int k, double *gram) {
-    size_t kb = (size_t)k * c->b;
-    float *rows = malloc(kb * m->n_params * sizeof(float)); /* (k*b, 2C) */
-    int rc = rows ? norm_gram_rows(m, c, dy, k, rows) : CURVO_E_NOMEM;
-    if (!rc) rc = nn_gram_add_rows(rows, kb, m->n_params, gram);
-    free(rows);
-    return rc;
-}
-
 const module_ops nn_groupnorm_ops = {
     .name = "groupnorm",
     .ws_bytes = norm_ws_bytes,
@@ -422,7 +413,7 @@ const module_ops nn_groupnorm_ops = {
     .vjp = norm_vjp,
     .jvp = norm_jvp,
     .soa = norm_soa,
-    .gram = norm_gram,
+    .gram = nn_gram_from_rows,
     .gram_rows = norm_gram_rows,
 };
 
@@ -435,6 +426,6 @@ const module_ops nn_layernorm_ops = {
     .vjp = norm_vjp,
     .jvp = norm_jvp,
     .soa = norm_soa,
-    .gram = norm_gram,
+    .gram = nn_gram_from_rows,
     .gram_rows = norm_gram_rows,
 };
