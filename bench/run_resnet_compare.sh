@@ -7,8 +7,8 @@
 #        --batch 128 --eval-every EVAL_EVERY --target-accuracy TARGET --no-eval-train --out OUT
 #   2. EGN refuses batchnorm in training mode (the samples of a batch are coupled; docs/OPTIMIZERS.md):
 #      it runs on the same net with groupnorm:4 in place of every batchnorm (GN_MODEL), into
-#      OUT/egn-gn/; its log is copied to OUT/egn-gn4-seedK.jsonl for the plot, where curvo plot
-#      labels it with its model (the groupnorm spec).
+#      OUT/egn-gn/; a copy of its log labelled "egn (groupnorm:4)" (the run line's optimizer and
+#      model fields; the rest unchanged) goes to OUT/egn-gn4-seedK.jsonl for the plot.
 #   3. PyTorch SGD and Adam (TORCH_OPTS) on the same net: bench/torch_train.py, its network built by
 #      bench/torch_resnet.py's builder (res(...), batchnorm, gap: torch_models.py has no residual
 #      blocks), the same data, batch, budget, evaluation interval, seeds and threads; the parameter
@@ -101,6 +101,19 @@ EOF
     DATA="idx:$DATA_DIR" TORCH_DATA="$DATA_DIR"
 fi
 
+# relabel IN OUT FIELD=VALUE...: a copy of a log with fields of its first ("run") line replaced
+relabel() {
+    "$PY" - "$@" <<'EOF'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+run = json.loads(lines[0])
+for kv in sys.argv[3:]:
+    k, v = kv.split("=", 1)
+    run[k] = v
+open(sys.argv[2], "w").write("\n".join([json.dumps(run, separators=(",", ":"))] + lines[1:]) + "\n")
+EOF
+}
+
 # PyTorch: torch_train.py with torch_resnet.py's builder for specs with residual blocks or norms
 torch_train() {
     RESNET20_SPEC="$SPEC" "$PY" - "$@" <<'EOF'
@@ -151,7 +164,11 @@ if [ "$EGN" = 1 ]; then
     echo "$ME: curvo bench --data $DATA --model (resnet20, batchnorm -> groupnorm:4) --opts egn ${COMMON[*]}" >&2
     "$CURVO" bench --data "$DATA" --model "$GN_MODEL" --opts egn "${COMMON[@]}" --out "$OUT/egn-gn" >"$OUT/egn-gn/bench.out" ||
         die "curvo bench failed for EGN on groupnorm (see $OUT/egn-gn/runs.csv)"
-    for f in "$OUT"/egn-gn/egn-seed*.jsonl; do cp "$f" "$OUT/egn-gn4-$(basename "$f" | sed 's/^egn-//')"; done
+    # the plot's copy: optimizer "egn (groupnorm:4)", model "resnet20" (else the legend label is the
+    # whole groupnorm spec); the original log stays in OUT/egn-gn/
+    for f in "$OUT"/egn-gn/egn-seed*.jsonl; do
+        relabel "$f" "$OUT/egn-gn4-$(basename "$f" | sed 's/^egn-//')" model=resnet20 "optimizer=egn (groupnorm:4)"
+    done
     load >>"$OUT/load.txt"
 fi
 for seed in $(seq 1 "$SEEDS"); do
@@ -168,8 +185,13 @@ if [ -n "$TORCH_OPTS" ]; then
         die "the torch logs in $OUT break the log contract"
 fi
 if [ "$PLOT" = 1 ]; then
-    "$CURVO" plot --out "$OUT/plot" --title "resnet20 on Fashion-MNIST, $SECONDS_PER_RUN s per run" \
-        "$OUT"/*.jsonl || die "curvo plot failed"
+    # copies with one dataset name: curvo's logs name the idx:DIR of a test subset, torch's "fashion-mnist"
+    rm -rf "$OUT/plot-logs"
+    mkdir -p "$OUT/plot-logs"
+    for f in "$OUT"/*.jsonl; do relabel "$f" "$OUT/plot-logs/$(basename "$f")" dataset=fashion-mnist; done
+    TITLE="resnet20 on Fashion-MNIST, $SECONDS_PER_RUN s per run ($SEEDS seed(s)"
+    [ "$TEST_SUBSET" = 0 ] && TITLE="$TITLE)" || TITLE="$TITLE, first $TEST_SUBSET test images)"
+    "$CURVO" plot --out "$OUT/plot" --title "$TITLE" "$OUT"/plot-logs/*.jsonl || die "curvo plot failed"
 fi
 if [ -n "$PUBLISH" ]; then
     mkdir -p "$PUBLISH"
