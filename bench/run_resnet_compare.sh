@@ -23,7 +23,8 @@
 #   EVAL_EVERY [a tenth of SECONDS]  TARGET [0.80] test accuracy for the time-to-target column
 #   TEST_SUBSET [0]  0: the whole test set (10,000 images; one evaluation of resnet20 costs
 #              about 20 s on this machine); N: only the first N test images (an idx:DIR copy of
-#              Fashion-MNIST in TMPDIR with the full training set), for reduced runs
+#              Fashion-MNIST in TMPDIR with the full training set), for reduced runs; the ~20 s is
+#              extrapolated from ~2 s per 1,000 images
 #   OPTS [sgd,adam,adamw,sgn,lrsfn,sofim,arturo]  EGN [1] (0: no EGN on groupnorm)
 #   TORCH_OPTS ["sgd adam"] (empty: none)  THREADS [1]  BUILD_DIR [build]  PLOT [1]
 #   OUT [bench/results/raw/compare-resnet20]
@@ -31,7 +32,8 @@
 # The reduced run committed in bench/results/compare/resnet20 was
 #   SEEDS=1 SECONDS=60 EVAL_EVERY=10 TEST_SUBSET=1000 bench/run_resnet_compare.sh
 # (about 15 minutes). With the defaults: 3 seeds x 10 runs x 300 s = 2.5 h of training, plus
-# 10 full test-set evaluations per run (about 1.7 h more) — about 4.5 hours on the 2-core machine.
+# 10 full test-set evaluations per run (about 1.7 h more) — an estimated 4.5 hours on the 2-core
+# machine (not run).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
