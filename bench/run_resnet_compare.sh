@@ -29,7 +29,8 @@
 #   TORCH_OPTS ["sgd adam"] (empty: none)  THREADS [1]  BUILD_DIR [build]  PLOT [1]
 #   OUT [bench/results/raw/compare-resnet20]
 #   PUBLISH [bench/results/compare/resnet20 with the default OUT, else empty: no copy]
-# The reduced run committed in bench/results/compare/resnet20 was
+# The reduced run committed in bench/results/compare/resnet20 ran the same commands by hand (the
+# script was written alongside; it was then smoke-tested with tiny budgets), equivalent to
 #   SEEDS=1 SECONDS=60 EVAL_EVERY=10 TEST_SUBSET=1000 bench/run_resnet_compare.sh
 # (about 15 minutes). With the defaults: 3 seeds x 10 runs x 300 s = 2.5 h of training, plus
 # 10 full test-set evaluations per run (about 1.7 h more) — an estimated 4.5 hours on the 2-core
