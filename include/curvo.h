@@ -756,7 +756,8 @@ typedef struct curvo_step_info {
 int curvo_optimizer_create(const curvo_opt_params *p, size_t n, curvo_optimizer **out, char *errmsg);
 void curvo_optimizer_free(curvo_optimizer *opt);
 const curvo_opt_params *curvo_optimizer_params(const curvo_optimizer *opt);
-/* Steps taken so far (accepted or not). */
+/* Steps taken so far, accepted or not; LRSFN, which restores its whole state (this count included)
+ * when a step fails or is rejected, counts only the steps it completed. */
 int64_t curvo_optimizer_steps(const curvo_optimizer *opt);
 
 /* One step on a mini-batch: evaluates the loss and whatever curvature the method needs at the
