@@ -472,7 +472,7 @@ static void test_gn_system(curvo_comm *c) {
 
 /* The same system for a network with residual blocks (src/nn/residual.c): a block's Gram block is
  * formed from its gathered inputs and cotangents, every rank rerunning the block's forward on the
- * global batch first (gram_needs_forward). Against one process, and the same on every rank. */
+ * global batch first (gram_reads_ws, without gram_rows). Against one process, and the same on every rank. */
 static void test_gn_system_residual(curvo_comm *c) {
     int N = curvo_comm_size(c);
     curvo_dataset *img = du_dataset(40, 36, 3, 9);

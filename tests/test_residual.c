@@ -219,7 +219,7 @@ static void check_block(const block_case *bc, uint64_t seed) {
         }
     free(ws2);
     ws2 = calloc(1, wsb);
-    TU_CHECK(mod->ops->gram_needs_forward, "%s: the data-parallel Gram must refill the block's workspace", spec);
+    TU_CHECK(mod->ops->gram_reads_ws && !mod->ops->gram_rows, "%s: the data-parallel Gram must refill the block's workspace", spec);
     fwd(mod, theta, x, y1, ws2, b);
     nn_ctx cf = {theta, x, y1, ws2, b};
     TU_CHECK(mod->ops->gram(mod, &cf, dydot, k, gram2) == CURVO_OK, "%s: gram from a refilled workspace", spec);

@@ -510,7 +510,7 @@ static int gram_of_seeds(curvo_curv *cv, int k, double *gk) {
  * (k, B, out), (k, B, n_l), sample index global), and the module's own gram op (or
  * nn_gram_add_rows) adds its block of the global (k B, k B) Gram on every rank; a residual block,
  * whose gram reads its children's activations, first runs its forward on the gathered inputs
- * (gram_needs_forward: every rank recomputes the block over the global batch). The cotangents
+ * (gram_reads_ws without gram_rows: every rank recomputes the block over the global batch). The cotangents
  * propagate through this shard's samples only (the vjp is per sample). Bytes a rank sends per
  * module: (N - 1) * 4 b (in + k out), or (N - 1) * 4 b k n_l. */
 
@@ -557,7 +557,7 @@ static int gram_work_alloc(curvo_curv *cv, int k, gram_work *w) {
         in = module_in_size(mod) > in ? module_in_size(mod) : in;
         size_t wb = mod->ops->ws_bytes ? mod->ops->ws_bytes(mod, B) : 0;
         ws = wb > ws ? wb : ws;
-        if (mod->ops->gram_needs_forward && module_out_size(mod) > fout) fout = module_out_size(mod);
+        if (mod->ops->gram_reads_ws && !gathers_rows(mod, k) && module_out_size(mod) > fout) fout = module_out_size(mod);
     }
     w->counts = malloc((size_t)N * sizeof *w->counts);
     w->offs = malloc((size_t)N * sizeof *w->offs);
@@ -612,7 +612,7 @@ static int gram_module_global(curvo_curv *cv, const module *mod, const nn_ctx *c
         *local = nn_gram_add_rows(w->gy, (size_t)k * B, out, gk);
     } else {
         nn_ctx g = {cv->model->theta + mod->offset, w->gx, NULL, w->ws, B};
-        if (mod->ops->gram_needs_forward) { /* its gram reads the workspace forward fills */
+        if (mod->ops->gram_reads_ws) { /* its gram reads the workspace forward fills (it has no gram_rows) */
             nn_mode mode = {cv->model->training, 0}; /* the pass's mode (evaluation: running statistics) */
             if (mod->ops->forward_mode)
                 mod->ops->forward_mode(mod, g.theta, mod->n_state ? cv->model->state + mod->state_offset : NULL, &mode,

@@ -82,17 +82,14 @@ typedef struct module_ops {
      * which are built from these two. NULL for other modules. */
     void (*apply)(const module *m, const float *x, float *y, long n);
     void (*adjoint)(const module *m, const float *d, float *dx, long n);
-    /* Set by modules whose gram reads what forward left in the workspace (a residual block: its
-     * children's activations); the data-parallel Gram, which hands gram the gathered inputs and a
-     * fresh workspace, runs forward on them first (forward_mode in the model's mode, when the module
+    /* 1 when gram (and gram_rows) read what forward left in the workspace (batchnorm's statistics,
+     * a residual block's children's activations). The data-parallel Gram, which has no workspace
+     * for other ranks' samples, then gathers the module's rows when it has gram_rows, and otherwise
+     * runs forward on the gathered inputs first (forward_mode in the model's mode, when the module
      * has one: a block's batchnorm children in evaluation mode use their running statistics). */
-    int gram_needs_forward;
+    int gram_reads_ws;
     /* Optional: frees what the module owns (a residual block: its children). */
     void (*release)(module *m);
-    /* 1 when gram/gram_rows read what forward left in the workspace (batchnorm's statistics), so
-     * that the data-parallel Gram must gather the rows (a workspace for samples of other ranks
-     * does not exist). */
-    int gram_reads_ws;
     /* Optional (modules with state, n_state > 0, or with modes): forward in the given mode with the
      * module's state (n_state floats at state_offset of the model's state buffer, read in
      * evaluation mode, updated when mode->update_state). A pass calls it in place of forward,
