@@ -3,21 +3,14 @@
  * by alltoallv, each rank adding its part of the vector in rank order, then an allgatherv of the
  * parts; short vectors by one allgather), gathers, broadcasts, agreements on an int, and the
  * counters of what went over the wire. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/errmsg.h"
 #include "dist/comm.h"
 
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 int dist_comm_create(const dist_transport *tr, void *impl, int rank, int size, curvo_comm **out) {
     if (!out || size < 1 || rank < 0 || rank >= size) {
@@ -103,14 +96,14 @@ static void count(curvo_comm *c, size_t sent, size_t received, int messages, dou
     c->stats.bytes_received += received;
     c->stats.messages += (uint64_t)messages;
     c->stats.collectives++;
-    c->stats.seconds += now() - t0;
+    c->stats.seconds += core_seconds() - t0;
 }
 
 static int t_allgatherv(curvo_comm *c, const void *send, size_t bytes, void *recv) {
     size_t received = 0;
     for (int r = 0; r < c->size; r++)
         if (r != c->rank) received += c->counts[r];
-    double t0 = now();
+    double t0 = core_seconds();
     int rc = c->tr->allgatherv(c->impl, send, bytes, recv, c->counts, c->displs, c->errmsg);
     count(c, bytes * (size_t)(c->size - 1), received, bytes ? c->size - 1 : 0, t0);
     return rc;
@@ -153,7 +146,7 @@ int dist_allgather(curvo_comm *c, const void *send, size_t bytes, void *recv) {
 int dist_bcast(curvo_comm *c, void *buf, size_t bytes, int root) {
     if (!parallel(c)) return CURVO_OK;
     if (root < 0 || root >= c->size) return CURVO_E_INVALID;
-    double t0 = now();
+    double t0 = core_seconds();
     int rc = c->tr->bcast(c->impl, buf, bytes, root, c->errmsg);
     int is_root = c->rank == root;
     count(c, is_root ? bytes * (size_t)(c->size - 1) : 0, is_root ? 0 : bytes, is_root && bytes ? c->size - 1 : 0, t0);
@@ -162,7 +155,7 @@ int dist_bcast(curvo_comm *c, void *buf, size_t bytes, int root) {
 
 int dist_barrier(curvo_comm *c) {
     if (!parallel(c)) return CURVO_OK;
-    double t0 = now();
+    double t0 = core_seconds();
     int rc = c->tr->barrier(c->impl, c->errmsg);
     count(c, 0, 0, 0, t0);
     return rc;
@@ -251,7 +244,7 @@ static int sum_round(curvo_comm *c, void *x, size_t m, size_t es, int is_double)
     size_t sent = m * es - c->counts[me], received = (size_t)(N - 1) * mine * es;
     int messages = 0;
     for (int j = 0; j < N; j++) messages += j != me && c->counts[j];
-    double t0 = now();
+    double t0 = core_seconds();
     int rc = c->tr->alltoallv(c->impl, x, c->counts, c->displs, buf, c->counts2, c->displs2, c->errmsg);
     count(c, sent, received, messages, t0);
     if (rc) return rc;

@@ -15,22 +15,15 @@
  * Greedy evaluations run on an environment and RNG of their own, so they never change training.
  * cleanrl minimizes mean((Q - y)^2), twice curvo's 1/2 d^2: the same minimizer, Adam's steps the
  * same up to its eps; SGD's learning rate is doubled relative to cleanrl's. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/errmsg.h"
 #include "rl/dqn.h"
 #include "rl/env.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 void curvo_dqn_params_init(curvo_dqn_params *p) {
     if (!p) return;
@@ -221,9 +214,9 @@ static int train_step(curvo_dqn *d) {
     }
     curvo_batch batch = {d->bx, d->ba, d->btarget, b};
     curvo_step_info info;
-    double t0 = now();
+    double t0 = core_seconds();
     rc = curvo_optimizer_step(d->opt, d->cv, &batch, &info);
-    d->train_seconds += now() - t0;
+    d->train_seconds += core_seconds() - t0;
     d->train_steps++;
     for (int i = 0; i < b; i++) d->btarget[(size_t)i * A + d->ba[i]] = 0.0f;
     if (rc == CURVO_E_NUMERIC || rc == CURVO_E_REJECTED) { /* theta kept: go on, counted */
@@ -260,7 +253,7 @@ static void fill_event(curvo_dqn *d, curvo_rl_event *e, curvo_rl_event_kind kind
     e->episodes = d->episodes;
     e->loss = d->loss_count ? d->loss_sum / (double)d->loss_count : NAN;
     d->loss_sum = 0.0, d->loss_count = 0;
-    e->seconds = d->seconds + (now() - t_start);
+    e->seconds = d->seconds + (core_seconds() - t_start);
     e->train_seconds = d->train_seconds;
     e->eval_std = NAN;
 }
@@ -300,7 +293,7 @@ int curvo_dqn_run(curvo_dqn *d, int64_t until_steps, curvo_rl_callback fn, void 
     const curvo_dqn_params *p = &d->p;
     const curvo_env_ops *env = d->env;
     if (until_steps > p->total_steps) until_steps = p->total_steps;
-    double t_start = now();
+    double t_start = core_seconds();
     float *next = d->scratch, *qrow = d->scratch + env->obs_size;
     int rc = CURVO_OK;
     while (d->step < until_steps && !rc) {
@@ -347,6 +340,6 @@ int curvo_dqn_run(curvo_dqn *d, int64_t until_steps, curvo_rl_callback fn, void 
         }
         if (stop && !rc) rc = CURVO_E_CANCELLED;
     }
-    d->seconds += now() - t_start;
+    d->seconds += core_seconds() - t_start;
     return rc;
 }

@@ -4,15 +4,14 @@
  * (written and resumed by checkpoint.c). With a communicator (options.comm) the ranks join at
  * creation (trainer_join: one outcome, the same setup, rank 0's parameters) and agree every step on
  * whether to stop, evaluate or run out of time, so that none is left waiting in a collective. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/errmsg.h"
 #include "dist/comm.h"
 #include "train/evaluate.h"
@@ -26,12 +25,6 @@ int trainer_fail(curvo_trainer *tr, int rc, const char *fmt, ...) {
     curvo_verrf(tr->errmsg, fmt, ap);
     va_end(ap);
     return rc;
-}
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 void curvo_train_options_init(curvo_train_options *o) {
@@ -283,7 +276,7 @@ static int agree_flags(curvo_trainer *tr, int *stop, int *out_of_time, int *eval
 int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
     if (!tr) return CURVO_E_INVALID;
     tr->errmsg[0] = '\0';
-    double t_start = now(), t_report = t_start, base = tr->seconds;
+    double t_start = core_seconds(), t_report = t_start, base = tr->seconds;
     int64_t report_samples = 0;
     curvo_progress p;
     const double every = tr->o.eval_seconds;
@@ -302,11 +295,11 @@ int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
         curvo_batch batch;
         while (curvo_batcher_next(tr->batcher, &batch)) {
             curvo_step_info info;
-            double t0 = now();
+            double t0 = core_seconds();
             curvo_model_set_training(tr->model, 1); /* steps in training mode (evaluations switch) */
             curvo_optimizer_set_scale(tr->opt, curvo_schedule_factor(tr->o.schedule, tr->step, tr->steps_per_epoch));
             int rc = curvo_optimizer_step(tr->opt, tr->cv, &batch, &info);
-            tr->train_seconds += now() - t0;
+            tr->train_seconds += core_seconds() - t0;
             if (rc == CURVO_E_NUMERIC || rc == CURVO_E_REJECTED) {
                 tr->rejected++;
                 if (++tr->consecutive_rejected > MAX_CONSECUTIVE_REJECTIONS)
@@ -322,11 +315,11 @@ int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
             tr->step++;
             tr->step_in_epoch++;
             report_samples += batch.b;
-            tr->seconds = base + (now() - t_start);
+            tr->seconds = base + (core_seconds() - t_start);
             int stop = 0, late = 0; /* late: a callback ran after the step's agreement */
             if (fn && (tr->step % tr->o.report_every == 0 || tr->step_in_epoch == tr->steps_per_epoch)) {
                 base_progress(tr, &p, CURVO_EVENT_STEP);
-                double t = now();
+                double t = core_seconds();
                 p.loss = info.loss;
                 p.info = &info;
                 p.samples_per_second = t > t_report ? report_samples / (t - t_report) : 0.0;
@@ -340,7 +333,7 @@ int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
             if (tr->step_in_epoch < tr->steps_per_epoch && (out_of_time || eval_due)) {
                 if ((rc = evaluate_event(tr, &p, CURVO_EVENT_EVAL))) return rc;
                 if (every > 0) next_eval = tr->train_seconds + every;
-                tr->seconds = p.seconds = base + (now() - t_start);
+                tr->seconds = p.seconds = base + (core_seconds() - t_start);
                 if (fn) stop |= fn(&p, user) != 0, late = 1;
             }
             if (tr->o.checkpoint_every > 0 && tr->step % tr->o.checkpoint_every == 0) {
@@ -361,7 +354,7 @@ int curvo_trainer_run(curvo_trainer *tr, curvo_progress_fn fn, void *user) {
         int stop_early = tr->o.early_stop > 0 && early_stop_check(tr, &p);
         tr->in_epoch = 0;
         tr->epoch++;
-        tr->seconds = base + (now() - t_start);
+        tr->seconds = base + (core_seconds() - t_start);
         p.seconds = tr->seconds;
         int stop = fn && fn(&p, user);
         if ((rc = agree_flags(tr, &stop, NULL, NULL))) return rc;
