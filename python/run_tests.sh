@@ -1,9 +1,11 @@
 #!/bin/sh
-# run_tests.sh BUILD_DIR — the Python tests (python/tests) against the package in BUILD_DIR/python,
+# run_tests.sh BUILD_DIR [TESTS_DIR] — the Python tests (python/tests, or TESTS_DIR: bench/papers/tests)
+# against the package in BUILD_DIR/python,
 # with Debian's /usr/bin/python3. CTest runs it (tests/CMakeLists.txt); exit 77 (skipped, with the
 # reason) when NumPy, pytest or scikit-learn is missing.
 build=$1
 here=$(cd "$(dirname "$0")" && pwd)
+tests=${2:-$here/tests}
 py=/usr/bin/python3
 if [ ! -x "$py" ]; then
     echo "skipped: $py not found (apt-get install python3 python3-numpy python3-sklearn python3-pytest)"
@@ -16,4 +18,4 @@ for m in numpy pytest sklearn; do
     fi
 done
 cd "$build" || exit 1
-PYTHONPATH="$build/python" CURVO_BUILD_DIR="$build" exec "$py" -m pytest -q -p no:cacheprovider "$here/tests"
+PYTHONPATH="$build/python" CURVO_BUILD_DIR="$build" exec "$py" -m pytest -q -p no:cacheprovider "$tests"
