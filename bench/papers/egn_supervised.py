@@ -8,11 +8,14 @@ mini-batches of 64, 5,000 steps, test RMSE (regression, raw targets) or test acc
 (classification), the authors' per-dataset networks, and EGN at step 0.1, λ = 1, no line search, no
 adaptive λ (sl.py's defaults). Datasets: scikit-learn's bundled diabetes (regression), breast cancer
 (one-output binary cross-entropy, as the authors' n_classes = 1), iris, wine, digits, and
-Fashion-MNIST (a subset of the training set, the full test set; fewer steps, trials and seeds: see
---fm-*). What differs from the authors: features standardized with a scaler fit on the training rows
-only (the authors fit it on all rows; diabetes they took pre-scaled from scikit-learn), the last
-partial batch of an epoch is a step (curvo's trainer; the authors drop it), and the authors' manual
-grid is replaced by the same Optuna search for every method.
+Fashion-MNIST (10,000 rows of its training set, its full test set). On the two ten-class sets EGN
+solves a 640 × 640 system per step (about 30-70 ms on this machine), so they get fewer steps and
+trials (--heavy-steps 300, --heavy-trials 4) than the small sets (5,000 steps, 8 trials).
+
+What differs from the authors: features standardized with a scaler fit on the training rows only
+(the authors fit it on all rows; diabetes they took pre-scaled from scikit-learn), the last partial
+batch of an epoch is a step (curvo's trainer; the authors drop it), and the authors' hand-made grids
+are replaced by the same Optuna search for every method.
 
 Tuning (paperlib.tune, Optuna TPE): for each dataset and method the same number of trials, each a
 full run of the same number of steps on 80 % of the training part, scored on the other 20 % (never
@@ -22,9 +25,10 @@ defaults of each method.
 
     PYTHONPATH=build/python /usr/bin/python3 bench/papers/egn_supervised.py [--quick]
 
-Writes results.md, results_DATASET.json (every trial, every seed) and egn_supervised.png under bench/results/papers/egn-supervised
-(egn-supervised-quick with --quick). Times (2-core machine, one thread): --quick about 1 minute;
-the full run: see docs/PAPERS.md (measured under the load written there).
+Writes results.md, results_DATASET.json (every trial, every seed) and egn_supervised.png under
+bench/results/papers/egn-supervised (egn-supervised-quick with --quick, ...-wide with --wide).
+Times (2-core machine, one thread per run): --quick 53 s of CPU (200 s wall at load 7-8); the full
+run: see docs/PAPERS.md (measured under the load written there).
 """
 import os
 
@@ -239,7 +243,8 @@ def report(results, a):
              "mean ± std over fresh seeds (101, 102, ...: never used in the search), after the steps given "
              "(batch 64). Tuned: Optuna TPE, the same trials × steps for every method of a dataset, each trial "
              "trained on 80 %% of the training part and scored on the other 20 %%. Command: `%s`." % (
-                 "python3 bench/papers/egn_supervised.py" + (" --quick" if a.quick else "")), ""]
+                 a.command), "",
+             "Datasets in this report (each written by the run that computed it, results_DATASET.json): %s." % ", ".join(results), ""]
     header = ["dataset", "steps", "trials", "seeds"] + [LABELS[m] + " tuned" for m in METHODS] + ["EGN authors' (0.1, λ=1)"]
     rows = []
     for name, r in results.items():
@@ -339,8 +344,19 @@ def main(argv=None):
     ap.add_argument("--heavy-trials", type=int, default=None, help="trials per method on digits and Fashion-MNIST (default 4, --quick 2)")
     ap.add_argument("--fm-train", type=int, default=None, help="Fashion-MNIST training rows (default 10000, --quick 2000)")
     ap.add_argument("--fm-test", type=int, default=None, help="Fashion-MNIST test rows (default all 10000, --quick 1000)")
+    ap.add_argument("--report-only", action="store_true", help="rewrite results.md and the plot from the results_*.json in --out")
+    ap.add_argument("--wide", action="store_true",
+                    help="every method's step range reaching 100 times lower (a check of the ranges' lower edges)")
     a = paperlib.finish_arguments(ap, argv)
     q = a.quick
+    a.command = "python3 bench/papers/egn_supervised.py" + (" --quick" if q else "") + (" --wide" if a.wide else "")
+    if a.wide:
+        if os.path.basename(a.out) in ("egn-supervised", "egn-supervised-quick"):  # never over the main results
+            a.out += "-wide"
+            os.makedirs(a.out, exist_ok=True)
+        for space in SPACES.values():
+            kind, lo, hi = space["lr"]
+            space["lr"] = (kind, lo / 100.0, hi)
     pick = lambda v, full, quick: v if v is not None else (quick if q else full)  # noqa: E731
     names = [n for n in a.datasets.split(",") if n]
     for n in names:
@@ -352,7 +368,7 @@ def main(argv=None):
     import curvo
     curvo.set_threads(1)
     t0 = time.perf_counter()
-    for n in names:
+    for n in ([] if a.report_only else names):
         d = prepare(n, fm_train=pick(a.fm_train, 10000, 2000), fm_test=pick(a.fm_test, None, 1000))
         b = heavy if n in HEAVY else light
         say("== %s: %d training rows, %d test rows, %s, %d steps, %d trials, seeds %s" % (
