@@ -296,7 +296,8 @@ def plot(results, path):
             xs = (r["methods"][m]["test"] if kind == "tuned" else r["egn_authors"]["test"] if kind == "authors"
                   else r["methods"][m]["default_test"])
             mu, sd = paperlib.mean_std(xs)
-            if math.isnan(mu):
+            if math.isnan(mu):  # every run failed (curvo stopped it, or it diverged)
+                ax.text(i, 0.5, "failed", transform=ax.get_xaxis_transform(), rotation=90, ha="center", fontsize=7)
                 continue
             ax.bar(i, mu * scale, yerr=sd * scale, color=colors[m], capsize=3,
                    alpha=1.0 if kind == "tuned" else 0.55, hatch="" if kind == "tuned" else ("//" if kind == "authors" else ".."))
