@@ -217,8 +217,8 @@ def run_dataset(d, budget):
 
 # ---------------------------------------------------------------- report
 def verdict_rows(results):
-    """Per dataset: does tuned EGN match or beat the best tuned baseline (within one standard
-    deviation of the difference of the means)?"""
+    """Per dataset: does tuned EGN exceed, match or fall below the best tuned baseline? The tolerance
+    on the difference of the means is the two standard deviations combined (root of the sum of squares)."""
     rows = []
     for name, r in results.items():
         reg = r["task"] == "mse"
