@@ -21,10 +21,12 @@ from step 2,000 = cleanrl's 2 %, epsilon over half the run as cleanrl, an optimi
 steps: 9,800 steps), Acrobot 50,000 env steps (docs/RL.md's 100,000 / 2; otherwise RL.md's set:
 an optimizer step every 4 env steps, about 12,250). Every run: one thread, deterministic.
 
-Time: --quick (2 trials, 2 seeds, CartPole 20,000 and Acrobot 10,000 env steps) about 1 minute on a
-quiet 2-core machine; the full mode (8 trials x 1 tuning seed, 3 reported seeds) took 36 minutes of
-wall time on 2026-12-02 with two runs at a time on the 2-core machine shared with other jobs (load
-average 6-9), about 15 minutes quiet.
+Time: --quick (2 trials, 2 seeds, CartPole 20,000 and Acrobot 10,000 env steps) took 94 s of CPU
+(5.5 minutes of wall time at load 7-8; about a minute on a quiet 2-core machine). The full mode
+(6 trials x 1 tuning seed, 3 reported seeds, 78 runs) took 51 minutes of wall time on 2026-12-02 with
+--jobs 3 on the 2-core machine shared with other jobs (load average 15-26 throughout); by the quiet
+per-step costs of docs/BENCHMARKS.md section 7 it is about 860 s of CPU, some 8 minutes quiet at two
+runs at a time (an estimate: the machine was never quiet during this work).
   PYTHONPATH=build/python /usr/bin/python3 bench/papers/egn_rl.py [--quick] [--jobs 2]
 """
 import concurrent.futures as cf
