@@ -36,7 +36,6 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import paperlib as pl  # noqa: E402
@@ -241,15 +240,13 @@ def main(argv=None):
     cost = {"egn": 3, "sgn": 3, "adam": 1, "sgd": 1}  # longest first, for the pool's balance
     jobs = sorted([(env, opt) for env in envs for opt in opts], key=lambda j: -cost.get(j[1], 1))
     results = []
-    lock = threading.Lock()
     try:
         with cf.ThreadPoolExecutor(max_workers=a.jobs) as ex:
             futs = [ex.submit(study, env, opt, a, trials, tuning, reported, tmp, logs) for env, opt in jobs]
             if not a.no_reference:
                 futs += [ex.submit(reference, env, a, reported, logs) for env in envs]
             for f in cf.as_completed(futs):
-                with lock:
-                    results.append(f.result())
+                results.append(f.result())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     order = {(env, o): i for i, (env, o) in enumerate((e, o) for e in envs for o in opts + [REFERENCE[0]])}
@@ -257,7 +254,7 @@ def main(argv=None):
     budget = {env: " ".join(str(x) for x in env_args(env, a.quick)) for env in envs}
     pl.write_json(os.path.join(a.out, "results.json"), {
         "tuning_seeds": tuning, "reported_seeds": reported, "trials_per_method": trials, "budget": budget,
-        "results": [{k: v for k, v in r.items()} for r in results]})
+        "results": results})
     plot(results, envs, os.path.join(a.out, "returns.png"))
     md = ["# EGN paper, reinforcement learning: DQN with tuned SGD, Adam, SGN and EGN%s\n" % (" (quick)" if a.quick else ""),
           "Budget per run (`curvo rl` options; the rest docs/RL.md's defaults): "
