@@ -2,7 +2,7 @@
 negative Hessian eigenvalue equal to -sigma_max of the teacher's cross-covariance), LRSFN leaves it
 where plain gradient descent at curvo's default rate stays, the work count follows hessianlearn's,
 selection on Fashion-MNIST-shaped data never reads the test split, and the tiny mode writes its
-tables and plot."""
+tables, plot and the oversampling alternative."""
 import os
 import sys
 
@@ -77,3 +77,6 @@ def test_tiny_mode_writes_tables_and_plot(tmp_path, monkeypatch):
     for row in ("| lrsfn | tuned |", "| sgd | defaults |", "| adam tuned |", "| lrsfn tuned (fixed step) |", "| lrsfn defaults |"):
         assert row in text
     assert "Searched" in text and (tmp_path / "lrsfn.png").stat().st_size > 1000
+    lrsfn.main(["--tiny", "--alternative", "--seeds", "1", "--out", str(tmp_path)])
+    alt = (tmp_path / "alternative.md").read_text()
+    assert "| lrsfn tuned, oversampling 0 |" in alt and "| lrsfn tuned, oversampling 10 |" in alt
