@@ -661,7 +661,7 @@ typedef struct curvo_sgn_params {
 typedef struct curvo_lrsfn_params {
     double lr;           /* step alpha (default 1e-3); the first trial of the line search */
     int rank;            /* eigenpairs kept, k (default 20) */
-    int oversampling;    /* extra random vectors, p (default 10) */
+    int oversampling;    /* extra random vectors, p (default 0, as hessianlearn) */
     double gamma;        /* Levenberg-Marquardt damping (default 1e-3) */
     int hess_batch;      /* samples of the Hessian sub-batch (default 32; 0: the whole batch) */
     int refresh;         /* recompute the eigenbasis every N steps (default 1) */

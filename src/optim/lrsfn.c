@@ -27,7 +27,7 @@
 static const param_desc lrsfn_params[] = {
     {{"lr", "step alpha (first trial of the line search)", 1e-3, 0.0, 1e6, 0, 0, 0}, P(lr)},
     {{"rank", "eigenpairs kept, k", 20.0, 1.0, 1000.0, 1, 0, 0}, P(rank)},
-    {{"oversampling", "extra random vectors, p", 10.0, 0.0, 1000.0, 1, 0, 0}, P(oversampling)},
+    {{"oversampling", "extra random vectors, p (hessianlearn: int(0.01 k))", 0.0, 0.0, 1000.0, 1, 0, 0}, P(oversampling)},
     {{"gamma", "Levenberg-Marquardt damping", 1e-3, 1e-12, 1e6, 0, 0, 0}, P(gamma)},
     {{"hess_batch", "samples of the Hessian sub-batch (0: the whole batch)", 32.0, 0.0, 1e7, 1, 0, 0}, P(hess_batch)},
     {{"refresh", "recompute the eigenbasis every N steps", 1.0, 1.0, 1e9, 1, 0, 0}, P(refresh)},
