@@ -37,6 +37,7 @@
 
 #include "core/errmsg.h"
 #include "curvature/curv.h"
+#include "curvature/forward.h"
 #include "dist/comm.h"
 #include "nn/loss.h"
 
@@ -106,10 +107,17 @@ void curvo_curv_free(curvo_curv *cv) {
 
 const char *curvo_curv_errmsg(const curvo_curv *cv) { return cv ? cv->errmsg : ""; }
 
-/* Batch-sized buffers for b samples. */
+int curv_forward_only(curvo_curv *cv) {
+    if (!cv) return CURVO_E_INVALID;
+    cv->forward_only = 1;
+    cv->have_batch = cv->have_adj = 0;
+    return CURVO_OK;
+}
+
+/* Batch-sized buffers for b samples (a forward-only context: the pass, p and dz). */
 static int reserve_batch(curvo_curv *cv, int b) {
     const curvo_model *m = cv->model;
-    int rc = nn_pass_reserve(&cv->pass, m, b);
+    int rc = cv->forward_only ? nn_pass_reserve_forward(&cv->pass, m, b) : nn_pass_reserve(&cv->pass, m, b);
     if (rc) return rc;
     if (b <= cv->b_cap) return CURVO_OK;
     free_tangents(cv); /* sized by b_cap: remade on demand */
@@ -118,7 +126,7 @@ static int reserve_batch(curvo_curv *cv, int b) {
     cv->p = malloc((size_t)b * cv->c * sizeof(float));
     cv->dz = malloc((size_t)b * cv->c * sizeof(float));
     if (!cv->p || !cv->dz) return CURVO_E_NOMEM;
-    for (int l = 1; l <= m->n_mods; l++) {
+    for (int l = 1; l <= m->n_mods && !cv->forward_only; l++) {
         free(cv->adj[l]);
         if (!(cv->adj[l] = malloc((size_t)b * act_size(m, l) * sizeof(float)))) return CURVO_E_NOMEM;
     }
@@ -271,6 +279,7 @@ static int need_batch(curvo_curv *cv, const void *a, const void *b, int k) {
     if (!cv) return CURVO_E_INVALID;
     if (!a || !b || k < 1) return curv_fail(cv, CURVO_E_INVALID, "NULL vector or k < 1");
     if (!cv->have_batch) return curv_fail(cv, CURVO_E_STATE, "no batch: call curvo_curv_set_batch first");
+    if (cv->forward_only) return curv_fail(cv, CURVO_E_STATE, "this context runs forward passes only (evaluation)");
     return CURVO_OK;
 }
 
