@@ -49,7 +49,7 @@ typedef struct {
     const module *mod;
     int b;
     size_t len, np; /* b * C*H*W, 2C */
-    void *ws;
+    void *ws, *scratch;
     float *y;
 } bn_case;
 
@@ -62,6 +62,9 @@ static void case_make(bn_case *t, int C, int H, int W, int b, curvo_rng *rng) {
     t->len = (size_t)b * C * H * W;
     t->np = t->mod->n_params;
     t->ws = malloc(t->mod->ops->ws_bytes(t->mod, b));
+    size_t sb = module_scratch_bytes(t->mod, b);
+    t->scratch = malloc(sb);
+    memset(t->scratch, 0xff, sb); /* NaN: read before written would show */
     t->y = malloc(t->len * sizeof(float));
     float *theta = curvo_model_params(t->m); /* gamma around 1, beta around 0, not exactly */
     for (int c = 0; c < C; c++) {
@@ -72,6 +75,7 @@ static void case_make(bn_case *t, int C, int H, int W, int b, curvo_rng *rng) {
 
 static void case_free(bn_case *t) {
     free(t->ws);
+    free(t->scratch);
     free(t->y);
     curvo_model_free(t->m);
 }
@@ -83,7 +87,7 @@ static void fwd(bn_case *t, const float *theta, const float *x, int training) {
 }
 
 static nn_ctx ctx(bn_case *t, const float *theta, const float *x) {
-    nn_ctx c = {theta, x, t->y, t->ws, t->b};
+    nn_ctx c = {theta, x, t->y, t->ws, t->b, t->scratch};
     return c;
 }
 

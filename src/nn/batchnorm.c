@@ -57,8 +57,8 @@ int nn_batchnorm_setup(module *m) {
 }
 
 /* The workspace: what forward fills (the mode it ran in, the per-channel mean and scale s it used,
- * the normalized input xh) and the actions' scratch (per-channel sums and coefficients, a row
- * accumulator, one tangent's xhdot). */
+ * the normalized input xh) and the actions' small scratch (per-channel sums and coefficients, a row
+ * accumulator). soa's xhdot of one tangent, batch-sized, is in the scratch (nn_ctx.scratch). */
 typedef struct bn_ws {
     int training;
     double *mean, *s; /* (C) each */
@@ -66,7 +66,6 @@ typedef struct bn_ws {
     double *k[5];     /* (C) each, scratch: per-channel coefficients of lincomb */
     double *acc;      /* (C + H*W) scratch: lincomb's row */
     float *xh;        /* (b, C, H*W) */
-    float *xhd;       /* (b, C, H*W) scratch */
 } bn_ws;
 
 #define BN_SUMS 7
@@ -78,10 +77,12 @@ static size_t bn_doubles(const module *m) {
 }
 
 static size_t bn_ws_bytes(const module *m, int b) {
-    return sizeof(double) * bn_doubles(m) + 2 * (size_t)b * module_in_size(m) * sizeof(float);
+    return sizeof(double) * bn_doubles(m) + (size_t)b * module_in_size(m) * sizeof(float);
 }
 
-static bn_ws ws_of(const module *m, void *ws, int b) {
+static size_t bn_scratch_bytes(const module *m, int b) { return (size_t)b * module_in_size(m) * sizeof(float); }
+
+static bn_ws ws_of(const module *m, void *ws) {
     size_t C = (size_t)m->in_c;
     double *d = ws;
     float *f = (float *)(d + bn_doubles(m));
@@ -93,7 +94,6 @@ static bn_ws ws_of(const module *m, void *ws, int b) {
     for (int t = 0; t < BN_COEFS; t++) w.k[t] = w.sums + (BN_SUMS + t) * C;
     w.acc = w.k[BN_COEFS - 1] + C;
     w.xh = f;
-    w.xhd = f + (size_t)b * module_in_size(m);
     return w;
 }
 
@@ -172,7 +172,7 @@ static void bn_forward_mode(const module *m, const float *theta, float *state, c
     double N = (double)b * P;
     double *hdr = ws;
     hdr[0] = mode->training ? 1.0 : 0.0;
-    bn_ws w = ws_of(m, ws, b);
+    bn_ws w = ws_of(m, ws);
     if (mode->training) {
         chan_sum(x, NULL, b, C, P, w.mean);
         for (int c = 0; c < C; c++) w.mean[c] /= N, w.k[0][c] = 1.0, w.k[1][c] = -w.mean[c];
@@ -232,7 +232,7 @@ static void bn_vjp(const module *m, const nn_ctx *c, const float *dy, int k, flo
     int C = m->in_c, P = m->in_h * m->in_w, b = c->b;
     size_t len = (size_t)b * C * P;
     double N = (double)b * P;
-    bn_ws w = ws_of(m, c->ws, b);
+    bn_ws w = ws_of(m, c->ws);
     const float *gamma = c->theta;
     double *s1 = w.sums, *sx = w.sums + C;
     for (int j = 0; j < k; j++) {
@@ -258,7 +258,7 @@ static void bn_jvp(const module *m, const nn_ctx *c, const float *xdot, const fl
                    int k, float *ydot) {
     int C = m->in_c, P = m->in_h * m->in_w, b = c->b;
     size_t len = (size_t)b * C * P;
-    bn_ws w = ws_of(m, c->ws, b);
+    bn_ws w = ws_of(m, c->ws);
     const float *gamma = c->theta;
     double *s1 = w.sums, *sx = w.sums + C;
     for (int j = 0; j < k; j++) {
@@ -278,12 +278,12 @@ static void bn_soa(const module *m, const nn_ctx *c, const float *xdot, const fl
     int C = m->in_c, P = m->in_h * m->in_w, b = c->b;
     size_t len = (size_t)b * C * P;
     double N = (double)b * P;
-    bn_ws w = ws_of(m, c->ws, b);
+    bn_ws w = ws_of(m, c->ws);
     const float *gamma = c->theta;
     /* per channel: A1 = sum dy, A2 = sum dy xh (the same for every tangent); B1 = sum xdot,
      * B2 = sum xh xdot, C1 = sum dydot, C2 = sum dydot xh, D = sum dy xhdot (per tangent) */
     double *buf = w.sums;
-    float *xhd = w.xhd; /* (b, C, P) xhdot of one tangent */
+    float *xhd = c->scratch; /* (b, C, P) xhdot of one tangent */
     double *A1 = buf, *A2 = buf + C, *B1 = buf + 2 * C, *B2 = buf + 3 * C, *C1 = buf + 4 * C, *C2 = buf + 5 * C,
            *D = buf + 6 * C;
     chan_sum(dy, NULL, b, C, P, A1);
@@ -325,7 +325,7 @@ static void bn_soa(const module *m, const nn_ctx *c, const float *xdot, const fl
 /* rows (k*b, 2C), row j*b + i: [sum_p dy_{j,i,c,p} xh_{i,c,p}]_c then [sum_p dy_{j,i,c,p}]_c. */
 static int bn_gram_rows(const module *m, const nn_ctx *c, const float *dy, int k, float *rows) {
     int C = m->in_c, P = m->in_h * m->in_w, b = c->b;
-    bn_ws w = ws_of(m, c->ws, b);
+    bn_ws w = ws_of(m, c->ws);
     for (int j = 0; j < k; j++)
         for (int i = 0; i < b; i++) {
             float *row = rows + ((size_t)j * b + i) * 2 * C;
@@ -344,6 +344,7 @@ static int bn_gram_rows(const module *m, const nn_ctx *c, const float *dy, int k
 const module_ops nn_batchnorm_ops = {
     .name = "batchnorm",
     .ws_bytes = bn_ws_bytes,
+    .scratch_bytes = bn_scratch_bytes,
     .init = bn_init,
     .forward = bn_forward,
     .vjp = bn_vjp,

@@ -290,6 +290,7 @@ void nn_pass_release(nn_pass *p) {
     free(p->buf);
     free(p->ws);
     free(p->act);
+    free(p->scratch);
     memset(p, 0, sizeof *p);
 }
 
@@ -308,6 +309,7 @@ int nn_pass_reserve(nn_pass *p, const curvo_model *m, int b) {
     if (b < 1) return CURVO_E_INVALID;
     if (p->n_mods == m->n_mods && p->b_cap >= b && p->act && !p->forward_only) return CURVO_OK;
     if (pass_arrays(p, m, 0)) goto fail;
+    size_t scratch = 0;
     for (int l = 0; l < m->n_mods; l++) {
         const module *mod = &m->mods[l];
         p->buf[l] = malloc((size_t)b * module_out_size(mod) * sizeof(float));
@@ -315,7 +317,9 @@ int nn_pass_reserve(nn_pass *p, const curvo_model *m, int b) {
         size_t wsb = mod->ops->ws_bytes ? mod->ops->ws_bytes(mod, b) : 0;
         if (wsb && !(p->ws[l] = malloc(wsb))) goto fail;
         p->act[l + 1] = p->buf[l];
+        if (module_scratch_bytes(mod, b) > scratch) scratch = module_scratch_bytes(mod, b);
     }
+    if (scratch && !(p->scratch = malloc(scratch))) goto fail;
     p->b_cap = b;
     return CURVO_OK;
 fail:
@@ -369,7 +373,7 @@ void nn_pass_forward(nn_pass *p, const curvo_model *m, const float *theta, const
 }
 
 nn_ctx nn_pass_ctx(const nn_pass *p, const curvo_model *m, int l) {
-    nn_ctx c = {p->theta + m->mods[l].offset, p->act[l], p->act[l + 1], p->ws[l], p->b};
+    nn_ctx c = {p->theta + m->mods[l].offset, p->act[l], p->act[l + 1], p->ws[l], p->b, p->scratch};
     return c;
 }
 

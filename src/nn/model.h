@@ -32,6 +32,7 @@ typedef struct nn_pass {
     float **buf;       /* (n_mods) owned storage behind act[1..]: (b_cap, out_size_l); forward-only: 2
                         * buffers (b_cap, widest output) */
     void **ws;         /* (n_mods) module workspaces (forward-only: all ws[l] = ws[0] or NULL) */
+    void *scratch;     /* the modules' shared scratch: the largest scratch_bytes (NULL: none, forward-only) */
     const float *theta;
 } nn_pass;
 
