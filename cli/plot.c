@@ -451,11 +451,32 @@ static void draw_panel(const figure *f, int x, int y, double x0, double x1, doub
     free(ys);
 }
 
-/* The legend, centred in a strip under the title: up to four entries a row. Returns its height as a
- * fraction of the page. */
+/* Legend columns that fit across the legend's viewport (set, with the character height of its text):
+ * at most four, fewer when the longest label would push the outer columns past the page's edges.
+ * pllegend makes every column as wide as the widest entry: its line sample (LEGEND_SAMPLE of the
+ * viewport's width), the text offset (2 character heights) and the text, plus a margin. */
+#define LEGEND_SAMPLE 0.05
+#define LEGEND_CHAR_WIDTH 0.6
+static PLINT legend_columns(const figure *f, const char (*text)[2 * sizeof f->s->legend]) {
+    PLFLT def_mm, chr_mm, x0, x1, y0, y1, longest = 0;
+    plgchr(&def_mm, &chr_mm);
+    plgvpd(&x0, &x1, &y0, &y1);
+    PLFLT spx0, spx1, spy0, spy1;
+    plgspa(&spx0, &spx1, &spy0, &spy1);
+    double vp_mm = (x1 - x0) * (spx1 - spx0);
+    for (size_t g = 0; g < f->ns; g++) longest = fmax(longest, LEGEND_CHAR_WIDTH * chr_mm * (double)strlen(text[g]));
+    double col = LEGEND_SAMPLE + (longest + 4.0 * chr_mm) / vp_mm; /* one column, a fraction of the viewport */
+    PLINT ncol = f->ns < 4 ? (PLINT)f->ns : 4;
+    while (ncol > 1 && ncol * col > 1.0) ncol--;
+    return ncol;
+}
+
+/* The legend, centred in a strip under the title: up to four entries a row, fewer when the labels
+ * are long (legend_columns), so that every entry stays on the page. Returns its height as a fraction
+ * of the page. */
 static double draw_legend(const figure *f, double top, double chr, double lw) {
     size_t n = f->ns;
-    PLINT ncol = n < 4 ? (PLINT)n : 4, nrow = (PLINT)((n + (size_t)ncol - 1) / (size_t)ncol);
+    PLINT ncol = 1, nrow = (PLINT)n;
     PLINT *opt = malloc(n * sizeof *opt), *colors = malloc(n * sizeof *colors), *styles = malloc(n * sizeof *styles);
     PLINT *fg = malloc(n * sizeof *fg), *nsym = malloc(n * sizeof *nsym);
     PLFLT *widths = malloc(n * sizeof *widths), *scales = malloc(n * sizeof *scales);
@@ -478,8 +499,10 @@ static double draw_legend(const figure *f, double top, double chr, double lw) {
         plvpor(0.05, 0.95, 0, top);
         plwind(0, 1, 0, 1);
         plschr(0, chr);
+        ncol = legend_columns(f, legend);
+        nrow = (PLINT)((n + (size_t)ncol - 1) / (size_t)ncol);
         pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX | PL_LEGEND_ROW_MAJOR,
-                 PL_POSITION_TOP | PL_POSITION_INSIDE, 0, 0, 0.05, COL_BG, COL_FG, 1, nrow, ncol, (PLINT)n, opt, 1.0,
+                 PL_POSITION_TOP | PL_POSITION_INSIDE, 0, 0, LEGEND_SAMPLE, COL_BG, COL_FG, 1, nrow, ncol, (PLINT)n, opt, 1.0,
                  chr, 2.0, 0, fg, text, NULL, NULL, NULL, NULL, colors, styles, widths, colors, scales, nsym, syms);
     }
     free(opt), free(colors), free(styles), free(fg), free(nsym), free(widths), free(scales), free(text), free(syms),

@@ -3,7 +3,8 @@
 # seeds each and a PyTorch run give a PNG and an SVG with the legend and axis labels; a regression
 # log plots RMSE; each bad input (missing file, malformed line, no run line, no eval lines, mixed
 # metrics, bad options) exits non-zero with one line on stderr, writes no file and keeps an earlier
-# figure. Each CASE is its own CTest test (see tests/CMakeLists.txt).
+# figure; ten lines with long labels keep their whole legend on the page (nothing drawn in the PNG's
+# outermost pixel columns). Each CASE is its own CTest test (see tests/CMakeLists.txt).
 set -u
 CURVO=$1
 CASE=$2
@@ -99,6 +100,51 @@ regression)
     run --out "$T/fig" "$T/sgd.jsonl" "$T/torch-sgd.jsonl" || fail "exit $?"
     check_figure 'test RMSE vs epochs' 'sgd (1 seed)' 'torch sgd (1 seed)'
     grep -q 'test accuracy' "$T/fig.svg" && fail "a regression figure mentions accuracy" ;;
+legend_many)
+    r=1
+    for o in sgd adam adamw sgn lrsfn sofim arturo 'egn (groupnorm:4)'; do log "$T/c$r.jsonl" curvo "$o" 1 $r; r=$((r + 1)); done
+    log "$T/t1.jsonl" pytorch sgd 1 2
+    log "$T/t2.jsonl" pytorch adam 1 3
+    run --out "$T/fig" "$T"/*.jsonl || fail "exit $?"
+    check_figure 'egn (groupnorm:4) (1 seed)' 'torch adam (1 seed)' 'sgd (1 seed)'
+    # every pixel of the two outermost columns on each side is the page's background (the top-left
+    # pixel's colour): a legend wider than the page would cross them
+    python3 - "$T/fig.png" > "$T/edges" 2>&1 <<'PY' || fail "edge pixels: $(cat "$T/edges")"
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n"
+pos, idat, hdr = 8, b"", None
+while pos < len(data):
+    n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+    body = data[pos + 8:pos + 8 + n]
+    if kind == b"IHDR": hdr = struct.unpack(">IIBBBBB", body)
+    if kind == b"IDAT": idat += body
+    pos += 12 + n
+w, h, depth, ctype, _, _, interlace = hdr
+assert depth == 8 and interlace == 0 and ctype in (2, 6), hdr
+bpp = 3 if ctype == 2 else 4
+raw, stride, prev, rows = zlib.decompress(idat), w * bpp, bytearray(w * bpp), []
+for y in range(h):
+    f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+    for i in range(stride):
+        a = line[i - bpp] if i >= bpp else 0
+        b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+        if f == 1: line[i] = (line[i] + a) & 255
+        elif f == 2: line[i] = (line[i] + b) & 255
+        elif f == 3: line[i] = (line[i] + (a + b) // 2) & 255
+        elif f == 4:
+            p = a + b - c
+            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    rows.append(line)
+    prev = line
+bg = bytes(rows[0][:bpp])
+for y in range(h):
+    for x in (0, 1, w - 2, w - 1):
+        px = bytes(rows[y][x * bpp:(x + 1) * bpp])
+        if px != bg: sys.exit("pixel (%d, %d) is %s, the background %s" % (x, y, px.hex(), bg.hex()))
+PY
+    ;;
 help)
     run --help || fail "exit $?"
     for o in --out --title --width --height 'mean over the seeds'; do grep -q -- "$o" "$T/stdout" || fail "no $o"; done ;;

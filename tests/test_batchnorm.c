@@ -24,7 +24,8 @@
  *     products against differences of the batch-coupled loss, the block's state against its body and
  *     shortcut run as models of their own (training and evaluation mode, once per optimizer step),
  *     the Gram and two-process refusals as at the top level, and a block ending in groupnorm trained
- *     by EGN. */
+ *     by EGN;
+ *   - evaluation's forward-only passes (predict, the evaluation context) against a full pass. */
 #define _DEFAULT_SOURCE /* mkdtemp */
 #include <math.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 #include <unistd.h>
 
 #include "curvature/curv.h"
+#include "curvature/forward.h"
 #include "dist/comm.h"
 #include "io/ckpt.h"
 #include "nn/model.h"
@@ -47,7 +49,7 @@ typedef struct {
     const module *mod;
     int b;
     size_t len, np; /* b * C*H*W, 2C */
-    void *ws;
+    void *ws, *scratch;
     float *y;
 } bn_case;
 
@@ -60,6 +62,9 @@ static void case_make(bn_case *t, int C, int H, int W, int b, curvo_rng *rng) {
     t->len = (size_t)b * C * H * W;
     t->np = t->mod->n_params;
     t->ws = malloc(t->mod->ops->ws_bytes(t->mod, b));
+    size_t sb = module_scratch_bytes(t->mod, b);
+    t->scratch = malloc(sb);
+    memset(t->scratch, 0xff, sb); /* NaN: read before written would show */
     t->y = malloc(t->len * sizeof(float));
     float *theta = curvo_model_params(t->m); /* gamma around 1, beta around 0, not exactly */
     for (int c = 0; c < C; c++) {
@@ -70,6 +75,7 @@ static void case_make(bn_case *t, int C, int H, int W, int b, curvo_rng *rng) {
 
 static void case_free(bn_case *t) {
     free(t->ws);
+    free(t->scratch);
     free(t->y);
     curvo_model_free(t->m);
 }
@@ -81,7 +87,7 @@ static void fwd(bn_case *t, const float *theta, const float *x, int training) {
 }
 
 static nn_ctx ctx(bn_case *t, const float *theta, const float *x) {
-    nn_ctx c = {theta, x, t->y, t->ws, t->b};
+    nn_ctx c = {theta, x, t->y, t->ws, t->b, t->scratch};
     return c;
 }
 
@@ -1109,6 +1115,58 @@ static void check_res_groupnorm_egn(void) {
     curvo_model_free(m);
 }
 
+
+/* Evaluation's forward-only passes (nn_pass_reserve_forward: two activation buffers, one workspace
+ * for every module) against a full pass, on RES_NET in evaluation mode with running statistics away
+ * from the defaults: curvo_model_predict and a forward-only curvature context give the full pass's
+ * outputs and loss bit for bit, also after a larger and then a smaller batch; the context refuses
+ * the operators that need the activations it did not keep. */
+static void check_forward_only(void) {
+    net t;
+    res_net_make(&t, CURVO_LOSS_CE, 41);
+    curvo_rng rng;
+    curvo_rng_seed(&rng, 42);
+    float *st = curvo_model_state(t.m);
+    size_t ns = curvo_model_state_size(t.m);
+    for (size_t i = 0; i < ns; i++) st[i] = (float)(0.2 + curvo_rng_uniform(&rng)); /* means and variances */
+    curvo_model_set_training(t.m, 0);
+    size_t c = curvo_model_output_size(t.m);
+    float *ref = malloc(t.bc * sizeof(float)), *out = malloc(t.bc * sizeof(float));
+    nn_pass full = {0};
+    TU_CHECK(nn_pass_reserve(&full, t.m, t.b) == CURVO_OK, "full pass");
+    nn_pass_forward(&full, t.m, curvo_model_params(t.m), t.x, t.b);
+    memcpy(ref, full.act[t.m->n_mods], t.bc * sizeof(float));
+    curvo_curv *fo;
+    TU_CHECK(curvo_curv_create(t.m, CURVO_LOSS_CE, &fo) == CURVO_OK && curv_forward_only(fo) == CURVO_OK, "curv");
+    TU_CHECK(curvo_curv_set_batch(t.cv, &t.bt) == CURVO_OK, "set_batch: %s", curvo_curv_errmsg(t.cv));
+    for (int round = 0; round < 3; round++) { /* b, then 1 sample (a pass kept from b), then b again */
+        int b = round == 1 ? 1 : t.b;
+        TU_CHECK(curvo_model_predict(t.m, t.x, b, out) == CURVO_OK, "predict");
+        TU_CHECK(memcmp(out, ref, (size_t)b * c * sizeof(float)) == 0, "round %d: forward-only predict differs from a full pass", round);
+        curvo_batch bt = t.bt;
+        bt.b = b;
+        TU_CHECK(curvo_curv_set_batch(fo, &bt) == CURVO_OK, "forward-only set_batch: %s", curvo_curv_errmsg(fo));
+        TU_CHECK(memcmp(curvo_curv_outputs(fo), ref, (size_t)b * c * sizeof(float)) == 0,
+                 "round %d: forward-only context's outputs differ from a full pass", round);
+        if (b == t.b)
+            TU_CHECK(curvo_curv_loss(fo) == curvo_curv_loss(t.cv), "forward-only loss %.9g, full %.9g", curvo_curv_loss(fo),
+                     curvo_curv_loss(t.cv));
+    }
+    TU_CHECK(fo->pass.forward_only && t.cv->pass.forward_only == 0, "the pass kinds");
+    float *g = malloc(t.n * sizeof(float));
+    TU_CHECK(curvo_curv_grad(fo, g) == CURVO_E_STATE, "a forward-only context refuses the gradient");
+    TU_CHECK(curvo_curv_ggn(fo, g, 1, g) == CURVO_E_STATE, "a forward-only context refuses GGN products");
+    int order;
+    TU_CHECK(curvo_curv_gn_system(fo, 0, &order) == CURVO_E_STATE, "a forward-only context refuses the GN system");
+    TU_CHECK(curvo_curv_grad(t.cv, g) == CURVO_OK, "the full context's gradient");
+    free(g);
+    curvo_curv_free(fo);
+    nn_pass_release(&full);
+    free(ref);
+    free(out);
+    net_free(&t);
+}
+
 int main(void) {
     check_spec();
     check_actions(3, 2, 3, 4, 1, 1);  /* conv-shaped */
@@ -1129,5 +1187,6 @@ int main(void) {
     check_res_state();
     check_res_gram();
     check_res_groupnorm_egn();
+    check_forward_only();
     return tu_finish("test_batchnorm");
 }

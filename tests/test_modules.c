@@ -79,7 +79,7 @@ static void fwd(runner *r, const float *theta, const float *x) {
 }
 
 static nn_ctx ctx_of(runner *r, const float *theta, const float *x) {
-    nn_ctx c = {theta, x, r->y, r->ws, r->b};
+    nn_ctx c = {theta, x, r->y, r->ws, r->b, NULL};
     return c;
 }
 

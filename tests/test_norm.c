@@ -158,7 +158,7 @@ static void check_case(const norm_case *nc, uint64_t seed) {
     tu_fill_normal(&rng, dydot, K * bo, 1.0);
     for (int j = 0; j < K; j++) memcpy(dyk + j * bo, dydot + j * bo, bo * sizeof(float)); /* K cotangents */
     const float *td = np ? tdot : NULL;
-    nn_ctx c = {th, x, y, ws, b};
+    nn_ctx c = {th, x, y, ws, b, NULL};
     step_d(xd, x, 0, NULL, bi);
     step_d(thd, th, 0, NULL, np);
 
@@ -238,7 +238,7 @@ static void check_case(const norm_case *nc, uint64_t seed) {
         step_f(dym, dy, -H_FLOAT, dydot + j * bo, bo);
         memset(dtp, 0, sizeof dtp);
         memset(dtm, 0, sizeof dtm);
-        nn_ctx cp = {tp, xp, y, ws, b}, cm = {tm, xm, y, ws, b};
+        nn_ctx cp = {tp, xp, y, ws, b, NULL}, cm = {tm, xm, y, ws, b, NULL};
         mod->ops->forward(mod, tp, xp, y, ws, b);
         mod->ops->vjp(mod, &cp, dyp, 1, dxp, dtp, LDT);
         mod->ops->forward(mod, tm, xm, y, ws, b);
@@ -345,7 +345,7 @@ static void thread_count_independence(void) {
         float *y = o, *ydot = y + bi, *dx = ydot + k * bi, *dxdot = dx + k * bi;
         float *dth = dxdot + k * bi, *dthdot = dth + k * ldt, *rows = dthdot + k * ldt;
         mod->ops->forward(mod, th, x, y, ws, b);
-        nn_ctx c = {th, x, y, ws, b};
+        nn_ctx c = {th, x, y, ws, b, NULL};
         mod->ops->jvp(mod, &c, xdot, td, ldt, k, ydot);
         mod->ops->vjp(mod, &c, dyd, k, dx, dth, ldt);
         mod->ops->soa(mod, &c, xdot, td, ldt, dy, dyd, k, dxdot, dthdot);

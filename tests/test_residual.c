@@ -99,6 +99,12 @@ static void check_block(const block_case *bc, uint64_t seed) {
     size_t bi = (size_t)b * in, bo = (size_t)b * out;
     size_t wsb = mod->ops->ws_bytes(mod, b);
     void *ws = malloc(wsb), *ws2 = malloc(wsb);
+    /* the scratch, shared in a pass with other modules, starts as NaN: nothing may be read from it
+     * before this action wrote it */
+    size_t sb = module_scratch_bytes(mod, b);
+    TU_CHECK(sb > 0, "%s: a block has scratch", spec);
+    void *scratch = malloc(sb);
+    memset(scratch, 0xff, sb);
     curvo_rng rng;
     curvo_rng_seed(&rng, seed);
     float *theta = malloc(np * sizeof(float)), *tp = malloc(np * sizeof(float)), *tm = malloc(np * sizeof(float));
@@ -126,7 +132,7 @@ static void check_block(const block_case *bc, uint64_t seed) {
 
     fwd(mod, theta, x, y, ws, b);
     check_forward(bc, mod, theta, x, y);
-    nn_ctx c = {theta, x, y, ws, b};
+    nn_ctx c = {theta, x, y, ws, b, scratch};
 
     /* jvp vs central differences of forward */
     mod->ops->jvp(mod, &c, xdot, tdot, ldt, k, ydot);
@@ -164,10 +170,10 @@ static void check_block(const block_case *bc, uint64_t seed) {
             axpy_to(dyp, dy, H_STEP, dydot + j * bo, bo), axpy_to(dym, dy, -H_STEP, dydot + j * bo, bo);
             memset(dtp, 0, ldt * sizeof(float)), memset(dtm, 0, ldt * sizeof(float));
             fwd(mod, tp, xp, y1, ws2, b);
-            nn_ctx cp = {tp, xp, y1, ws2, b};
+            nn_ctx cp = {tp, xp, y1, ws2, b, scratch};
             mod->ops->vjp(mod, &cp, dyp, 1, dxp, dtp, ldt);
             fwd(mod, tm, xm, y2, ws2, b);
-            nn_ctx cm = {tm, xm, y2, ws2, b};
+            nn_ctx cm = {tm, xm, y2, ws2, b, scratch};
             mod->ops->vjp(mod, &cm, dym, 1, dxm, dtm, ldt);
             for (size_t i = 0; i < bi; i++) fdx[i] = (float)(((double)dxp[i] - dxm[i]) / (2 * H_STEP));
             for (size_t p = 0; p < np; p++) fdt[p] = (float)(((double)dtp[p] - dtm[p]) / (2 * H_STEP));
@@ -221,7 +227,8 @@ static void check_block(const block_case *bc, uint64_t seed) {
     ws2 = calloc(1, wsb);
     TU_CHECK(mod->ops->gram_reads_ws && !mod->ops->gram_rows, "%s: the data-parallel Gram must refill the block's workspace", spec);
     fwd(mod, theta, x, y1, ws2, b);
-    nn_ctx cf = {theta, x, y1, ws2, b};
+    memset(scratch, 0xff, sb);
+    nn_ctx cf = {theta, x, y1, ws2, b, scratch};
     TU_CHECK(mod->ops->gram(mod, &cf, dydot, k, gram2) == CURVO_OK, "%s: gram from a refilled workspace", spec);
     for (size_t r = 0; r < kb; r++) /* modules fill the upper triangle; the caller mirrors it */
         for (size_t s2 = 0; s2 < r; s2++) gram[r * kb + s2] = gram[s2 * kb + r], gram2[r * kb + s2] = gram2[s2 * kb + r];
@@ -230,7 +237,7 @@ static void check_block(const block_case *bc, uint64_t seed) {
     TU_CHECK(!memcmp(gram, gram2, kb * kb * sizeof(double)), "%s: gram from a refilled workspace is the same", spec);
     free(gram), free(gram2), free(gref), free(rows), free(cot);
 
-    free(ws), free(ws2), free(theta), free(tp), free(tm), free(x), free(xp), free(xm), free(xdot), free(tdot);
+    free(ws), free(ws2), free(scratch), free(theta), free(tp), free(tm), free(x), free(xp), free(xm), free(xdot), free(tdot);
     free(dy), free(dyk), free(dydot), free(dyp), free(dym), free(y), free(y1), free(y2), free(ydot), free(fd);
     free(dx), free(dth), free(dxdot), free(dthdot), free(dxp), free(dxm), free(dtp), free(dtm), free(fdx), free(fdt);
     free(one), free(dt1);

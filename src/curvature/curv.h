@@ -31,6 +31,7 @@ struct curvo_curv {
     struct curv_gn *gn; /* the Gauss-Newton system (gn.c), made on first use */
     int gn_dist_min;    /* gn_solve's distributed Cholesky from this order on, N > 1 (0: never) */
     int update_stats;   /* the next training-mode set_batch moves the running statistics (then 0) */
+    int forward_only;   /* curv_forward_only (forward.h): loss and outputs only, a forward-only pass */
 };
 
 /* Records a printf-style message on cv and returns rc. */

@@ -37,6 +37,7 @@
 
 #include "core/errmsg.h"
 #include "curvature/curv.h"
+#include "curvature/forward.h"
 #include "dist/comm.h"
 #include "nn/loss.h"
 
@@ -106,10 +107,17 @@ void curvo_curv_free(curvo_curv *cv) {
 
 const char *curvo_curv_errmsg(const curvo_curv *cv) { return cv ? cv->errmsg : ""; }
 
-/* Batch-sized buffers for b samples. */
+int curv_forward_only(curvo_curv *cv) {
+    if (!cv) return CURVO_E_INVALID;
+    cv->forward_only = 1;
+    cv->have_batch = cv->have_adj = 0;
+    return CURVO_OK;
+}
+
+/* Batch-sized buffers for b samples (a forward-only context: the pass, p and dz). */
 static int reserve_batch(curvo_curv *cv, int b) {
     const curvo_model *m = cv->model;
-    int rc = nn_pass_reserve(&cv->pass, m, b);
+    int rc = cv->forward_only ? nn_pass_reserve_forward(&cv->pass, m, b) : nn_pass_reserve(&cv->pass, m, b);
     if (rc) return rc;
     if (b <= cv->b_cap) return CURVO_OK;
     free_tangents(cv); /* sized by b_cap: remade on demand */
@@ -118,7 +126,7 @@ static int reserve_batch(curvo_curv *cv, int b) {
     cv->p = malloc((size_t)b * cv->c * sizeof(float));
     cv->dz = malloc((size_t)b * cv->c * sizeof(float));
     if (!cv->p || !cv->dz) return CURVO_E_NOMEM;
-    for (int l = 1; l <= m->n_mods; l++) {
+    for (int l = 1; l <= m->n_mods && !cv->forward_only; l++) {
         free(cv->adj[l]);
         if (!(cv->adj[l] = malloc((size_t)b * act_size(m, l) * sizeof(float)))) return CURVO_E_NOMEM;
     }
@@ -271,6 +279,7 @@ static int need_batch(curvo_curv *cv, const void *a, const void *b, int k) {
     if (!cv) return CURVO_E_INVALID;
     if (!a || !b || k < 1) return curv_fail(cv, CURVO_E_INVALID, "NULL vector or k < 1");
     if (!cv->have_batch) return curv_fail(cv, CURVO_E_STATE, "no batch: call curvo_curv_set_batch first");
+    if (cv->forward_only) return curv_fail(cv, CURVO_E_STATE, "this context runs forward passes only (evaluation)");
     return CURVO_OK;
 }
 
@@ -536,17 +545,19 @@ typedef struct gram_work {
     float *gx;       /* (B, in) global activations */
     float *gy;       /* (k, B, out) global cotangents, or (k, B, n_l) global rows */
     void *ws;        /* the module's workspace for B samples */
+    void *scratch;   /* and its scratch */
     float *gf;       /* (B, out) outputs of a module whose gram needs its forward (a residual block) */
 } gram_work;
 
 static void gram_work_free(gram_work *w) {
-    free(w->counts), free(w->offs), free(w->cnts), free(w->send), free(w->recv), free(w->gx), free(w->gy), free(w->ws), free(w->gf);
+    free(w->counts), free(w->offs), free(w->cnts), free(w->send), free(w->recv), free(w->gx), free(w->gy), free(w->ws), free(w->gf),
+        free(w->scratch);
 }
 
 static int gram_work_alloc(curvo_curv *cv, int k, gram_work *w) {
     const curvo_model *m = cv->model;
     int N = curvo_comm_size(cv->comm), B = cv->b_global, b = cv->batch.b;
-    size_t per = 1, in = 1, ky = 1, ws = 1, fout = 1;
+    size_t per = 1, in = 1, ky = 1, ws = 1, fout = 1, scratch = 1;
     for (int l = cv->first_param; l < m->n_mods; l++) {
         const module *mod = &m->mods[l];
         size_t f = gram_floats(mod, k);
@@ -557,6 +568,7 @@ static int gram_work_alloc(curvo_curv *cv, int k, gram_work *w) {
         in = module_in_size(mod) > in ? module_in_size(mod) : in;
         size_t wb = mod->ops->ws_bytes ? mod->ops->ws_bytes(mod, B) : 0;
         ws = wb > ws ? wb : ws;
+        if (module_scratch_bytes(mod, B) > scratch) scratch = module_scratch_bytes(mod, B);
         if (mod->ops->gram_reads_ws && !gathers_rows(mod, k) && module_out_size(mod) > fout) fout = module_out_size(mod);
     }
     w->counts = malloc((size_t)N * sizeof *w->counts);
@@ -568,7 +580,9 @@ static int gram_work_alloc(curvo_curv *cv, int k, gram_work *w) {
     w->gy = malloc((size_t)B * ky * sizeof(float));
     w->ws = malloc(ws);
     w->gf = malloc((size_t)B * fout * sizeof(float));
-    if (!w->counts || !w->offs || !w->cnts || !w->send || !w->recv || !w->gx || !w->gy || !w->ws || !w->gf)
+    w->scratch = malloc(scratch);
+    if (!w->counts || !w->offs || !w->cnts || !w->send || !w->recv || !w->gx || !w->gy || !w->ws || !w->gf ||
+        !w->scratch)
         return CURVO_E_NOMEM;
     for (int r = 0; r < N; r++) dist_shard(B, r, N, &w->offs[r], &w->cnts[r]);
     return CURVO_OK;
@@ -611,7 +625,7 @@ static int gram_module_global(curvo_curv *cv, const module *mod, const nn_ctx *c
     if (rows) {
         *local = nn_gram_add_rows(w->gy, (size_t)k * B, out, gk);
     } else {
-        nn_ctx g = {cv->model->theta + mod->offset, w->gx, NULL, w->ws, B};
+        nn_ctx g = {cv->model->theta + mod->offset, w->gx, NULL, w->ws, B, w->scratch};
         if (mod->ops->gram_reads_ws) { /* its gram reads the workspace forward fills (it has no gram_rows) */
             nn_mode mode = {cv->model->training, 0}; /* the pass's mode (evaluation: running statistics) */
             if (mod->ops->forward_mode)

@@ -142,6 +142,7 @@ int curvo_curv_gn_system(curvo_curv *cv, int true_class, int *m_out) {
     if (!cv) return CURVO_E_INVALID;
     if (!m_out) return curv_fail(cv, CURVO_E_INVALID, "gn_system: NULL order");
     if (!cv->have_batch) return curv_fail(cv, CURVO_E_STATE, "no batch: call curvo_curv_set_batch first");
+    if (cv->forward_only) return curv_fail(cv, CURVO_E_STATE, "this context runs forward passes only (evaluation)");
     if (true_class && cv->loss != CURVO_LOSS_CE)
         return curv_fail(cv, CURVO_E_UNSUPPORTED, "gn_system: the true-class system needs cross-entropy");
     true_class = true_class || loss_is_selected(cv->loss); /* rank-one Q_i: one row per sample */

@@ -56,17 +56,19 @@ int nn_batchnorm_setup(module *m) {
     return CURVO_OK;
 }
 
-/* The workspace: what forward fills (the mode it ran in, the per-channel mean and scale s it used,
- * the normalized input xh) and the actions' scratch (per-channel sums and coefficients, a row
- * accumulator, one tangent's xhdot). */
+/* The workspace: what forward fills (the mode it ran in, the per-channel mean and scale s it used)
+ * and the actions' small scratch (per-channel sums and coefficients, a row accumulator). The
+ * normalized input xh = (x - mu) s is not kept: each action recomputes it from its input x (in the
+ * context) into the pass's scratch (nn_ctx.scratch), by the same lincomb as forward, so bit for bit
+ * the same; soa's xhdot of one tangent follows it there. Two batch-sized areas of scratch, shared
+ * with the pass's other modules, in place of one per batchnorm kept from forward. */
 typedef struct bn_ws {
     int training;
     double *mean, *s; /* (C) each */
     double *sums;     /* (7, C) scratch: per-channel sums */
     double *k[5];     /* (C) each, scratch: per-channel coefficients of lincomb */
     double *acc;      /* (C + H*W) scratch: lincomb's row */
-    float *xh;        /* (b, C, H*W) */
-    float *xhd;       /* (b, C, H*W) scratch */
+    float *xh;        /* (b, C, H*W) in the scratch, once bn_xh has filled it */
 } bn_ws;
 
 #define BN_SUMS 7
@@ -78,13 +80,15 @@ static size_t bn_doubles(const module *m) {
 }
 
 static size_t bn_ws_bytes(const module *m, int b) {
-    return sizeof(double) * bn_doubles(m) + 2 * (size_t)b * module_in_size(m) * sizeof(float);
+    (void)b;
+    return sizeof(double) * bn_doubles(m);
 }
 
-static bn_ws ws_of(const module *m, void *ws, int b) {
+static size_t bn_scratch_bytes(const module *m, int b) { return 2 * (size_t)b * module_in_size(m) * sizeof(float); }
+
+static bn_ws ws_of(const module *m, void *ws) {
     size_t C = (size_t)m->in_c;
     double *d = ws;
-    float *f = (float *)(d + bn_doubles(m));
     bn_ws w;
     w.training = d[0] != 0.0;
     w.mean = d + 1;
@@ -92,8 +96,7 @@ static bn_ws ws_of(const module *m, void *ws, int b) {
     w.sums = w.s + C;
     for (int t = 0; t < BN_COEFS; t++) w.k[t] = w.sums + (BN_SUMS + t) * C;
     w.acc = w.k[BN_COEFS - 1] + C;
-    w.xh = f;
-    w.xhd = f + (size_t)b * module_in_size(m);
+    w.xh = NULL;
     return w;
 }
 
@@ -172,13 +175,13 @@ static void bn_forward_mode(const module *m, const float *theta, float *state, c
     double N = (double)b * P;
     double *hdr = ws;
     hdr[0] = mode->training ? 1.0 : 0.0;
-    bn_ws w = ws_of(m, ws, b);
+    bn_ws w = ws_of(m, ws);
     if (mode->training) {
         chan_sum(x, NULL, b, C, P, w.mean);
         for (int c = 0; c < C; c++) w.mean[c] /= N, w.k[0][c] = 1.0, w.k[1][c] = -w.mean[c];
-        /* the variance from centred values (two passes): xh holds x - mu for now */
-        lincomb(&w, w.xh, b, C, P, 1, &x, (const double *const *)&w.k[0], w.k[1]);
-        chan_sum(w.xh, w.xh, b, C, P, w.s);
+        /* the variance from centred values (two passes): y holds x - mu for now */
+        lincomb(&w, y, b, C, P, 1, &x, (const double *const *)&w.k[0], w.k[1]);
+        chan_sum(y, y, b, C, P, w.s);
         for (int c = 0; c < C; c++) {
             double var = w.s[c] / N;
             if (mode->update_state && state && N > 1.0) {
@@ -195,9 +198,18 @@ static void bn_forward_mode(const module *m, const float *theta, float *state, c
     }
     const float *gamma = theta, *beta = theta + C;
     for (int c = 0; c < C; c++) w.k[1][c] = -w.s[c] * w.mean[c], w.k[2][c] = gamma[c], w.k[3][c] = beta[c];
-    lincomb(&w, w.xh, b, C, P, 1, &x, (const double *const *)&w.s, w.k[1]); /* xh = (x - mu) s */
-    const float *xh = w.xh;
-    lincomb(&w, y, b, C, P, 1, &xh, (const double *const *)&w.k[2], w.k[3]); /* y = gamma xh + beta */
+    lincomb(&w, y, b, C, P, 1, &x, (const double *const *)&w.s, w.k[1]); /* y = xh = (x - mu) s */
+    const float *xh = y;
+    lincomb(&w, y, b, C, P, 1, &xh, (const double *const *)&w.k[2], w.k[3]); /* y = gamma xh + beta, in place */
+}
+
+/* xh = (x - mu) s of the context's input into the scratch's first area (w->xh), as forward computes it. */
+static void bn_xh(const module *m, const nn_ctx *c, bn_ws *w) {
+    int C = m->in_c, P = m->in_h * m->in_w;
+    float *xh = c->scratch;
+    for (int q = 0; q < C; q++) w->k[4][q] = -w->s[q] * w->mean[q];
+    lincomb(w, xh, c->b, C, P, 1, &c->x, (const double *const *)&w->s, w->k[4]);
+    w->xh = xh;
 }
 
 /* The plain forward of module_ops: training mode, no state. */
@@ -232,7 +244,8 @@ static void bn_vjp(const module *m, const nn_ctx *c, const float *dy, int k, flo
     int C = m->in_c, P = m->in_h * m->in_w, b = c->b;
     size_t len = (size_t)b * C * P;
     double N = (double)b * P;
-    bn_ws w = ws_of(m, c->ws, b);
+    bn_ws w = ws_of(m, c->ws);
+    bn_xh(m, c, &w);
     const float *gamma = c->theta;
     double *s1 = w.sums, *sx = w.sums + C;
     for (int j = 0; j < k; j++) {
@@ -258,7 +271,8 @@ static void bn_jvp(const module *m, const nn_ctx *c, const float *xdot, const fl
                    int k, float *ydot) {
     int C = m->in_c, P = m->in_h * m->in_w, b = c->b;
     size_t len = (size_t)b * C * P;
-    bn_ws w = ws_of(m, c->ws, b);
+    bn_ws w = ws_of(m, c->ws);
+    bn_xh(m, c, &w);
     const float *gamma = c->theta;
     double *s1 = w.sums, *sx = w.sums + C;
     for (int j = 0; j < k; j++) {
@@ -278,12 +292,13 @@ static void bn_soa(const module *m, const nn_ctx *c, const float *xdot, const fl
     int C = m->in_c, P = m->in_h * m->in_w, b = c->b;
     size_t len = (size_t)b * C * P;
     double N = (double)b * P;
-    bn_ws w = ws_of(m, c->ws, b);
+    bn_ws w = ws_of(m, c->ws);
+    bn_xh(m, c, &w);
     const float *gamma = c->theta;
     /* per channel: A1 = sum dy, A2 = sum dy xh (the same for every tangent); B1 = sum xdot,
      * B2 = sum xh xdot, C1 = sum dydot, C2 = sum dydot xh, D = sum dy xhdot (per tangent) */
     double *buf = w.sums;
-    float *xhd = w.xhd; /* (b, C, P) xhdot of one tangent */
+    float *xhd = (float *)c->scratch + len; /* (b, C, P) xhdot of one tangent, after xh */
     double *A1 = buf, *A2 = buf + C, *B1 = buf + 2 * C, *B2 = buf + 3 * C, *C1 = buf + 4 * C, *C2 = buf + 5 * C,
            *D = buf + 6 * C;
     chan_sum(dy, NULL, b, C, P, A1);
@@ -325,7 +340,8 @@ static void bn_soa(const module *m, const nn_ctx *c, const float *xdot, const fl
 /* rows (k*b, 2C), row j*b + i: [sum_p dy_{j,i,c,p} xh_{i,c,p}]_c then [sum_p dy_{j,i,c,p}]_c. */
 static int bn_gram_rows(const module *m, const nn_ctx *c, const float *dy, int k, float *rows) {
     int C = m->in_c, P = m->in_h * m->in_w, b = c->b;
-    bn_ws w = ws_of(m, c->ws, b);
+    bn_ws w = ws_of(m, c->ws);
+    bn_xh(m, c, &w);
     for (int j = 0; j < k; j++)
         for (int i = 0; i < b; i++) {
             float *row = rows + ((size_t)j * b + i) * 2 * C;
@@ -344,6 +360,7 @@ static int bn_gram_rows(const module *m, const nn_ctx *c, const float *dy, int k
 const module_ops nn_batchnorm_ops = {
     .name = "batchnorm",
     .ws_bytes = bn_ws_bytes,
+    .scratch_bytes = bn_scratch_bytes,
     .init = bn_init,
     .forward = bn_forward,
     .vjp = bn_vjp,

@@ -284,25 +284,32 @@ size_t nn_max_width(const curvo_model *m) {
 }
 
 void nn_pass_release(nn_pass *p) {
-    for (int l = 0; l < p->n_mods; l++) {
-        if (p->buf) free(p->buf[l]);
-        if (p->ws) free(p->ws[l]);
-    }
+    int nbuf = p->forward_only ? 2 : p->n_mods, nws = p->forward_only ? 1 : p->n_mods;
+    for (int l = 0; l < nbuf && p->buf; l++) free(p->buf[l]);
+    for (int l = 0; l < nws && p->ws; l++) free(p->ws[l]);
     free(p->buf);
     free(p->ws);
     free(p->act);
+    free(p->scratch);
     memset(p, 0, sizeof *p);
+}
+
+/* The arrays of pointers for m, the buffers left to the caller. */
+static int pass_arrays(nn_pass *p, const curvo_model *m, int forward_only) {
+    nn_pass_release(p);
+    p->n_mods = m->n_mods;
+    p->forward_only = forward_only;
+    p->act = calloc((size_t)m->n_mods + 1, sizeof *p->act);
+    p->buf = calloc((size_t)m->n_mods + 2, sizeof *p->buf);
+    p->ws = calloc((size_t)m->n_mods + 1, sizeof *p->ws);
+    return p->act && p->buf && p->ws ? CURVO_OK : CURVO_E_NOMEM;
 }
 
 int nn_pass_reserve(nn_pass *p, const curvo_model *m, int b) {
     if (b < 1) return CURVO_E_INVALID;
-    if (p->n_mods == m->n_mods && p->b_cap >= b && p->act) return CURVO_OK;
-    nn_pass_release(p);
-    p->n_mods = m->n_mods;
-    p->act = calloc((size_t)m->n_mods + 1, sizeof *p->act);
-    p->buf = calloc((size_t)m->n_mods + 1, sizeof *p->buf);
-    p->ws = calloc((size_t)m->n_mods + 1, sizeof *p->ws);
-    if (!p->act || !p->buf || !p->ws) goto fail;
+    if (p->n_mods == m->n_mods && p->b_cap >= b && p->act && !p->forward_only) return CURVO_OK;
+    if (pass_arrays(p, m, 0)) goto fail;
+    size_t scratch = 0;
     for (int l = 0; l < m->n_mods; l++) {
         const module *mod = &m->mods[l];
         p->buf[l] = malloc((size_t)b * module_out_size(mod) * sizeof(float));
@@ -310,6 +317,33 @@ int nn_pass_reserve(nn_pass *p, const curvo_model *m, int b) {
         size_t wsb = mod->ops->ws_bytes ? mod->ops->ws_bytes(mod, b) : 0;
         if (wsb && !(p->ws[l] = malloc(wsb))) goto fail;
         p->act[l + 1] = p->buf[l];
+        if (module_scratch_bytes(mod, b) > scratch) scratch = module_scratch_bytes(mod, b);
+    }
+    if (scratch && !(p->scratch = malloc(scratch))) goto fail;
+    p->b_cap = b;
+    return CURVO_OK;
+fail:
+    nn_pass_release(p);
+    return CURVO_E_NOMEM;
+}
+
+int nn_pass_reserve_forward(nn_pass *p, const curvo_model *m, int b) {
+    if (b < 1) return CURVO_E_INVALID;
+    if (p->n_mods == m->n_mods && p->b_cap >= b && p->act && p->forward_only) return CURVO_OK;
+    if (pass_arrays(p, m, 1)) goto fail;
+    size_t width = 1, wsb = 0;
+    for (int l = 0; l < m->n_mods; l++) {
+        const module *mod = &m->mods[l];
+        size_t bytes = mod->ops->ws_bytes ? mod->ops->ws_bytes(mod, b) : 0;
+        if (module_out_size(mod) > width) width = module_out_size(mod);
+        if (bytes > wsb) wsb = bytes;
+    }
+    for (int t = 0; t < 2; t++)
+        if (!(p->buf[t] = malloc((size_t)b * width * sizeof(float)))) goto fail;
+    if (wsb && !(p->ws[0] = malloc(wsb))) goto fail;
+    for (int l = 0; l < m->n_mods; l++) {
+        p->act[l + 1] = p->buf[l % 2]; /* module l reads one buffer and writes the other */
+        p->ws[l] = p->ws[0];
     }
     p->b_cap = b;
     return CURVO_OK;
@@ -325,11 +359,12 @@ void nn_pass_forward_mode(nn_pass *p, const curvo_model *m, const float *theta, 
     p->act[0] = x;
     for (int l = 0; l < m->n_mods; l++) {
         const module *mod = &m->mods[l];
+        float *y = (float *)p->act[l + 1]; /* owned by the pass (p->buf) */
         if (mod->ops->forward_mode)
             mod->ops->forward_mode(mod, theta + mod->offset, mod->n_state ? m->state + mod->state_offset : NULL,
-                                   &mode, p->act[l], p->buf[l], p->ws[l], b);
+                                   &mode, p->act[l], y, p->ws[l], b);
         else
-            mod->ops->forward(mod, theta + mod->offset, p->act[l], p->buf[l], p->ws[l], b);
+            mod->ops->forward(mod, theta + mod->offset, p->act[l], y, p->ws[l], b);
     }
 }
 
@@ -338,7 +373,7 @@ void nn_pass_forward(nn_pass *p, const curvo_model *m, const float *theta, const
 }
 
 nn_ctx nn_pass_ctx(const nn_pass *p, const curvo_model *m, int l) {
-    nn_ctx c = {p->theta + m->mods[l].offset, p->act[l], p->act[l + 1], p->ws[l], p->b};
+    nn_ctx c = {p->theta + m->mods[l].offset, p->act[l], p->act[l + 1], p->ws[l], p->b, p->scratch};
     return c;
 }
 
@@ -346,7 +381,7 @@ int curvo_model_predict(curvo_model *m, const float *x, int b, float *y) {
     if (!m || !x || !y || b < 1) return CURVO_E_INVALID;
     if (!m->predict_pass && !(m->predict_pass = calloc(1, sizeof *m->predict_pass)))
         return CURVO_E_NOMEM;
-    int rc = nn_pass_reserve(m->predict_pass, m, b);
+    int rc = nn_pass_reserve_forward(m->predict_pass, m, b); /* only the outputs are read */
     if (rc) return rc;
     nn_pass_forward_mode(m->predict_pass, m, m->theta, x, b, (nn_mode){0, 0}); /* evaluation mode */
     size_t c = curvo_model_output_size(m);

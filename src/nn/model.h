@@ -19,18 +19,27 @@ struct curvo_model {
     struct nn_pass *predict_pass; /* lazily made by curvo_model_predict */
 };
 
-/* Activations and module workspaces of one forward pass over up to b_cap samples. */
+/* Activations and module workspaces of one forward pass over up to b_cap samples. A forward-only
+ * pass (nn_pass_reserve_forward) keeps only what the next module reads: its act[l] alternate
+ * between two buffers of the widest output, and every module's workspace is the same one buffer of
+ * the largest size (nothing reads a module's workspace after its forward); only act[n_mods], the
+ * outputs, is valid after the pass. Evaluation and prediction run such passes. */
 typedef struct nn_pass {
     int n_mods;
     int b_cap, b;
+    int forward_only;  /* 1: made by nn_pass_reserve_forward */
     const float **act; /* (n_mods + 1): act[0] = the input (not owned), act[l+1] = output of module l */
-    float **buf;       /* (n_mods) owned storage behind act[1..]: (b_cap, out_size_l) */
-    void **ws;         /* (n_mods) module workspaces */
+    float **buf;       /* (n_mods) owned storage behind act[1..]: (b_cap, out_size_l); forward-only: 2
+                        * buffers (b_cap, widest output) */
+    void **ws;         /* (n_mods) module workspaces (forward-only: all ws[l] = ws[0] or NULL) */
+    void *scratch;     /* the modules' shared scratch: the largest scratch_bytes (NULL: none, forward-only) */
     const float *theta;
 } nn_pass;
 
-/* Makes sure the pass can hold b samples of this model (reallocates as needed). */
+/* Makes sure the pass can hold b samples of this model (reallocates as needed): a full pass, whose
+ * activations and workspaces the backward and tangent sweeps read, or a forward-only one. */
 int nn_pass_reserve(nn_pass *p, const curvo_model *m, int b);
+int nn_pass_reserve_forward(nn_pass *p, const curvo_model *m, int b);
 void nn_pass_release(nn_pass *p);
 /* Forward through all modules at parameters theta; outputs in p->act[n_mods]. nn_pass_forward runs
  * in the model's mode without updating its state; nn_pass_forward_mode in the given mode (with

@@ -14,7 +14,8 @@
  * A NULL xdot or thetadot means zero; a NULL dx/dxdot/dtheta/dthetadot means "not needed".
  * A NULL ws_bytes means no workspace. Actions may use the workspace's scratch, so one pass runs
  * one action at a time, and a module's workspace must stay as forward left it until the next
- * forward.
+ * forward. What an action needs only while it runs can instead be scratch (scratch_bytes,
+ * nn_ctx.scratch), which the modules of a pass share.
  * Shapes: x (b, in_size), y (b, out_size) where in_size = in_c*in_h*in_w and likewise out.
  * A batch-coupled module (couples_batch: batchnorm in training mode) is a function of the whole
  * batch, y = f(X; theta): its vjp, jvp and soa are those of that function, exactly (sums over the
@@ -36,6 +37,7 @@ typedef struct nn_ctx {
     const float *y;     /* (b, out_size) */
     void *ws;           /* ws_bytes(m, b) bytes, filled by forward */
     int b;
+    void *scratch;      /* scratch_bytes(m, b) bytes the action may overwrite (NULL when 0) */
 } nn_ctx;
 
 /* The mode of a forward pass (model.h: the model's training flag). training: batch-coupled modules
@@ -51,6 +53,10 @@ typedef struct module_ops {
     const char *name;
     /* Bytes of per-pass workspace for batch size b (may be 0). */
     size_t (*ws_bytes)(const module *m, int b);
+    /* Optional (NULL: none): bytes of scratch for batch size b that vjp, jvp, soa and gram use only
+     * while they run (nn_ctx.scratch; forward never does). A pass keeps one scratch buffer, the
+     * largest any module asks for, and hands it to every module in turn. */
+    size_t (*scratch_bytes)(const module *m, int b);
     /* Fills theta (n_params) from rng. next_is_rectifier: the following module is relu/softplus. */
     void (*init)(const module *m, float *theta, curvo_rng *rng, int next_is_rectifier);
     void (*forward)(const module *m, const float *theta, const float *x, float *y, void *ws, int b);
@@ -121,6 +127,9 @@ struct module {
 
 static inline size_t module_in_size(const module *m) { return (size_t)m->in_c * m->in_h * m->in_w; }
 static inline size_t module_out_size(const module *m) { return (size_t)m->out_c * m->out_h * m->out_w; }
+static inline size_t module_scratch_bytes(const module *m, int b) {
+    return m->ops->scratch_bytes ? m->ops->scratch_bytes(m, b) : 0;
+}
 
 /* The four actions of a fixed linear map without parameters, from its table's apply and adjoint. */
 void nn_linear_forward(const module *m, const float *theta, const float *x, float *y, void *ws, int b);

@@ -25,11 +25,13 @@
  *            output (dy swept back through the branch by the children's vjp).
  * Tangents and adjoints inside the block go one vector at a time (the workspace is sized by the
  * batch alone); the gram sweep carries all k at once in buffers it allocates.
- * Workspace for b samples: act (b, A) every child's output, A = the sum of the children's output
- * sizes (child l of a branch at b * act_off[l]); adj (b, A) the first-order adjoints at those
- * outputs (soa); tan (b, A) one vector's tangents at them (jvp, soa); ping, pong (b, width) the
- * reverse sweeps' buffers, width the largest input or output of any child; then each child's own
- * workspace, every area starting on a 64-byte boundary.
+ * Workspace for b samples (what forward leaves): act (b, A) every child's output, A = the sum of
+ * the children's output sizes (child l of a branch at b * act_off[l]), then each child's own
+ * workspace. Scratch (module.h: only while an action runs, shared with the pass's other modules):
+ * adj (b, A) the first-order adjoints at the children's outputs (soa); tan (b, A) one vector's
+ * tangents at them (jvp, soa); ping, pong (b, width) the reverse sweeps' buffers, width the largest
+ * input or output of any child; then one area for the children's scratch, the largest of theirs
+ * (they run one at a time). Every area starts on a 64-byte boundary.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -53,22 +55,35 @@ struct nn_block {
 
 static size_t round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
-/* The workspace's areas for b samples. */
+/* The workspace (what forward leaves for the actions) and the scratch (what an action uses only
+ * while it runs) for b samples. */
 typedef struct res_ws {
-    float *act, *adj, *tan, *ping, *pong;
-    char *children; /* the children's workspaces, body first */
+    float *act;     /* workspace: every child's output */
+    char *children; /* workspace: the children's workspaces, body first */
 } res_ws;
 
-static size_t areas_bytes(const struct nn_block *blk, int b) {
-    return 3 * round64((size_t)b * blk->acts * sizeof(float)) + 2 * round64((size_t)b * blk->width * sizeof(float));
-}
+typedef struct res_scratch {
+    float *adj, *tan, *ping, *pong;
+    char *children; /* the children's scratch: one area, used by one child at a time */
+} res_scratch;
+
+static size_t act_bytes(const struct nn_block *blk, int b) { return round64((size_t)b * blk->acts * sizeof(float)); }
 
 static res_ws ws_of(const module *m, void *ws, int b) {
+    res_ws w = {(float *)ws, (char *)ws + act_bytes(m->block, b)};
+    return w;
+}
+
+static size_t areas_bytes(const struct nn_block *blk, int b) {
+    return 2 * act_bytes(blk, b) + 2 * round64((size_t)b * blk->width * sizeof(float));
+}
+
+static res_scratch scratch_of(const module *m, void *scratch, int b) {
     const struct nn_block *blk = m->block;
-    size_t a = round64((size_t)b * blk->acts * sizeof(float)), p = round64((size_t)b * blk->width * sizeof(float));
-    char *base = ws;
-    res_ws w = {(float *)base, (float *)(base + a), (float *)(base + 2 * a), (float *)(base + 3 * a),
-                (float *)(base + 3 * a + p), base + areas_bytes(blk, b)};
+    size_t a = act_bytes(blk, b), p = round64((size_t)b * blk->width * sizeof(float));
+    char *base = scratch;
+    res_scratch w = {(float *)base, (float *)(base + a), (float *)(base + 2 * a), (float *)(base + 2 * a + p),
+                     base + areas_bytes(blk, b)};
     return w;
 }
 
@@ -77,14 +92,26 @@ static size_t child_ws_bytes(const module *ch, int b) {
 }
 
 static size_t res_ws_bytes(const module *m, int b) {
-    size_t bytes = areas_bytes(m->block, b);
+    size_t bytes = act_bytes(m->block, b);
     for (int r = 0; r < 2; r++)
         for (int l = 0; l < m->block->br[r].n; l++) bytes += child_ws_bytes(&m->block->br[r].mods[l], b);
     return bytes;
 }
 
-/* Child l of branch r's view of the pass: its parameters, input, output and workspace. */
-static nn_ctx child_ctx(const module *m, const float *theta, const float *x, void *ws, int b, int r, int l) {
+static size_t res_scratch_bytes(const module *m, int b) {
+    size_t most = 0;
+    for (int r = 0; r < 2; r++)
+        for (int l = 0; l < m->block->br[r].n; l++) {
+            size_t c = round64(module_scratch_bytes(&m->block->br[r].mods[l], b));
+            most = c > most ? c : most;
+        }
+    return areas_bytes(m->block, b) + most;
+}
+
+/* Child l of branch r's view of the pass: its parameters, input, output, workspace and scratch
+ * (NULL: the forward, which has none). */
+static nn_ctx child_ctx(const module *m, const float *theta, const float *x, void *ws, void *scratch, int b, int r,
+                        int l) {
     const struct nn_block *blk = m->block;
     res_ws w = ws_of(m, ws, b);
     char *cws = w.children;
@@ -92,7 +119,7 @@ static nn_ctx child_ctx(const module *m, const float *theta, const float *x, voi
         for (int l2 = 0; l2 < (r2 < r ? blk->br[r2].n : l); l2++) cws += child_ws_bytes(&blk->br[r2].mods[l2], b);
     const branch *br = &blk->br[r];
     nn_ctx c = {theta + br->mods[l].offset, l ? w.act + (size_t)b * br->act_off[l - 1] : x,
-                w.act + (size_t)b * br->act_off[l], cws, b};
+                w.act + (size_t)b * br->act_off[l], cws, b, scratch ? scratch_of(m, scratch, b).children : NULL};
     return c;
 }
 
@@ -123,7 +150,7 @@ static void res_forward_mode(const module *m, const float *theta, float *state, 
     for (int r = 0; r < 2; r++)
         for (int l = 0; l < blk->br[r].n; l++) {
             const module *ch = &blk->br[r].mods[l];
-            nn_ctx c = child_ctx(m, theta, x, ws, b, r, l);
+            nn_ctx c = child_ctx(m, theta, x, ws, NULL, b, r, l);
             if (mode && ch->ops->forward_mode)
                 ch->ops->forward_mode(ch, c.theta, state && ch->n_state ? state + ch->state_offset : NULL, mode, c.x,
                                       (float *)c.y, c.ws, b);
@@ -145,12 +172,12 @@ static void res_forward(const module *m, const float *theta, const float *x, flo
 static void branch_vjp(const module *m, const nn_ctx *c, int r, const float *dy, float *dt, size_t ldt,
                        float *dx, int add) {
     const branch *br = &m->block->br[r];
-    res_ws w = ws_of(m, c->ws, c->b);
+    res_scratch w = scratch_of(m, c->scratch, c->b);
     int lo = dx ? 0 : dt ? first_parametric(br) : br->n;
     const float *cur = dy;
     for (int l = br->n - 1; l >= lo; l--) {
         const module *ch = &br->mods[l];
-        nn_ctx cc = child_ctx(m, c->theta, c->x, c->ws, c->b, r, l);
+        nn_ctx cc = child_ctx(m, c->theta, c->x, c->ws, c->scratch, c->b, r, l);
         float *next = cur == w.ping ? w.pong : w.ping;
         float *target = l > lo ? next : !dx ? NULL : add ? next : dx;
         ch->ops->vjp(ch, &cc, cur, 1, target, dt && ch->n_params ? dt + ch->offset : NULL, ldt);
@@ -179,12 +206,12 @@ static void res_vjp(const module *m, const nn_ctx *c, const float *dy, int k, fl
  * tangent and were not written (z = n: the branch's output tangent is zero). */
 static int branch_tangents(const module *m, const nn_ctx *c, int r, const float *xdot, const float *td, size_t ldt) {
     const branch *br = &m->block->br[r];
-    res_ws w = ws_of(m, c->ws, c->b);
+    res_scratch w = scratch_of(m, c->scratch, c->b);
     int z = xdot ? 0 : td ? first_parametric(br) : br->n;
     const float *cur = xdot;
     for (int l = z; l < br->n; l++) {
         const module *ch = &br->mods[l];
-        nn_ctx cc = child_ctx(m, c->theta, c->x, c->ws, c->b, r, l);
+        nn_ctx cc = child_ctx(m, c->theta, c->x, c->ws, c->scratch, c->b, r, l);
         float *out = slot(w.tan, br, l, c->b);
         ch->ops->jvp(ch, &cc, cur, td && ch->n_params ? td + ch->offset : NULL, ldt, 1, out);
         cur = out;
@@ -195,7 +222,7 @@ static int branch_tangents(const module *m, const nn_ctx *c, int r, const float 
 static void res_jvp(const module *m, const nn_ctx *c, const float *xdot, const float *thetadot, size_t ldt, int k,
                     float *ydot) {
     const branch *body = &m->block->br[0], *sc = &m->block->br[1];
-    res_ws w = ws_of(m, c->ws, c->b);
+    res_scratch w = scratch_of(m, c->scratch, c->b);
     size_t in = (size_t)c->b * module_in_size(m), out = (size_t)c->b * module_out_size(m);
     for (int j = 0; j < k; j++) {
         const float *xj = xdot ? xdot + j * in : NULL, *tj = thetadot ? thetadot + j * ldt : NULL;
@@ -214,12 +241,12 @@ static void res_jvp(const module *m, const nn_ctx *c, const float *xdot, const f
  * the adj area. */
 static void branch_adjoints(const module *m, const nn_ctx *c, int r, const float *dy, int lo) {
     const branch *br = &m->block->br[r];
-    res_ws w = ws_of(m, c->ws, c->b);
+    res_scratch w = scratch_of(m, c->scratch, c->b);
     if (lo >= br->n) return;
     memcpy(slot(w.adj, br, br->n - 1, c->b), dy, (size_t)c->b * module_out_size(m) * sizeof(float));
     for (int l = br->n - 1; l > lo; l--) {
         const module *ch = &br->mods[l];
-        nn_ctx cc = child_ctx(m, c->theta, c->x, c->ws, c->b, r, l);
+        nn_ctx cc = child_ctx(m, c->theta, c->x, c->ws, c->scratch, c->b, r, l);
         ch->ops->vjp(ch, &cc, slot(w.adj, br, l, c->b), 1, slot(w.adj, br, l - 1, c->b), NULL, 0);
     }
 }
@@ -230,11 +257,11 @@ static void branch_adjoints(const module *m, const nn_ctx *c, int r, const float
 static void branch_soa(const module *m, const nn_ctx *c, int r, const float *xdot, const float *td, size_t ldt,
                        int z, int lo, const float *dydot, float *dtd, float *dxdot, int add) {
     const branch *br = &m->block->br[r];
-    res_ws w = ws_of(m, c->ws, c->b);
+    res_scratch w = scratch_of(m, c->scratch, c->b);
     const float *cur = dydot;
     for (int l = br->n - 1; l >= lo; l--) {
         const module *ch = &br->mods[l];
-        nn_ctx cc = child_ctx(m, c->theta, c->x, c->ws, c->b, r, l);
+        nn_ctx cc = child_ctx(m, c->theta, c->x, c->ws, c->scratch, c->b, r, l);
         const float *xd = l == 0 ? xdot : l - 1 < z ? NULL : slot(w.tan, br, l - 1, c->b);
         float *next = cur == w.ping ? w.pong : w.ping;
         float *target = l > lo ? next : !dxdot ? NULL : add ? next : dxdot;
@@ -280,7 +307,7 @@ static int res_gram(const module *m, const nn_ctx *c, const float *dy, int k, do
         const float *cur = dy;
         for (int l = br->n - 1; l >= lo && !rc; l--) {
             const module *ch = &br->mods[l];
-            nn_ctx cc = child_ctx(m, c->theta, c->x, c->ws, c->b, r, l);
+            nn_ctx cc = child_ctx(m, c->theta, c->x, c->ws, c->scratch, c->b, r, l);
             if (ch->ops->gram && ch->n_params) rc = ch->ops->gram(ch, &cc, cur, k, gram);
             if (l == lo || rc) break;
             ch->ops->vjp(ch, &cc, cur, k, buf[t], NULL, 0);
@@ -354,6 +381,7 @@ int nn_residual_body(const module *block, const module **body) {
 const module_ops nn_residual_ops = {
     .name = "res",
     .ws_bytes = res_ws_bytes,
+    .scratch_bytes = res_scratch_bytes,
     .init = res_init,
     .forward = res_forward,
     .vjp = res_vjp,

@@ -1,5 +1,5 @@
 /* evaluate.c — a model on a dataset, in sequential batches through a curvature context (forward
- * passes only): mean loss and accuracy (ce, bce) or RMSE, MAE and R^2 in the targets' original
+ * passes only, in a forward-only context: curvature/forward.h): mean loss and accuracy (ce, bce) or RMSE, MAE and R^2 in the targets' original
  * units (mse); and the check that a model fits a dataset, shared with the trainer. With a
  * communicator each batch is split across the ranks by the curvature context, and the counts and
  * sums are added over the ranks at the end, so every rank gets the same metrics. */
@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "curvature/forward.h"
 #include "dist/comm.h"
 #include "train/evaluate.h"
 
@@ -99,6 +100,7 @@ int train_evaluate_in(curvo_curv *cv, const curvo_dataset *d, int batch_size, cu
     curvo_comm *comm = curvo_curv_comm(cv);
     size_t n = curvo_dataset_count(d);
     int rc = train_check_fit(model, loss, d, errmsg);
+    if (!rc) rc = curv_forward_only(cv); /* forward passes only: their memory does not grow with the depth */
     if (rc) return rc;
     curvo_batcher *bt;
     if ((rc = curvo_batcher_create(d, batch_size, &bt))) return rc;

@@ -15,7 +15,8 @@ int train_evaluate(curvo_model *model, curvo_loss_kind loss, const curvo_dataset
                    curvo_comm *comm, curvo_metrics *out, char *errmsg);
 /* The same in a curvature context the caller keeps (its model, loss and communicator), so that
  * repeated evaluations (the trainer's, after every epoch) reuse its buffers instead of allocating
- * them for every pass. */
+ * them for every pass. The context becomes forward-only (curvature/forward.h): keep it for
+ * evaluations. */
 int train_evaluate_in(curvo_curv *cv, const curvo_dataset *d, int batch_size, curvo_metrics *out, char *errmsg);
 
 #endif
