@@ -29,9 +29,12 @@ step itself: the implementation choice the robustness could rest on), and plain 
   bench/papers/sgn.py --quick   smoke run (2 trials, 2 seeds, 2/4 epochs, 3 step sizes, 2x extension):
                                 about 1.5 minutes quiet (estimated; it took 12 minutes at load
                                 average 8-15); writes bench/results/papers/sgn-quick
-  bench/papers/sgn.py           the full run, about 10 minutes quiet (estimated from the steps' costs);
-                                TOOK; writes bench/results/papers/sgn: results.md, results.json,
-                                steps.png, sweep.png (per-step logs stay in a temporary folder)
+  bench/papers/sgn.py           the full run, about 15 minutes quiet (from its runs' CPU time: 12.6
+                                minutes without SGN's search at batch 5000, which was stopped for time
+                                when its parts ran in parallel at load average 13-27 for 53 minutes;
+                                docs/PAPERS.md); writes bench/results/papers/sgn: results.md,
+                                results.json, steps.png, sweep.png (per-step logs stay in a
+                                temporary folder)
   --only steps|extend|sweep     one part (extend reads the steps part of results.json); --report
                                 rewrites results.md and the plots from results.json
 """
@@ -316,7 +319,8 @@ def chosen_table(exp):
     rows = []
     for batch, rec in exp.items():
         for opt, t in rec["tuning"].items():
-            space = ", ".join("%s %s [%g, %g]" % (k, v[0], v[1], v[2]) for k, v in t["space"].items())
+            space = ", ".join("%s in %s" % (k, v[1]) if v[0] == "cat" else "%s %s [%g, %g]" % (k, v[0], v[1], v[2])
+                              for k, v in t["space"].items())
             rows.append([batch, opt, space, pl.fmt_params(t["best"]), len(t["trials"]), "%.0f s" % t["seconds"]])
     return pl.md_table(["batch", "method", "searched (Optuna TPE, seed %d)" % TUNE_SEED, "chosen", "trials", "search time"], rows)
 
@@ -358,7 +362,9 @@ def plot_sweep(sw, path):
         for ax, key, scale in ((axes[0], "final_train_loss", 1), (axes[1], "final_test_acc", 100)):
             ms = [pl.mean_std([r[key] * scale for r in cells[repr(lr)]]) for lr in lrs]
             style = dict(dict(marker="o"), **STYLE.get(name, {}))
-            ax.errorbar(lrs, [m for m, _ in ms], yerr=[0 if math.isnan(s) else s for _, s in ms], capsize=3, label=name, **style)
+            # no error bar where a diverged seed puts the mean off the axes
+            err = [0 if math.isnan(s) or (key == "final_train_loss" and m > 2.5) else s for m, s in ms]
+            ax.errorbar(lrs, [m for m, _ in ms], yerr=err, capsize=3, label=name, **style)
     axes[0].set(xscale="log", xlabel="step size (sgn: first line-search trial)", ylabel="final training loss", ylim=(0.3, 2.5),
                 title="after %d epochs at batch %d" % (sw["epochs"], sw["batch"]))
     axes[1].set(xscale="log", xlabel="step size", ylabel="test accuracy %", ylim=(0, 90), title="test accuracy")
