@@ -265,6 +265,7 @@ def experiment_sweep(cfg, logdir, batch=1000):
 # ---------------------------------------------------------------- tables and plots
 STYLE = {"sgn": dict(lw=2.5), "sgn, no line search": dict(ls="--", marker="s"), "sgd": dict(ls="-.")}
 
+
 def flat_region(lrs, means, rel=0.10):
     """The step sizes whose mean final training loss is within REL of the method's best (the
     contiguous run of grid points around the best): (lo, hi, decades, points)."""
@@ -375,7 +376,7 @@ def plot_sweep(sw, path):
     pl.say("wrote", os.path.relpath(path, pl.ROOT))
 
 
-def report(a, cfg, exp, ext, sw, seconds, cpu=None):
+def report(a, cfg, exp, ext, sw, seconds, cpu=None, note=None):
     cmd = "PYTHONPATH=build/python /usr/bin/python3 bench/papers/sgn.py" + (" --quick" if a.quick else "")
     took = ", ".join("%s %.0f s" % (k, v) for k, v in sorted(seconds.items()))
     if cpu:
@@ -388,6 +389,8 @@ def report(a, cfg, exp, ext, sw, seconds, cpu=None):
              "then best validation loss. Reported runs: seeds 1..%d. Steps to target: mean ± std over the runs "
              "that reached it (k/n when not all did).\n" % (MODEL, round(100 * VAL_FRACTION), TARGET_LOSS, WINDOW,
                                                            round(100 * TARGET_ACC), TARGET_VAL_LOSS, len(first_runs(exp)))]
+    if note:
+        parts.append("\nNote: %s.\n" % note)
     for batch, rec in exp.items():
         parts.append("\n## Batch %d, %d epochs (%d steps); load %s -> %s\n\n" % (batch, rec["epochs"], steps_of(rec), rec["load_tuned"], rec["load_after"]))
         parts.append(steps_table(rec))
@@ -458,6 +461,8 @@ def main(argv=None):
            "extend": old.get("extend") if ext is None else ext,
            "sweep": old.get("sweep") if sw is None else sw,
            "seconds": old.get("seconds", {}), "cpu_seconds": old.get("cpu_seconds", {})}
+    if a.report and old.get("note"):
+        res["note"] = old["note"]
     if not a.report:
         res["seconds"][a.only or "all"] = round(wall, 1)
         res["cpu_seconds"][a.only or "all"] = round(cpu, 1)
@@ -471,7 +476,7 @@ def main(argv=None):
     if sw:
         plot_sweep(sw, os.path.join(a.out, "sweep.png"))
     if exp and sw:
-        pl.write_text(os.path.join(a.out, "results.md"), report(a, cfg, exp, ext, sw, res["seconds"], res["cpu_seconds"]))
+        pl.write_text(os.path.join(a.out, "results.md"), report(a, cfg, exp, ext, sw, res["seconds"], res["cpu_seconds"], res.get("note")))
     return exp, sw
 
 
