@@ -88,3 +88,25 @@ def test_sweep_on_a_tiny_budget(tmp_path):
     assert len(log) == 1
     ev = paperlib.read_log(os.path.join(tmp_path, log[0]))
     assert sgn.summarize(ev)["steps"] == 11
+
+
+def test_extend_reruns_only_the_configurations_that_missed(monkeypatch):
+    calls = []
+
+    def fake_train(logdir, opt, params, batch, epochs, seed, eval_train=True, tag=""):
+        calls.append((opt, batch, epochs, seed, eval_train))
+        return synthetic_log()
+
+    monkeypatch.setattr(sgn, "train", fake_train)
+    reached = {"steps_to_loss": 10, "steps_to_acc": 20}
+    steps = {"1000": {"epochs": 6, "configs": {
+        "sgn (paper defaults)": {"opt": "sgn", "params": {}, "runs": [reached, reached]},
+        "sgd (tuned)": {"opt": "sgd", "params": {"lr": 1.0}, "runs": [reached, dict(reached, steps_to_acc=None)]}}},
+        "5000": {"epochs": 15, "configs": {"sgd (tuned)": {"opt": "sgd", "params": {}, "runs": [dict(reached, steps_to_loss=None)]}}}}
+
+    class A:
+        seeds = 2
+    out = sgn.experiment_extend(A, steps, "/nonexistent", 4, batches=[1000])
+    assert set(out) == {"1000"} and list(out["1000"]["configs"]) == ["sgd (tuned)"]
+    assert calls == [("sgd", 1000, 24, 1, False), ("sgd", 1000, 24, 2, False)]
+    assert [r["seed"] for r in out["1000"]["configs"]["sgd (tuned)"]["runs"]] == [1, 2]
