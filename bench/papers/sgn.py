@@ -27,14 +27,13 @@ is the first trial of its Armijo line search, as in the paper), SGN without the 
 step itself: the implementation choice the robustness could rest on), and plain SGD; same seeds.
 
   bench/papers/sgn.py --quick   smoke run (2 trials, 2 seeds, 2 epochs at both batch sizes, 2x
-                                extension at batch 1000 only, 3 step sizes of 1 epoch): about 1.7 minutes (100 s of CPU time, 104 s wall at load average 8 falling to 2);
-                                writes bench/results/papers/sgn-quick
-  bench/papers/sgn.py           the full run, about 15 minutes quiet (from its runs' CPU time: 12.6
-                                minutes without SGN's search at batch 5000, which was stopped for time
-                                when its parts ran in parallel at load average 13-27 for 53 minutes;
-                                docs/PAPERS.md); writes bench/results/papers/sgn: results.md,
-                                results.json, steps.png, sweep.png (per-step logs stay in a
-                                temporary folder)
+                                extension at batch 1000 only, 3 step sizes of 1 epoch): about 1.7
+                                minutes (100 s of CPU time, 104 s wall at load average 8 falling
+                                to 2); writes bench/results/papers/sgn-quick
+  bench/papers/sgn.py           the full run, about 16 minutes quiet (its runs' CPU time; its parts
+                                ran in parallel for 70 minutes at load average 3-27, docs/PAPERS.md);
+                                writes bench/results/papers/sgn: results.md, results.json, steps.png,
+                                sweep.png (per-step logs stay in a temporary folder)
   --only steps|extend|sweep     one part (extend reads the steps part of results.json); --report
                                 rewrites results.md and the plots from results.json
 """
