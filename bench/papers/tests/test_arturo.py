@@ -131,3 +131,28 @@ def test_quick_path_on_a_tiny_budget_writes_its_table(tmp_path):
         assert 0.0 <= d["runs"][0]["test_accuracy"] <= 1.0
         for k, (kind, lo, hi) in arturo.SPACE[m].items():
             assert lo <= d["chosen"][k] <= hi
+
+
+def test_resnet18_part_uses_the_authors_values_and_keeps_runs_with_their_method(monkeypatch, tmp_path):
+    """The ResNet-18 runs go side by side (r18_parallel); each method's results must be its own runs,
+    with the authors' published values and the scaled schedule's epochs."""
+    seen = []
+
+    def fake_run(tmp, data, model, method, params, epochs, seed, val_fraction=None, eval_train=True):
+        assert model == "resnet18" and val_fraction is None and params == arturo.AUTHORS["resnet18"][method]
+        seen.append((method, seed))
+        code = arturo.METHODS.index(method) / 10.0
+        return [{"event": "epoch", "epoch": e + 1, "train_loss": code, "train_accuracy": 0.5, "test_accuracy": code,
+                 "test_loss": 1.0} for e in range(epochs)]
+
+    monkeypatch.setattr(arturo, "run_one", fake_run)
+    monkeypatch.setattr(arturo, "make_subset", lambda *a, **k: None)
+    cfg = dict(arturo.FULL, r18_seeds=2, r18_parallel=3)
+    a = paperlib.finish_arguments(paperlib.arguments("t", "arturo"), ["--out", str(tmp_path)])
+    res = arturo.part_resnet18(a, cfg, str(tmp_path))
+    assert sorted(seen) == sorted((m, s) for m in arturo.METHODS for s in (1, 2))
+    for i, m in enumerate(arturo.METHODS):
+        runs = res["methods"][m]["runs"]
+        assert [r["seed"] for r in runs] == [1, 2]
+        assert all(r["test_accuracy"] == i / 10.0 and len(r["curves"]["train_loss"]) == cfg["r18_epochs"] for r in runs)
+        assert runs[0]["gap"] == pytest.approx((0.5 - i / 10.0) * 100)
