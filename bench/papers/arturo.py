@@ -178,7 +178,7 @@ def summarize(c):
             "test_loss": f(c["test_loss"][-1])}
 
 
-def part_cnn(a, cfg, tmp):
+def part_cnn(a, cfg, tmp, methods=METHODS):
     data, tune_data = os.path.join(tmp, "cnn-data"), os.path.join(tmp, "cnn-tune-data")
     os.makedirs(data)
     os.makedirs(tune_data)
@@ -187,7 +187,8 @@ def part_cnn(a, cfg, tmp):
     # after every epoch but selection never reads (val_metric): a smaller test file saves the time
     make_subset(tune_data, cfg["cnn_train"], 255)
     res = {"model": "cnn", "config": cfg, "methods": {}}
-    for m in METHODS:
+    for m in methods:
+        t_method = time.time()
         base = dict(AUTHORS["cnn"][m])
 
         def objective(p, m=m, base=base):
@@ -207,14 +208,16 @@ def part_cnn(a, cfg, tmp):
         res["methods"][m] = {"space": {k: list(v) for k, v in SPACE[m].items()}, "fixed": base, "chosen": chosen,
                              "trials": [{"params": p, "val_accuracy": v} for p, v in hist], "tune_seconds": tune_s,
                              "runs": runs}
+        save_method(a.out, "cnn", m, cfg, res["methods"][m], time.time() - t_method)
     return res
 
 
-def part_resnet18(a, cfg, tmp):
+def part_resnet18(a, cfg, tmp, methods=METHODS):
     data = os.path.join(tmp, "r18-data")
     os.makedirs(data)
     make_subset(data, cfg["r18_train"], cfg["r18_test"])
     res = {"model": "resnet18", "config": cfg, "methods": {}}
+    t0 = time.time()
 
     def one(job):
         m, s = job
@@ -225,12 +228,13 @@ def part_resnet18(a, cfg, tmp):
 
     # the runs are independent one-thread processes (bit-reproducible): r18_parallel of them side by
     # side change their seconds, not their numbers
-    jobs = [(m, s) for m in METHODS for s in range(1, cfg["r18_seeds"] + 1)]
+    jobs = [(m, s) for m in methods for s in range(1, cfg["r18_seeds"] + 1)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, cfg["r18_parallel"])) as pool:
         done = list(pool.map(one, jobs))
-    for m in METHODS:
+    for m in methods:
         res["methods"][m] = {"chosen": AUTHORS["resnet18"][m],
                              "runs": [r for (jm, _), r in zip(jobs, done) if jm == m]}
+        save_method(a.out, "resnet18", m, cfg, res["methods"][m], time.time() - t0)
     return res
 
 
@@ -294,12 +298,30 @@ def report(out):
     plot(parts, os.path.join(out, "plot.png"))
 
 
+def save_method(out, model, method, cfg, result, seconds):
+    """One method's results on one model, written as soon as they are done: OUT/MODEL-METHOD.json."""
+    paperlib.write_json(os.path.join(out, "%s-%s.json" % (model, method)),
+                        {"model": model, "method": method, "config": cfg, "result": result, "wall_seconds": seconds,
+                         "loadavg_end": os.getloadavg(),
+                         "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())})
+
+
 def load(out, model):
+    """A model's results: OUT/MODEL.json (a whole part, as the first version of this script wrote
+    it), with the per-method files OUT/MODEL-METHOD.json merged in."""
+    p = {"model": model, "methods": {}}
     path = os.path.join(out, model + ".json")
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
+    if os.path.exists(path):
+        with open(path) as f:
+            p = json.load(f)
+    for m in METHODS:
+        path = os.path.join(out, "%s-%s.json" % (model, m))
+        if os.path.exists(path):
+            with open(path) as f:
+                d = json.load(f)
+            p["config"] = d["config"]
+            p["methods"][m] = d["result"]
+    return p if p["methods"] else None
 
 
 def plot(parts, path):
@@ -319,7 +341,7 @@ def plot(parts, path):
                 mu, sd = np.nanmean(y, axis=0), np.nanstd(y, axis=0)
                 ax.plot(ep, mu, marker="o", ms=3, color=colors[m], label="%s (%d seed%s)" % (LABEL[m], len(r), "s" * (len(r) > 1)))
                 ax.fill_between(ep, mu - sd, mu + sd, color=colors[m], alpha=0.2)
-        e = len(p["methods"][METHODS[0]]["runs"][0]["curves"]["train_loss"])
+        e = len(next(iter(p["methods"].values()))["runs"][0]["curves"]["train_loss"])
         for ax in row:
             for ms in milestones(e):
                 ax.axvline(ms + 0.5, color="grey", lw=0.6, ls=":")
@@ -340,6 +362,9 @@ def plot(parts, path):
 def main(argv=None):
     ap = paperlib.arguments(__doc__.split("\n")[0], "arturo", seeds=3, quick_seeds=2)
     ap.add_argument("--part", choices=("all", "cnn", "resnet18", "report"), default="all")
+    ap.add_argument("--methods", default=",".join(METHODS),
+                    help="comma-separated subset of %s (default: all); each method's results go to "
+                         "OUT/MODEL-METHOD.json, so methods may run in separate processes" % ",".join(METHODS))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=N",
                     help="override a budget value (%s); for tests and smaller runs" % ", ".join(sorted(FULL)))
     a = paperlib.finish_arguments(ap, argv)
@@ -349,6 +374,9 @@ def main(argv=None):
         if k not in cfg:
             ap.error("--set: unknown key %r" % k)
         cfg[k] = type(cfg[k])(float(v)) if isinstance(cfg[k], float) else int(v)
+    methods = tuple(m for m in METHODS if m in a.methods.split(","))
+    if not methods or set(a.methods.split(",")) - set(METHODS):
+        ap.error("--methods: a comma-separated subset of %s" % ",".join(METHODS))
     todo = {"all": ("cnn", "resnet18"), "report": ()}.get(a.part, (a.part,))
     tmp = tempfile.mkdtemp(prefix="arturo-")
     try:
@@ -358,11 +386,8 @@ def main(argv=None):
                 continue
             t0 = time.time()
             say(model, "starting; load", os.getloadavg())
-            res = (part_cnn if model == "cnn" else part_resnet18)(a, cfg, tmp)
-            res.update(wall_seconds=time.time() - t0, loadavg_end=os.getloadavg(),
-                       finished=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
-            paperlib.write_json(os.path.join(a.out, model + ".json"), res)
-            say(model, "done in %.0f s; load" % res["wall_seconds"], os.getloadavg())
+            (part_cnn if model == "cnn" else part_resnet18)(a, cfg, tmp, methods)
+            say(model, "done in %.0f s; load" % (time.time() - t0), os.getloadavg())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     report(a.out)

@@ -123,7 +123,9 @@ def test_quick_path_on_a_tiny_budget_writes_its_table(tmp_path):
     for label in arturo.LABEL.values():
         assert "| %s | 1 |" % label in text
     assert os.path.getsize(tmp_path / "plot.png") > 1000
-    res = json.loads((tmp_path / "cnn.json").read_text())
+    for m in arturo.METHODS:  # each method's results are saved as soon as it is done
+        assert json.loads((tmp_path / ("cnn-%s.json" % m)).read_text())["method"] == m
+    res = arturo.load(str(tmp_path), "cnn")
     for m in arturo.METHODS:
         d = res["methods"][m]
         assert len(d["trials"]) == 1 and len(d["runs"]) == 1
