@@ -274,9 +274,10 @@ def report(out):
             r = p["methods"][m]["runs"]
             rows.append([LABEL[m], len(r), paperlib.pm([x["train_loss"] for x in r], 4),
                          paperlib.pm([x["test_accuracy"] for x in r], 2, 100), paperlib.pm([x["gap"] for x in r], 2),
-                         paperlib.pm([x["test_loss"] for x in r], 4)])
+                         paperlib.pm([x["test_loss"] for x in r], 4),
+                         ", ".join("%.1f" % (100 * x["test_accuracy"]) for x in r)])
         text.append(paperlib.md_table(["method", "seeds", "final train loss", "test accuracy %", "gap (points)",
-                                       "test loss"], rows))
+                                       "test loss", "test accuracy % per seed"], rows))
         text.append("\nTraining loss per epoch (mean over seeds):\n\n")
         rows = []
         for m in METHODS:
@@ -338,9 +339,11 @@ def plot(parts, path):
             for ax, key, scale in ((row[0], "train_loss", 1), (row[1], "test_accuracy", 100)):
                 y = np.array([[math.nan if v is None else v * scale for v in x["curves"][key]] for x in r])
                 ep = np.arange(1, y.shape[1] + 1)
-                mu, sd = np.nanmean(y, axis=0), np.nanstd(y, axis=0)
-                ax.plot(ep, mu, marker="o", ms=3, color=colors[m], label="%s (%d seed%s)" % (LABEL[m], len(r), "s" * (len(r) > 1)))
-                ax.fill_between(ep, mu - sd, mu + sd, color=colors[m], alpha=0.2)
+                # each seed thin, their mean thick: one collapsed seed stays visible as what it is
+                for yi in y:
+                    ax.plot(ep, yi, color=colors[m], lw=0.8, alpha=0.4)
+                ax.plot(ep, np.nanmean(y, axis=0), marker="o", ms=3, lw=2, color=colors[m],
+                        label="%s (mean of %d seed%s; thin: each)" % (LABEL[m], len(r), "s" * (len(r) > 1)))
         e = len(next(iter(p["methods"].values()))["runs"][0]["curves"]["train_loss"])
         for ax in row:
             for ms in milestones(e):
