@@ -278,21 +278,26 @@ def report(out):
                          ", ".join("%.1f" % (100 * x["test_accuracy"]) for x in r)])
         text.append(paperlib.md_table(["method", "seeds", "final train loss", "test accuracy %", "gap (points)",
                                        "test loss", "test accuracy % per seed"], rows))
-        text.append("\nTraining loss per epoch (mean over seeds):\n\n")
-        rows = []
-        for m in METHODS:
-            if m in p["methods"]:
-                r = p["methods"][m]["runs"]
-                per = np.array([[math.nan if v is None else v for v in x["curves"]["train_loss"]] for x in r])
-                rows.append([LABEL[m]] + ["%.4f" % v for v in np.nanmean(per, axis=0)])
-        text.append(paperlib.md_table(["method"] + ["epoch %d" % (i + 1) for i in range(len(rows[0]) - 1)], rows))
+        for key, what in (("train_loss", "Training loss per epoch (whole training subset, evaluation mode; mean over "
+                                         "seeds)"),
+                          ("loss", "Mini-batch loss per epoch (the mean of the epoch's steps' losses, each on its "
+                                   "batch in training mode before the step; mean over seeds)")):
+            text.append("\n%s:\n\n" % what)
+            rows = []
+            for m in METHODS:
+                if m in p["methods"]:
+                    r = p["methods"][m]["runs"]
+                    per = np.array([[math.nan if v is None else v for v in x["curves"][key]] for x in r])
+                    rows.append([LABEL[m]] + ["%.4g" % v for v in np.nanmean(per, axis=0)])
+            text.append(paperlib.md_table(["method"] + ["epoch %d" % (i + 1) for i in range(len(rows[0]) - 1)], rows))
         text.append("\nValues:\n\n")
         rows = []
         for m in METHODS:
             if m in p["methods"]:
                 d = p["methods"][m]
                 space = ", ".join("%s %s [%g, %g]" % (k, v[0], v[1], v[2]) for k, v in d.get("space", {}).items())
-                rows.append([LABEL[m], space or "— (the authors' values)", paperlib.fmt_params(d["chosen"]),
+                used = " ".join("%s=%.7g" % kv for kv in sorted(d["chosen"].items()))  # β₂ 0.9999988 is not 1
+                rows.append([LABEL[m], space or "— (the authors' values)", used,
                              "%.0f s" % d["tune_seconds"] if "tune_seconds" in d else "—"])
         text.append(paperlib.md_table(["method", "searched", "used", "search time"], rows))
     paperlib.write_text(os.path.join(out, "results.md"), "".join(text))
