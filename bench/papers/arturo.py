@@ -26,7 +26,10 @@ Usage: arturo.py [--quick] [--seeds N] [--out DIR] [--part all|cnn|resnet18|repo
   and plot.png from the parts' JSON files present in --out (so the two parts may run apart).
   --quick: cnn only, 2,550 training images, 4 epochs per trial, 3 trials, 4 epochs, 2 seeds;
            no ResNet-18 (one step is 40 s). Under 2 minutes on a quiet 2-core machine.
-Timing: see docs/PAPERS.md's arTuRO section (the full run's wall time and the load then).
+Timing (2026-12-02, the shared 2-core machine at load 10-26): --quick 74 s of CPU (669 s wall);
+the full run as four processes side by side (--part resnet18; --part cnn --methods sgd / adam /
+arturo): cnn 34 min wall per method, ResNet-18 54 min wall (three runs side by side); about 20 min of
+CPU on one core in all (cnn ~6, ResNet-18 ~13), so about 20 min as one process on a quiet machine.
 """
 import concurrent.futures
 import gzip
