@@ -6,8 +6,8 @@ What it runs: `curvo train` (one thread, batch 255, JSONL logs) with SGD with mo
 arTuRO on Fashion-MNIST, under the authors' multi-step schedule (milestones at 60 and 90 of 120
 epochs, i.e. at the fractions 0.5 and 0.75 of the run; gamma 0.1 for SGD's and Adam's lr, 0.006 for
 arTuRO's KL bound, as in their configs), scaled to this machine:
-  * `cnn` preset: a fixed random training subset (seeded by 0, the same for every run), the full
-    10,000-image test set. Each method gets the same search (Optuna TPE, TRIALS trials of
+  * `cnn` preset: a fixed random training subset (seeded by 0, the same for every run; 5,100
+    images, 8 epochs), the full 10,000-image test set. Each method gets the same search (Optuna TPE, TRIALS trials of
     TUNE_EPOCHS epochs each, the schedule scaled to that length) over its step size and one more
     value, selected on the final validation accuracy of a --val-fraction split of the training
     subset (paperlib.val_metric: never the test set; the tuning runs get only 255 test images,
@@ -22,8 +22,11 @@ mode), test accuracy, and the generalization gap = training accuracy − test ac
 mean ± std over the seeds; the training-loss and test-accuracy curves against epochs (plot.png).
 
 Usage: arturo.py [--quick] [--seeds N] [--out DIR] [--part all|cnn|resnet18|report]
-  --part cnn / resnet18 run one model and write its JSON; every part ends by rewriting results.md
-  and plot.png from the parts' JSON files present in --out (so the two parts may run apart).
+                 [--methods sgd,adam,arturo] [--set KEY=N ...]
+  Each method's results on a model go to OUT/MODEL-METHOD.json as soon as they are done; every
+  invocation ends by rewriting results.md and plot.png from the JSON files present in OUT, so parts
+  and methods may run as separate processes (--part report only rewrites them). --set changes a
+  budget value (FULL/QUICK below), for the tests and smaller runs.
   --quick: cnn only, 2,550 training images, 4 epochs per trial, 3 trials, 4 epochs, 2 seeds;
            no ResNet-18 (one step is 40 s). Under 2 minutes on a quiet 2-core machine.
 Timing (2026-12-02, the shared 2-core machine at load 10-26): --quick 74 s of CPU (669 s wall);
