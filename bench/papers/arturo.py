@@ -21,7 +21,7 @@ Reported per method and model: the final training loss (the whole training subse
 mode), test accuracy, and the generalization gap = training accuracy − test accuracy (points);
 mean ± std over the seeds; the training-loss and test-accuracy curves against epochs (plot.png).
 
-Usage: arturo.py [--quick] [--seeds N] [--out DIR] [--part all|cnn|resnet18|report]
+Usage: arturo.py [--quick] [--seeds N] [--out DIR] [--part all|cnn|cnn-authors|resnet18|report]
                  [--methods sgd,adam,arturo] [--set KEY=N ...]
   Each method's results on a model go to OUT/MODEL-METHOD.json as soon as they are done; every
   invocation ends by rewriting results.md and plot.png from the JSON files present in OUT, so parts
@@ -218,6 +218,25 @@ def part_cnn(a, cfg, tmp, methods=METHODS):
     return res
 
 
+def part_cnn_authors(a, cfg, tmp, methods=METHODS):
+    """The cnn's reported protocol (same subset, epochs, seeds) at the authors' published values
+    instead of this search's: whether the reading depends on the short search."""
+    data = os.path.join(tmp, "cnn-authors-data")
+    os.makedirs(data)
+    make_subset(data, cfg["cnn_train"], cfg["cnn_test"])
+    res = {"model": "cnn-authors", "config": cfg, "methods": {}}
+    for m in methods:
+        t0 = time.time()
+        runs = []
+        for s in range(1, a.seeds + 1):
+            c = curves(run_one(tmp, data, "cnn", m, AUTHORS["cnn"][m], cfg["cnn_epochs"], s))
+            runs.append(dict(seed=s, curves=c, **summarize(c)))
+            say("cnn-authors", m, "seed", s, paperlib.fmt_params(summarize(c)))
+        res["methods"][m] = {"chosen": AUTHORS["cnn"][m], "runs": runs}
+        save_method(a.out, "cnn-authors", m, cfg, res["methods"][m], time.time() - t0)
+    return res
+
+
 def part_resnet18(a, cfg, tmp, methods=METHODS):
     data = os.path.join(tmp, "r18-data")
     os.makedirs(data)
@@ -255,6 +274,11 @@ def describe(model, cfg, seeds):
                     cfg["cnn_train"], "%d test images" % cfg["cnn_test"] if cfg.get("cnn_test") else
                     "the full 10,000-image test set", BATCH, cfg["cnn_epochs"], *milestones(cfg["cnn_epochs"]), cfg["trials"],
                     cfg["tune_epochs"], 100 * cfg["val_fraction"], TUNE_SEED, seeds))
+    if model == "cnn-authors":
+        return ("`cnn` preset as above (%d training images, %d epochs, milestones at epochs %d and %d, seeds 1..%d) "
+                "at the authors' published `fmnist_cnn` values, no search (arTuRO: curvo's defaults, the authors' "
+                "`fmnist_resnet18` values; they publish no arTuRO cnn file)." % (
+                    cfg["cnn_train"], cfg["cnn_epochs"], *milestones(cfg["cnn_epochs"]), seeds))
     return ("`resnet18` preset (11,176,714 parameters): %d training images (one step per epoch), %d test images, "
             "batch %d, %d epochs, milestones at epochs %d and %d, the authors' published tuned values (no search), "
             "%d seed(s)." % (cfg["r18_train"], cfg["r18_test"], BATCH, cfg["r18_epochs"],
@@ -262,7 +286,7 @@ def describe(model, cfg, seeds):
 
 
 def report(out):
-    parts = [p for p in (load(out, "cnn"), load(out, "resnet18")) if p]
+    parts = [p for p in (load(out, "cnn"), load(out, "cnn-authors"), load(out, "resnet18")) if p]
     if not parts:
         return
     text = ["# arTuRO's claim: Adam's convergence with SGD's generalization (bench/papers/arturo.py)\n",
@@ -375,7 +399,7 @@ def plot(parts, path):
 
 def main(argv=None):
     ap = paperlib.arguments(__doc__.split("\n")[0], "arturo", seeds=3, quick_seeds=2)
-    ap.add_argument("--part", choices=("all", "cnn", "resnet18", "report"), default="all")
+    ap.add_argument("--part", choices=("all", "cnn", "cnn-authors", "resnet18", "report"), default="all")
     ap.add_argument("--methods", default=",".join(METHODS),
                     help="comma-separated subset of %s (default: all); each method's results go to "
                          "OUT/MODEL-METHOD.json, so methods may run in separate processes" % ",".join(METHODS))
@@ -391,16 +415,19 @@ def main(argv=None):
     methods = tuple(m for m in METHODS if m in a.methods.split(","))
     if not methods or set(a.methods.split(",")) - set(METHODS):
         ap.error("--methods: a comma-separated subset of %s" % ",".join(METHODS))
-    todo = {"all": ("cnn", "resnet18"), "report": ()}.get(a.part, (a.part,))
+    todo = {"all": ("cnn", "cnn-authors", "resnet18"), "report": ()}.get(a.part, (a.part,))
     tmp = tempfile.mkdtemp(prefix="arturo-")
     try:
         for model in todo:
+            if model == "cnn-authors" and a.quick and a.part == "all":
+                say("cnn-authors: skipped in --quick (--part cnn-authors runs it)")
+                continue
             if model == "resnet18" and not cfg["r18_epochs"]:
                 say("resnet18: skipped (no ResNet-18 in --quick: one step at batch 255 is about 40 s here)")
                 continue
             t0 = time.time()
             say(model, "starting; load", os.getloadavg())
-            (part_cnn if model == "cnn" else part_resnet18)(a, cfg, tmp, methods)
+            {"cnn": part_cnn, "cnn-authors": part_cnn_authors, "resnet18": part_resnet18}[model](a, cfg, tmp, methods)
             say(model, "done in %.0f s; load" % (time.time() - t0), os.getloadavg())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -158,3 +158,22 @@ def test_resnet18_part_uses_the_authors_values_and_keeps_runs_with_their_method(
         assert [r["seed"] for r in runs] == [1, 2]
         assert all(r["test_accuracy"] == i / 10.0 and len(r["curves"]["train_loss"]) == cfg["r18_epochs"] for r in runs)
         assert runs[0]["gap"] == pytest.approx((0.5 - i / 10.0) * 100)
+
+
+def test_cnn_authors_part_uses_their_values_on_the_reported_protocol(monkeypatch, tmp_path):
+    seen = []
+
+    def fake_run(tmp, data, model, method, params, epochs, seed, val_fraction=None, eval_train=True):
+        seen.append((model, method, seed, epochs, val_fraction, params == arturo.AUTHORS["cnn"][method]))
+        return [{"event": "epoch", "epoch": e + 1, "train_loss": 0.5, "train_accuracy": 0.9, "test_accuracy": 0.8,
+                 "test_loss": 0.6} for e in range(epochs)]
+
+    monkeypatch.setattr(arturo, "run_one", fake_run)
+    monkeypatch.setattr(arturo, "make_subset", lambda *a, **k: None)
+    a = paperlib.finish_arguments(paperlib.arguments("t", "arturo"), ["--out", str(tmp_path), "--seeds", "3"])
+    arturo.part_cnn_authors(a, arturo.FULL, str(tmp_path))
+    assert sorted(seen) == sorted(("cnn", m, s, arturo.FULL["cnn_epochs"], None, True)
+                                  for m in arturo.METHODS for s in (1, 2, 3))
+    res = arturo.load(str(tmp_path), "cnn-authors")
+    assert set(res["methods"]) == set(arturo.METHODS)
+    assert res["methods"]["sgd"]["runs"][0]["gap"] == pytest.approx(10.0)
