@@ -29,10 +29,12 @@ Usage: arturo.py [--quick] [--seeds N] [--out DIR] [--part all|cnn|cnn-authors|r
   budget value (FULL/QUICK below), for the tests and smaller runs.
   --quick: cnn only, 2,550 training images, 4 epochs per trial, 3 trials, 4 epochs, 2 seeds;
            no ResNet-18 (one step is 40 s). Under 2 minutes on a quiet 2-core machine.
-Timing (2026-12-02, the shared 2-core machine at load 10-26): --quick 74 s of CPU (669 s wall);
-the full run as four processes side by side (--part resnet18; --part cnn --methods sgd / adam /
-arturo): cnn 34 min wall per method, ResNet-18 54 min wall (three runs side by side); about 20 min of
-CPU on one core in all (cnn ~6, ResNet-18 ~13), so about 20 min as one process on a quiet machine.
+Timing (2026-12-02, the shared 2-core machine): --quick 74 s of CPU (669 s wall at load 11-20,
+92 s wall at load 3). The full run took, as separate processes side by side at load 10-26: cnn 34 min
+wall per method (--part cnn --methods M), ResNet-18 54 min wall (its three runs side by side), and
+cnn-authors 5 min at load 3-7; about 22 min of CPU on one core in all (cnn ~5.5: a reported run is
+22 s of CPU; cnn-authors ~3.5; ResNet-18 ~13 at ~40 s per step), so about 22 min as one process on a
+quiet machine.
 """
 import concurrent.futures
 import gzip
