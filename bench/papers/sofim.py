@@ -28,14 +28,13 @@ curve and reach, the searches), plot.png (training loss and test accuracy agains
 
 Cost: --quick (mlp; SGD, Adam, SOFIM, SGN; 2 trials, 2 seeds, 16 runs of one epoch) took 11 minutes
 at a load average of 14 on the 2 shared cores, where steps ran 10-12x slower than quiet; quiet, that
-is about one minute. The full plan (mlp: SOFIM, SGD, Adam, SGN, arTuRO, 4 trials; cnn: SOFIM, SGD,
-Adam, 3 trials; 3 seeds) ran as three commands side by side on the loaded machine:
-    sofim.py --models mlp
-    sofim.py --models cnn --methods sofim,sgd --trials 3
-    sofim.py --models cnn --methods adam --trials 3
-(they merge into one results.json; Adam's cnn seconds are therefore not interleaved with SOFIM's
-and SGD's). results.md gives each command's run time and load. EGN, and SGN on the cnn, did not fit
-the time (35x and 5.5x SGD's step; docs/PAPERS.md).
+is about one minute. The full plan (FULL, TRIALS: mlp SOFIM, SGD, Adam, SGN, arTuRO and SOFIM with
+u = g, 4 trials; cnn SOFIM, SGD, Adam, SOFIM with u = g, 3 trials; 3 seeds; 62 one-epoch runs) ran
+here as several commands side by side (docs/PAPERS.md lists them; they merge into one results.json
+per method) in 45 minutes of wall time at load averages of 12-27 on 2 cores, where an mlp step took
+31-37 ms instead of 1-1.4 ms; from the quiet step and evaluation times it is under 10 minutes on a
+quiet machine in one command. EGN, LRSFN, and SGN on the cnn did not fit (35x, 137x and 5.5x SGD's
+step; docs/PAPERS.md).
 """
 import concurrent.futures
 import json
@@ -72,10 +71,16 @@ SPACES = {
     "sgd": {"lr": ("log", 0.01, 1.0), "momentum": ("float", 0.0, 0.95)},
     "adam": {"lr": ("log", 1e-4, 1e-2), "beta1": ("float", 0.8, 0.95)},
     "sofim": {"lr": ("log", 0.03, 3.0), "rho": ("log", 0.1, 10.0)},
+    "sofim_g": {"lr": ("log", 0.03, 3.0), "rho": ("log", 0.1, 10.0)},
     "arturo": {"eps": ("log", 0.00857, 0.857)},
     "sgn": {"lr": ("log", 0.1, 10.0), "rho": ("log", 1e-6, 1e-2)},
     "egn": {"lr": ("log", 0.1, 10.0), "lambda": ("log", 0.1, 10.0)},
 }
+
+# Variants: a name of this script -> (curvo optimizer, fixed parameters). sofim_g is SOFIM's other
+# reading of the rank-one Fisher (u = the mini-batch gradient instead of the first moment; curvo's
+# default is u = m_hat, docs/OPTIMIZERS.md): the verdict's dependence on that choice.
+VARIANT = {"sofim_g": ("sofim", {"fisher": 1})}
 
 # Quiet-machine ms per step at batch 128 (docs/BENCHMARKS.md section 4): the first guess of the
 # evaluation interval before a method's own runs measured it.
@@ -84,10 +89,12 @@ PRIOR_MS = {
     "cnn": {"sgd": 10.7, "adam": 11.0, "sofim": 10.4, "arturo": 10.0, "sgn": 59.0, "egn": 319.0, "lrsfn": 311.0},
 }
 
-FULL = {"mlp": ["sofim", "sgd", "adam", "sgn", "arturo"],
-        "cnn": ["sofim", "sgd", "adam"]}
+FULL = {"mlp": ["sofim", "sgd", "adam", "sgn", "arturo", "sofim_g"],
+        "cnn": ["sofim", "sgd", "adam", "sofim_g"]}
+TRIALS = {"mlp": 4, "cnn": 3}      # tuning trials per method (a cnn epoch costs about 10x an mlp one)
 QUICK = {"mlp": ["sofim", "sgd", "adam", "sgn"]}
-LABEL = {"sgd": "SGD + momentum", "adam": "Adam", "sofim": "SOFIM", "arturo": "arTuRO", "sgn": "SGN",
+COLOR = {"sofim_g": "C7", "sofim": "C0", "sgd": "C1", "adam": "C2", "sgn": "C3", "arturo": "C4", "egn": "C5", "lrsfn": "C6"}
+LABEL = {"sofim_g": "SOFIM, u = g (fisher=1)", "sgd": "SGD + momentum", "adam": "Adam", "sofim": "SOFIM", "arturo": "arTuRO", "sgn": "SGN",
          "egn": "EGN", "lrsfn": "LRSFN"}
 
 
@@ -157,6 +164,11 @@ def val_auc(events, start=math.log(CLASSES)):
 
 # ---- running -------------------------------------------------------------------------------------
 
+def prior_ms(model, method):
+    """The quiet ms per step of METHOD (a variant: of its optimizer) on MODEL."""
+    return PRIOR_MS[model][VARIANT.get(method, (method,))[0]]
+
+
 class Runner:
     """Runs `curvo train` for one setup and keeps what each run measured; guesses each run's
     evaluation interval in seconds from the step times measured so far (curvo evaluates every S
@@ -172,14 +184,16 @@ class Runner:
         if own:
             ms = statistics.median(own[-3:])
         elif self.ratio:
-            ms = PRIOR_MS[model][method] * statistics.median(self.ratio[-3:])
+            ms = prior_ms(model, method) * statistics.median(self.ratio[-3:])
         else:  # nothing measured yet: twice the load average per core as the slowdown (a loaded
             # machine slowed the cnn's steps 28x at a load of 15 on 2 cores)
-            ms = PRIOR_MS[model][method] * max(1.0, 2 * os.getloadavg()[0] / (os.cpu_count() or 1))
+            ms = prior_ms(model, method) * max(1.0, 2 * os.getloadavg()[0] / (os.cpu_count() or 1))
         return max(1e-3, EVAL_STEPS[model] * ms / 1000.0)
 
     def argv(self, model, method, params, seed):
-        a = ["train", "--data", self.data, "--model", model, "--opt", method, "--epochs", self.epochs,
+        opt, fixed = VARIANT.get(method, (method, {}))
+        params = dict(params, **fixed)
+        a = ["train", "--data", self.data, "--model", model, "--opt", opt, "--epochs", self.epochs,
              "--seed", seed, "--val-fraction", VAL_FRACTION, "--batch", 128, "--threads", 1,
              "--no-eval-train", "--log-every", 1, "--quiet",
              "--eval-every", "%.4g" % self.eval_every(model, method)]
@@ -201,7 +215,7 @@ class Runner:
         ms = 1000.0 * tsec / steps if steps else math.nan
         if math.isfinite(ms):
             self.ms.setdefault((model, method), []).append(ms)
-            self.ratio.append(ms / PRIOR_MS[model][method])
+            self.ratio.append(ms / prior_ms(model, method))
         rec = {"model": model, "method": method, "params": params, "seed": seed, "steps": steps,
                "train_seconds": tsec, "ms_per_step": ms, "wall_seconds": wall,
                "load": (load0 + os.getloadavg()[0]) / 2, "val_auc": val_auc(events),
@@ -266,7 +280,7 @@ def report(results):
         recs_all = [r for m in mres.values() for r in m["final"]]
         loads = [r["load"] for r in recs_all]
         wall = sum(r["wall_seconds"] for m in mres.values() for r in m["trials"] + m["final"])
-        commands = sorted({m["command"] for m in mres.values()})
+        commands = sorted({m["command"] for m in mres.values()} | {m["finals_command"] for m in mres.values() if "finals_command" in m})
         lines += ["## `%s`" % model, "",
                   "Targets (fixed before the runs): training loss (trailing mean of %d mini-batch losses) "
                   "<= %.2f, test loss <= %.2f, test accuracy >= %.0f %%." % (
@@ -312,8 +326,8 @@ def plot(results, path):
             tl = np.mean([np.interp(grid, [s for s, _ in r["train_curve"]], [v for _, v in r["train_curve"]]) for r in recs], axis=0)
             ta = np.mean([np.interp(grid, r["eval_steps"], r["test_accuracy"]) for r in recs], axis=0)
             lw = 2.2 if method == "sofim" else 1.2
-            row[0].plot(grid, tl, label=LABEL[method], lw=lw)
-            row[1].plot(grid, 100 * ta, label=LABEL[method], lw=lw)
+            row[0].plot(grid, tl, label=LABEL[method], lw=lw, color=COLOR[method])
+            row[1].plot(grid, 100 * ta, label=LABEL[method], lw=lw, color=COLOR[method])
         t = TARGETS[model]
         row[0].axhline(t["train_loss"], color="gray", ls="--", lw=0.8)
         row[1].axhline(100 * t["test_accuracy"], color="gray", ls="--", lw=0.8)
@@ -329,7 +343,7 @@ def plot(results, path):
 
 def main(argv=None):
     ap = pl.arguments(__doc__, "sofim", seeds=3, quick_seeds=2)
-    ap.add_argument("--trials", type=int, default=None, help="tuning trials per method (default 4, --quick 2)")
+    ap.add_argument("--trials", type=int, default=None, help="tuning trials per method (default: mlp 4, cnn 3; --quick 2)")
     ap.add_argument("--models", default=None,
                     help="comma-separated presets (default mlp,cnn; --quick mlp); the other models' "
                          "results already in OUT/results.json are kept")
@@ -337,11 +351,13 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=1, help="epochs per run (default 1)")
     ap.add_argument("--data", default="fashion-mnist", help="curvo's --data (default fashion-mnist; the tests use a tiny CSV)")
     ap.add_argument("--report-only", action="store_true", help="rewrite results.md and plot.png from OUT/results.json")
+    ap.add_argument("--finals-only", action="store_true",
+                    help="re-run only the reported seeds of --models/--methods with the values chosen in OUT/results.json")
     ap.add_argument("--parallel", type=int, default=1, help="models run at the same time, one run each (default 1)")
     a = pl.finish_arguments(ap, argv)
     plan = QUICK if a.quick else FULL
-    if a.trials is None:
-        a.trials = 2 if a.quick else 4
+    if a.trials is None and a.quick:
+        a.trials = 2
     if a.models:
         plan = {m: plan.get(m, FULL[m]) for m in a.models.split(",")}
     if a.methods:
@@ -359,8 +375,13 @@ def main(argv=None):
 
     def one_model(model, methods):
         mres = {}
+        if a.finals_only:
+            stored = load_results(path)["models"][model]
         for method in methods:
-            chosen, trials = tune_method(runner, model, method, a.trials)
+            if a.finals_only:
+                mres[method] = dict(stored[method], final=[], finals_command=command)
+                continue
+            chosen, trials = tune_method(runner, model, method, a.trials or TRIALS[model])
             pl.say(model, method, "chosen:", pl.fmt_params(chosen))
             mres[method] = {"chosen": chosen, "trials": trials, "final": [], "command": command,
                             "data": a.data, "epochs": a.epochs}
@@ -389,7 +410,7 @@ def load_results(path):
     """results.json with its models in the order mlp, cnn and each model's methods in plan order."""
     with open(path) as f:
         results = json.load(f)
-    order = FULL["mlp"] + ["egn", "lrsfn"]
+    order = ["sofim", "sofim_g", "sgd", "adam", "sgn", "arturo", "egn", "lrsfn"]
     results["models"] = {m: {k: results["models"][m][k] for k in sorted(results["models"][m], key=order.index)}
                          for m in ("mlp", "cnn") if m in results["models"]}
     return results
