@@ -26,15 +26,15 @@ Protocol
 Outputs (bench/results/papers/sofim[-quick]/): results.md (tables), results.json (every run's
 curve and reach, the searches), plot.png (training loss and test accuracy against steps).
 
-Cost: --quick (mlp; SGD, Adam, SOFIM, SGN; 2 trials, 2 seeds, 16 runs of one epoch) took 11 minutes
-at a load average of 14 on the 2 shared cores, where steps ran 10-12x slower than quiet; quiet, that
-is about one minute. The full plan (FULL, TRIALS: mlp SOFIM, SGD, Adam, SGN, arTuRO and SOFIM with
-u = g, 4 trials; cnn SOFIM, SGD, Adam, SOFIM with u = g, 3 trials; 3 seeds; 62 one-epoch runs) ran
-here as several commands side by side (docs/PAPERS.md lists them; they merge into one results.json
-per method) in 45 minutes of wall time at load averages of 12-27 on 2 cores, where an mlp step took
-31-37 ms instead of 1-1.4 ms; from the quiet step and evaluation times it is under 10 minutes on a
-quiet machine in one command. EGN, LRSFN, and SGN on the cnn did not fit (35x, 137x and 5.5x SGD's
-step; docs/PAPERS.md).
+Cost: --quick (mlp; SGD, Adam, SOFIM, SGN; 2 trials, 2 seeds, 16 runs of one epoch) took 125 s of
+wall time and 90 s of CPU at a load average of 3.5-4.3 on the 2 shared cores (11 minutes at a load
+of 14): under 2 minutes on a quiet machine. The full plan (FULL, TRIALS: mlp SOFIM, SGD, Adam, SGN, arTuRO, EGN and SOFIM
+with u = g, 4 trials; cnn SOFIM, SGD, Adam, SOFIM with u = g, 3 trials; 3 seeds; 69 one-epoch runs)
+ran here as several commands side by side (docs/PAPERS.md lists them; they merge into one
+results.json per method) in about an hour of wall time at load averages of 3-27 on 2 cores, where an
+mlp step took 31-37 ms instead of 1-1.4 ms at the highest load; from the quiet step and evaluation
+times it should take about 10 minutes on a quiet machine in one command (not timed). LRSFN (137x
+SGD's step on the mlp), EGN on the cnn (30x) and SGN on the cnn (5.5x) did not fit.
 """
 import concurrent.futures
 import json
@@ -89,7 +89,7 @@ PRIOR_MS = {
     "cnn": {"sgd": 10.7, "adam": 11.0, "sofim": 10.4, "arturo": 10.0, "sgn": 59.0, "egn": 319.0, "lrsfn": 311.0},
 }
 
-FULL = {"mlp": ["sofim", "sgd", "adam", "sgn", "arturo", "sofim_g"],
+FULL = {"mlp": ["sofim", "sgd", "adam", "sgn", "arturo", "egn", "sofim_g"],
         "cnn": ["sofim", "sgd", "adam", "sofim_g"]}
 TRIALS = {"mlp": 4, "cnn": 3}      # tuning trials per method (a cnn epoch costs about 10x an mlp one)
 QUICK = {"mlp": ["sofim", "sgd", "adam", "sgn"]}
