@@ -56,9 +56,10 @@ EVAL_STEPS = {"mlp": 35, "cnn": 60}   # aimed-at steps between evaluations (a cn
 TUNE_SEED = 100
 CLASSES = 10
 
-# Fixed before the runs (docs/PAPERS.md, "Targets"): levels that the defaults of most methods reach
-# within about half of one epoch on the mlp (bench/results/sofim_sweep.md, docs/BENCHMARKS.md
-# section 3: 83-84 % after one epoch) and within most of an epoch on the cnn.
+# Fixed before the runs (docs/PAPERS.md, "Targets"): levels that one untuned pilot run reached
+# around the middle of the epoch (mlp: SOFIM at lr 0.3, its sweep's best cell in docs/BENCHMARKS.md;
+# cnn: Adam at its defaults, about a quarter of the epoch), below the 83-84 % that most defaults
+# reach after one mlp epoch (docs/BENCHMARKS.md section 3): reachable by every tuned method.
 TARGETS = {
     "mlp": {"train_loss": 0.50, "test_loss": 0.50, "test_accuracy": 0.82},
     "cnn": {"train_loss": 0.60, "test_loss": 0.60, "test_accuracy": 0.78},
