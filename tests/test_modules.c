@@ -5,7 +5,9 @@
  *   the dot-product identity <dy, jvp> = <vjp_x dy, xdot> + <vjp_theta dy, thetadot>;
  *   soa vs central differences of vjp along (xdot, thetadot, dydot);
  *   k vectors at once equal k single calls; parameter adjoints accumulate and stay in their
- *   (k, ldt) slots; the Gram block vs explicit per-sample gradients.
+ *   (k, ldt) slots; the Gram block vs explicit per-sample gradients;
+ *   a convolution large enough for its samples to be split over threads gives the same forward
+ *   bits with 1 and with 2 threads.
  * Inputs of relu and max pool keep clear of kinks (|x| >= 0.2; distinct values on a grid) so the
  * finite differences see a smooth function. */
 #include <math.h>
@@ -253,6 +255,39 @@ static void shape_errors(void) {
     curvo_model_free(m);
 }
 
+/* A convolution whose forward shares its samples over threads: the same bits with 1 and with 2
+ * threads. (Only forward: its other actions call BLAS outside a parallel region, and at this
+ * shape, 16 x 256 x 72 per sample, OpenBLAS splits those GEMMs over its threads, which changes
+ * their bits.) */
+static void conv_forward_thread_count_independence(void) {
+    const int b = 9;
+    curvo_model *m;
+    curvo_model_create(8, 16, 16, &m);
+    if (curvo_model_add_conv2d(m, 16, 3, 1, 1)) {
+        TU_CHECK(0, "conv 16x3x3 on 8x16x16: %s", curvo_model_errmsg(m));
+        curvo_model_free(m);
+        return;
+    }
+    const module *mod = &m->mods[0];
+    size_t bi = (size_t)b * module_in_size(mod), bo = (size_t)b * module_out_size(mod);
+    size_t np = mod->n_params;
+    float *x = malloc(bi * sizeof(float)), *th = malloc(np * sizeof(float));
+    float *y[2] = {malloc(bo * sizeof(float)), malloc(bo * sizeof(float))};
+    void *ws = malloc(mod->ops->ws_bytes(mod, b));
+    curvo_rng rng;
+    curvo_rng_seed(&rng, 78);
+    tu_fill_normal(&rng, x, bi, 1.0);
+    tu_fill_normal(&rng, th, np, 1.0);
+    for (int run = 0; run < 2; run++) {
+        curvo_set_threads(run + 1);
+        mod->ops->forward(mod, th, x, y[run], ws, b);
+    }
+    curvo_set_threads(1);
+    TU_CHECK(memcmp(y[0], y[1], bo * sizeof(float)) == 0, "conv forward: 1 and 2 threads give different bits");
+    free(y[0]), free(y[1]), free(x), free(th), free(ws);
+    curvo_model_free(m);
+}
+
 int main(void) {
     static const mod_case cases[] = {
         {K_DENSE, 3, 2, 2, 5, 0, 0, 0, 3},
@@ -280,5 +315,6 @@ int main(void) {
     curvo_set_threads(1);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_module(&cases[i], 500 + i);
     shape_errors();
+    conv_forward_thread_count_independence();
     return tu_finish("test_modules");
 }

@@ -25,8 +25,13 @@
  * kernels early, so larger layers form it transposed (group_weight_grad). The loops between the
  * GEMMs (im2col, col2im, transposes, bias terms) are split over OpenMP threads so that every
  * output element is written by one thread in a fixed order, and parameter adjoints accumulate
- * over the samples in order: results do not depend on the thread count. BLAS is never called
- * inside a parallel region.
+ * over the samples in order. Forward is the exception: it splits the samples themselves over the
+ * threads (conv_forward), each building its sample's columns in its own workspace slot and calling
+ * BLAS inside the parallel region, where OpenBLAS runs in the calling thread; its output does not
+ * depend on the thread count. Outside a parallel region OpenBLAS splits larger GEMMs over its
+ * threads, which can change their bits (seen at 16 x 256 x 72 per sample, ResNet-20's 16 x 1024 x
+ * 144 is larger): the other actions give the same bits at every thread count only where the
+ * GEMMs stay in the calling thread.
  * Workspace, for one group: the kernel's taps (CKK conv_tap, refilled by each action), then
  * cols (g, CKK, P) cols(X_i); tcols (g, CKK, P) cols(Xdot_i) or the adjoint columns W^T dY_i;
  * dt (g, P, out) adjoints transposed; wt (CKK, out) a weight gradient transposed.
@@ -401,17 +406,55 @@ static void group_weight_grad(const module *m, const conv_bufs *w, const float *
         for (int r = 0; r < ckk; r++) dw[(size_t)o * ckk + r] += w->wt[(size_t)r * out + o];
 }
 
+/* How many im2col slots of one sample (CKK*P floats) the workspace after the tap table holds: at
+ * least 2g (cols and tcols), whatever the batch. */
+static size_t conv_slots(const module *m, int b) {
+    size_t g = (size_t)conv_group(m, b), out = (size_t)m->units, ckk = conv_ckk(m);
+    size_t np = conv_npos(m);
+    return (2 * g * ckk * np + g * np * out + ckk * out) / (ckk * np);
+}
+
+/* y_i (out, P) <- W cols(x_i) + b 1^T for one sample x_i (in_c, in_h, in_w), its columns built in
+ * slot (CKK, P); no threads of its own. */
+static void sample_forward(const module *m, const conv_tap *taps, const float *theta,
+                           const float *xi, float *yi, float *slot) {
+    int ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units;
+    size_t plane = (size_t)m->in_h * m->in_w;
+    for (int r = 0; r < ckk; r++)
+        im2col_row(m, &taps[r], xi + (size_t)taps[r].c * plane, slot + (size_t)r * np);
+    gemm_w_cols(theta, slot, yi, out, ckk, np, 0.0f);
+    if (m->no_bias) return;
+    const float *bias = theta + (size_t)out * ckk;
+    for (int o = 0; o < out; o++) {
+        float bo = bias[o], *row = yi + (size_t)o * np;
+        for (int p = 0; p < np; p++) row[p] += bo;
+    }
+}
+
+/* Forward, sample by sample: the samples are split over the OpenMP threads (up to one per
+ * workspace slot), each building its sample's columns in its own slot and calling BLAS in its own
+ * thread (OpenBLAS runs single-threaded inside a parallel region). Every output is computed by
+ * the same operations whichever thread takes it, so y does not depend on the thread count. */
 static void conv_forward(const module *m, const float *theta, const float *x, float *y, void *ws,
                          int b) {
-    int ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units, g = conv_group(m, b);
-    size_t in = module_in_size(m), osz = (size_t)out * np, csz = (size_t)ckk * np;
+    size_t in = module_in_size(m), osz = (size_t)m->units * conv_npos(m);
+    size_t csz = conv_ckk(m) * conv_npos(m), nslots = conv_slots(m, b);
     conv_bufs w = conv_bufs_of(m, ws, b);
-    for (int i0 = 0; i0 < b; i0 += g) {
-        int nb = b - i0 < g ? b - i0 : g; /* this group: samples i0 .. i0+nb-1 */
-        im2col(m, w.taps, x + i0 * in, nb, w.cols);
-        for (int i = 0; i < nb; i++)
-            gemm_w_cols(theta, w.cols + i * csz, y + (i0 + i) * osz, out, ckk, np, 0.0f);
-        add_bias(m, theta + (size_t)out * ckk, nb, y + i0 * osz);
+    int nt = 1;
+#ifdef _OPENMP
+    nt = omp_get_max_threads();
+#endif
+    if ((size_t)nt > nslots) nt = (int)nslots;
+    if ((size_t)b * osz * conv_ckk(m) < CONV_OMP_MIN * 16) nt = 1; /* too small to share */
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        size_t lo, hi, id = 0;
+#ifdef _OPENMP
+        id = (size_t)omp_get_thread_num();
+#endif
+        omp_share((size_t)b, &lo, &hi);
+        float *slot = w.cols + id * csz;
+        for (size_t i = lo; i < hi; i++) sample_forward(m, w.taps, theta, x + i * in, y + i * osz, slot);
     }
 }
 
