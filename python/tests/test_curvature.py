@@ -145,7 +145,8 @@ def test_long_calls_release_the_gil():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(128, 64)), rng.integers(0, 10, 128)
     cv = curvo.Curvature(m, "ce").set_batch(X, y)
-    V = rng.normal(size=(8, m.num_params)).astype(np.float32)
+    # 128 vectors: about 0.12 s at one thread on a quiet machine (8 took 8-16 ms, too short to tell)
+    V = rng.normal(size=(128, m.num_params)).astype(np.float32)
     window = []
 
     def work():
