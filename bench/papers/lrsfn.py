@@ -29,7 +29,10 @@ Curvo's untuned defaults run too.
 Time: --quick used 20 s of CPU (101 s of wall clock at a load average of about 20 on 2 cores); the
 full mode took 1,915 s of wall clock under that load (about 6-7 min quiet, by the same ratio).
 --alternative (after a full run) re-runs the chosen LRSFN values with oversampling 0 and 10.
+Part (b) on CIFAR-10 (not shipped by Debian; its files were absent here, so not run): --part b
+--data cifar10:DIR --out bench/results/papers/lrsfn-cifar10 (the same `mlp` on 3x32x32 inputs).
 Usage: PYTHONPATH=build/python /usr/bin/python3 bench/papers/lrsfn.py [--quick] [--seeds N] [--out DIR]
+       [--part a|b|both] [--data SRC]
 """
 import math
 import os
@@ -212,7 +215,7 @@ def fmnist_params(method, p):
 
 def load_fmnist(a):
     """Train / validation (10 % of the training set, seeded) / test arrays; --quick takes subsets."""
-    tr, te = curvo.open_data("fashion-mnist")
+    tr, te = curvo.open_data(a.data)
     rest, val = tr.split(0.1, seed=7)
     d = {}
     for name, ds in (("train", rest), ("val", val), ("test", te)):
@@ -329,7 +332,7 @@ def escape_cells(runs, steps):
 def write_results(a, saddle, fm):
     lines = ["# LRSFN (arXiv 2002.02881): saddle escape and generalization at equal work",
              "", "Produced by `bench/papers/lrsfn.py%s`: reported runs on fresh seeds 1..%d (saddle) and 1..%d "
-             "(Fashion-MNIST)." % (" --quick" if a.quick else "", a.saddle_seeds, a.seeds), ""]
+             "(%s)." % (" --quick" if a.quick else "", a.saddle_seeds, a.seeds, data_label(a)), ""]
     if saddle:
         lines += ["## (a) Escape from a strict saddle",
                   "",
@@ -353,7 +356,7 @@ def write_results(a, saddle, fm):
                   for m, s in SADDLE_SPACES.items()]
         lines.append("")
     if fm:
-        lines += ["## (b) Fashion-MNIST `mlp` at equal work",
+        lines += ["## (b) %s `mlp` at equal work" % data_label(a),
                   "",
                   "Budget %g sweeps (passes over the %d training samples, hessianlearn's counting); batch 128; "
                   "validation: 10 %% of the training set; test: the %d test images." % (a.sweeps, fm["n_train"], fm["n_test"]), ""]
@@ -405,7 +408,7 @@ def plot(a, saddle, fm):
                         ls=styles["defaults" if "defaults" in label else "tuned"], marker="o", ms=3, label=label)
         ax.set_xlabel("work (sweeps over the training set)")
         ax.set_ylabel("test accuracy %")
-        ax.set_title("(b) Fashion-MNIST mlp, equal work (mean ± std)")
+        ax.set_title("(b) %s mlp, equal work (mean ± std)" % data_label(a))
         ax.legend(fontsize=8)
     fig.tight_layout()
     path = os.path.join(a.out, "lrsfn.png")
@@ -443,6 +446,9 @@ def main(argv=None):
     ap.add_argument("--part", choices=["a", "b", "both"], default="both", help="the saddle (a), Fashion-MNIST (b) or both")
     ap.add_argument("--alternative", action="store_true",
                     help="after a run: its chosen LRSFN values with oversampling 0 and 10 (alternative.md)")
+    ap.add_argument("--data", default="fashion-mnist",
+                    help="part (b)'s data, as for curvo train (default fashion-mnist); CIFAR-10 when its files are "
+                         "present: --data cifar10:DIR --part b --out bench/results/papers/lrsfn-cifar10")
     ap.add_argument("--tiny", action="store_true", help=argparse_suppress())
     a = paperlib.finish_arguments(ap, argv)
     full = not a.quick and not a.tiny
@@ -476,6 +482,11 @@ def main(argv=None):
     plot(a, saddle, fm)
     say("lrsfn done in %.0f s" % (time.time() - t0))
     return saddle, fm
+
+
+def data_label(a):
+    """The name of part (b)'s data in tables and plots."""
+    return "Fashion-MNIST" if a.data == "fashion-mnist" else a.data
 
 
 def argparse_suppress():
