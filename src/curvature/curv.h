@@ -39,6 +39,9 @@ struct curvo_curv {
 __attribute__((format(printf, 3, 4)))
 #endif
 int curv_fail(curvo_curv *cv, int rc, const char *fmt, ...);
+/* CURVO_OK when cv holds a batch its operators can use (set, and not a forward-only context: forward.h);
+ * else CURVO_E_STATE with the reason recorded on cv. */
+int curv_need_batch(curvo_curv *cv);
 
 /* The Gram of the seeded rows over the GLOBAL batch: seeds (k, b, c) are this shard's, out
  * (k B, k B) in double, index j*B + i with i the global sample index, the same on every rank. Each

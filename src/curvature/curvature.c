@@ -275,12 +275,16 @@ const float *curvo_curv_outputs(const curvo_curv *cv) {
 curvo_model *curvo_curv_model(const curvo_curv *cv) { return cv ? cv->model : NULL; }
 curvo_loss_kind curvo_curv_loss_kind(const curvo_curv *cv) { return cv ? cv->loss : CURVO_LOSS_CE; }
 
-static int need_batch(curvo_curv *cv, const void *a, const void *b, int k) {
-    if (!cv) return CURVO_E_INVALID;
-    if (!a || !b || k < 1) return curv_fail(cv, CURVO_E_INVALID, "NULL vector or k < 1");
+int curv_need_batch(curvo_curv *cv) {
     if (!cv->have_batch) return curv_fail(cv, CURVO_E_STATE, "no batch: call curvo_curv_set_batch first");
     if (cv->forward_only) return curv_fail(cv, CURVO_E_STATE, "this context runs forward passes only (evaluation)");
     return CURVO_OK;
+}
+
+static int need_batch(curvo_curv *cv, const void *a, const void *b, int k) {
+    if (!cv) return CURVO_E_INVALID;
+    if (!a || !b || k < 1) return curv_fail(cv, CURVO_E_INVALID, "NULL vector or k < 1");
+    return curv_need_batch(cv);
 }
 
 /* The global sum of this shard's parameter-space result out (len): rc, or the reduction's failure. */

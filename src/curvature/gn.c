@@ -141,8 +141,8 @@ static int gather_rhs(curvo_curv *cv, struct curv_gn *g, size_t *counts, double 
 int curvo_curv_gn_system(curvo_curv *cv, int true_class, int *m_out) {
     if (!cv) return CURVO_E_INVALID;
     if (!m_out) return curv_fail(cv, CURVO_E_INVALID, "gn_system: NULL order");
-    if (!cv->have_batch) return curv_fail(cv, CURVO_E_STATE, "no batch: call curvo_curv_set_batch first");
-    if (cv->forward_only) return curv_fail(cv, CURVO_E_STATE, "this context runs forward passes only (evaluation)");
+    int rc = curv_need_batch(cv);
+    if (rc) return rc;
     if (true_class && cv->loss != CURVO_LOSS_CE)
         return curv_fail(cv, CURVO_E_UNSUPPORTED, "gn_system: the true-class system needs cross-entropy");
     true_class = true_class || loss_is_selected(cv->loss); /* rank-one Q_i: one row per sample */
@@ -152,7 +152,7 @@ int curvo_curv_gn_system(curvo_curv *cv, int true_class, int *m_out) {
     if (Bc > GN_MAX_ORDER) return curv_fail(cv, CURVO_E_NOMEM, "gn_system: a system of order %zu is too large", Bc);
     /* serial: A | rhs | r | Lf | seeds as ever; N > 1 adds uloc */
     size_t len = m * m + m + bc * (1 + 2 * (size_t)c) + (N > 1 ? (size_t)k * b : 0);
-    int rc = gn_reserve(cv, len, bc);
+    rc = gn_reserve(cv, len, bc);
     if (rc) rc = curv_fail(cv, rc, "gn_system: out of memory for a %zu x %zu system", m, m);
     struct curv_gn *g = cv->gn;
     if (!rc) {

@@ -409,9 +409,7 @@ static void group_weight_grad(const module *m, const conv_bufs *w, const float *
 /* How many im2col slots of one sample (CKK*P floats) the workspace after the tap table holds: at
  * least 2g (cols and tcols), whatever the batch. */
 static size_t conv_slots(const module *m, int b) {
-    size_t g = (size_t)conv_group(m, b), out = (size_t)m->units, ckk = conv_ckk(m);
-    size_t np = conv_npos(m);
-    return (2 * g * ckk * np + g * np * out + ckk * out) / (ckk * np);
+    return (conv_ws_bytes(m, b) - conv_taps_bytes(m)) / sizeof(float) / (conv_ckk(m) * conv_npos(m));
 }
 
 /* y_i (out, P) <- W cols(x_i) + b 1^T for one sample x_i (in_c, in_h, in_w), its columns built in
