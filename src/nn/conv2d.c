@@ -49,7 +49,7 @@
 #include <omp.h>
 #endif
 
-/* below this many multiply-adds of one GEMM kind over the batch, one thread does all samples */
+/* below this many multiply-adds b*out*CKK*P in a batch, one thread does all the samples */
 #define CONV_SHARE_MIN 262144
 /* independent partial sums in the bias reductions (lets the compiler vectorize them) */
 #define CONV_LANES 16
@@ -110,7 +110,6 @@ typedef struct conv_tap {
     int xlo, xhi; /* the output columns whose input column lies inside the plane */
 } conv_tap;
 
-
 /* samples per group for a batch of b: columns of about CONV_GROUP_FLOATS, at least one sample */
 static int conv_group(const module *m, int b) {
     size_t per = conv_ckk(m) * conv_npos(m), g = CONV_GROUP_FLOATS / per;
@@ -167,7 +166,6 @@ static void tap_range(int d, int s, int len, int nout, int *lo, int *hi) {
     *lo = l;
     *hi = h;
 }
-
 
 /* Fills the workspace's tap table and returns it. */
 static const conv_tap *conv_taps(const module *m, void *ws) {
@@ -337,7 +335,6 @@ static inline float row_sum(const float *r, size_t n) {
     for (; p < n; p++) s += r[p];
     return s;
 }
-
 
 /* c (out, P) = beta c + A (out, CKK) B (CKK, P) */
 static void gemm_w_cols(const float *a, const float *bm, float *c, int out, int ckk, int np,
