@@ -6,8 +6,8 @@
  *   soa vs central differences of vjp along (xdot, thetadot, dydot);
  *   k vectors at once equal k single calls; parameter adjoints accumulate and stay in their
  *   (k, ldt) slots; the Gram block vs explicit per-sample gradients;
- *   a convolution large enough for its samples to be split over threads gives the same forward
- *   bits with 1 and with 2 threads.
+ *   a convolution large enough for its samples to be split over threads gives the same bits with
+ *   1 and with 2 threads in every action (stride 1 and 2, with and without bias).
  * Inputs of relu and max pool keep clear of kinks (|x| >= 0.2; distinct values on a grid) so the
  * finite differences see a smooth function. */
 #include <math.h>
@@ -72,7 +72,7 @@ typedef struct {
     const module *mod;
     int b;
     size_t in, out, np, ldt;
-    void *ws;
+    void *ws, *scratch;
     float *y;
 } runner;
 
@@ -81,7 +81,7 @@ static void fwd(runner *r, const float *theta, const float *x) {
 }
 
 static nn_ctx ctx_of(runner *r, const float *theta, const float *x) {
-    nn_ctx c = {theta, x, r->y, r->ws, r->b, NULL};
+    nn_ctx c = {theta, x, r->y, r->ws, r->b, r->scratch};
     return c;
 }
 
@@ -98,11 +98,13 @@ static void check_module(const mod_case *mc, uint64_t seed) {
     }
     const module *mod = &m->mods[0];
     runner R = {mod, mc->b, module_in_size(mod), module_out_size(mod), mod->n_params, mod->n_params + 2,
-                NULL, NULL};
+                NULL, NULL, NULL};
     const int b = mc->b, k = 2;
     size_t bi = b * R.in, bo = b * R.out, np = R.np, ldt = R.ldt;
     size_t wsb = mod->ops->ws_bytes ? mod->ops->ws_bytes(mod, b) : 0;
     R.ws = wsb ? malloc(wsb) : NULL;
+    size_t scb = module_scratch_bytes(mod, b);
+    R.scratch = scb ? malloc(scb) : NULL;
     R.y = malloc(bo * sizeof(float));
     curvo_rng rng;
     curvo_rng_seed(&rng, seed);
@@ -237,7 +239,7 @@ static void check_module(const mod_case *mc, uint64_t seed) {
     free(theta), free(tp), free(tm), free(x), free(xp), free(xm), free(xdot), free(tdot);
     free(dy), free(dydot), free(dyp), free(dym), free(ydot), free(y1), free(fd), free(dx), free(dth);
     free(dxdot), free(dthdot), free(dxp), free(dxm), free(dtp), free(dtm), free(fdx), free(fdt);
-    free(R.ws), free(R.y);
+    free(R.ws), free(R.scratch), free(R.y);
     curvo_model_free(m);
 }
 
@@ -255,36 +257,87 @@ static void shape_errors(void) {
     curvo_model_free(m);
 }
 
-/* A convolution whose forward shares its samples over threads: the same bits with 1 and with 2
- * threads. (Only forward: its other actions call BLAS outside a parallel region, and at this
- * shape, 16 x 256 x 72 per sample, OpenBLAS splits those GEMMs over its threads, which changes
- * their bits.) */
-static void conv_forward_thread_count_independence(void) {
-    const int b = 9;
+/* The outputs of one run of every action of a convolution (conv_threads_case). */
+typedef struct {
+    float *y;         /* (b, out) forward */
+    float *dx, *dth;  /* (k, b, in), (k, n) vjp */
+    float *ydot;      /* (k, b, out) jvp */
+    float *dxd, *dtd; /* (k, b, in), (k, n) soa */
+    float *rows;      /* (k*b, n) gram rows */
+} conv_outs;
+
+/* A convolution large enough for its samples to be split over threads (8x16x16 input, 16 3x3
+ * filters, b = 9: more samples than parameter-sum chunks): every action (forward; vjp with dx and
+ * dtheta, jvp, soa, all with k = 2; gram rows) gives the same bits with 1 and with 2 threads. At
+ * stride 1 the weight gradients take the transposed product, at stride 2 the direct one. The
+ * vjp's parameter adjoints (summed chunk by chunk) also match the sums of the gram rows. */
+static void conv_threads_case(int stride, int no_bias) {
+    const int b = 9, k = 2;
     curvo_model *m;
     curvo_model_create(8, 16, 16, &m);
-    if (curvo_model_add_conv2d(m, 16, 3, 1, 1)) {
+    if (curvo_model_add_conv2d(m, 16, 3, stride, 1)) {
         TU_CHECK(0, "conv 16x3x3 on 8x16x16: %s", curvo_model_errmsg(m));
         curvo_model_free(m);
         return;
     }
-    const module *mod = &m->mods[0];
+    module *mod = &m->mods[0];
+    if (no_bias) nn_conv2d_drop_bias(mod);
     size_t bi = (size_t)b * module_in_size(mod), bo = (size_t)b * module_out_size(mod);
-    size_t np = mod->n_params;
-    float *x = malloc(bi * sizeof(float)), *th = malloc(np * sizeof(float));
-    float *y[2] = {malloc(bo * sizeof(float)), malloc(bo * sizeof(float))};
-    void *ws = malloc(mod->ops->ws_bytes(mod, b));
+    size_t n = mod->n_params, kb = (size_t)k * b;
+    size_t per_run = bo + 2 * k * bi + 2 * k * n + k * bo + kb * n; /* floats of conv_outs */
+    float *x = malloc(bi * sizeof(float)), *th = malloc(n * sizeof(float));
+    float *xdot = malloc(k * bi * sizeof(float)), *tdot = malloc(k * n * sizeof(float));
+    float *dy = malloc(bo * sizeof(float)), *dyd = malloc(k * bo * sizeof(float));
+    float *all = calloc(2 * per_run, sizeof(float)), *sums = calloc(k * n, sizeof(float));
+    void *ws = malloc(mod->ops->ws_bytes(mod, b)), *scratch = malloc(module_scratch_bytes(mod, b));
     curvo_rng rng;
-    curvo_rng_seed(&rng, 78);
+    curvo_rng_seed(&rng, 78 + stride + 2 * no_bias);
     tu_fill_normal(&rng, x, bi, 1.0);
-    tu_fill_normal(&rng, th, np, 1.0);
+    tu_fill_normal(&rng, th, n, 1.0);
+    tu_fill_normal(&rng, xdot, k * bi, 1.0);
+    tu_fill_normal(&rng, tdot, k * n, 1.0);
+    tu_fill_normal(&rng, dy, bo, 1.0);
+    tu_fill_normal(&rng, dyd, k * bo, 1.0);
+    conv_outs o[2];
     for (int run = 0; run < 2; run++) {
+        float *p = all + run * per_run;
+        o[run].y = p, p += bo;
+        o[run].dx = p, p += k * bi;
+        o[run].dth = p, p += k * n;
+        o[run].ydot = p, p += k * bo;
+        o[run].dxd = p, p += k * bi;
+        o[run].dtd = p, p += k * n;
+        o[run].rows = p;
         curvo_set_threads(run + 1);
-        mod->ops->forward(mod, th, x, y[run], ws, b);
+        mod->ops->forward(mod, th, x, o[run].y, ws, b);
+        nn_ctx c = {th, x, o[run].y, ws, b, scratch};
+        mod->ops->vjp(mod, &c, dyd, k, o[run].dx, o[run].dth, n);
+        mod->ops->jvp(mod, &c, xdot, tdot, n, k, o[run].ydot);
+        mod->ops->soa(mod, &c, xdot, tdot, n, dy, dyd, k, o[run].dxd, o[run].dtd);
+        TU_CHECK(mod->ops->gram_rows(mod, &c, dyd, k, o[run].rows) == CURVO_OK, "conv gram_rows");
     }
     curvo_set_threads(1);
-    TU_CHECK(memcmp(y[0], y[1], bo * sizeof(float)) == 0, "conv forward: 1 and 2 threads give different bits");
-    free(y[0]), free(y[1]), free(x), free(th), free(ws);
+    struct {
+        const char *what;
+        const float *a, *b;
+        size_t n;
+    } same[] = {{"forward", o[0].y, o[1].y, bo},           {"vjp dx", o[0].dx, o[1].dx, k * bi},
+                {"vjp dtheta", o[0].dth, o[1].dth, k * n}, {"jvp", o[0].ydot, o[1].ydot, k * bo},
+                {"soa dxdot", o[0].dxd, o[1].dxd, k * bi}, {"soa dthetadot", o[0].dtd, o[1].dtd, k * n},
+                {"gram rows", o[0].rows, o[1].rows, kb * n}};
+    for (size_t t = 0; t < sizeof same / sizeof same[0]; t++)
+        TU_CHECK(memcmp(same[t].a, same[t].b, same[t].n * sizeof(float)) == 0,
+                 "conv stride %d%s %s: 1 and 2 threads give different bits", stride,
+                 no_bias ? " no bias" : "", same[t].what);
+    for (int j = 0; j < k; j++)
+        for (int i = 0; i < b; i++)
+            for (size_t p = 0; p < n; p++) sums[j * n + p] += o[1].rows[((size_t)j * b + i) * n + p];
+    char what[96];
+    snprintf(what, sizeof what, "conv stride %d%s: vjp dtheta vs the sum of the gram rows", stride,
+             no_bias ? " no bias" : "");
+    tu_close_f(what, o[1].dth, sums, k * n, EXACT_TOL);
+    free(x), free(th), free(xdot), free(tdot), free(dy), free(dyd), free(all), free(sums), free(ws),
+        free(scratch);
     curvo_model_free(m);
 }
 
@@ -315,6 +368,8 @@ int main(void) {
     curvo_set_threads(1);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_module(&cases[i], 500 + i);
     shape_errors();
-    conv_forward_thread_count_independence();
+    conv_threads_case(1, 0);
+    conv_threads_case(2, 0);
+    conv_threads_case(1, 1);
     return tu_finish("test_modules");
 }

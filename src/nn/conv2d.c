@@ -14,27 +14,27 @@
  *         (k*b, n_params) matrix M (gram_rows, which the data-parallel Gram gathers across processes
  *         when they are smaller than the layer's input and output cotangents) and the Gram block is
  *         M M^T (nn_gram_add_rows).
- * How it runs. The batch goes in groups of g = conv_group(m, b) samples whose columns (about
- * CONV_GROUP_FLOATS floats) stay in cache from im2col through the GEMMs to col2im: writing the
- * whole batch's columns out to memory and reading them back costs more than rebuilding a group's
- * from x, which every action does (x is in the context), so nothing is kept between actions.
- * The GEMMs are one per sample and vector, as above, reading and writing the NCHW layout
- * directly; at one sample's size OpenBLAS runs them in the calling thread with its small-matrix
- * kernels, as fast here as one large GEMM over the group (which would also need the outputs
- * gathered and scattered). dY_i cols_i^T is the exception: as an NT product it leaves those
- * kernels early, so larger layers form it transposed (group_weight_grad). The loops between the
- * GEMMs (im2col, col2im, transposes, bias terms) are split over OpenMP threads so that every
- * output element is written by one thread in a fixed order, and parameter adjoints accumulate
- * over the samples in order. Forward is the exception: it splits the samples themselves over the
- * threads (conv_forward), each building its sample's columns in its own workspace slot and calling
- * BLAS inside the parallel region, where OpenBLAS runs in the calling thread; its output does not
- * depend on the thread count. Outside a parallel region OpenBLAS splits larger GEMMs over its
- * threads, which can change their bits (seen at 16 x 256 x 72 per sample, ResNet-20's 16 x 1024 x
- * 144 is larger): the other actions give the same bits at every thread count only where the
- * GEMMs stay in the calling thread.
- * Workspace, for one group: the kernel's taps (CKK conv_tap, refilled by each action), then
- * cols (g, CKK, P) cols(X_i); tcols (g, CKK, P) cols(Xdot_i) or the adjoint columns W^T dY_i;
- * dt (g, P, out) adjoints transposed; wt (CKK, out) a weight gradient transposed.
+ * How it runs. Every action splits the samples over the OpenMP threads: each thread builds its
+ * samples' columns one at a time in its own buffer (rebuilt from x by every action and kept in
+ * cache from im2col through the GEMMs to col2im; nothing is kept between actions) and calls the
+ * per-sample GEMMs above inside the parallel region, where OpenBLAS runs them in the calling
+ * thread with its small-matrix kernels (threading one sample's GEMM gains little, and OpenBLAS's
+ * own threads change its bits). The GEMMs read and write the NCHW layout directly. Per-sample
+ * results (Y_i, dX_i, Ydot_i, dXdot_i, gram rows) are each written by one thread. The parameter
+ * sums over the batch use a partition fixed by b alone: min(b, CONV_CHUNKS) contiguous chunks,
+ * each chunk's partial sum formed by one thread over its samples in order, then the partials
+ * added to dtheta in chunk order, one output channel per thread (add_partials); threads take
+ * whole chunks. So every action gives the same bits at every thread count. A batch under
+ * CONV_SHARE_MIN multiply-adds runs on one thread outside a parallel region, its GEMMs then below
+ * the size at which OpenBLAS starts threads. dY_i cols_i^T is an NT product that leaves the
+ * small-matrix kernels early, so larger layers form it transposed (sample_wgrad).
+ * Workspace (forward fills it; ws_bytes): the kernel's taps (CKK conv_tap, refilled by each
+ * action), then forward's column slots (slots, CKK, P), one per thread: two groups of about
+ * CONV_GROUP_FLOATS floats of columns, at least two samples, at most b.
+ * Scratch (vjp, jvp, soa, gram_rows; scratch_bytes, shared by the modules of a pass, so the
+ * partials cost no memory per layer): the chunks' partials (nch, n_params), then one area per
+ * thread (at most nch): cols (CKK, P) cols(X_i); tcols (CKK, P) cols(Xdot_i) or the adjoint
+ * columns W^T dY_i; dt (P, out) an adjoint transposed.
  */
 #include <cblas.h>
 #include <limits.h>
@@ -49,21 +49,25 @@
 #include <omp.h>
 #endif
 
-/* below this many elements a loop is not worth starting threads for */
-#define CONV_OMP_MIN 16384
+/* below this many multiply-adds b*out*CKK*P in a batch, one thread does all the samples */
+#define CONV_SHARE_MIN 262144
 /* independent partial sums in the bias reductions (lets the compiler vectorize them) */
 #define CONV_LANES 16
 /* floats per block in the copies of short rows */
 #define CONV_BLOCK 8
-/* Compile-time knobs: the target size in floats of a group's im2col columns (see above), and the
- * largest out*CKK*P for which weight gradients use the direct product dY_i cols_i^T (see
- * group_weight_grad). The tests built with -DCONV_GROUP_FLOATS=1 -DCONV_NT_MAX=0 cover the paths
- * that their small shapes otherwise skip (several groups, the transposed product). */
+/* Compile-time knobs: the target size in floats of a group's im2col columns (forward's slots, see
+ * above); the largest out*CKK*P for which weight gradients use the direct product dY_i cols_i^T
+ * (see sample_wgrad); the most chunks of a batch's parameter sums. The tests built with
+ * -DCONV_GROUP_FLOATS=1 -DCONV_NT_MAX=0 -DCONV_CHUNKS=2 cover the paths that their small shapes
+ * otherwise skip (one slot per sample, the transposed product, chunks of several samples). */
 #ifndef CONV_GROUP_FLOATS
 #define CONV_GROUP_FLOATS 196608
 #endif
 #ifndef CONV_NT_MAX
 #define CONV_NT_MAX 262144
+#endif
+#ifndef CONV_CHUNKS
+#define CONV_CHUNKS 8
 #endif
 
 int nn_conv2d_setup(module *m, int out_channels, int kernel, int stride, int padding) {
@@ -106,20 +110,19 @@ typedef struct conv_tap {
     int xlo, xhi; /* the output columns whose input column lies inside the plane */
 } conv_tap;
 
-/* The workspace of one group (g samples). */
-typedef struct conv_bufs {
-    conv_tap *taps; /* (CKK) */
-    float *cols;    /* (g, CKK, P) cols(X_i) of the group's samples */
-    float *tcols;   /* (g, CKK, P) cols(Xdot_i), or the adjoint columns W^T dY_i */
-    float *dt;      /* (g, P, out) adjoints dY_i^T, for weight gradients in transposed form */
-    float *wt;      /* (CKK, out) a group's weight gradient, transposed */
-} conv_bufs;
-
 /* samples per group for a batch of b: columns of about CONV_GROUP_FLOATS, at least one sample */
 static int conv_group(const module *m, int b) {
     size_t per = conv_ckk(m) * conv_npos(m), g = CONV_GROUP_FLOATS / per;
     if (g < 1) g = 1;
     return g < (size_t)b ? (int)g : b;
+}
+
+/* forward's column slots (one per thread): two groups, at least two samples, at most b (and 1) */
+static size_t conv_slots(const module *m, int b) {
+    size_t s = 2 * (size_t)conv_group(m, b);
+    if (s < 2) s = 2;
+    if (s > (size_t)b) s = b > 1 ? (size_t)b : 1;
+    return s;
 }
 
 /* bytes of the tap table, rounded up to a cache line so that the columns after it are aligned */
@@ -128,9 +131,24 @@ static size_t conv_taps_bytes(const module *m) {
 }
 
 static size_t conv_ws_bytes(const module *m, int b) {
-    size_t g = (size_t)conv_group(m, b), out = (size_t)m->units, ckk = conv_ckk(m);
+    return conv_taps_bytes(m) + conv_slots(m, b) * conv_ckk(m) * conv_npos(m) * sizeof(float);
+}
+
+/* chunks of a batch of b for the parameter sums: min(b, CONV_CHUNKS), fixed by b alone */
+static int conv_chunks(int b) { return b < CONV_CHUNKS ? b : CONV_CHUNKS; }
+
+/* floats rounded up to a cache line */
+static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
+
+/* floats of one thread's area in the scratch: cols, tcols (CKK, P) and dt (P, out) */
+static size_t conv_area_floats(const module *m) {
     size_t np = conv_npos(m);
-    return conv_taps_bytes(m) + (2 * g * ckk * np + g * np * out + ckk * out) * sizeof(float);
+    return round16(2 * conv_ckk(m) * np + np * (size_t)m->units);
+}
+
+static size_t conv_scratch_bytes(const module *m, int b) {
+    size_t nch = (size_t)(b > 0 ? conv_chunks(b) : 0);
+    return nch * (round16(m->n_params) + conv_area_floats(m)) * sizeof(float);
 }
 
 /* The outputs [*lo, *hi) along one axis whose input o*s + d lies inside [0, len). */
@@ -149,17 +167,10 @@ static void tap_range(int d, int s, int len, int nout, int *lo, int *hi) {
     *hi = h;
 }
 
-/* Splits the workspace and fills its tap table. */
-static conv_bufs conv_bufs_of(const module *m, void *ws, int b) {
-    size_t g = (size_t)conv_group(m, b), np = conv_npos(m), group = g * conv_ckk(m) * np;
+/* Fills the workspace's tap table and returns it. */
+static const conv_tap *conv_taps(const module *m, void *ws) {
     int k = m->kernel, nc = m->in_c;
-    conv_bufs w;
-    w.taps = ws;
-    w.cols = (float *)((char *)ws + conv_taps_bytes(m));
-    w.tcols = w.cols + group;
-    w.dt = w.tcols + group;
-    w.wt = w.dt + g * np * (size_t)m->units;
-    conv_tap *tp = w.taps;
+    conv_tap *tp = ws;
     for (int c = 0; c < nc; c++)
         for (int ki = 0; ki < k; ki++)
             for (int kj = 0; kj < k; kj++, tp++) {
@@ -169,7 +180,7 @@ static conv_bufs conv_bufs_of(const module *m, void *ws, int b) {
                 tap_range(tp->dy, m->stride, m->in_h, m->out_h, &tp->ylo, &tp->yhi);
                 tap_range(tp->dx, m->stride, m->in_w, m->out_w, &tp->xlo, &tp->xhi);
             }
-    return w;
+    return ws;
 }
 
 static void conv_init(const module *m, float *theta, curvo_rng *rng, int next_is_rectifier) {
@@ -254,38 +265,36 @@ static void im2col_row(const module *m, const conv_tap *tp, const float *restric
 
 /* cols (nb, CKK, P) <- cols(x_i) of nb samples x (nb, in_c, in_h, in_w). The nb*CKK rows are
  * split into one contiguous range per thread. */
-static void im2col(const module *m, const conv_tap *taps, const float *x, int nb, float *cols) {
-    size_t ckk = conv_ckk(m), np = conv_npos(m), in = module_in_size(m);
-    size_t plane = (size_t)m->in_h * m->in_w, nrows = (size_t)nb * ckk;
-#pragma omp parallel if (nrows * np >= CONV_OMP_MIN)
-    {
-        size_t t, t1;
-        omp_share(nrows, &t, &t1);
-        size_t i = t / ckk, r = t % ckk; /* row t = i*CKK + r */
-        for (; t < t1; t++) {
-            im2col_row(m, &taps[r], x + i * in + (size_t)taps[r].c * plane, cols + t * np);
-            if (++r == ckk) r = 0, i++;
-        }
-    }
+
+/* this thread's number in its OpenMP team (0 outside a parallel region) */
+static int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
 }
 
-/* dx (nb, in_c, in_h, in_w) <- col2im of dcols (nb, CKK, P), the adjoint of im2col (overwrites
- * dx). Split over (sample, channel) planes; each plane is summed by one thread over its taps and
- * output rows in a fixed order. */
-static void col2im(const module *m, const conv_tap *taps, const float *dcols, int nb, float *dx) {
+/* cols (CKK, P) <- cols(x_i) of one sample x_i (in_c, in_h, in_w) */
+static void sample_cols(const module *m, const conv_tap *taps, const float *xi, float *cols) {
+    size_t ckk = conv_ckk(m), np = conv_npos(m), plane = (size_t)m->in_h * m->in_w;
+    for (size_t r = 0; r < ckk; r++)
+        im2col_row(m, &taps[r], xi + (size_t)taps[r].c * plane, cols + r * np);
+}
+
+/* dxi (in_c, in_h, in_w) <- col2im of dcols (CKK, P), the adjoint of im2col (overwrites dxi):
+ * plane by plane, each summed over its taps and output rows in a fixed order. */
+static void sample_col2im(const module *m, const conv_tap *taps, const float *dcols, float *dxi) {
     int s = m->stride, w = m->in_w, ow = m->out_w;
-    size_t ckk = conv_ckk(m), kk = (size_t)m->kernel * m->kernel, nc = (size_t)m->in_c;
-    size_t np = conv_npos(m), in = module_in_size(m), plane = (size_t)m->in_h * w;
-    long nplanes = (long)((size_t)nb * nc);
-#pragma omp parallel for schedule(static) if ((size_t)nb * ckk * np >= CONV_OMP_MIN)
-    for (long t = 0; t < nplanes; t++) {
-        size_t i = (size_t)t / nc, c = (size_t)t % nc;
-        float *dxc = dx + i * in + c * plane;
+    size_t kk = (size_t)m->kernel * m->kernel, nc = (size_t)m->in_c;
+    size_t np = conv_npos(m), plane = (size_t)m->in_h * w;
+    for (size_t c = 0; c < nc; c++) {
+        float *dxc = dxi + c * plane;
         memset(dxc, 0, plane * sizeof(float));
         for (size_t r = c * kk; r < (c + 1) * kk; r++) {
             const conv_tap *tp = &taps[r];
             int xlo = tp->xlo, xhi = tp->xhi;
-            const float *row = dcols + (i * ckk + r) * np; /* (P) */
+            const float *row = dcols + r * np; /* (P) */
             if (s == 1 && xlo == 0 && xhi == ow) { /* the common case: whole rows */
                 float *drow = dxc + (size_t)(tp->ylo + tp->dy) * w + tp->dx;
                 const float *srow = row + (size_t)tp->ylo * ow;
@@ -305,14 +314,12 @@ static void col2im(const module *m, const conv_tap *taps, const float *dcols, in
     }
 }
 
-/* y (nb, out, P) += bias 1^T for each sample (nothing for a convolution without bias) */
-static void add_bias(const module *m, const float *bias, int nb, float *y) {
+/* yi (out, P) += bias 1^T (nothing for a convolution without bias) */
+static void sample_add_bias(const module *m, const float *bias, float *yi) {
     if (m->no_bias) return;
-    size_t np = conv_npos(m), out = (size_t)m->units;
-    long nrows = (long)((size_t)nb * out);
-#pragma omp parallel for schedule(static) if ((size_t)nrows * np >= CONV_OMP_MIN)
-    for (long t = 0; t < nrows; t++) {
-        float bo = bias[(size_t)t % out], *row = y + (size_t)t * np;
+    size_t np = conv_npos(m);
+    for (int o = 0; o < m->units; o++) {
+        float bo = bias[o], *row = yi + (size_t)o * np;
         for (size_t p = 0; p < np; p++) row[p] += bo;
     }
 }
@@ -329,20 +336,6 @@ static inline float row_sum(const float *r, size_t n) {
     return s;
 }
 
-/* acc (out) += sum over the nb samples, in order, of d_i (out, P) 1, d (nb, out, P): one thread
- * per channel (nothing for a convolution without bias) */
-static void sum_positions(const module *m, const float *d, int nb, float *acc) {
-    if (m->no_bias) return;
-    size_t np = conv_npos(m);
-    int out = m->units;
-#pragma omp parallel for schedule(static) if ((size_t)nb * out * np >= CONV_OMP_MIN)
-    for (int o = 0; o < out; o++) {
-        float a = acc[o];
-        for (int i = 0; i < nb; i++) a += row_sum(d + ((size_t)i * out + o) * np, np);
-        acc[o] = a;
-    }
-}
-
 /* c (out, P) = beta c + A (out, CKK) B (CKK, P) */
 static void gemm_w_cols(const float *a, const float *bm, float *c, int out, int ckk, int np,
                         float beta) {
@@ -357,126 +350,176 @@ static void gemm_wt_dy(const float *a, const float *bm, float *c, int out, int c
                 np);
 }
 
-/* dw (out, CKK) += dy (out, P) cols^T with cols (CKK, P) */
-static void accum_weight_grad(float *dw, const float *dy, const float *cols, int out, int ckk,
-                              int np) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, out, ckk, np, 1.0f, dy, np, cols, np, 1.0f,
-                dw, ckk);
-}
-
-/* dt (nb, P, out) <- the transposes of d_i (out, P) for the nb samples of d (nb, out, P) */
-static void transpose_adjoints(const module *m, const float *restrict d, int nb,
-                               float *restrict dt) {
-    size_t np = conv_npos(m), out = (size_t)m->units;
-#pragma omp parallel for schedule(static) if ((size_t)nb * out * np >= CONV_OMP_MIN)
-    for (int i = 0; i < nb; i++) {
-        const float *di = d + (size_t)i * out * np;
-        float *ti = dt + (size_t)i * np * out;
-        for (size_t p = 0; p < np; p++)
-            for (size_t o = 0; o < out; o++) ti[p * out + o] = di[o * np + p];
-    }
-}
-
-/* Whether weight gradients use the direct NT products dY_i cols_i^T (see group_weight_grad) */
+/* Whether weight gradients use the direct NT products dY_i cols_i^T (see sample_wgrad) */
 static int conv_direct_wgrad(const module *m) {
     return (size_t)m->units * conv_ckk(m) * conv_npos(m) <= CONV_NT_MAX;
 }
 
-/* dw (out, CKK) += sum over the nb samples, in order, of d_i cols_i^T: d (nb, out, P) adjoints,
- * cols (nb, CKK, P) columns. OpenBLAS takes its small-matrix kernels for this NT product only up
- * to a small size and beyond it runs the general, threaded path, several times slower at one
- * sample's size (19 us single-threaded and 43 us on two threads against 10 us, for 32 x 400 x 64);
- * so beyond CONV_NT_MAX the group's sum is formed transposed, as NN products
- * cols_i (CKK, P) d_i^T (P, out) into wt, and added to dw at the end. */
-static void group_weight_grad(const module *m, const conv_bufs *w, const float *d,
-                              const float *cols, int nb, float *dw) {
-    int ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units;
-    size_t osz = (size_t)out * np, csz = (size_t)ckk * np;
-    if (conv_direct_wgrad(m)) {
-        for (int i = 0; i < nb; i++)
-            accum_weight_grad(dw, d + i * osz, cols + i * csz, out, ckk, np);
-        return;
-    }
-    transpose_adjoints(m, d, nb, w->dt);
-    for (int i = 0; i < nb; i++) /* wt (CKK, out) = sum_i cols_i d_i^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ckk, out, np, 1.0f, cols + i * csz,
-                    np, w->dt + i * osz, out, i ? 1.0f : 0.0f, w->wt, out);
-#pragma omp parallel for schedule(static) if ((size_t)out * ckk >= CONV_OMP_MIN)
-    for (int o = 0; o < out; o++)
-        for (int r = 0; r < ckk; r++) dw[(size_t)o * ckk + r] += w->wt[(size_t)r * out + o];
+/* acc (out) = (first ? 0 : acc) + d_i 1 for one sample's adjoint d_i (out, P) (nothing without
+ * bias) */
+static void sample_bias_sum(const module *m, const float *d, float *acc, int first) {
+    if (m->no_bias) return;
+    size_t np = conv_npos(m);
+    for (int o = 0; o < m->units; o++)
+        acc[o] = (first ? 0.0f : acc[o]) + row_sum(d + (size_t)o * np, np);
 }
 
-/* How many im2col slots of one sample (CKK*P floats) the workspace after the tap table holds: at
- * least 2g (cols and tcols), whatever the batch. */
-static size_t conv_slots(const module *m, int b) {
-    return (conv_ws_bytes(m, b) - conv_taps_bytes(m)) / sizeof(float) / (conv_ckk(m) * conv_npos(m));
+/* acc = (first ? 0 : acc) + d_i cols_i^T for one sample, d_i (out, P), cols_i (CKK, P): acc
+ * (out, CKK) when conv_direct_wgrad, else transposed, (CKK, out). OpenBLAS takes its small-matrix
+ * kernels for the NT product only up to a small size and beyond it runs the general path, several
+ * times slower at one sample's size (19 us against 10 us for 32 x 400 x 64); so beyond
+ * CONV_NT_MAX the product is formed as the NN product cols_i (CKK, P) d_i^T (P, out), with d_i^T
+ * in dt (P, out). */
+static void sample_wgrad(const module *m, const float *restrict d, const float *cols,
+                         float *restrict dt, float *acc, int first) {
+    int ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units;
+    float beta = first ? 0.0f : 1.0f;
+    if (conv_direct_wgrad(m)) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, out, ckk, np, 1.0f, d, np, cols, np,
+                    beta, acc, ckk);
+        return;
+    }
+    for (int p = 0; p < np; p++)
+        for (int o = 0; o < out; o++) dt[(size_t)p * out + o] = d[(size_t)o * np + p];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ckk, out, np, 1.0f, cols, np, dt, out,
+                beta, acc, out);
 }
 
 /* y_i (out, P) <- W cols(x_i) + b 1^T for one sample x_i (in_c, in_h, in_w), its columns built in
- * slot (CKK, P); no threads of its own. */
+ * slot (CKK, P). */
 static void sample_forward(const module *m, const conv_tap *taps, const float *theta,
                            const float *xi, float *yi, float *slot) {
     int ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units;
-    size_t plane = (size_t)m->in_h * m->in_w;
-    for (int r = 0; r < ckk; r++)
-        im2col_row(m, &taps[r], xi + (size_t)taps[r].c * plane, slot + (size_t)r * np);
+    sample_cols(m, taps, xi, slot);
     gemm_w_cols(theta, slot, yi, out, ckk, np, 0.0f);
-    if (m->no_bias) return;
-    const float *bias = theta + (size_t)out * ckk;
-    for (int o = 0; o < out; o++) {
-        float bo = bias[o], *row = yi + (size_t)o * np;
-        for (int p = 0; p < np; p++) row[p] += bo;
-    }
+    sample_add_bias(m, theta + (size_t)out * ckk, yi);
 }
 
-/* Forward, sample by sample: the samples are split over the OpenMP threads (up to one per
- * workspace slot), each building its sample's columns in its own slot and calling BLAS in its own
- * thread (OpenBLAS runs single-threaded inside a parallel region). Every output is computed by
- * the same operations whichever thread takes it, so y does not depend on the thread count. */
-static void conv_forward(const module *m, const float *theta, const float *x, float *y, void *ws,
-                         int b) {
-    size_t in = module_in_size(m), osz = (size_t)m->units * conv_npos(m);
-    size_t csz = conv_ckk(m) * conv_npos(m), nslots = conv_slots(m, b);
-    conv_bufs w = conv_bufs_of(m, ws, b);
+/* How many threads an action of this convolution shares its b samples over: at most max, and
+ * one when the batch is too small to share. */
+static int conv_threads(const module *m, int b, size_t max) {
     int nt = 1;
 #ifdef _OPENMP
     nt = omp_get_max_threads();
 #endif
-    if ((size_t)nt > nslots) nt = (int)nslots;
-    if ((size_t)b * osz * conv_ckk(m) < CONV_OMP_MIN * 16) nt = 1; /* too small to share */
+    if ((size_t)nt > max) nt = (int)max;
+    if ((size_t)b * m->units * conv_ckk(m) * conv_npos(m) < CONV_SHARE_MIN) nt = 1;
+    return nt < 1 ? 1 : nt;
+}
+
+/* Forward, sample by sample: the samples are split over the OpenMP threads (up to one per
+ * workspace slot), each building its sample's columns in its own slot. */
+static void conv_forward(const module *m, const float *theta, const float *x, float *y, void *ws,
+                         int b) {
+    size_t in = module_in_size(m), osz = (size_t)m->units * conv_npos(m);
+    size_t csz = conv_ckk(m) * conv_npos(m);
+    const conv_tap *taps = conv_taps(m, ws);
+    float *slots = (float *)((char *)ws + conv_taps_bytes(m)); /* (slots, CKK, P) */
+    int nt = conv_threads(m, b, conv_slots(m, b));
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        size_t lo, hi, id = 0;
-#ifdef _OPENMP
-        id = (size_t)omp_get_thread_num();
-#endif
+        size_t lo, hi;
         omp_share((size_t)b, &lo, &hi);
-        float *slot = w.cols + id * csz;
-        for (size_t i = lo; i < hi; i++) sample_forward(m, w.taps, theta, x + i * in, y + i * osz, slot);
+        float *slot = slots + (size_t)thread_id() * csz;
+        for (size_t i = lo; i < hi; i++) sample_forward(m, taps, theta, x + i * in, y + i * osz, slot);
     }
+}
+
+/* What the other actions share out: the taps (in the workspace), the batch's chunks, their
+ * partials and the threads' areas (in the scratch). */
+typedef struct conv_team {
+    const conv_tap *taps;
+    int nch;        /* chunks of the batch */
+    int nt;         /* threads, at most one per chunk */
+    float *part;    /* (nch, pstride) the chunks' partial parameter sums (see sample_wgrad) */
+    size_t pstride; /* n_params rounded up to a cache line */
+    float *areas;   /* (nch, conv_area_floats) */
+} conv_team;
+
+/* One thread's area: cols(X_i), tcols, dt (see the top of the file). */
+typedef struct conv_area {
+    float *cols, *tcols, *dt;
+} conv_area;
+
+static conv_team conv_team_of(const module *m, const nn_ctx *c) {
+    conv_team t;
+    t.taps = conv_taps(m, c->ws);
+    t.nch = conv_chunks(c->b);
+    t.nt = conv_threads(m, c->b, (size_t)t.nch);
+    t.pstride = round16(m->n_params);
+    t.part = c->scratch;
+    t.areas = t.part + (size_t)t.nch * t.pstride;
+    return t;
+}
+
+/* the calling thread's area */
+static conv_area conv_area_of(const module *m, const conv_team *t) {
+    size_t csz = conv_ckk(m) * conv_npos(m);
+    conv_area a;
+    a.cols = t->areas + (size_t)thread_id() * conv_area_floats(m);
+    a.tcols = a.cols + csz;
+    a.dt = a.tcols + csz;
+    return a;
+}
+
+/* the samples [*lo, *hi) of chunk ch */
+static void chunk_range(int b, const conv_team *t, size_t ch, int *lo, int *hi) {
+    *lo = (int)((long long)b * (long long)ch / t->nch);
+    *hi = (int)((long long)b * (long long)(ch + 1) / t->nch);
+}
+
+/* dth (n_params) += the chunks' partials, added in chunk order; each output channel's weights and
+ * bias by one thread. Called by every thread of the team, between barriers (the partials are
+ * complete before, and may be overwritten after). */
+static void add_partials(const module *m, const conv_team *t, float *dth) {
+    size_t ckk = conv_ckk(m), out = (size_t)m->units, o0, o1;
+    int direct = conv_direct_wgrad(m);
+#pragma omp barrier
+    omp_share(out, &o0, &o1);
+    for (size_t o = o0; o < o1; o++) {
+        float *row = dth + o * ckk;
+        for (int ch = 0; ch < t->nch; ch++) {
+            const float *p = t->part + (size_t)ch * t->pstride;
+            if (direct)
+                add_row(row, p + o * ckk, (int)ckk);
+            else
+                for (size_t r = 0; r < ckk; r++) row[r] += p[r * out + o];
+            if (!m->no_bias) dth[out * ckk + o] += p[out * ckk + o];
+        }
+    }
+#pragma omp barrier
 }
 
 static void conv_vjp(const module *m, const nn_ctx *c, const float *dy, int k, float *dx,
                      float *dtheta, size_t ldt) {
     int b = c->b, ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units;
-    int g = conv_group(m, b);
-    size_t in = module_in_size(m), osz = (size_t)out * np, csz = (size_t)ckk * np;
-    conv_bufs w = conv_bufs_of(m, c->ws, b);
-    for (int i0 = 0; i0 < b; i0 += g) {
-        int nb = b - i0 < g ? b - i0 : g;
-        if (dtheta) im2col(m, w.taps, c->x + i0 * in, nb, w.cols); /* cols(X_i), for every j */
+    size_t in = module_in_size(m), osz = (size_t)out * np;
+    if (b < 1) return;
+    conv_team t = conv_team_of(m, c);
+#pragma omp parallel num_threads(t.nt) if (t.nt > 1)
+    {
+        conv_area a = conv_area_of(m, &t);
+        size_t c0, c1;
+        omp_share((size_t)t.nch, &c0, &c1);
         for (int j = 0; j < k; j++) {
-            const float *dyj = dy + ((size_t)j * b + i0) * osz; /* (nb, out, P) */
-            if (dtheta) {
-                float *dtj = dtheta + (size_t)j * ldt;
-                group_weight_grad(m, &w, dyj, w.cols, nb, dtj);
-                sum_positions(m, dyj, nb, dtj + (size_t)out * ckk);
+            for (size_t ch = c0; ch < c1; ch++) {
+                int lo, hi;
+                chunk_range(b, &t, ch, &lo, &hi);
+                float *part = t.part + ch * t.pstride;
+                for (int i = lo; i < hi; i++) {
+                    const float *d = dy + ((size_t)j * b + i) * osz; /* dY_{j,i} (out, P) */
+                    if (dtheta) {
+                        sample_cols(m, t.taps, c->x + i * in, a.cols);
+                        sample_wgrad(m, d, a.cols, a.dt, part, i == lo);
+                        sample_bias_sum(m, d, part + (size_t)out * ckk, i == lo);
+                    }
+                    if (dx) { /* W^T dY_{j,i} (CKK, P) */
+                        gemm_wt_dy(c->theta, d, a.tcols, out, ckk, np, 0.0f);
+                        sample_col2im(m, t.taps, a.tcols, dx + ((size_t)j * b + i) * in);
+                    }
+                }
             }
-            if (dx) {
-                for (int i = 0; i < nb; i++) /* W^T dY_{j,i} (CKK, P) */
-                    gemm_wt_dy(c->theta, dyj + i * osz, w.tcols + i * csz, out, ckk, np, 0.0f);
-                col2im(m, w.taps, w.tcols, nb, dx + ((size_t)j * b + i0) * in);
-            }
+            if (dtheta) add_partials(m, &t, dtheta + (size_t)j * ldt);
         }
     }
 }
@@ -484,29 +527,34 @@ static void conv_vjp(const module *m, const nn_ctx *c, const float *dy, int k, f
 static void conv_jvp(const module *m, const nn_ctx *c, const float *xdot, const float *thetadot,
                      size_t ldt, int k, float *ydot) {
     int b = c->b, ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units;
-    int g = conv_group(m, b);
-    size_t in = module_in_size(m), osz = (size_t)out * np, csz = (size_t)ckk * np;
+    size_t in = module_in_size(m), osz = (size_t)out * np;
     if (!xdot && !thetadot) {
         memset(ydot, 0, (size_t)k * b * osz * sizeof(float));
         return;
     }
-    conv_bufs w = conv_bufs_of(m, c->ws, b);
-    for (int i0 = 0; i0 < b; i0 += g) {
-        int nb = b - i0 < g ? b - i0 : g;
-        if (thetadot) im2col(m, w.taps, c->x + i0 * in, nb, w.cols); /* cols(X_i), for every j */
-        for (int j = 0; j < k; j++) {
-            const float *tj = thetadot ? thetadot + (size_t)j * ldt : NULL;
-            float *yj = ydot + ((size_t)j * b + i0) * osz; /* (nb, out, P) */
-            if (xdot) im2col(m, w.taps, xdot + ((size_t)j * b + i0) * in, nb, w.tcols);
-            for (int i = 0; i < nb; i++) {
+    if (b < 1) return;
+    conv_team t = conv_team_of(m, c);
+#pragma omp parallel num_threads(t.nt) if (t.nt > 1)
+    {
+        conv_area a = conv_area_of(m, &t);
+        size_t lo, hi;
+        omp_share((size_t)b, &lo, &hi);
+        for (size_t i = lo; i < hi; i++) {
+            if (thetadot) sample_cols(m, t.taps, c->x + i * in, a.cols); /* cols(X_i), for every j */
+            for (int j = 0; j < k; j++) {
+                float *yi = ydot + ((size_t)j * b + i) * osz; /* (out, P) */
                 float beta = 0.0f;
                 if (xdot) {
-                    gemm_w_cols(c->theta, w.tcols + i * csz, yj + i * osz, out, ckk, np, 0.0f);
+                    sample_cols(m, t.taps, xdot + ((size_t)j * b + i) * in, a.tcols);
+                    gemm_w_cols(c->theta, a.tcols, yi, out, ckk, np, 0.0f);
                     beta = 1.0f;
                 }
-                if (tj) gemm_w_cols(tj, w.cols + i * csz, yj + i * osz, out, ckk, np, beta);
+                if (thetadot) {
+                    const float *tj = thetadot + (size_t)j * ldt;
+                    gemm_w_cols(tj, a.cols, yi, out, ckk, np, beta);
+                    sample_add_bias(m, tj + (size_t)out * ckk, yi);
+                }
             }
-            if (tj) add_bias(m, tj + (size_t)out * ckk, nb, yj);
         }
     }
 }
@@ -515,55 +563,59 @@ static void conv_soa(const module *m, const nn_ctx *c, const float *xdot, const 
                      size_t ldt, const float *dy, const float *dydot, int k, float *dxdot,
                      float *dthetadot) {
     int b = c->b, ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units;
-    int g = conv_group(m, b);
-    size_t in = module_in_size(m), osz = (size_t)out * np, csz = (size_t)ckk * np;
-    conv_bufs w = conv_bufs_of(m, c->ws, b);
-    for (int i0 = 0; i0 < b; i0 += g) {
-        int nb = b - i0 < g ? b - i0 : g;
-        const float *dyg = dy + (size_t)i0 * osz; /* (nb, out, P), shared by every j */
-        if (dthetadot) im2col(m, w.taps, c->x + i0 * in, nb, w.cols);
+    size_t in = module_in_size(m), osz = (size_t)out * np;
+    if (b < 1) return;
+    conv_team t = conv_team_of(m, c);
+#pragma omp parallel num_threads(t.nt) if (t.nt > 1)
+    {
+        conv_area a = conv_area_of(m, &t);
+        size_t c0, c1;
+        omp_share((size_t)t.nch, &c0, &c1);
         for (int j = 0; j < k; j++) {
-            const float *ddj = dydot + ((size_t)j * b + i0) * osz; /* (nb, out, P) */
             const float *tj = thetadot ? thetadot + (size_t)j * ldt : NULL;
-            if (dxdot) {
-                for (int i = 0; i < nb; i++) {
-                    float *tc = w.tcols + i * csz;
-                    gemm_wt_dy(c->theta, ddj + i * osz, tc, out, ckk, np, 0.0f);
-                    if (tj) gemm_wt_dy(tj, dyg + i * osz, tc, out, ckk, np, 1.0f);
+            for (size_t ch = c0; ch < c1; ch++) {
+                int lo, hi;
+                chunk_range(b, &t, ch, &lo, &hi);
+                float *part = t.part + ch * t.pstride;
+                for (int i = lo; i < hi; i++) {
+                    const float *dd = dydot + ((size_t)j * b + i) * osz; /* dYdot_{j,i} (out, P) */
+                    const float *dyi = dy + (size_t)i * osz;              /* dY_i (out, P) */
+                    if (dxdot) {
+                        gemm_wt_dy(c->theta, dd, a.tcols, out, ckk, np, 0.0f);
+                        if (tj) gemm_wt_dy(tj, dyi, a.tcols, out, ckk, np, 1.0f);
+                        sample_col2im(m, t.taps, a.tcols, dxdot + ((size_t)j * b + i) * in);
+                    }
+                    if (dthetadot) {
+                        sample_cols(m, t.taps, c->x + i * in, a.cols);
+                        sample_wgrad(m, dd, a.cols, a.dt, part, i == lo);
+                        if (xdot) {
+                            sample_cols(m, t.taps, xdot + ((size_t)j * b + i) * in, a.tcols);
+                            sample_wgrad(m, dyi, a.tcols, a.dt, part, 0);
+                        }
+                        sample_bias_sum(m, dd, part + (size_t)out * ckk, i == lo);
+                    }
                 }
-                col2im(m, w.taps, w.tcols, nb, dxdot + ((size_t)j * b + i0) * in);
             }
-            if (dthetadot) {
-                float *dtj = dthetadot + (size_t)j * ldt;
-                group_weight_grad(m, &w, ddj, w.cols, nb, dtj);
-                if (xdot) {
-                    im2col(m, w.taps, xdot + ((size_t)j * b + i0) * in, nb, w.tcols);
-                    group_weight_grad(m, &w, dyg, w.tcols, nb, dtj);
-                }
-                sum_positions(m, ddj, nb, dtj + (size_t)out * ckk);
-            }
+            if (dthetadot) add_partials(m, &t, dthetadot + (size_t)j * ldt);
         }
     }
 }
 
 /* The k gradient rows of sample i, rows j*b + i of gs (k*b, n_params), from its columns
- * cols_i (CKK, P): all k at once as one NN product gt (CKK, k*out) = cols_i dk, with
- * dk (P, k*out) the k adjoints dY_{j,i} transposed side by side; then each row takes its slice of
- * gt, transposed, and its bias part dY_{j,i} 1. */
+ * cols_i (CKK, P), beyond CONV_NT_MAX: all k at once as one NN product gt (CKK, k*out) =
+ * cols_i dk, with dk (P, k*out) the k adjoints dY_{j,i} transposed side by side; then each row
+ * takes its slice of gt, transposed, and its bias part dY_{j,i} 1. */
 static void sample_gram_rows(const module *m, const float *dy, int k, int b, int i,
                              const float *cols_i, float *dk, float *gt, float *gs) {
     int ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units, kout = k * out;
     size_t n = m->n_params, osz = (size_t)out * np;
-    long nrows = (long)kout; /* (j, o) */
-#pragma omp parallel for schedule(static) if ((size_t)kout * np >= CONV_OMP_MIN)
-    for (long t = 0; t < nrows; t++) { /* dk[p, j*out + o] = dY_{j,i}[o, p] */
+    for (int t = 0; t < kout; t++) { /* dk[p, j*out + o] = dY_{j,i}[o, p] */
         const float *src = dy + ((size_t)(t / out) * b + i) * osz + (size_t)(t % out) * np;
         for (int p = 0; p < np; p++) dk[(size_t)p * kout + t] = src[p];
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ckk, kout, np, 1.0f, cols_i, np, dk,
                 kout, 0.0f, gt, kout);
-#pragma omp parallel for schedule(static) if ((size_t)kout * (ckk + np) >= CONV_OMP_MIN)
-    for (long t = 0; t < nrows; t++) {
+    for (int t = 0; t < kout; t++) {
         size_t j = (size_t)t / out, o = (size_t)t % out;
         float *gr = gs + (j * b + i) * n; /* row j*b + i */
         for (int r = 0; r < ckk; r++) gr[o * ckk + r] = gt[(size_t)r * kout + t];
@@ -574,36 +626,33 @@ static void sample_gram_rows(const module *m, const float *dy, int k, int b, int
 /* rows (k*b, n_params), row j*b + i: the per-sample parameter gradients of the k cotangents. */
 static int conv_gram_rows(const module *m, const nn_ctx *c, const float *dy, int k, float *gs) {
     int b = c->b, ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units;
-    int g = conv_group(m, b);
-    size_t n = m->n_params, in = module_in_size(m), csz = (size_t)ckk * np;
-    size_t osz = (size_t)out * np, kout = (size_t)k * out;
-    conv_bufs w = conv_bufs_of(m, c->ws, b);
-    float *dk = malloc((size_t)np * kout * sizeof(float)); /* (P, k*out) */
-    float *gt = malloc((size_t)ckk * kout * sizeof(float));  /* (CKK, k*out) */
-    if (!dk || !gt) {
-        free(dk);
-        free(gt);
-        return CURVO_E_NOMEM;
-    }
-    for (int i0 = 0; i0 < b; i0 += g) {
-        int nb = b - i0 < g ? b - i0 : g;
-        im2col(m, w.taps, c->x + i0 * in, nb, w.cols);
-        for (int i = 0; i < nb; i++) {
-            const float *cols_i = w.cols + i * csz;
-            if (!conv_direct_wgrad(m)) {
-                sample_gram_rows(m, dy, k, b, i0 + i, cols_i, dk, gt, gs);
+    size_t n = m->n_params, in = module_in_size(m), osz = (size_t)out * np;
+    size_t kout = (size_t)k * out, tsz = ((size_t)np + ckk) * kout; /* dk and gt */
+    int direct = conv_direct_wgrad(m);
+    if (b < 1) return CURVO_OK;
+    conv_team t = conv_team_of(m, c);
+    float *tmp = NULL; /* (nt, P*k*out + CKK*k*out): each thread's dk and gt (sample_gram_rows) */
+    if (!direct && !(tmp = malloc((size_t)t.nt * tsz * sizeof(float)))) return CURVO_E_NOMEM;
+#pragma omp parallel num_threads(t.nt) if (t.nt > 1)
+    {
+        conv_area a = conv_area_of(m, &t);
+        float *dk = direct ? NULL : tmp + (size_t)thread_id() * tsz, *gt = dk ? dk + (size_t)np * kout : NULL;
+        size_t lo, hi;
+        omp_share((size_t)b, &lo, &hi);
+        for (size_t i = lo; i < hi; i++) {
+            sample_cols(m, t.taps, c->x + i * in, a.cols);
+            if (!direct) {
+                sample_gram_rows(m, dy, k, b, (int)i, a.cols, dk, gt, gs);
                 continue;
             }
             for (int j = 0; j < k; j++) { /* row by row, direct NT products */
-                size_t r = (size_t)j * b + i0 + i; /* row j*b + i */
-                memset(gs + r * n, 0, n * sizeof(float));
-                accum_weight_grad(gs + r * n, dy + r * osz, cols_i, out, ckk, np);
-                sum_positions(m, dy + r * osz, 1, gs + r * n + (size_t)out * ckk);
+                size_t r = (size_t)j * b + i; /* row j*b + i */
+                sample_wgrad(m, dy + r * osz, a.cols, NULL, gs + r * n, 1);
+                sample_bias_sum(m, dy + r * osz, gs + r * n + (size_t)out * ckk, 1);
             }
         }
     }
-    free(dk);
-    free(gt);
+    free(tmp);
     return CURVO_OK;
 }
 
@@ -634,6 +683,7 @@ int nn_gram_from_rows(const module *m, const nn_ctx *c, const float *dy, int k, 
 const module_ops nn_conv2d_ops = {
     .name = "conv2d",
     .ws_bytes = conv_ws_bytes,
+    .scratch_bytes = conv_scratch_bytes,
     .init = conv_init,
     .forward = conv_forward,
     .vjp = conv_vjp,
