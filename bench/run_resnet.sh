@@ -36,7 +36,8 @@
 #              TORCH_NOMKLDNN=1: also torch with oneDNN off (its convolutions by im2col + BLAS, as
 #              curvo's), a diagnostic column "pytorch-nomkldnn": first repetition only,
 #              NOMKLDNN_STEPS=4 steps after one warm-up step (0: skip)
-# Output: bench/results/resnet/train.csv, so.csv, floor.csv, perf.txt, summary.md.
+#              OUT=bench/results/resnet (where the results go)
+# Output: OUT/train.csv, so.csv, floor.csv, perf.txt, summary.md.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,7 +47,7 @@ CURVO="$BUILD_DIR/curvo"
 BENCH_COST="$BUILD_DIR/bench/bench_cost"
 CIFAR_GEN="$BUILD_DIR/tests/cifar_gen"
 PY=/usr/bin/python3
-OUT=bench/results/resnet
+OUT="${OUT:-bench/results/resnet}"
 mkdir -p "$OUT"
 
 blk() { echo "res(conv:$1:3:$2:1,batchnorm,relu,conv:$1:3:1:1,batchnorm),relu,"; }

@@ -25,7 +25,8 @@
  *     shortcut run as models of their own (training and evaluation mode, once per optimizer step),
  *     the Gram and two-process refusals as at the top level, and a block ending in groupnorm trained
  *     by EGN;
- *   - evaluation's forward-only passes (predict, the evaluation context) against a full pass. */
+ *   - evaluation's forward-only passes (predict, the evaluation context) against a full pass;
+ *   - every action's bits at 1 and 2 threads. */
 #define _DEFAULT_SOURCE /* mkdtemp */
 #include <math.h>
 #include <stdlib.h>
@@ -1167,6 +1168,51 @@ static void check_forward_only(void) {
     net_free(&t);
 }
 
+/* Every action at 1 and 2 threads on a batch large enough for the threaded loops (8 x 4 x 32 x 32),
+ * training mode: forward (outputs and the running statistics it moves), vjp (dx and dtheta, two
+ * cotangents), jvp, soa and the Gram rows give the same bits. */
+static void check_thread_count_independence(void) {
+    const int C = 4, H = 32, W = 32, b = 8, k = 2;
+    curvo_rng rng;
+    curvo_rng_seed(&rng, 91);
+    bn_case t;
+    case_make(&t, C, H, W, b, &rng);
+    size_t len = t.len, np = t.np, ns = 2 * (size_t)C;
+    size_t nout = len + ns + 2 * k * len + 2 * k * np + (size_t)k * b * np;
+    float *x = malloc(len * sizeof(float)), *xdot = malloc(k * len * sizeof(float));
+    float *tdot = malloc(k * np * sizeof(float)), *dy = malloc(k * len * sizeof(float));
+    float *dydot = malloc(k * len * sizeof(float)), *out[2];
+    tu_fill_normal(&rng, x, len, 2.0);
+    for (size_t i = 0; i < len; i++) x[i] += 3.0f;
+    tu_fill_normal(&rng, xdot, k * len, 1.0);
+    tu_fill_normal(&rng, tdot, k * np, 1.0);
+    tu_fill_normal(&rng, dy, k * len, 1.0);
+    tu_fill_normal(&rng, dydot, k * len, 1.0);
+    float *theta = curvo_model_params(t.m), *state = curvo_model_state(t.m);
+    float state0[8];
+    memcpy(state0, state, ns * sizeof(float));
+    for (int run = 0; run < 2; run++) {
+        curvo_set_threads(run + 1);
+        float *o = out[run] = calloc(nout, sizeof(float));
+        memcpy(state, state0, ns * sizeof(float));
+        nn_mode mode = {1, 1};
+        t.mod->ops->forward_mode(t.mod, theta, state, &mode, x, t.y, t.ws, b);
+        memcpy(o, t.y, len * sizeof(float));
+        memcpy(o + len, state, ns * sizeof(float));
+        float *dx = o + len + ns, *ydot = dx + k * len, *dth = ydot + k * len, *dthdot = dth + k * np;
+        float *rows = dthdot + k * np;
+        nn_ctx c = ctx(&t, theta, x);
+        t.mod->ops->vjp(t.mod, &c, dy, k, dx, dth, np);
+        t.mod->ops->jvp(t.mod, &c, xdot, tdot, np, k, ydot);
+        t.mod->ops->soa(t.mod, &c, xdot, tdot, np, dy, dydot, 1, dx + len, dthdot);
+        t.mod->ops->gram_rows(t.mod, &c, dy, k, rows);
+    }
+    curvo_set_threads(1);
+    TU_CHECK(memcmp(out[0], out[1], nout * sizeof(float)) == 0, "batchnorm: 1 and 2 threads give different bits");
+    free(out[0]), free(out[1]), free(x), free(xdot), free(tdot), free(dy), free(dydot);
+    case_free(&t);
+}
+
 int main(void) {
     check_spec();
     check_actions(3, 2, 3, 4, 1, 1);  /* conv-shaped */
@@ -1188,5 +1234,6 @@ int main(void) {
     check_res_gram();
     check_res_groupnorm_egn();
     check_forward_only();
+    check_thread_count_independence();
     return tu_finish("test_batchnorm");
 }

@@ -12,7 +12,7 @@
  *   rmean = 0.9 rmean + 0.1 mu,   rvar = 0.9 rvar + 0.1 var N / (N - 1)
  * (a batch with N = 1 leaves them as they are: its unbiased variance does not exist).
  * Evaluation mode uses mu = rmean and s = (rvar + eps)^(-1/2): a fixed per-sample affine map.
- * mean() below is (1/N) sum over the channel's N values; sums are taken in double.
+ * mean() below is (1/N) sum over the channel's N values.
  *
  * Derivatives in training mode (the exact ones of the batch-coupled function; in evaluation mode
  * every mean(...) term and sdot vanish and s is the constant one):
@@ -35,15 +35,26 @@
  *         beta only through its own gamma xh_i + beta (the coupling is in xh, which does not
  *         depend on them). The modules BELOW a training-mode batchnorm have no per-sample rows;
  *         the curvature layer refuses their Gram (curvature.c).
+ * How it runs: every action is a few passes over the batch: per-channel sums (in double, in
+ * vectorized partial sums, lanes.h), then one elementwise pass whose per-channel coefficients fold
+ * the sums in (forward: two passes of sums for the mean and the variance, then y = gamma s x +
+ * (beta - gamma s mu); vjp and jvp: one pass of sums, then one write). The sums split the channels
+ * over OpenMP threads, each channel summed by one thread over the samples in order; the elementwise
+ * passes split the (sample, channel) rows. Results do not depend on the thread count.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/lanes.h"
 #include "nn/module.h"
 
 #define BN_EPS 1e-5
 #define BN_MOMENTUM 0.1
+/* below this many elements a loop is not worth starting threads for */
+#define BN_OMP_MIN 16384
+/* positions per block of lincomb's double accumulator (on the stack) */
+#define BN_CHUNK 256
 
 int nn_batchnorm_setup(module *m) {
     m->ops = &nn_batchnorm_ops;
@@ -57,26 +68,25 @@ int nn_batchnorm_setup(module *m) {
 }
 
 /* The workspace: what forward fills (the mode it ran in, the per-channel mean and scale s it used)
- * and the actions' small scratch (per-channel sums and coefficients, a row accumulator). The
- * normalized input xh = (x - mu) s is not kept: each action recomputes it from its input x (in the
- * context) into the pass's scratch (nn_ctx.scratch), by the same lincomb as forward, so bit for bit
- * the same; soa's xhdot of one tangent follows it there. Two batch-sized areas of scratch, shared
- * with the pass's other modules, in place of one per batchnorm kept from forward. */
+ * and the actions' small scratch (per-channel sums and coefficients). The normalized input
+ * xh = (x - mu) s is not kept: the vjp, jvp and Gram rows use x - mu in its place (sums of
+ * (x - mu) d, and xh's coefficient moved onto x), and the soa recomputes xh from its input x (in
+ * the context) into the pass's scratch (nn_ctx.scratch); soa's xhdot of one tangent follows it
+ * there. Two batch-sized areas of scratch, shared with the pass's other modules. */
 typedef struct bn_ws {
     int training;
     double *mean, *s; /* (C) each */
-    double *sums;     /* (7, C) scratch: per-channel sums */
-    double *k[5];     /* (C) each, scratch: per-channel coefficients of lincomb */
-    double *acc;      /* (C + H*W) scratch: lincomb's row */
-    float *xh;        /* (b, C, H*W) in the scratch, once bn_xh has filled it */
+    double *sums;     /* (8, C) scratch: per-channel sums */
+    double *k[5];     /* (C) each, scratch: per-channel coefficients */
+    float *xh;        /* (b, C, H*W) in the scratch, once bn_xh has filled it (soa) */
 } bn_ws;
 
-#define BN_SUMS 7
+#define BN_SUMS 8
 #define BN_COEFS 5
 
 static size_t bn_doubles(const module *m) {
     size_t C = (size_t)m->in_c;
-    return 1 + (2 + BN_SUMS + BN_COEFS) * C + C + (size_t)m->in_h * m->in_w;
+    return 1 + (2 + BN_SUMS + BN_COEFS) * C;
 }
 
 static size_t bn_ws_bytes(const module *m, int b) {
@@ -95,7 +105,6 @@ static bn_ws ws_of(const module *m, void *ws) {
     w.s = w.mean + C;
     w.sums = w.s + C;
     for (int t = 0; t < BN_COEFS; t++) w.k[t] = w.sums + (BN_SUMS + t) * C;
-    w.acc = w.k[BN_COEFS - 1] + C;
     w.xh = NULL;
     return w;
 }
@@ -112,59 +121,81 @@ static void bn_init_state(const module *m, float *state) {
     for (size_t c = 0; c < C; c++) state[c] = 0.0f, state[C + c] = 1.0f;
 }
 
-/* out[c] = sum over samples and positions of a (b, C, P) times w (same shape; NULL: 1). */
-static void chan_sum(const float *a, const float *w, int b, int C, int P, double *out) {
-    for (int c = 0; c < C; c++) out[c] = 0.0;
-    if (P == 1) { /* (b, C): rows, vectorised along the channels */
-        for (int i = 0; i < b; i++) {
-            const float *ai = a + (size_t)i * C, *wi = w ? w + (size_t)i * C : NULL;
-            if (wi)
-                for (int c = 0; c < C; c++) out[c] += (double)ai[c] * wi[c];
-            else
-                for (int c = 0; c < C; c++) out[c] += ai[c];
-        }
-        return;
+/* Per channel c of the (b, C, P) arrays: mean[c] = mean of x, ssq[c] = sum (x - mean[c])^2 (two
+ * passes: the variance does not cancel). One thread per channel adds its rows over the samples in
+ * order, so the sums do not depend on the thread count. */
+static void chan_stats(const float *x, int b, int C, int P, double *mean, double *ssq) {
+    double N = (double)b * P;
+#pragma omp parallel for schedule(static) if ((size_t)b * C * P >= BN_OMP_MIN)
+    for (int c = 0; c < C; c++) {
+        double t = 0.0, q = 0.0;
+        for (int i = 0; i < b; i++) t += lane_sum(x + ((size_t)i * C + c) * P, (size_t)P);
+        t /= N;
+        for (int i = 0; i < b; i++) q += lane_sqdev(x + ((size_t)i * C + c) * P, t, (size_t)P);
+        mean[c] = t, ssq[c] = q;
     }
-    for (int i = 0; i < b; i++)
-        for (int c = 0; c < C; c++) {
-            const float *ai = a + ((size_t)i * C + c) * P;
-            const float *wi = w ? w + ((size_t)i * C + c) * P : NULL;
-            double t = 0.0;
-            if (wi)
-                for (int p = 0; p < P; p++) t += (double)ai[p] * wi[p];
-            else
-                for (int p = 0; p < P; p++) t += ai[p];
-            out[c] += t;
-        }
 }
 
-/* out (b, C, P) = sum_t k[t][c] in[t] + k0[c] over nt inputs of the same shape, in double; out may
- * be one of the inputs (each row is read before it is written). Every elementwise step of this
- * file is one such per-channel linear combination. */
-static void lincomb(const bn_ws *w, float *out, int b, int C, int P, int nt, const float *const *in,
-                    const double *const *k, const double *k0) {
-    double *acc = w->acc;
-    for (int i = 0; i < b; i++) {
-        if (P == 1) { /* a row of C channels */
-            size_t o = (size_t)i * C;
-            for (int c = 0; c < C; c++) acc[c] = k0[c];
-            for (int t = 0; t < nt; t++) {
-                const float *x = in[t] + o;
-                const double *kt = k[t];
-                for (int c = 0; c < C; c++) acc[c] += kt[c] * x[c];
-            }
-            for (int c = 0; c < C; c++) out[o + c] = (float)acc[c];
-            continue;
-        }
-        for (int c = 0; c < C; c++) { /* a map of P positions */
+/* Per channel c of the (b, C, P) arrays x and d: s1[c] = sum d, s2[c] = sum (x - mu[c]) d (mu NULL:
+ * zero), in one pass; threads as chan_stats. */
+static void chan_sums2(const float *x, const double *mu, const float *d, int b, int C, int P, double *s1,
+                       double *s2) {
+#pragma omp parallel for schedule(static) if ((size_t)b * C * P >= BN_OMP_MIN)
+    for (int c = 0; c < C; c++) {
+        double t1 = 0.0, t2 = 0.0, u[2];
+        for (int i = 0; i < b; i++) {
             size_t o = ((size_t)i * C + c) * P;
-            for (int p = 0; p < P; p++) acc[p] = k0[c];
-            for (int t = 0; t < nt; t++) {
-                const float *x = in[t] + o;
-                double kt = k[t][c];
-                for (int p = 0; p < P; p++) acc[p] += kt * x[p];
+            lane_sums2(x + o, mu ? mu[c] : 0.0, d + o, (size_t)P, u);
+            t1 += u[0], t2 += u[1];
+        }
+        s1[c] = t1, s2[c] = t2;
+    }
+}
+
+/* out (b, C, P) = ka[c] a + kx[c] x + k0[c], each element in double (a or x NULL: no such term);
+ * out may be a or x (each element is read before it is written). One thread per (sample, channel)
+ * row. */
+static void chan_affine(float *out, const float *a, const double *ka, const float *x, const double *kx,
+                        const double *k0, int b, int C, int P) {
+    long rows = (long)b * C;
+#pragma omp parallel for schedule(static) if ((size_t)rows * P >= BN_OMP_MIN)
+    for (long t = 0; t < rows; t++) {
+        int c = (int)(t % C);
+        size_t o = (size_t)t * P;
+        double A = a ? ka[c] : 0.0, X = x ? kx[c] : 0.0, K = k0[c];
+        float *yo = out + o;
+        if (a && x) {
+            const float *ao = a + o, *xo = x + o;
+            for (int p = 0; p < P; p++) yo[p] = (float)(A * ao[p] + X * xo[p] + K);
+        } else if (a || x) {
+            const float *ao = a ? a + o : x + o;
+            double M = a ? A : X;
+            for (int p = 0; p < P; p++) yo[p] = (float)(M * ao[p] + K);
+        } else {
+            for (int p = 0; p < P; p++) yo[p] = (float)K;
+        }
+    }
+}
+
+/* out (b, C, P) = sum_t k[t][c] in[t] + k0[c] over nt inputs of the same shape, in double, by blocks
+ * of positions; out may be one of the inputs. One thread per (sample, channel) row. */
+static void lincomb(float *out, int nt, const float *const *in, const double *const *k, const double *k0,
+                    int b, int C, int P) {
+    long rows = (long)b * C;
+#pragma omp parallel for schedule(static) if ((size_t)rows * P * nt >= BN_OMP_MIN)
+    for (long t = 0; t < rows; t++) {
+        int c = (int)(t % C);
+        size_t o = (size_t)t * P;
+        double acc[BN_CHUNK];
+        for (int p0 = 0; p0 < P; p0 += BN_CHUNK) {
+            int n = P - p0 < BN_CHUNK ? P - p0 : BN_CHUNK;
+            for (int p = 0; p < n; p++) acc[p] = k0[c];
+            for (int q = 0; q < nt; q++) {
+                const float *v = in[q] + o + p0;
+                double kq = k[q][c];
+                for (int p = 0; p < n; p++) acc[p] += kq * v[p];
             }
-            for (int p = 0; p < P; p++) out[o + p] = (float)acc[p];
+            for (int p = 0; p < n; p++) out[o + p0 + p] = (float)acc[p];
         }
     }
 }
@@ -177,11 +208,7 @@ static void bn_forward_mode(const module *m, const float *theta, float *state, c
     hdr[0] = mode->training ? 1.0 : 0.0;
     bn_ws w = ws_of(m, ws);
     if (mode->training) {
-        chan_sum(x, NULL, b, C, P, w.mean);
-        for (int c = 0; c < C; c++) w.mean[c] /= N, w.k[0][c] = 1.0, w.k[1][c] = -w.mean[c];
-        /* the variance from centred values (two passes): y holds x - mu for now */
-        lincomb(&w, y, b, C, P, 1, &x, (const double *const *)&w.k[0], w.k[1]);
-        chan_sum(y, y, b, C, P, w.s);
+        chan_stats(x, b, C, P, w.mean, w.s); /* s holds the sums of squares for now */
         for (int c = 0; c < C; c++) {
             double var = w.s[c] / N;
             if (mode->update_state && state && N > 1.0) {
@@ -196,19 +223,18 @@ static void bn_forward_mode(const module *m, const float *theta, float *state, c
             w.s[c] = 1.0 / sqrt((state ? (double)state[C + c] : 1.0) + BN_EPS);
         }
     }
+    /* y = gamma s (x - mu) + beta, one pass */
     const float *gamma = theta, *beta = theta + C;
-    for (int c = 0; c < C; c++) w.k[1][c] = -w.s[c] * w.mean[c], w.k[2][c] = gamma[c], w.k[3][c] = beta[c];
-    lincomb(&w, y, b, C, P, 1, &x, (const double *const *)&w.s, w.k[1]); /* y = xh = (x - mu) s */
-    const float *xh = y;
-    lincomb(&w, y, b, C, P, 1, &xh, (const double *const *)&w.k[2], w.k[3]); /* y = gamma xh + beta, in place */
+    for (int c = 0; c < C; c++) w.k[0][c] = gamma[c] * w.s[c], w.k[1][c] = beta[c] - w.k[0][c] * w.mean[c];
+    chan_affine(y, x, w.k[0], NULL, NULL, w.k[1], b, C, P);
 }
 
-/* xh = (x - mu) s of the context's input into the scratch's first area (w->xh), as forward computes it. */
+/* xh = (x - mu) s of the context's input into the scratch's first area (w->xh). */
 static void bn_xh(const module *m, const nn_ctx *c, bn_ws *w) {
     int C = m->in_c, P = m->in_h * m->in_w;
     float *xh = c->scratch;
     for (int q = 0; q < C; q++) w->k[4][q] = -w->s[q] * w->mean[q];
-    lincomb(w, xh, c->b, C, P, 1, &c->x, (const double *const *)&w->s, w->k[4]);
+    chan_affine(xh, c->x, w->s, NULL, NULL, w->k[4], c->b, C, P);
     w->xh = xh;
 }
 
@@ -218,8 +244,8 @@ static void bn_forward(const module *m, const float *theta, const float *x, floa
     bn_forward_mode(m, theta, NULL, &mode, x, y, ws, b);
 }
 
-/* xhdot (b, C, P) of one tangent xdot (NULL: zero); s1 and sx (C) receive sum xdot and sum xh xdot
- * (zero in evaluation mode, which has no batch terms). Uses w->k[0..2]. */
+/* xhdot (b, C, P) of one tangent xdot (NULL: zero) from w->xh; s1 and sx (C) receive sum xdot and
+ * sum xh xdot (zero in evaluation mode, which has no batch terms). Uses w->k[0..2]. */
 static void xh_tangent(const bn_ws *w, const float *xdot, int b, int C, int P, float *xhdot, double *s1,
                        double *sx) {
     size_t len = (size_t)b * C * P;
@@ -229,41 +255,38 @@ static void xh_tangent(const bn_ws *w, const float *xdot, int b, int C, int P, f
         return;
     }
     double N = (double)b * P;
-    if (w->training) {
-        chan_sum(xdot, NULL, b, C, P, s1);
-        chan_sum(xdot, w->xh, b, C, P, sx);
-    }
+    if (w->training) chan_sums2(w->xh, NULL, xdot, b, C, P, s1, sx);
     /* xhdot = s xdot - s mean(xh xdot) xh - s mean(xdot) */
     for (int c = 0; c < C; c++) w->k[0][c] = w->s[c], w->k[1][c] = -w->s[c] * sx[c] / N, w->k[2][c] = -w->s[c] * s1[c] / N;
-    const float *in[2] = {xdot, w->xh};
-    lincomb(w, xhdot, b, C, P, 2, in, (const double *const *)w->k, w->k[2]);
+    chan_affine(xhdot, xdot, w->k[0], w->xh, w->k[1], w->k[2], b, C, P);
 }
 
+/* The vjp and jvp below never form xh: with xh = s x - s mu, a term K xh is (K s) x - K s mu, and
+ * sum d xh = s sum (x - mu) d (chan_sums2 with mu). */
 static void bn_vjp(const module *m, const nn_ctx *c, const float *dy, int k, float *dx, float *dtheta,
                    size_t ldt) {
     int C = m->in_c, P = m->in_h * m->in_w, b = c->b;
     size_t len = (size_t)b * C * P;
-    double N = (double)b * P;
+    double N = (double)b * P, tr = 0.0;
     bn_ws w = ws_of(m, c->ws);
-    bn_xh(m, c, &w);
+    if (w.training) tr = 1.0;
     const float *gamma = c->theta;
-    double *s1 = w.sums, *sx = w.sums + C;
+    double *s1 = w.sums, *sm = w.sums + C; /* sum dy, sum (x - mu) dy */
     for (int j = 0; j < k; j++) {
         const float *dyj = dy + (size_t)j * len;
-        chan_sum(dyj, NULL, b, C, P, s1); /* sum dy */
-        chan_sum(dyj, w.xh, b, C, P, sx); /* sum dy xh */
-        if (dtheta) {
+        chan_sums2(c->x, w.mean, dyj, b, C, P, s1, sm);
+        if (dtheta) { /* dgamma += sum dy xh, dbeta += sum dy */
             float *dt = dtheta + (size_t)j * ldt;
-            for (int q = 0; q < C; q++) dt[q] += (float)sx[q], dt[C + q] += (float)s1[q];
+            for (int q = 0; q < C; q++) dt[q] += (float)(w.s[q] * sm[q]), dt[C + q] += (float)s1[q];
         }
         if (!dx) continue;
         /* dx = gamma s (dy - mean(dy) - xh mean(dy xh)), the batch terms only in training mode */
         for (int q = 0; q < C; q++) {
-            double gs = gamma[q] * w.s[q], tr = w.training ? 1.0 : 0.0;
-            w.k[0][q] = gs, w.k[1][q] = -tr * gs * sx[q] / N, w.k[2][q] = -tr * gs * s1[q] / N;
+            double gs = gamma[q] * w.s[q], kxh = -tr * gs * w.s[q] * sm[q] / N;
+            w.k[0][q] = gs, w.k[1][q] = kxh * w.s[q];
+            w.k[2][q] = -tr * gs * s1[q] / N - kxh * w.s[q] * w.mean[q];
         }
-        const float *in[2] = {dyj, w.xh};
-        lincomb(&w, dx + (size_t)j * len, b, C, P, 2, in, (const double *const *)w.k, w.k[2]);
+        chan_affine(dx + (size_t)j * len, dyj, w.k[0], c->x, w.k[1], w.k[2], b, C, P);
     }
 }
 
@@ -271,19 +294,27 @@ static void bn_jvp(const module *m, const nn_ctx *c, const float *xdot, const fl
                    int k, float *ydot) {
     int C = m->in_c, P = m->in_h * m->in_w, b = c->b;
     size_t len = (size_t)b * C * P;
+    double N = (double)b * P;
     bn_ws w = ws_of(m, c->ws);
-    bn_xh(m, c, &w);
     const float *gamma = c->theta;
-    double *s1 = w.sums, *sx = w.sums + C;
+    double *s1 = w.sums, *sm = w.sums + C; /* sum xdot, sum (x - mu) xdot */
     for (int j = 0; j < k; j++) {
-        float *yj = ydot + (size_t)j * len;
-        xh_tangent(&w, xdot ? xdot + (size_t)j * len : NULL, b, C, P, yj, s1, sx); /* xhdot, in place */
+        const float *xd = xdot ? xdot + (size_t)j * len : NULL;
         const float *td = thetadot ? thetadot + (size_t)j * ldt : NULL;
-        /* ydot = gamma xhdot + gammadot xh + betadot */
-        for (int q = 0; q < C; q++)
-            w.k[0][q] = gamma[q], w.k[1][q] = td ? td[q] : 0.0, w.k[2][q] = td ? td[C + q] : 0.0;
-        const float *in[2] = {yj, w.xh};
-        lincomb(&w, yj, b, C, P, 2, in, (const double *const *)w.k, w.k[2]);
+        if (xd && w.training) {
+            chan_sums2(c->x, w.mean, xd, b, C, P, s1, sm);
+        } else {
+            for (int q = 0; q < C; q++) s1[q] = sm[q] = 0.0;
+        }
+        /* ydot = gamma xhdot + gammadot xh + betadot with xhdot = s xdot - s mean(xh xdot) xh - s mean(xdot):
+         * gamma s xdot + kxh xh + (betadot - gamma s mean(xdot)), kxh = gammadot - gamma s^2 mean((x - mu) xdot) */
+        for (int q = 0; q < C; q++) {
+            double gs = gamma[q] * w.s[q], gd = td ? td[q] : 0.0, bd = td ? td[C + q] : 0.0;
+            double kxh = gd - gs * w.s[q] * sm[q] / N;
+            w.k[0][q] = gs, w.k[1][q] = kxh * w.s[q];
+            w.k[2][q] = bd - gs * s1[q] / N - kxh * w.s[q] * w.mean[q];
+        }
+        chan_affine(ydot + (size_t)j * len, xd, w.k[0], c->x, w.k[1], w.k[2], b, C, P);
     }
 }
 
@@ -300,17 +331,15 @@ static void bn_soa(const module *m, const nn_ctx *c, const float *xdot, const fl
     double *buf = w.sums;
     float *xhd = (float *)c->scratch + len; /* (b, C, P) xhdot of one tangent, after xh */
     double *A1 = buf, *A2 = buf + C, *B1 = buf + 2 * C, *B2 = buf + 3 * C, *C1 = buf + 4 * C, *C2 = buf + 5 * C,
-           *D = buf + 6 * C;
-    chan_sum(dy, NULL, b, C, P, A1);
-    chan_sum(dy, w.xh, b, C, P, A2);
+           *D = buf + 6 * C, *unused = buf + 7 * C;
+    chan_sums2(w.xh, NULL, dy, b, C, P, A1, A2);
     for (int j = 0; j < k; j++) {
         const float *ddj = dydot + (size_t)j * len;
         const float *xdj = xdot ? xdot + (size_t)j * len : NULL;
         const float *td = thetadot ? thetadot + (size_t)j * ldt : NULL;
         xh_tangent(&w, xdj, b, C, P, xhd, B1, B2);
-        chan_sum(ddj, NULL, b, C, P, C1);
-        chan_sum(ddj, w.xh, b, C, P, C2);
-        chan_sum(dy, xhd, b, C, P, D);
+        chan_sums2(w.xh, NULL, ddj, b, C, P, C1, C2);
+        chan_sums2(xhd, NULL, dy, b, C, P, unused, D);
         if (dthetadot) {
             float *dt = dthetadot + (size_t)j * ldt;
             for (int q = 0; q < C; q++) dt[q] += (float)(C2[q] + D[q]), dt[C + q] += (float)C1[q];
@@ -333,25 +362,24 @@ static void bn_soa(const module *m, const nn_ctx *c, const float *xdot, const fl
             w.k[4][q] = -sdot * mg - s * mgd;
         }
         const float *in[4] = {dy, ddj, w.xh, xhd};
-        lincomb(&w, dxdot + (size_t)j * len, b, C, P, 4, in, (const double *const *)w.k, w.k[4]);
+        lincomb(dxdot + (size_t)j * len, 4, in, (const double *const *)w.k, w.k[4], b, C, P);
     }
 }
 
-/* rows (k*b, 2C), row j*b + i: [sum_p dy_{j,i,c,p} xh_{i,c,p}]_c then [sum_p dy_{j,i,c,p}]_c. */
+/* rows (k*b, 2C), row j*b + i: [sum_p dy_{j,i,c,p} xh_{i,c,p}]_c then [sum_p dy_{j,i,c,p}]_c, with
+ * sum dy xh = s sum (x - mu) dy. */
 static int bn_gram_rows(const module *m, const nn_ctx *c, const float *dy, int k, float *rows) {
     int C = m->in_c, P = m->in_h * m->in_w, b = c->b;
     bn_ws w = ws_of(m, c->ws);
-    bn_xh(m, c, &w);
     for (int j = 0; j < k; j++)
         for (int i = 0; i < b; i++) {
             float *row = rows + ((size_t)j * b + i) * 2 * C;
             for (int q = 0; q < C; q++) {
                 size_t o = ((size_t)i * C + q) * P;
-                const float *d = dy + (size_t)j * b * C * P + o;
-                double sx = 0.0, s1 = 0.0;
-                for (int p = 0; p < P; p++) sx += (double)d[p] * w.xh[o + p], s1 += d[p];
-                row[q] = (float)sx;
-                row[C + q] = (float)s1;
+                double u[2];
+                lane_sums2(c->x + o, w.mean[q], dy + (size_t)j * b * C * P + o, (size_t)P, u);
+                row[q] = (float)(w.s[q] * u[1]);
+                row[C + q] = (float)u[0];
             }
         }
     return CURVO_OK;

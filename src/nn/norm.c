@@ -35,15 +35,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/lanes.h"
 #include "nn/module.h"
 
 #define NORM_EPS 1e-5
 /* below this many elements a loop is not worth starting threads for */
 #define NORM_OMP_MIN 16384
-/* independent partial sums in the reductions (lets the compiler vectorize them) */
-#define NORM_LANES 16
-#define NORM_LANES2 8 /* two sums at once */
-#define NORM_LANES4 4 /* seven sums at once */
+/* independent partial sums in sums7 (seven sums at once; lanes.h has the others) */
+#define NORM_LANES4 4
 
 int nn_groupnorm_setup(module *m, const module_ops *ops, int groups) {
     if (ops != &nn_groupnorm_ops && ops != &nn_layernorm_ops) return CURVO_E_INVALID;
@@ -71,63 +70,14 @@ static size_t group_len(const group_view *v) { return (size_t)v->cpg * v->hw; }
  * channel). */
 #define NORM_SUMS 7
 
-/* Reductions in independent double partial sums (lanes), so that they vectorize: one running sum
- * is a chain of dependent additions that the compiler may not reorder. */
-
-/* the sum of a (n) */
-static double lane_sum(const float *restrict a, size_t n) {
-    double lane[NORM_LANES] = {0.0};
-    size_t p = 0;
-    for (; p + NORM_LANES <= n; p += NORM_LANES)
-        for (int l = 0; l < NORM_LANES; l++) lane[l] += a[p + l];
-    double t = 0.0;
-    for (int l = 0; l < NORM_LANES; l++) t += lane[l];
-    for (; p < n; p++) t += a[p];
-    return t;
-}
-
-/* the sum of (a - shift)^2 over n values */
-static double lane_sqdev(const float *restrict a, double shift, size_t n) {
-    double lane[NORM_LANES] = {0.0};
-    size_t p = 0;
-    for (; p + NORM_LANES <= n; p += NORM_LANES)
-        for (int l = 0; l < NORM_LANES; l++) {
-            double d = (double)a[p + l] - shift;
-            lane[l] += d * d;
-        }
-    double t = 0.0;
-    for (int l = 0; l < NORM_LANES; l++) t += lane[l];
-    for (; p < n; p++) {
-        double d = (double)a[p] - shift;
-        t += d * d;
-    }
-    return t;
-}
-
-/* In one pass over n values: out[0] = sum d, out[1] = sum (x - mu) d */
-static void sums2(const float *restrict x, double mu, const float *restrict d, size_t n, double *out) {
-    double l0[NORM_LANES2] = {0.0}, l1[NORM_LANES2] = {0.0};
-    size_t p = 0;
-    for (; p + NORM_LANES2 <= n; p += NORM_LANES2)
-        for (int l = 0; l < NORM_LANES2; l++) {
-            double dv = d[p + l];
-            l0[l] += dv;
-            l1[l] += ((double)x[p + l] - mu) * dv;
-        }
-    double t0 = 0.0, t1 = 0.0;
-    for (int l = 0; l < NORM_LANES2; l++) t0 += l0[l], t1 += l1[l];
-    for (; p < n; p++) t0 += d[p], t1 += ((double)x[p] - mu) * d[p];
-    out[0] = t0, out[1] = t1;
-}
-
 /* In one pass over n values (xdot may be NULL: its sums are zero):
  * out = [sum dy, sum (x - mu) dy, sum dydot, sum (x - mu) dydot, sum xdot, sum (x - mu) xdot,
  *        sum xdot dy] */
 static void sums7(const float *restrict x, double mu, const float *restrict xdot,
                   const float *restrict dy, const float *restrict dydot, size_t n, double *out) {
     if (!xdot) {
-        sums2(x, mu, dy, n, out);
-        sums2(x, mu, dydot, n, out + 2);
+        lane_sums2(x, mu, dy, n, out);
+        lane_sums2(x, mu, dydot, n, out + 2);
         out[4] = out[5] = out[6] = 0.0;
         return;
     }
@@ -196,7 +146,7 @@ static void group_jvp(const group_view *v, const float *restrict x, const float 
     double a = 0.0, q = 0.0, s = v->s, mu = v->mu, n = (double)group_len(v);
     if (xdot) { /* <xdot>, <xh xdot> */
         double t[2];
-        sums2(x, mu, xdot, group_len(v), t);
+        lane_sums2(x, mu, xdot, group_len(v), t);
         a = t[0] / n, q = s * t[1] / n;
     }
     for (int cc = 0; cc < v->cpg; cc++) {
@@ -220,7 +170,7 @@ static void group_vjp(const group_view *v, const float *restrict x, const float 
     double g1 = 0.0, g2 = 0.0; /* <g>, <xh g> */
     for (int cc = 0; cc < v->cpg; cc++) {
         double *t = sums + (size_t)cc * NORM_SUMS, u[2];
-        sums2(x + (size_t)cc * v->hw, mu, dy + (size_t)cc * v->hw, v->hw, u);
+        lane_sums2(x + (size_t)cc * v->hw, mu, dy + (size_t)cc * v->hw, v->hw, u);
         t[0] = s * u[1], t[1] = u[0];
         g1 += gamma[cc] * t[1];
         g2 += gamma[cc] * t[0];
@@ -397,7 +347,7 @@ static int norm_gram_rows(const module *m, const nn_ctx *c, const float *dy, int
         group_view v = view_of(m, NULL, i, g, c->x + off);
         for (size_t cc = 0; cc < cpg; cc++) {
             double u[2];
-            sums2(c->x + off + cc * hw, v.mu, d + cc * hw, hw, u);
+            lane_sums2(c->x + off + cc * hw, v.mu, d + cc * hw, hw, u);
             row[g * cpg + cc] = (float)(v.s * u[1]);
             row[C + g * cpg + cc] = (float)u[0];
         }

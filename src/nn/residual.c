@@ -40,6 +40,9 @@
 #include "core/errmsg.h"
 #include "nn/model.h"
 
+/* below this many elements an elementwise loop is not worth starting threads for */
+#define RES_OMP_MIN 65536
+
 /* One branch: a sequence of modules, parameter offsets relative to the block. */
 typedef struct branch {
     module *mods; /* (n); n = 0: the identity */
@@ -133,12 +136,16 @@ static int first_parametric(const branch *br) {
     return br->n;
 }
 
-/* y (n) = a + b, or y += a with b NULL */
+/* y (n) = a + b, or y += a with b NULL; elementwise, so split over the threads freely */
 static void add_to(float *y, const float *a, const float *b2, size_t n) {
-    if (b2)
-        for (size_t i = 0; i < n; i++) y[i] = a[i] + b2[i];
-    else
-        for (size_t i = 0; i < n; i++) y[i] += a[i];
+    long nl = (long)n;
+    if (b2) {
+#pragma omp parallel for schedule(static) if (n >= RES_OMP_MIN)
+        for (long i = 0; i < nl; i++) y[i] = a[i] + b2[i];
+    } else {
+#pragma omp parallel for schedule(static) if (n >= RES_OMP_MIN)
+        for (long i = 0; i < nl; i++) y[i] += a[i];
+    }
 }
 
 /* The forward of every child, in mode (NULL: each child's plain forward) with its slice of the
