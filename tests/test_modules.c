@@ -351,6 +351,8 @@ int main(void) {
         {K_CONV, 3, 6, 5, 2, 2, 3, 2, 2},  /* padding > kernel/2, stride 3 */
         {K_CONV, 2, 4, 4, 2, 6, 1, 1, 2},  /* kernel == padded input: 1x1 output */
         {K_CONV, 4, 3, 5, 3, 1, 1, 0, 2},  /* 1x1 kernel */
+        {K_CONV, 3, 5, 6, 2, 3, 1, 1, 2},  /* "same" 3x3: one-copy im2col, dX by the transposed convolution */
+        {K_CONV, 2, 6, 5, 3, 5, 1, 2, 3},  /* "same" 5x5 */
         {K_MAXPOOL, 2, 6, 6, 2, 2, 0, 0, 2},
         {K_MAXPOOL, 2, 7, 5, 3, 2, 0, 0, 2},
         {K_MAXPOOL, 1, 4, 4, 4, 4, 0, 0, 3}, /* whole input */

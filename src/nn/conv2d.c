@@ -4,6 +4,10 @@
  * cols(X_i) the (CKK, P) im2col matrix of sample i (row (c*k + ki)*k + kj, column oy*ow + ox):
  *   forward: Y_i = W cols_i + b 1^T                        W viewed as (out, CKK)
  *   vjp:  dX_i = col2im(W^T dY_i);  dW += dY_i cols_i^T;  db += dY_i 1
+ *         with stride 1 (and pad <= k-1), dX_i = W' colsT(dY_i) instead: the transposed convolution,
+ *         W'[c][o][ki][kj] = W[o][c][k-1-ki][k-1-kj] (in_c, out*k*k), colsT the im2col of dY_i
+ *         (out, oh, ow) with padding k-1-pad, (out*k*k, in_h*in_w); the same sums in another order,
+ *         without the (CKK, P) adjoint columns that col2im would read back
  *   jvp:  Ydot_i = W cols(Xdot_i) + Wdot cols_i + bdot 1^T
  *   soa:  dXdot_i = col2im(W^T dYdot_i + Wdot^T dY_i);
  *         dWdot += dYdot_i cols_i^T + dY_i cols(Xdot_i)^T;  dbdot += dYdot_i 1
@@ -27,14 +31,19 @@
  * whole chunks. So every action gives the same bits at every thread count. A batch under
  * CONV_SHARE_MIN multiply-adds runs on one thread outside a parallel region, its GEMMs then below
  * the size at which OpenBLAS starts threads. dY_i cols_i^T is an NT product that leaves the
- * small-matrix kernels early, so larger layers form it transposed (sample_wgrad).
+ * small-matrix kernels early, so larger layers form it transposed (sample_wgrad). When the output
+ * is as wide as the input (stride 1, "same" padding: every 3x3 layer of a ResNet stage, and the
+ * transposed convolution's columns), a tap's row of columns is one shifted copy of its input plane
+ * (one memcpy) with its few padding columns zeroed after; other shapes copy row by row.
  * Workspace (forward fills it; ws_bytes): the kernel's taps (CKK conv_tap, refilled by each
  * action), then forward's column slots (slots, CKK, P), one per thread: two groups of about
  * CONV_GROUP_FLOATS floats of columns, at least two samples, at most b.
  * Scratch (vjp, jvp, soa, gram_rows; scratch_bytes, shared by the modules of a pass, so the
  * partials cost no memory per layer): the chunks' partials (nch, n_params), then one area per
  * thread (at most nch): cols (CKK, P) cols(X_i); tcols (CKK, P) cols(Xdot_i) or the adjoint
- * columns W^T dY_i; dt (P, out) an adjoint transposed.
+ * columns W^T dY_i, or (out*k*k, in_h*in_w) colsT(dY_i) where that is larger; dt (P, out) an
+ * adjoint transposed; then, with stride 1, the transposed taps (out*k*k) and W' (in_c, out*k*k),
+ * filled once per vjp.
  */
 #include <cblas.h>
 #include <limits.h>
@@ -110,6 +119,28 @@ typedef struct conv_tap {
     int xlo, xhi; /* the output columns whose input column lies inside the plane */
 } conv_tap;
 
+/* What im2col sees of a convolution: nc input planes (h, w) -> outputs (oh, ow), a k x k kernel,
+ * stride s, padding pad. The module's own (conv_geom_of), or for stride 1 the transposed one
+ * (conv_geom_t), whose im2col of dY_i gives dX_i = W' cols(dY_i) without col2im. */
+typedef struct conv_geom {
+    int nc, h, w, oh, ow, k, s, pad;
+} conv_geom;
+
+static conv_geom conv_geom_of(const module *m) {
+    conv_geom g = {m->in_c, m->in_h, m->in_w, m->out_h, m->out_w, m->kernel, m->stride, m->pad};
+    return g;
+}
+
+/* dX of a stride-1 convolution is the convolution of dY (out, oh, ow) with the kernel flipped and
+ * its channels swapped, W'[c][o][ki][kj] = W[o][c][k-1-ki][k-1-kj], padding k-1-pad, which gives
+ * (in_h, in_w) again; usable when that padding is not negative. */
+static int conv_has_t(const module *m) { return m->stride == 1 && m->pad <= m->kernel - 1; }
+
+static conv_geom conv_geom_t(const module *m) {
+    conv_geom g = {m->units, m->out_h, m->out_w, m->in_h, m->in_w, m->kernel, 1, m->kernel - 1 - m->pad};
+    return g;
+}
+
 /* samples per group for a batch of b: columns of about CONV_GROUP_FLOATS, at least one sample */
 static int conv_group(const module *m, int b) {
     size_t per = conv_ckk(m) * conv_npos(m), g = CONV_GROUP_FLOATS / per;
@@ -140,15 +171,30 @@ static int conv_chunks(int b) { return b < CONV_CHUNKS ? b : CONV_CHUNKS; }
 /* floats rounded up to a cache line */
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
 
-/* floats of one thread's area in the scratch: cols, tcols (CKK, P) and dt (P, out) */
+/* floats of tcols: (CKK, P), or the transposed geometry's columns (out*k*k, in_h*in_w) if larger */
+static size_t conv_tcols_floats(const module *m) {
+    size_t f = conv_ckk(m) * conv_npos(m);
+    size_t t = (size_t)m->units * m->kernel * m->kernel * module_in_size(m) / (size_t)m->in_c;
+    return conv_has_t(m) && t > f ? t : f;
+}
+
+/* floats of one thread's area in the scratch: cols (CKK, P), tcols and dt (P, out) */
 static size_t conv_area_floats(const module *m) {
     size_t np = conv_npos(m);
-    return round16(2 * conv_ckk(m) * np + np * (size_t)m->units);
+    return round16(conv_ckk(m) * np + conv_tcols_floats(m) + np * (size_t)m->units);
+}
+
+/* floats of the transposed geometry's tap table (out*k*k conv_tap) and kernel W' (in_c, out*k*k),
+ * shared by the team (conv_vjp) */
+static size_t conv_t_floats(const module *m) {
+    if (!conv_has_t(m)) return 0;
+    size_t okk = (size_t)m->units * m->kernel * m->kernel;
+    return round16((okk * sizeof(conv_tap) + sizeof(float) - 1) / sizeof(float)) + round16(okk * (size_t)m->in_c);
 }
 
 static size_t conv_scratch_bytes(const module *m, int b) {
     size_t nch = (size_t)(b > 0 ? conv_chunks(b) : 0);
-    return nch * (round16(m->n_params) + conv_area_floats(m)) * sizeof(float);
+    return (nch * (round16(m->n_params) + conv_area_floats(m)) + (nch ? conv_t_floats(m) : 0)) * sizeof(float);
 }
 
 /* The outputs [*lo, *hi) along one axis whose input o*s + d lies inside [0, len). */
@@ -167,20 +213,25 @@ static void tap_range(int d, int s, int len, int nout, int *lo, int *hi) {
     *hi = h;
 }
 
-/* Fills the workspace's tap table and returns it. */
-static const conv_tap *conv_taps(const module *m, void *ws) {
-    int k = m->kernel, nc = m->in_c;
-    conv_tap *tp = ws;
-    for (int c = 0; c < nc; c++)
-        for (int ki = 0; ki < k; ki++)
-            for (int kj = 0; kj < k; kj++, tp++) {
+/* Fills the tap table taps (nc*k*k) of geometry g and returns it. */
+static const conv_tap *fill_taps(const conv_geom *g, void *taps) {
+    conv_tap *tp = taps;
+    for (int c = 0; c < g->nc; c++)
+        for (int ki = 0; ki < g->k; ki++)
+            for (int kj = 0; kj < g->k; kj++, tp++) {
                 tp->c = c;
-                tp->dy = ki - m->pad;
-                tp->dx = kj - m->pad;
-                tap_range(tp->dy, m->stride, m->in_h, m->out_h, &tp->ylo, &tp->yhi);
-                tap_range(tp->dx, m->stride, m->in_w, m->out_w, &tp->xlo, &tp->xhi);
+                tp->dy = ki - g->pad;
+                tp->dx = kj - g->pad;
+                tap_range(tp->dy, g->s, g->h, g->oh, &tp->ylo, &tp->yhi);
+                tap_range(tp->dx, g->s, g->w, g->ow, &tp->xlo, &tp->xhi);
             }
-    return ws;
+    return taps;
+}
+
+/* Fills the workspace's tap table (the module's own geometry) and returns it. */
+static const conv_tap *conv_taps(const module *m, void *ws) {
+    conv_geom g = conv_geom_of(m);
+    return fill_taps(&g, ws);
 }
 
 static void conv_init(const module *m, float *theta, curvo_rng *rng, int next_is_rectifier) {
@@ -236,14 +287,31 @@ static inline void add_row(float *restrict dst, const float *restrict src, int n
     for (; o < n; o++) dst[o] += src[o];
 }
 
-/* dst (P) <- row tp of cols(x_i), xc (in_h, in_w) the sample's input plane tp->c: the tap's input
- * value at every output position, zero where it falls in the padding. */
-static void im2col_row(const module *m, const conv_tap *tp, const float *restrict xc,
+/* dst[oy*ow + ox] = 0 for the rows [y0, y1) and the columns [x0, x1) (a few: padding), a column at
+ * a time: row by row, the compiler would make each row's few zeros a call to memset. */
+static inline void zero_columns(float *dst, int ow, int y0, int y1, int x0, int x1) {
+    for (int ox = x0; ox < x1; ox++)
+        for (int oy = y0; oy < y1; oy++) dst[(size_t)oy * ow + ox] = 0.0f;
+}
+
+/* dst (oh*ow) <- row tp of cols(x_i) in geometry g, xc (h, w) the sample's input plane tp->c: the
+ * tap's input value at every output position, zero where it falls in the padding. */
+static void im2col_row(const conv_geom *g, const conv_tap *tp, const float *restrict xc,
                        float *restrict dst) {
-    int s = m->stride, w = m->in_w, oh = m->out_h, ow = m->out_w;
+    int s = g->s, w = g->w, oh = g->oh, ow = g->ow;
     int xlo = tp->xlo, xhi = tp->xhi;
     if (tp->ylo > 0) memset(dst, 0, (size_t)tp->ylo * ow * sizeof(float));
-    if (s == 1 && xlo == 0 && xhi == ow) { /* the common case: whole rows, no padding */
+    if (s == 1 && ow == w) {
+        /* "same" width: output (oy, ox) reads input element (oy*w + ox) + off of the plane, one
+         * shift for the tap's whole block of rows: one copy, then the padding columns zeroed (the
+         * copy put the neighbouring rows' values there; at the block's two ends it skips the
+         * elements that would lie outside the plane, which are padding columns too) */
+        long off = (long)tp->dy * w + tp->dx, q0 = (long)tp->ylo * w, q1 = (long)tp->yhi * w;
+        long a = q0 + off < 0 ? -off : q0, e = q1 + off > (long)g->h * w ? (long)g->h * w - off : q1;
+        if (e > a) memcpy(dst + a, xc + a + off, (size_t)(e - a) * sizeof(float));
+        zero_columns(dst, ow, tp->ylo, tp->yhi, 0, xlo);
+        zero_columns(dst, ow, tp->ylo, tp->yhi, xhi, ow);
+    } else if (s == 1 && xlo == 0 && xhi == ow) { /* whole rows, no padding */
         const float *src = xc + (size_t)(tp->ylo + tp->dy) * w + tp->dx;
         float *drow = dst + (size_t)tp->ylo * ow;
         for (int oy = tp->ylo; oy < tp->yhi; oy++, src += w, drow += ow) copy_row(drow, src, ow);
@@ -251,13 +319,13 @@ static void im2col_row(const module *m, const conv_tap *tp, const float *restric
         for (int oy = tp->ylo; oy < tp->yhi; oy++) {
             float *restrict drow = dst + (size_t)oy * ow;
             const float *restrict srow = xc + (size_t)(oy * s + tp->dy) * w;
-            for (int ox = 0; ox < xlo; ox++) drow[ox] = 0.0f;
             if (s == 1)
                 copy_row(drow + xlo, srow + (xlo + tp->dx), xhi - xlo);
             else
                 for (int ox = xlo; ox < xhi; ox++) drow[ox] = srow[ox * s + tp->dx];
-            for (int ox = xhi; ox < ow; ox++) drow[ox] = 0.0f;
         }
+        zero_columns(dst, ow, tp->ylo, tp->yhi, 0, xlo);
+        zero_columns(dst, ow, tp->ylo, tp->yhi, xhi, ow);
     }
     if (tp->yhi < oh)
         memset(dst + (size_t)tp->yhi * ow, 0, (size_t)(oh - tp->yhi) * ow * sizeof(float));
@@ -275,11 +343,17 @@ static int thread_id(void) {
 #endif
 }
 
+/* cols (nc*k*k, oh*ow) <- cols(x_i) in geometry g of one sample x_i (nc, h, w) */
+static void geom_cols(const conv_geom *g, const conv_tap *taps, const float *xi, float *cols) {
+    size_t rows = (size_t)g->nc * g->k * g->k, np = (size_t)g->oh * g->ow, plane = (size_t)g->h * g->w;
+    for (size_t r = 0; r < rows; r++)
+        im2col_row(g, &taps[r], xi + (size_t)taps[r].c * plane, cols + r * np);
+}
+
 /* cols (CKK, P) <- cols(x_i) of one sample x_i (in_c, in_h, in_w) */
 static void sample_cols(const module *m, const conv_tap *taps, const float *xi, float *cols) {
-    size_t ckk = conv_ckk(m), np = conv_npos(m), plane = (size_t)m->in_h * m->in_w;
-    for (size_t r = 0; r < ckk; r++)
-        im2col_row(m, &taps[r], xi + (size_t)taps[r].c * plane, cols + r * np);
+    conv_geom g = conv_geom_of(m);
+    geom_cols(&g, taps, xi, cols);
 }
 
 /* dxi (in_c, in_h, in_w) <- col2im of dcols (CKK, P), the adjoint of im2col (overwrites dxi):
@@ -434,6 +508,8 @@ typedef struct conv_team {
     float *part;    /* (nch, pstride) the chunks' partial parameter sums (see sample_wgrad) */
     size_t pstride; /* n_params rounded up to a cache line */
     float *areas;   /* (nch, conv_area_floats) */
+    conv_tap *taps_t; /* (out*k*k) the transposed geometry's taps (conv_has_t; filled by conv_vjp) */
+    float *w_t;       /* (in_c, out*k*k) the flipped kernel W' (likewise) */
 } conv_team;
 
 /* One thread's area: cols(X_i), tcols, dt (see the top of the file). */
@@ -449,7 +525,38 @@ static conv_team conv_team_of(const module *m, const nn_ctx *c) {
     t.pstride = round16(m->n_params);
     t.part = c->scratch;
     t.areas = t.part + (size_t)t.nch * t.pstride;
+    t.taps_t = NULL, t.w_t = NULL;
+    if (conv_has_t(m)) {
+        size_t okk = (size_t)m->units * m->kernel * m->kernel;
+        t.taps_t = (conv_tap *)(t.areas + (size_t)t.nch * conv_area_floats(m));
+        t.w_t = (float *)t.taps_t + round16((okk * sizeof(conv_tap) + sizeof(float) - 1) / sizeof(float));
+    }
     return t;
+}
+
+/* The team's transposed taps and flipped kernel W'[c][o][ki][kj] = W[o][c][k-1-ki][k-1-kj] from
+ * theta's W (out, in_c, k, k) (conv_has_t). */
+static void fill_transposed(const module *m, const float *theta, conv_team *t) {
+    conv_geom g = conv_geom_t(m);
+    int k = m->kernel, nc = m->in_c, out = m->units;
+    size_t kk = (size_t)k * k, okk = (size_t)out * kk, ckk = conv_ckk(m);
+    fill_taps(&g, t->taps_t);
+    for (int c = 0; c < nc; c++)
+        for (int o = 0; o < out; o++)
+            for (int ki = 0; ki < k; ki++)
+                for (int kj = 0; kj < k; kj++)
+                    t->w_t[(size_t)c * okk + o * kk + (size_t)ki * k + kj] =
+                        theta[(size_t)o * ckk + c * kk + (size_t)(k - 1 - ki) * k + (k - 1 - kj)];
+}
+
+/* dxi (in_c, in_h, in_w) <- the input adjoint of one sample's d (out, oh, ow) by the transposed
+ * convolution: W' (in_c, out*k*k) times its columns (out*k*k, in_h*in_w), built in tcols. */
+static void sample_dx_t(const module *m, const conv_team *t, const float *d, float *tcols, float *dxi) {
+    conv_geom g = conv_geom_t(m);
+    int okk = m->units * m->kernel * m->kernel, pin = m->in_h * m->in_w;
+    geom_cols(&g, t->taps_t, d, tcols);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m->in_c, pin, okk, 1.0f, t->w_t, okk, tcols, pin,
+                0.0f, dxi, pin);
 }
 
 /* the calling thread's area */
@@ -458,7 +565,7 @@ static conv_area conv_area_of(const module *m, const conv_team *t) {
     conv_area a;
     a.cols = t->areas + (size_t)thread_id() * conv_area_floats(m);
     a.tcols = a.cols + csz;
-    a.dt = a.tcols + csz;
+    a.dt = a.tcols + conv_tcols_floats(m);
     return a;
 }
 
@@ -496,6 +603,8 @@ static void conv_vjp(const module *m, const nn_ctx *c, const float *dy, int k, f
     size_t in = module_in_size(m), osz = (size_t)out * np;
     if (b < 1) return;
     conv_team t = conv_team_of(m, c);
+    int by_t = dx && t.w_t; /* dX by the transposed convolution (stride 1) */
+    if (by_t) fill_transposed(m, c->theta, &t);
 #pragma omp parallel num_threads(t.nt) if (t.nt > 1)
     {
         conv_area a = conv_area_of(m, &t);
@@ -513,7 +622,9 @@ static void conv_vjp(const module *m, const nn_ctx *c, const float *dy, int k, f
                         sample_wgrad(m, d, a.cols, a.dt, part, i == lo);
                         sample_bias_sum(m, d, part + (size_t)out * ckk, i == lo);
                     }
-                    if (dx) { /* W^T dY_{j,i} (CKK, P) */
+                    if (by_t) {
+                        sample_dx_t(m, &t, d, a.tcols, dx + ((size_t)j * b + i) * in);
+                    } else if (dx) { /* W^T dY_{j,i} (CKK, P) */
                         gemm_wt_dy(c->theta, d, a.tcols, out, ckk, np, 0.0f);
                         sample_col2im(m, t.taps, a.tcols, dx + ((size_t)j * b + i) * in);
                     }
