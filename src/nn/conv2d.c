@@ -453,8 +453,7 @@ static void sample_wgrad(const module *m, const float *restrict d, const float *
                     beta, acc, ckk);
         return;
     }
-    for (int p = 0; p < np; p++)
-        for (int o = 0; o < out; o++) dt[(size_t)p * out + o] = d[(size_t)o * np + p];
+    cblas_somatcopy(CblasRowMajor, CblasTrans, out, np, 1.0f, d, np, dt, out); /* OpenBLAS's transpose */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ckk, out, np, 1.0f, cols, np, dt, out,
                 beta, acc, out);
 }
@@ -720,10 +719,9 @@ static void sample_gram_rows(const module *m, const float *dy, int k, int b, int
                              const float *cols_i, float *dk, float *gt, float *gs) {
     int ckk = (int)conv_ckk(m), np = (int)conv_npos(m), out = m->units, kout = k * out;
     size_t n = m->n_params, osz = (size_t)out * np;
-    for (int t = 0; t < kout; t++) { /* dk[p, j*out + o] = dY_{j,i}[o, p] */
-        const float *src = dy + ((size_t)(t / out) * b + i) * osz + (size_t)(t % out) * np;
-        for (int p = 0; p < np; p++) dk[(size_t)p * kout + t] = src[p];
-    }
+    for (int j = 0; j < k; j++) /* dk[p, j*out + o] = dY_{j,i}[o, p] */
+        cblas_somatcopy(CblasRowMajor, CblasTrans, out, np, 1.0f, dy + ((size_t)j * b + i) * osz, np,
+                        dk + (size_t)j * out, kout);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ckk, kout, np, 1.0f, cols_i, np, dk,
                 kout, 0.0f, gt, kout);
     for (int t = 0; t < kout; t++) {
