@@ -4,7 +4,8 @@
 # reproduces the last epoch's test loss, also after --resume) and EGN refuses it naming groupnorm;
 # the resnet20 and resnet18 presets sized from the input (parameters counted by hand); resnet20
 # trains a few steps on CIFAR-10-format files written by cifar_gen, saves, resumes and evaluates;
-# resnet20 on a CSV's features (1 x 1 maps). Each CASE is its own CTest test.
+# resnet20 on a CSV's features (1 x 1 maps); resnet20 gives the same losses at 1 and 2 threads.
+# Each CASE is its own CTest test.
 set -u
 CURVO=$1
 GEN=$2
@@ -86,6 +87,20 @@ csv_resnet20)
         > "$T/out" 2>&1 || fail "train"
     grep -q 'dense:3, ' "$T/out" || fail "the preset should end in dense:3 for 3 classes"
     [ "$(grep -c '"event":"epoch"' "$T/log.jsonl")" = 2 ] || fail "two epoch objects expected" ;;
+threads_bits)
+    # the same resnet20 run at 1 and at 2 threads: the same losses bit for bit (convolutions,
+    # batchnorm, residual blocks split their work over threads in a fixed way), for SGD and SGN
+    D="$T/cifar"
+    mkdir "$D" && "$GEN" "$D" 8 > /dev/null || fail "cifar_gen"
+    for opt in sgd sgn; do
+        for th in 1 2; do
+            "$CURVO" train --data "cifar10:$D" --model resnet20 --opt $opt --batch 20 --epochs 1 --threads $th \
+                --log "$T/$opt$th.jsonl" --log-every 1 > "$T/out" 2>&1 || fail "$opt at $th threads"
+            grep -o '"[a-z_]*loss":[^,}]*' "$T/$opt$th.jsonl" > "$T/$opt$th.loss"
+        done
+        [ "$(grep -c '"loss"' "$T/${opt}1.loss")" -ge 3 ] || fail "$opt: expected step and epoch losses in the log"
+        cmp -s "$T/${opt}1.loss" "$T/${opt}2.loss" || { diff "$T/${opt}1.loss" "$T/${opt}2.loss" > "$T/out"; fail "$opt: 1 and 2 threads give different losses"; }
+    done ;;
 *) echo "unknown case $CASE"; exit 2 ;;
 esac
 echo "PASS $CASE"

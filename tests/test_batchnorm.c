@@ -26,7 +26,7 @@
  *     the Gram and two-process refusals as at the top level, and a block ending in groupnorm trained
  *     by EGN;
  *   - evaluation's forward-only passes (predict, the evaluation context) against a full pass;
- *   - every action's bits at 1 and 2 threads. */
+ *   - every action's bits at 1 and 2 threads, and a small ResNet's products at 1 and 2 threads. */
 #define _DEFAULT_SOURCE /* mkdtemp */
 #include <math.h>
 #include <stdlib.h>
@@ -1213,6 +1213,47 @@ static void check_thread_count_independence(void) {
     case_free(&t);
 }
 
+/* A small ResNet (conv, batchnorm, relu, residual blocks with and without a projection, gap,
+ * dense) on a batch large enough for every threaded loop (conv's sample split, batchnorm's channel
+ * split, the blocks' sums): the loss, gradient, Jv, J^T u, GGN-vector and Hessian-vector products
+ * give the same bits at 1 and 2 threads. */
+static void check_network_thread_count_independence(void) {
+    static const char spec[] = "conv:8:3:1:1,batchnorm,relu,res(conv:8:3:1:1,batchnorm,relu,conv:8:3:1:1,batchnorm),relu,"
+                               "res(conv:16:3:2:1,batchnorm,relu,conv:16:3:1:1,batchnorm),relu,gap,flatten,dense:10";
+    const int k = 2;
+    net t;
+    net_model(&t, spec, 3, 16, 16, 16);
+    curvo_rng rng;
+    curvo_rng_seed(&rng, 73);
+    curvo_model_init(t.m, &rng);
+    tu_fill_normal(&rng, t.x, (size_t)t.b * curvo_model_input_size(t.m), 1.0);
+    net_batch(&t, CURVO_LOSS_CE, &rng);
+    size_t n = t.n, bc = t.bc, per = 1 + n + k * bc + 3 * k * n;
+    float *v = malloc(k * n * sizeof(float)), *u = malloc(k * bc * sizeof(float));
+    float *out[2] = {calloc(per, sizeof(float)), calloc(per, sizeof(float))};
+    tu_fill_normal(&rng, v, k * n, 1.0);
+    tu_fill_normal(&rng, u, k * bc, 1.0);
+    for (int run = 0; run < 2; run++) {
+        curvo_set_threads(run + 1);
+        float *o = out[run];
+        TU_CHECK(curvo_curv_set_batch(t.cv, &t.bt) == CURVO_OK, "set_batch");
+        o[0] = (float)curvo_curv_loss(t.cv);
+        TU_CHECK(curvo_curv_grad(t.cv, o + 1) == CURVO_OK, "grad");
+        TU_CHECK(curvo_curv_jvp(t.cv, v, k, o + 1 + n) == CURVO_OK, "jvp");
+        TU_CHECK(curvo_curv_vjp(t.cv, u, k, o + 1 + n + k * bc) == CURVO_OK, "vjp");
+        TU_CHECK(curvo_curv_ggn(t.cv, v, k, o + 1 + n + k * bc + k * n) == CURVO_OK, "ggn");
+        TU_CHECK(curvo_curv_hvp(t.cv, v, k, o + 1 + n + k * bc + 2 * k * n) == CURVO_OK, "hvp");
+    }
+    curvo_set_threads(1);
+    const char *what[] = {"loss", "gradient", "Jv", "J^T u", "GGN-vector", "Hessian-vector"};
+    size_t off[] = {0, 1, 1 + n, 1 + n + k * bc, 1 + n + k * bc + k * n, 1 + n + k * bc + 2 * k * n, per};
+    for (int q = 0; q < 6; q++)
+        TU_CHECK(memcmp(out[0] + off[q], out[1] + off[q], (off[q + 1] - off[q]) * sizeof(float)) == 0,
+                 "resnet %s: 1 and 2 threads give different bits", what[q]);
+    free(v), free(u), free(out[0]), free(out[1]);
+    net_free(&t);
+}
+
 int main(void) {
     check_spec();
     check_actions(3, 2, 3, 4, 1, 1);  /* conv-shaped */
@@ -1235,5 +1276,6 @@ int main(void) {
     check_res_groupnorm_egn();
     check_forward_only();
     check_thread_count_independence();
+    check_network_thread_count_independence();
     return tu_finish("test_batchnorm");
 }
