@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/lanes.h"
 #include "nn/module.h"
 
 #ifdef _OPENMP
@@ -60,8 +61,6 @@
 
 /* below this many multiply-adds b*out*CKK*P in a batch, one thread does all the samples */
 #define CONV_SHARE_MIN 262144
-/* independent partial sums in the bias reductions (lets the compiler vectorize them) */
-#define CONV_LANES 16
 /* floats per block in the copies of short rows */
 #define CONV_BLOCK 8
 /* Compile-time knobs: the target size in floats of a group's im2col columns (forward's slots, see
@@ -398,17 +397,8 @@ static void sample_add_bias(const module *m, const float *bias, float *yi) {
     }
 }
 
-/* The sum of r (n), in CONV_LANES partial sums */
-static inline float row_sum(const float *r, size_t n) {
-    float lane[CONV_LANES] = {0.0f};
-    size_t p = 0;
-    for (; p + CONV_LANES <= n; p += CONV_LANES)
-        for (int l = 0; l < CONV_LANES; l++) lane[l] += r[p + l];
-    float s = 0.0f;
-    for (int l = 0; l < CONV_LANES; l++) s += lane[l];
-    for (; p < n; p++) s += r[p];
-    return s;
-}
+/* The sum of r (n), in double lanes (lanes.h) */
+static inline float row_sum(const float *r, size_t n) { return (float)lane_sum(r, n); }
 
 /* c (out, P) = beta c + A (out, CKK) B (CKK, P) */
 static void gemm_w_cols(const float *a, const float *bm, float *c, int out, int ckk, int np,

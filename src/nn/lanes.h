@@ -1,7 +1,7 @@
 /* lanes.h — reductions over a row of floats in double, in independent partial sums (lanes) so
  * that they vectorize: one running sum is a chain of dependent additions that the compiler may not
  * reorder. The order of the additions is fixed by n alone, so a row's sum does not depend on who
- * computes it. Shared by the normalization modules (norm.c, batchnorm.c). */
+ * computes it. Shared by the normalization modules (norm.c, batchnorm.c) and conv2d.c's bias sums. */
 #ifndef CURVO_NN_LANES_H
 #define CURVO_NN_LANES_H
 
