@@ -173,7 +173,7 @@ static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
 /* floats of tcols: (CKK, P), or the transposed geometry's columns (out*k*k, in_h*in_w) if larger */
 static size_t conv_tcols_floats(const module *m) {
     size_t f = conv_ckk(m) * conv_npos(m);
-    size_t t = (size_t)m->units * m->kernel * m->kernel * module_in_size(m) / (size_t)m->in_c;
+    size_t t = (size_t)m->units * m->kernel * m->kernel * m->in_h * m->in_w;
     return conv_has_t(m) && t > f ? t : f;
 }
 
@@ -183,12 +183,17 @@ static size_t conv_area_floats(const module *m) {
     return round16(conv_ckk(m) * np + conv_tcols_floats(m) + np * (size_t)m->units);
 }
 
-/* floats of the transposed geometry's tap table (out*k*k conv_tap) and kernel W' (in_c, out*k*k),
- * shared by the team (conv_vjp) */
+/* floats (rounded up to a cache line) taken by the transposed geometry's tap table (out*k*k conv_tap) */
+static size_t conv_t_taps_floats(const module *m) {
+    size_t okk = (size_t)m->units * m->kernel * m->kernel;
+    return round16((okk * sizeof(conv_tap) + sizeof(float) - 1) / sizeof(float));
+}
+
+/* floats of the transposed geometry's tap table and kernel W' (in_c, out*k*k), shared by the team
+ * (conv_vjp) */
 static size_t conv_t_floats(const module *m) {
     if (!conv_has_t(m)) return 0;
-    size_t okk = (size_t)m->units * m->kernel * m->kernel;
-    return round16((okk * sizeof(conv_tap) + sizeof(float) - 1) / sizeof(float)) + round16(okk * (size_t)m->in_c);
+    return conv_t_taps_floats(m) + round16((size_t)m->units * m->kernel * m->kernel * (size_t)m->in_c);
 }
 
 static size_t conv_scratch_bytes(const module *m, int b) {
@@ -516,9 +521,8 @@ static conv_team conv_team_of(const module *m, const nn_ctx *c) {
     t.areas = t.part + (size_t)t.nch * t.pstride;
     t.taps_t = NULL, t.w_t = NULL;
     if (conv_has_t(m)) {
-        size_t okk = (size_t)m->units * m->kernel * m->kernel;
         t.taps_t = (conv_tap *)(t.areas + (size_t)t.nch * conv_area_floats(m));
-        t.w_t = (float *)t.taps_t + round16((okk * sizeof(conv_tap) + sizeof(float) - 1) / sizeof(float));
+        t.w_t = (float *)t.taps_t + conv_t_taps_floats(m);
     }
     return t;
 }
